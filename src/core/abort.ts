@@ -1,0 +1,107 @@
+/**
+ * Small helpers for AbortSignal-based cancellation, used across tributary.
+ */
+import { AsyncCancelledError } from './errors'
+
+/** A signal combined from several, with a `dispose()` that detaches its listeners. */
+export interface LinkedSignal {
+  /** Aborts when any input signal aborts, or when `abort()` is called. */
+  readonly signal: AbortSignal
+  /** Aborts the combined signal. */
+  abort(reason?: unknown): void
+  /** Removes the listeners added to the input signals. Safe to call more than once. */
+  dispose(): void
+}
+
+/**
+ * Combines signals: the result aborts when any of them does (with that signal's reason).
+ * Unlike `AbortSignal.any`, its listeners are removed by `dispose()`, so long-lived parent
+ * signals do not accumulate listeners.
+ */
+export function linkSignals(...signals: Array<AbortSignal | undefined>): LinkedSignal {
+  const controller = new AbortController()
+  const cleanups: Array<() => void> = []
+  const dispose = (): void => {
+    for (const cleanup of cleanups.splice(0)) cleanup()
+  }
+  for (const signal of signals) {
+    if (!signal) continue
+    if (signal.aborted) {
+      controller.abort(signal.reason)
+      break
+    }
+    const onAbort = (): void => {
+      controller.abort(signal.reason)
+      dispose()
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    cleanups.push(() => signal.removeEventListener('abort', onAbort))
+  }
+  return {
+    signal: controller.signal,
+    abort: (reason?: unknown) => {
+      controller.abort(reason)
+      dispose()
+    },
+    dispose,
+  }
+}
+
+/** The error to throw for an aborted signal: its reason, or an {@link AsyncCancelledError}. */
+export function abortError(signal: AbortSignal, operation = 'operation'): unknown {
+  return signal.reason ?? new AsyncCancelledError(operation)
+}
+
+/** Throws the signal's reason when it has been aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, operation?: string): void {
+  if (signal?.aborted) throw abortError(signal, operation)
+}
+
+/**
+ * Resolves after `ms` milliseconds, or rejects with the signal's reason as soon as it aborts.
+ * The timer is cleared on abort, so a cancelled wait leaves no open handle.
+ */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal))
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer)
+      reject(abortError(signal as AbortSignal))
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/**
+ * Settles like `promise`, or rejects with the signal's reason as soon as the signal aborts
+ * (the promise's own outcome is then observed and ignored, never left unhandled).
+ */
+export function raceAbort<T>(promise: PromiseLike<T>, signal: AbortSignal | undefined): Promise<T> {
+  const settled = Promise.resolve(promise)
+  if (!signal) return settled
+  if (signal.aborted) {
+    settled.catch(() => undefined)
+    return Promise.reject(abortError(signal))
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      settled.catch(() => undefined)
+      reject(abortError(signal))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    settled.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}

@@ -1,0 +1,21 @@
+/**
+ * tributary — the one public barrel.
+ * @packageDocumentation
+ */
+import 'reflect-metadata'
+
+export * from './core/errors'
+export * from './core/abort'
+export * from './core/metrics'
+export * from './core/async-result'
+export * from './core/coordinator'
+
+export * from './resilience/policy'
+export * from './resilience/errors'
+export * from './resilience/retry'
+export * from './resilience/breaker'
+export * from './resilience/timeout'
+export * from './resilience/bulkhead'
+export * from './resilience/fallback'
+export * from './resilience/compose'
+export * from './sources/source'

@@ -1,0 +1,135 @@
+/**
+ * Retry with exponential backoff, jitter and a cap. Delays come from cockatiel's backoff
+ * generators; the loop is ours so that a cancelled caller never sits out a backoff delay.
+ */
+import {
+  decorrelatedJitterGenerator,
+  fullJitterGenerator,
+  halfJitterGenerator,
+  noJitterGenerator,
+  type GeneratorFn,
+  type IExponentialBackoffOptions,
+} from 'cockatiel'
+import { delay, throwIfAborted } from '../core/abort'
+import { hasErrorKind } from '../core/errors'
+import type { PolicyWork, ResiliencePolicy } from './policy'
+
+/** How backoff delays are randomised. */
+export type JitterKind = 'none' | 'full' | 'half' | 'decorrelated'
+
+/** Options for {@link retryPolicy}. */
+export interface RetryOptions {
+  /** Retries after the first attempt (so `3` means up to 4 calls). Defaults to 3. */
+  attempts?: number
+  /** The base delay in ms. Defaults to 100. */
+  initialDelay?: number
+  /** The cap on any one delay in ms. Defaults to 30,000. */
+  maxDelay?: number
+  /** The growth factor per retry. Defaults to 2. */
+  exponent?: number
+  /** How delays are randomised. Defaults to `'decorrelated'` (Polly's recommended jitter). */
+  jitter?: JitterKind
+  /**
+   * Whether to retry after `error` on attempt `attempt` (1 for the first retry). Defaults to
+   * retrying every error except an open circuit, a full bulkhead and cancellation.
+   */
+  retryIf?: (error: unknown, attempt: number) => boolean
+  /** Called before each backoff delay. */
+  onRetry?: (error: unknown, attempt: number, delayMs: number) => void
+}
+
+/** A retry count (retries after the first attempt) or full {@link RetryOptions}. */
+export type RetryInput = number | RetryOptions
+
+const generators: Record<JitterKind, GeneratorFn<unknown>> = {
+  none: noJitterGenerator as GeneratorFn<unknown>,
+  full: fullJitterGenerator as GeneratorFn<unknown>,
+  half: halfJitterGenerator as GeneratorFn<unknown>,
+  decorrelated: decorrelatedJitterGenerator as GeneratorFn<unknown>,
+}
+
+/** The default retry condition: errors that another attempt cannot fix are not retried. */
+export function isRetryableError(error: unknown): boolean {
+  return !(
+    hasErrorKind(error, 'CircuitOpenError') ||
+    hasErrorKind(error, 'BulkheadRejectedError') ||
+    hasErrorKind(error, 'AsyncCancelledError') ||
+    (error instanceof Error && error.name === 'AbortError')
+  )
+}
+
+/** Normalises a {@link RetryInput} to full options. */
+export function retryOptions(input: RetryInput): Required<Omit<RetryOptions, 'onRetry'>> & RetryOptions {
+  const options = typeof input === 'number' ? { attempts: input } : input
+  return {
+    attempts: options.attempts ?? 3,
+    initialDelay: options.initialDelay ?? 100,
+    maxDelay: options.maxDelay ?? 30_000,
+    exponent: options.exponent ?? 2,
+    jitter: options.jitter ?? 'decorrelated',
+    retryIf: options.retryIf ?? isRetryableError,
+    onRetry: options.onRetry,
+  }
+}
+
+/** The delays a retry policy with these options would wait, in order (one per retry). */
+export function backoffDelays(input: RetryInput): number[] {
+  const options = retryOptions(input)
+  const generatorOptions: IExponentialBackoffOptions<unknown> = {
+    generator: generators[options.jitter],
+    initialDelay: options.initialDelay,
+    maxDelay: options.maxDelay,
+    exponent: options.exponent,
+  }
+  const delays: number[] = []
+  let state: unknown
+  for (let i = 0; i < options.attempts; i++) {
+    const [next, nextState] = generatorOptions.generator(state, generatorOptions)
+    delays.push(next)
+    state = nextState
+  }
+  return delays
+}
+
+/**
+ * Retries failed work with exponential backoff. The delay is abandoned as soon as the
+ * caller's signal aborts.
+ *
+ * @example
+ * ```ts
+ * import { retryPolicy } from 'tributary'
+ * const policy = retryPolicy({ attempts: 5, initialDelay: 50, maxDelay: 2_000 })
+ * const body = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.text()))
+ * ```
+ */
+export function retryPolicy(input: RetryInput): ResiliencePolicy {
+  const options = retryOptions(input)
+  if (!Number.isInteger(options.attempts) || options.attempts < 0) {
+    throw new RangeError(`retry attempts must be a non-negative integer, got ${options.attempts}`)
+  }
+  const generator = generators[options.jitter]
+  const generatorOptions: IExponentialBackoffOptions<unknown> = {
+    generator,
+    initialDelay: options.initialDelay,
+    maxDelay: options.maxDelay,
+    exponent: options.exponent,
+  }
+  const neverAborted = new AbortController().signal
+  return {
+    async execute<T>(work: PolicyWork<T>, signal: AbortSignal = neverAborted): Promise<T> {
+      let state: unknown
+      for (let attempt = 0; ; attempt++) {
+        throwIfAborted(signal)
+        try {
+          return await work({ signal, attempt })
+        } catch (error) {
+          if (signal.aborted || attempt >= options.attempts || !options.retryIf(error, attempt + 1)) throw error
+          const [wait, nextState] = generator(state, generatorOptions)
+          state = nextState
+          options.onRetry?.(error, attempt + 1, wait)
+          await delay(wait, signal)
+        }
+      }
+    },
+  }
+}
