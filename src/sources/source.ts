@@ -50,6 +50,12 @@ export interface ComponentSource {
   readonly name: string
   /** Reads one value. */
   fetch(request: ComponentRequest, context: SourceContext): Promise<unknown>
+  /**
+   * True when `fetch` already applied `request.field` (the value it returns is the field's
+   * value), so the resolver must not pick the field again. Every built-in source sets it.
+   * Defaults to false: the resolver picks `field` from what `fetch` returned.
+   */
+  readonly appliesField?: boolean
   /** Releases connections the source opened itself (not those the user passed in). */
   close?(): Promise<void>
 }
@@ -117,4 +123,32 @@ export class SourceUnavailableError extends SourceError {
 /** True when `error` is a {@link SourceUnavailableError}. */
 export function isSourceUnavailableError(error: unknown): error is SourceUnavailableError {
   return hasErrorKind(error, 'SourceUnavailableError')
+}
+
+/**
+ * Picks a dotted path (`'db.primary.url'`, array indexes as `'hosts.0'`) out of a parsed
+ * document. A missing step is a {@link SourceNotFoundError} naming the field (never the value).
+ *
+ * @example
+ * ```ts
+ * import { selectField } from 'tributary'
+ * selectField({ db: { url: 'postgres://…' } }, 'db.url', { source: 'file', key: 'app.yaml' })
+ * ```
+ */
+export function selectField(document: unknown, field: string, details: SourceErrorDetails): unknown {
+  let current: unknown = document
+  for (const step of field.split('.')) {
+    if (
+      current === null ||
+      typeof current !== 'object' ||
+      !Object.prototype.hasOwnProperty.call(current, step)
+    ) {
+      throw new SourceNotFoundError(
+        details,
+        `${details.source}: field ${JSON.stringify(field)} not found in ${JSON.stringify(details.key)}`,
+      )
+    }
+    current = (current as Record<string, unknown>)[step]
+  }
+  return current
 }
