@@ -15,11 +15,15 @@ const files = readdirSync(benchDir)
 let failed = 0
 for (const file of files) {
   console.log(`\n# ${file}`)
-  const run = spawnSync(process.execPath, ['--expose-gc', '-r', 'ts-node/register/transpile-only', join(benchDir, file)], {
-    stdio: 'inherit',
-    cwd: root,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
-  })
+  const run = spawnSync(
+    process.execPath,
+    ['--expose-gc', '-r', 'ts-node/register/transpile-only', join(benchDir, file)],
+    {
+      stdio: 'inherit',
+      cwd: root,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+    },
+  )
   if (run.status !== 0) {
     failed++
     console.error(`${file} exited with ${run.status}`)

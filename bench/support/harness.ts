@@ -46,7 +46,9 @@ export interface ComparisonResult {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 async function time(c: BenchCase): Promise<number> {
@@ -105,7 +107,11 @@ export async function measure(c: BenchCase, runs = 7, warmup = 1): Promise<numbe
 function formatMs(ms: number, ops: number): string {
   const per = ms / ops
   if (ops === 1) return `${ms.toFixed(2)} ms`
-  return per < 0.001 ? `${(per * 1e6).toFixed(0)} ns/op` : per < 1 ? `${(per * 1e3).toFixed(2)} µs/op` : `${per.toFixed(2)} ms/op`
+  return per < 0.001
+    ? `${(per * 1e6).toFixed(0)} ns/op`
+    : per < 1
+      ? `${(per * 1e3).toFixed(2)} µs/op`
+      : `${per.toFixed(2)} ms/op`
 }
 
 /** A description of this machine, recorded with every result. */
@@ -124,7 +130,11 @@ export function machine(): Record<string, string | number> {
  * Prints comparisons as a table and writes them (plus any extra figures) to
  * `bench/results/<bench>.json`.
  */
-export function report(bench: string, results: ComparisonResult[], extra: Record<string, unknown> = {}): void {
+export function report(
+  bench: string,
+  results: ComparisonResult[],
+  extra: Record<string, unknown> = {},
+): void {
   console.log(`\n## ${bench}`)
   const rows = results.map((r) => [
     r.name,
@@ -139,11 +149,13 @@ export function report(bench: string, results: ComparisonResult[], extra: Record
   console.log(line(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const row of rows) console.log(line(row))
-  for (const [key, value] of Object.entries(extra)) console.log(`${key}: ${typeof value === 'number' ? value.toFixed(3) : JSON.stringify(value)}`)
+  for (const [key, value] of Object.entries(extra))
+    console.log(`${key}: ${typeof value === 'number' ? value.toFixed(3) : JSON.stringify(value)}`)
   const dir = join(__dirname, '..', 'results')
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     join(dir, `${bench}.json`),
-    JSON.stringify({ bench, at: new Date().toISOString(), machine: machine(), results, extra }, null, 2) + '\n',
+    JSON.stringify({ bench, at: new Date().toISOString(), machine: machine(), results, extra }, null, 2) +
+      '\n',
   )
 }

@@ -30,7 +30,7 @@ export class TributaryError extends Error {
   constructor(message: string, options?: TributaryErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     const kinds = new Set<string>()
-    for (let proto: unknown = new.target.prototype; proto && proto !== Error.prototype; ) {
+    for (let proto: unknown = new.target.prototype; proto && proto !== Error.prototype;) {
       const ctor = (proto as { constructor?: { name?: string } }).constructor
       if (ctor?.name) kinds.add(ctor.name)
       proto = Object.getPrototypeOf(proto)

@@ -55,7 +55,10 @@ const BREAKER = Symbol.for('tributary.circuitBreaker')
  * await breaker.execute(() => consul.kv.get('app/port'))
  * ```
  */
-export function circuitBreakerPolicy(options: CircuitBreakerOptions = {}, operation = 'operation'): CircuitBreaker {
+export function circuitBreakerPolicy(
+  options: CircuitBreakerOptions = {},
+  operation = 'operation',
+): CircuitBreaker {
   const threshold = options.threshold ?? 5
   const halfOpenAfter = options.halfOpenAfter ?? 10_000
   if (!Number.isInteger(threshold) || threshold < 1) {
@@ -82,7 +85,9 @@ export function circuitBreakerPolicy(options: CircuitBreakerOptions = {}, operat
       return stateNames[inner.state]
     },
     get retryAt() {
-      return inner.state === CircuitState.Open && openedAt !== undefined ? openedAt + halfOpenAfter : undefined
+      return inner.state === CircuitState.Open && openedAt !== undefined
+        ? openedAt + halfOpenAfter
+        : undefined
     },
     onStateChange(listener) {
       const subscription = inner.onStateChange((state) => listener(stateNames[state]))

@@ -39,8 +39,10 @@ export function bulkheadPolicy(input: number | BulkheadOptions, operation = 'ope
   const options = typeof input === 'number' ? { limit: input } : input
   const limit = options.limit
   const queue = options.queue ?? 0
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`bulkhead limit must be a positive integer, got ${limit}`)
-  if (!Number.isInteger(queue) || queue < 0) throw new RangeError(`bulkhead queue must be a non-negative integer, got ${queue}`)
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`bulkhead limit must be a positive integer, got ${limit}`)
+  if (!Number.isInteger(queue) || queue < 0)
+    throw new RangeError(`bulkhead queue must be a non-negative integer, got ${queue}`)
   const inner = bulkhead(limit, queue)
   return {
     get executionSlots() {

@@ -2,7 +2,12 @@
  * Builds one policy from plain options, in a fixed, documented order.
  */
 import { bulkheadPolicy, type BulkheadOptions } from './bulkhead'
-import { circuitBreakerPolicy, isCircuitBreaker, type CircuitBreaker, type CircuitBreakerOptions } from './breaker'
+import {
+  circuitBreakerPolicy,
+  isCircuitBreaker,
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+} from './breaker'
 import { fallbackPolicy, type FallbackValue } from './fallback'
 import { wrap, type ResiliencePolicy } from './policy'
 import { retryPolicy, type RetryInput } from './retry'
@@ -38,14 +43,19 @@ export interface ResilienceOptions<F = unknown> {
  * const value = await policy.execute(({ signal }) => fetch(url, { signal }).then((r) => r.json()))
  * ```
  */
-export function createPolicy<F = unknown>(options: ResilienceOptions<F>, operation = 'operation'): ResiliencePolicy {
+export function createPolicy<F = unknown>(
+  options: ResilienceOptions<F>,
+  operation = 'operation',
+): ResiliencePolicy {
   const layers: ResiliencePolicy[] = []
   if (options.fallback !== undefined) layers.push(fallbackPolicy(options.fallback))
   if (options.bulkhead !== undefined) layers.push(bulkheadPolicy(options.bulkhead, operation))
   if (options.retry !== undefined && options.retry !== 0) layers.push(retryPolicy(options.retry))
   const breaker = options.circuitBreaker
   if (breaker) {
-    layers.push(isCircuitBreaker(breaker) ? breaker : circuitBreakerPolicy(breaker === true ? {} : breaker, operation))
+    layers.push(
+      isCircuitBreaker(breaker) ? breaker : circuitBreakerPolicy(breaker === true ? {} : breaker, operation),
+    )
   }
   if (options.timeout !== undefined) layers.push(timeoutPolicy(options.timeout, operation))
   return wrap(...layers)

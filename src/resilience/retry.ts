@@ -123,7 +123,8 @@ export function retryPolicy(input: RetryInput): ResiliencePolicy {
         try {
           return await work({ signal, attempt })
         } catch (error) {
-          if (signal.aborted || attempt >= options.attempts || !options.retryIf(error, attempt + 1)) throw error
+          if (signal.aborted || attempt >= options.attempts || !options.retryIf(error, attempt + 1))
+            throw error
           const [wait, nextState] = generator(state, generatorOptions)
           state = nextState
           options.onRetry?.(error, attempt + 1, wait)

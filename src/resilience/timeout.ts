@@ -3,7 +3,7 @@
  * `AsyncTimeoutError`. Built on cockatiel's aggressive `TimeoutPolicy`, which does not wait for
  * work that ignores its signal.
  */
-import { TimeoutStrategy, isTaskCancelledError, timeout } from 'cockatiel'
+import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel'
 import { abortError } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
 import type { PolicyWork, ResiliencePolicy } from './policy'
@@ -19,7 +19,8 @@ import type { PolicyWork, ResiliencePolicy } from './policy'
  * ```
  */
 export function timeoutPolicy(ms: number, operation = 'operation'): ResiliencePolicy {
-  if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`timeout must be a finite number >= 0, got ${ms}`)
+  if (!(ms >= 0) || !Number.isFinite(ms))
+    throw new RangeError(`timeout must be a finite number >= 0, got ${ms}`)
   const inner = timeout(ms, TimeoutStrategy.Aggressive)
   return {
     async execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T> {
@@ -27,7 +28,9 @@ export function timeoutPolicy(ms: number, operation = 'operation'): ResiliencePo
         return await inner.execute((context) => work({ signal: context.signal, attempt: 0 }), signal)
       } catch (error) {
         if (signal?.aborted) throw abortError(signal, operation)
-        if (isTaskCancelledError(error)) throw new AsyncTimeoutError(operation, ms)
+        // cockatiel 3.2.1's isTaskCancelledError tests the wrong marker; instanceof is reliable
+        // here because the error comes from the cockatiel copy imported above.
+        if (error instanceof TaskCancelledError) throw new AsyncTimeoutError(operation, ms)
         throw error
       }
     },

@@ -16,7 +16,9 @@ describeWithPostgres('test support: PostgreSQL', () => {
     await a.drop()
     await b.drop()
     const check = await createPgDatabase('support')
-    const { rows: dbs } = await sql<{ datname: string }>`SELECT datname FROM pg_database WHERE datname IN (${a.name}, ${b.name})`.execute(check.db)
+    const { rows: dbs } = await sql<{
+      datname: string
+    }>`SELECT datname FROM pg_database WHERE datname IN (${a.name}, ${b.name})`.execute(check.db)
     expect(dbs).toEqual([])
     await check.drop()
   })

@@ -55,7 +55,9 @@ export async function createPgDatabase<DB = any>(
   const name = uniqueName(prefix)
   await admin((client) => client.query(`CREATE DATABASE "${name}"`))
   const url = pgUrlFor(name)
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: url, max: 10, ...pool }) }) })
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool: new Pool({ connectionString: url, max: 10, ...pool }) }),
+  })
   let dropped = false
   return {
     dialect: 'postgres',
@@ -92,6 +94,11 @@ export function createSqliteDatabase<DB = any>(prefix = 'tributary-test'): TestD
 }
 
 /** Creates a fresh database of the given dialect. */
-export function createTestDatabase<DB = any>(dialect: 'postgres' | 'sqlite', prefix?: string): Promise<TestDatabase<DB>> {
-  return dialect === 'postgres' ? createPgDatabase<DB>(prefix) : Promise.resolve(createSqliteDatabase<DB>(prefix))
+export function createTestDatabase<DB = any>(
+  dialect: 'postgres' | 'sqlite',
+  prefix?: string,
+): Promise<TestDatabase<DB>> {
+  return dialect === 'postgres'
+    ? createPgDatabase<DB>(prefix)
+    : Promise.resolve(createSqliteDatabase<DB>(prefix))
 }
