@@ -1,0 +1,143 @@
+/**
+ * `databaseSource(db)`: components read with SQL through a Kysely instance.
+ */
+import type { Kysely } from 'kysely'
+import { raceAbort, throwIfAborted } from '../../core/abort'
+import {
+  SourceError,
+  SourceNotFoundError,
+  SourceUnavailableError,
+  selectField,
+  type ComponentRequest,
+  type ComponentSource,
+  type SourceContext,
+} from '../source'
+
+/** Options of {@link databaseSource}. */
+export interface DatabaseSourceOptions {
+  /** The key/value table `key` reads from. Defaults to `'config'`. */
+  readonly table?: string
+  /** The column holding keys. Defaults to `'key'`. */
+  readonly keyColumn?: string
+  /** The column holding values. Defaults to `'value'`. */
+  readonly valueColumn?: string
+  /** The name `fetchFrom` refers to. Defaults to `'database'`. */
+  readonly name?: string
+}
+
+/** The part of `kysely` this source loads lazily (kysely is an optional peer dependency). */
+interface KyselyModule {
+  sql: { raw<R>(sql: string): { execute(db: Kysely<never>): Promise<{ rows: R[] }> } }
+}
+
+/**
+ * A source reading SQL through Kysely (PostgreSQL, SQLite, MySQL…). A component's `query`
+ * runs as written and gives the first column of the first row; a `key` reads `valueColumn`
+ * from the key/value `table` with the key as a bound parameter. No row is a
+ * `SourceNotFoundError`; `field` picks a dotted path from a JSON value. Kysely cannot cancel a
+ * running query: an aborted signal rejects at once and the query's result is ignored.
+ *
+ * @example
+ * ```ts
+ * import { Component, databaseSource, resolve } from 'tributary'
+ * class AppConfig {
+ *   @Component({ fetchFrom: 'database', key: 'db_url' }) databaseUrl!: string
+ *   @Component({ fetchFrom: 'database', query: 'SELECT max(version) FROM migrations' }) schema!: number
+ * }
+ * const config = await resolve(AppConfig, { sources: [databaseSource(db, { table: 'settings' })] })
+ * ```
+ */
+export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOptions = {}): ComponentSource {
+  const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
+  const name = options.name ?? 'database'
+  const table = options.table ?? 'config'
+  const keyColumn = options.keyColumn ?? 'key'
+  const valueColumn = options.valueColumn ?? 'value'
+  return {
+    name,
+    appliesField: true,
+    async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
+      throwIfAborted(context.signal, `${name} fetch`)
+      const label = request.query ?? request.key ?? request.property
+      const details = { source: name, key: label }
+      let row: Record<string, unknown> | undefined
+      try {
+        if (request.query !== undefined) {
+          const { sql } = loadKysely()
+          const result = await raceAbort(
+            sql.raw<Record<string, unknown>>(request.query).execute(db as unknown as Kysely<never>),
+            context.signal,
+          )
+          row = result.rows[0]
+        } else {
+          const key = request.key ?? request.property
+          row = (await raceAbort(
+            untyped
+              .selectFrom(table)
+              .select(valueColumn)
+              .where(keyColumn, '=', key)
+              .limit(1)
+              .executeTakeFirst(),
+            context.signal,
+          )) as Record<string, unknown> | undefined
+        }
+      } catch (error) {
+        if (context.signal.aborted) throw error
+        throw queryError(error, name, label, request.query === undefined ? table : undefined)
+      }
+      if (row === undefined) {
+        throw new SourceNotFoundError(
+          details,
+          request.query === undefined
+            ? `${name}: key ${JSON.stringify(label)} not found in table ${table}`
+            : `${name}: query returned no row: ${label}`,
+        )
+      }
+      const value = request.query === undefined ? row[valueColumn] : Object.values(row)[0]
+      if (request.field === undefined) return value
+      return selectField(parseJson(value, name, label, request.field), request.field, details)
+    },
+  }
+}
+
+function loadKysely(): KyselyModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('kysely') as KyselyModule
+}
+
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  '57P03',
+  '53300',
+])
+
+function queryError(error: unknown, name: string, label: string, table: string | undefined): SourceError {
+  const code = (error as { code?: unknown }).code
+  const reason = error instanceof Error ? error.message : String(error)
+  const details = { source: name, key: label, cause: error }
+  if (typeof code === 'string' && UNAVAILABLE.has(code)) {
+    return new SourceUnavailableError(
+      details,
+      `${name}: database unavailable (${code}) while reading ${label}`,
+    )
+  }
+  const what =
+    table === undefined ? `query ${JSON.stringify(label)}` : `key ${JSON.stringify(label)} from ${table}`
+  return new SourceError(`${name}: reading ${what} failed: ${reason}`, details)
+}
+
+function parseJson(value: unknown, name: string, label: string, field: string): unknown {
+  if (typeof value !== 'string') return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    throw new SourceError(
+      `${name}: the value of ${JSON.stringify(label)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
+      { source: name, key: label },
+    )
+  }
+}
