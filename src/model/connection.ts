@@ -1,0 +1,194 @@
+/**
+ * Which Kysely a model runs on, and how many of its helpers run at once.
+ *
+ * `resolveDatabase(model)` is the one place that decides: an override installed for the
+ * current async context (`withDatabase`, or a shard manager through `runWithDatabaseResolver`),
+ * then the model's own binding (`User.use(db)`), then a parent class's, then `Model.use(db)`.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
+import pLimit from 'p-limit'
+import { raceAbort } from '../core/abort'
+import { ModelWithoutDatabaseError } from './errors'
+
+/** Kysely with tables known only at run time, as models use it. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export type AnyKysely = Kysely<Record<string, Record<string, unknown>>>
+
+/** Options for {@link configureDatabase} and `Model.use(db, options)`. */
+export interface DatabaseOptions {
+  /**
+   * How many helpers run at once on this database; the rest queue (in order) without taking
+   * a pool connection. Keep it at or below the pool's `max`. Defaults to 10 (pg's default pool
+   * size) for PostgreSQL and other dialects, and 1 for SQLite, whose single connection runs
+   * queries one after another anyway.
+   */
+  concurrency?: number
+}
+
+/** Picks the database for a model in the current async context, or `undefined` to fall through. */
+export type DatabaseResolver = (model: abstract new (...args: never[]) => object) => AnyKysely | undefined
+
+interface DatabaseState {
+  readonly sqlite: boolean
+  readonly postgres: boolean
+  readonly transaction: boolean
+  run: <T>(fn: () => Promise<T>) => Promise<T>
+  readonly pids: WeakMap<DatabaseConnection, number>
+}
+
+const states = new WeakMap<object, DatabaseState>()
+const bindings = new Map<object, AnyKysely>()
+const overrides = new AsyncLocalStorage<DatabaseResolver>()
+const direct = <T>(fn: () => Promise<T>): Promise<T> => fn()
+
+function limiter(concurrency: number): DatabaseState['run'] {
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`)
+  }
+  const limit = pLimit(concurrency)
+  return (fn) => limit(fn)
+}
+
+/** What tributary knows about `db`: its dialect and its concurrency limit. */
+export function databaseState(db: AnyKysely): DatabaseState {
+  let state = states.get(db)
+  if (state) return state
+  const adapter = db.getExecutor().adapter.constructor.name
+  const sqlite = /sqlite/i.test(adapter)
+  const transaction = db.isTransaction
+  state = {
+    sqlite,
+    postgres: /postgres/i.test(adapter),
+    transaction,
+    // SQLite's driver and a transaction's single connection already run queries one at a time.
+    run: sqlite || transaction ? direct : limiter(10),
+    pids: new WeakMap(),
+  }
+  states.set(db, state)
+  return state
+}
+
+/**
+ * Sets how many helpers run at once on `db` (see {@link DatabaseOptions}).
+ *
+ * @example
+ * ```ts
+ * import { configureDatabase } from 'tributary'
+ * configureDatabase(db, { concurrency: 20 }) // with new pg.Pool({ max: 20 })
+ * ```
+ */
+export function configureDatabase<DB>(db: Kysely<DB>, options: DatabaseOptions): void {
+  const state = databaseState(db as unknown as AnyKysely)
+  if (options.concurrency !== undefined) state.run = limiter(options.concurrency)
+}
+
+/** Binds `db` to `model` (`null` unbinds). Used by `Model.use`. */
+export function bindDatabase(model: object, db: AnyKysely | null): void {
+  if (db === null) bindings.delete(model)
+  else bindings.set(model, db)
+}
+
+/**
+ * The Kysely that `model` runs on now. Throws a {@link ModelWithoutDatabaseError} naming the
+ * model when none is bound. A shard manager overrides it with {@link runWithDatabaseResolver}.
+ */
+export function resolveDatabase(model: abstract new (...args: never[]) => object): AnyKysely {
+  const override = overrides.getStore()
+  if (override) {
+    const db = override(model)
+    if (db) return db
+  }
+  for (let c: unknown = model; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
+    const db = bindings.get(c)
+    if (db) return db
+  }
+  throw new ModelWithoutDatabaseError(model.name)
+}
+
+/**
+ * Runs `fn` with `resolver` consulted first by every model (a shard manager uses this).
+ * The override follows the async context, so helpers started inside `fn` see it.
+ */
+export function runWithDatabaseResolver<T>(resolver: DatabaseResolver, fn: () => T): T {
+  return overrides.run(resolver, fn)
+}
+
+/**
+ * Runs `fn` with every model on `db` — typically a Kysely transaction, so that helpers run on
+ * the transaction's connection, one after another in the order they were started.
+ *
+ * @example
+ * ```ts
+ * import { withDatabase } from 'tributary'
+ * await db.transaction().execute((trx) =>
+ *   withDatabase(trx, async () => {
+ *     await User.asyncInsert({ email: 'a@example.com' })
+ *     return User.asyncCount()
+ *   }),
+ * )
+ * ```
+ */
+export function withDatabase<DB, T>(db: Kysely<DB>, fn: () => T): T {
+  const target = db as unknown as AnyKysely
+  return overrides.run(() => target, fn)
+}
+
+const PID = CompiledQuery.raw('select pg_backend_pid() as pid')
+
+/**
+ * Runs a compiled query on `db` within its concurrency limit. With a `signal` on PostgreSQL
+ * (outside a transaction), aborting sends `pg_cancel_backend` for the backend running it, and
+ * the connection is not released before the cancel has been answered.
+ */
+export function executeCompiled<R>(
+  db: AnyKysely,
+  compiled: CompiledQuery<R>,
+  signal?: AbortSignal,
+): Promise<QueryResult<R>> {
+  const state = databaseState(db)
+  if (!signal) return state.run(() => db.executeQuery(compiled))
+  return raceAbort(
+    state.run(() => {
+      signal.throwIfAborted()
+      if (!state.postgres || state.transaction) return db.executeQuery(compiled)
+      return cancellable(db, state, compiled, signal)
+    }),
+    signal,
+  )
+}
+
+function cancellable<R>(
+  db: AnyKysely,
+  state: DatabaseState,
+  compiled: CompiledQuery<R>,
+  signal: AbortSignal,
+): Promise<QueryResult<R>> {
+  const executor = db.getExecutor()
+  return executor.provideConnection(async (connection) => {
+    let pid = state.pids.get(connection)
+    if (pid === undefined) {
+      const { rows } = await connection.executeQuery<{ pid: number }>(PID)
+      pid = Number(rows[0]?.pid)
+      state.pids.set(connection, pid)
+    }
+    signal.throwIfAborted()
+    let cancelling: Promise<unknown> | undefined
+    const onAbort = (): void => {
+      cancelling = db
+        .executeQuery(CompiledQuery.raw('select pg_cancel_backend($1)', [pid]))
+        .catch(() => undefined)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      const single = executor.withConnectionProvider({
+        provideConnection: (consumer) => consumer(connection),
+      })
+      return await single.executeQuery(compiled)
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      // Keep the connection until the cancel is answered, so it can never hit a later query.
+      if (cancelling) await cancelling
+    }
+  })
+}

@@ -1,0 +1,224 @@
+/**
+ * `Model`: the base class of a Kysely-backed model with async query helpers.
+ */
+import { type Kysely } from 'kysely'
+import { type AsyncResult } from '../core/async-result'
+import { type SqlNumber } from './coerce'
+import { bindDatabase, configureDatabase, type AnyKysely, type DatabaseOptions } from './connection'
+import {
+  createScope,
+  type Attributes,
+  type ColumnKey,
+  type ComparisonOperator,
+  type ModelClass,
+  type QueryOptions,
+  type Scope,
+  type TouchArguments,
+  type WhereAttributes,
+} from './scope'
+
+/**
+ * The base class of models. Declare the table with `@Table`, the columns with `@Column`, bind a
+ * Kysely with `use`, then call the helpers: each starts at once and returns an `AsyncResult`
+ * recorded in `AsyncMetrics` as `<Model>.<helper>`. Rows come back as instances of the model,
+ * with pg's `bigint`/`numeric` strings read as numbers and SQLite's `0`/`1` as booleans.
+ *
+ * Inside `db.transaction()`, run helpers through `withDatabase(trx, fn)`: they run on the
+ * transaction's connection one after another, in the order started. (Rails 7 refuses the
+ * same: an async query inside a transaction raises
+ * `ActiveRecord::AsynchronousQueryInsideTransactionError`, or runs in the foreground.)
+ *
+ * @example
+ * ```ts
+ * import { Column, Model, Table } from 'tributary'
+ * @Table('users')
+ * class User extends Model {
+ *   @Column({ primary: true }) id!: number
+ *   @Column() email!: string
+ *   @Column() active!: boolean
+ *   @Column({ name: 'updated_at' }) updatedAt!: Date
+ * }
+ * User.use(db)
+ * const count = User.where({ active: true }).asyncCount() // starts now
+ * doOtherWork()
+ * console.log(await count)
+ * ```
+ */
+export class Model {
+  /**
+   * Binds `db` to this model and its subclasses (on `Model` itself: to every model without a
+   * binding of its own). `null` removes the binding. `options.concurrency` limits how many
+   * helpers run at once on `db` (see `configureDatabase`).
+   */
+  static use<DB>(db: Kysely<DB> | null, options?: DatabaseOptions): void {
+    bindDatabase(this, db as unknown as AnyKysely | null)
+    if (db && options) configureDatabase(db, options)
+  }
+
+  /** The scope of every row. */
+  static all<M extends Model>(this: ModelClass<M>): Scope<M> {
+    return createScope(this)
+  }
+
+  /** A scope with conditions compared with `=` (`in` for arrays, `is null` for `null`). */
+  static where<M extends Model>(this: ModelClass<M>, attributes: WhereAttributes<M>): Scope<M>
+  /** A scope with `column operator value` (the operator from an allow-list; the value bound). */
+  static where<M extends Model, K extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    column: K,
+    operator: ComparisonOperator,
+    value: unknown,
+  ): Scope<M>
+  static where<M extends Model>(
+    this: ModelClass<M>,
+    attributesOrColumn: WhereAttributes<M> | ColumnKey<M>,
+    operator?: ComparisonOperator,
+    value?: unknown,
+  ): Scope<M> {
+    const scope = createScope(this)
+    return typeof attributesOrColumn === 'string'
+      ? scope.where(attributesOrColumn, operator as ComparisonOperator, value)
+      : scope.where(attributesOrColumn)
+  }
+
+  /** Rows ordered by `column`. */
+  static orderBy<M extends Model>(
+    this: ModelClass<M>,
+    column: ColumnKey<M>,
+    direction?: 'asc' | 'desc',
+  ): Scope<M> {
+    return createScope(this).orderBy(column, direction)
+  }
+
+  /** At most `count` rows. */
+  static limit<M extends Model>(this: ModelClass<M>, count: number): Scope<M> {
+    return createScope(this).limit(count)
+  }
+
+  /** `count(*)` of the table. */
+  static asyncCount<M extends Model>(this: ModelClass<M>, options?: QueryOptions): AsyncResult<number> {
+    return createScope(this).asyncCount(options)
+  }
+
+  /** `sum(column)`: `0` over no rows; a `bigint` past `Number.MAX_SAFE_INTEGER`. */
+  static asyncSum<M extends Model>(
+    this: ModelClass<M>,
+    column: ColumnKey<M>,
+    options?: QueryOptions,
+  ): AsyncResult<SqlNumber> {
+    return createScope(this).asyncSum(column, options)
+  }
+
+  /** `avg(column)`: `null` over no rows. */
+  static asyncAvg<M extends Model>(
+    this: ModelClass<M>,
+    column: ColumnKey<M>,
+    options?: QueryOptions,
+  ): AsyncResult<number | null> {
+    return createScope(this).asyncAvg(column, options)
+  }
+
+  /** `min(column)`: `null` over no rows. */
+  static asyncMin<M extends Model, K extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    column: K,
+    options?: QueryOptions,
+  ): AsyncResult<M[K] | null> {
+    return createScope(this).asyncMin(column, options)
+  }
+
+  /** `max(column)`: `null` over no rows. */
+  static asyncMax<M extends Model, K extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    column: K,
+    options?: QueryOptions,
+  ): AsyncResult<M[K] | null> {
+    return createScope(this).asyncMax(column, options)
+  }
+
+  /** Every value of `column`. */
+  static asyncPluck<M extends Model, K extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    column: K,
+    options?: QueryOptions,
+  ): AsyncResult<Array<M[K]>> {
+    return createScope(this).asyncPluck(column, options)
+  }
+
+  /** The first row's `column`, or `undefined` on an empty table. */
+  static asyncPick<M extends Model, K extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    column: K,
+    options?: QueryOptions,
+  ): AsyncResult<M[K] | undefined> {
+    return createScope(this).asyncPick(column, options)
+  }
+
+  /** The row with primary key `id`, or `undefined`. */
+  static asyncFind<M extends Model>(
+    this: ModelClass<M>,
+    id: unknown,
+    options?: QueryOptions,
+  ): AsyncResult<M | undefined> {
+    return createScope(this).asyncFind(id, options)
+  }
+
+  /** The row with primary key `id`; rejects with a `RecordNotFoundError` when missing. */
+  static asyncFindOrFail<M extends Model>(
+    this: ModelClass<M>,
+    id: unknown,
+    options?: QueryOptions,
+  ): AsyncResult<M> {
+    return createScope(this).asyncFindOrFail(id, options)
+  }
+
+  /** The first row matching `attributes`, or `undefined`. */
+  static asyncFindBy<M extends Model>(
+    this: ModelClass<M>,
+    attributes: WhereAttributes<M>,
+    options?: QueryOptions,
+  ): AsyncResult<M | undefined> {
+    return createScope(this).asyncFindBy(attributes, options)
+  }
+
+  /** Every row. */
+  static asyncAll<M extends Model>(this: ModelClass<M>, options?: QueryOptions): AsyncResult<M[]> {
+    return createScope(this).asyncAll(options)
+  }
+
+  /** Whether the table has any row. */
+  static asyncExists<M extends Model>(this: ModelClass<M>, options?: QueryOptions): AsyncResult<boolean> {
+    return createScope(this).asyncExists(options)
+  }
+
+  /** Inserts one row or many; returns them as instances (with database defaults filled in). */
+  static asyncInsert<M extends Model>(
+    this: ModelClass<M>,
+    rows: Partial<Attributes<M>> | ReadonlyArray<Partial<Attributes<M>>>,
+    options?: QueryOptions,
+  ): AsyncResult<M[]> {
+    return createScope(this).asyncInsert(rows, options)
+  }
+
+  /** Sets `attributes` on every row; returns the number updated. */
+  static asyncUpdate<M extends Model>(
+    this: ModelClass<M>,
+    attributes: Partial<Attributes<M>>,
+    options?: QueryOptions,
+  ): AsyncResult<number> {
+    return createScope(this).asyncUpdate(attributes, options)
+  }
+
+  /** Deletes every row; returns the number deleted. */
+  static asyncDelete<M extends Model>(this: ModelClass<M>, options?: QueryOptions): AsyncResult<number> {
+    return createScope(this).asyncDelete(options)
+  }
+
+  /** Sets `columns` (default `updatedAt`) to now on every row; returns the number touched. */
+  static asyncTouchAll<M extends Model>(
+    this: ModelClass<M>,
+    ...columns: TouchArguments<M>
+  ): AsyncResult<number> {
+    return createScope(this).asyncTouchAll(...columns)
+  }
+}

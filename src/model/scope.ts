@@ -1,0 +1,671 @@
+/**
+ * Scopes: immutable query descriptions (`where`, `orderBy`, `limit`, `offset`) with the async
+ * helpers that run them. Each method returns a new scope; a scope can be reused, and the
+ * queries it compiles are cached per database, so running the same scope again (or on many
+ * databases of one dialect) compiles once.
+ */
+import {
+  sql,
+  type CompiledQuery,
+  type Expression,
+  type QueryResult,
+  type RawBuilder,
+  type SqlBool,
+} from 'kysely'
+import { AsyncResult } from '../core/async-result'
+import { AsyncExecutionError, isTributaryError } from '../core/errors'
+import { aggregateExpression, readAggregate, type AggregateFunction } from './aggregates'
+import { readValue, writeValue, type SqlNumber } from './coerce'
+import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
+import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
+import { InvalidColumnError, InvalidOperatorError, InvalidQueryError, RecordNotFoundError } from './errors'
+
+/** A model class whose instances are `M`. */
+export type ModelClass<M extends object = object> = new () => M
+
+/** The data properties of `M` (its methods left out). */
+export type Attributes<M> = {
+  [K in keyof M as K extends string ? (M[K] extends (...args: never[]) => unknown ? never : K) : never]: M[K]
+}
+
+/** A property of `M` that may be a column. */
+export type ColumnKey<M> = keyof Attributes<M> & string
+
+/** `where(attributes)`: each value is compared with `=`, an array with `in`, `null` with `is null`. */
+export type WhereAttributes<M> = { [K in ColumnKey<M>]?: M[K] | readonly M[K][] | null }
+
+/** The operators `where(column, operator, value)` allows; anything else is refused. */
+export type ComparisonOperator =
+  '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | 'in' | 'not in' | 'like' | 'not like' | 'is' | 'is not'
+
+const OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>([
+  '=',
+  '!=',
+  '<>',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'in',
+  'not in',
+  'like',
+  'not like',
+  'is',
+  'is not',
+])
+
+/** Options every helper takes. */
+export interface QueryOptions {
+  /**
+   * Cancels the helper. A helper still queued never starts; a running PostgreSQL query is
+   * cancelled on the server (`pg_cancel_backend`); SQLite queries cannot be interrupted once
+   * started. The helper rejects with the signal's reason.
+   */
+  signal?: AbortSignal
+}
+
+/** `asyncTouchAll` arguments: column names, optionally followed by {@link QueryOptions}. */
+export type TouchArguments<M> = ColumnKey<M>[] | [...ColumnKey<M>[], QueryOptions]
+
+/**
+ * An immutable query on a model. Every helper starts at once and returns an `AsyncResult`
+ * recorded in `AsyncMetrics` as `<Model>.<helper>` (e.g. `User.asyncCount`).
+ *
+ * @example
+ * ```ts
+ * import { AsyncCoordinator } from 'tributary'
+ * const active = User.where({ active: true })
+ * const count = active.asyncCount()
+ * const top = active.orderBy('score', 'desc').limit(10).asyncAll()
+ * console.log(await count, (await top).map((u) => u.email))
+ * ```
+ */
+export interface Scope<M extends object> {
+  /** Adds conditions compared with `=` (`in` for arrays, `is null` for `null`). */
+  where(attributes: WhereAttributes<M>): Scope<M>
+  /** Adds `column operator value`; the column must be declared and the operator allowed. */
+  where<K extends ColumnKey<M>>(column: K, operator: ComparisonOperator, value: unknown): Scope<M>
+  /** Orders rows (after any earlier `orderBy`). `direction` defaults to `'asc'`. */
+  orderBy(column: ColumnKey<M>, direction?: 'asc' | 'desc'): Scope<M>
+  /** At most `count` rows (aggregates then run over those rows). */
+  limit(count: number): Scope<M>
+  /** Skips `count` rows. */
+  offset(count: number): Scope<M>
+
+  /** `count(*)`. */
+  asyncCount(options?: QueryOptions): AsyncResult<number>
+  /** `sum(column)`: `0` over no rows; a `bigint` past `Number.MAX_SAFE_INTEGER`. */
+  asyncSum(column: ColumnKey<M>, options?: QueryOptions): AsyncResult<SqlNumber>
+  /** `avg(column)`: `null` over no rows. */
+  asyncAvg(column: ColumnKey<M>, options?: QueryOptions): AsyncResult<number | null>
+  /** `min(column)`: `null` over no rows. */
+  asyncMin<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | null>
+  /** `max(column)`: `null` over no rows. */
+  asyncMax<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | null>
+  /** The column's values, in scope order. */
+  asyncPluck<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<Array<M[K]>>
+  /** The first row's value of the column, or `undefined` when there is no row. */
+  asyncPick<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | undefined>
+  /** The row with this primary key, or `undefined`. */
+  asyncFind(id: unknown, options?: QueryOptions): AsyncResult<M | undefined>
+  /** The row with this primary key; rejects with a `RecordNotFoundError` when missing. */
+  asyncFindOrFail(id: unknown, options?: QueryOptions): AsyncResult<M>
+  /** The first row matching `attributes`, or `undefined`. */
+  asyncFindBy(attributes: WhereAttributes<M>, options?: QueryOptions): AsyncResult<M | undefined>
+  /** Every row, as model instances. */
+  asyncAll(options?: QueryOptions): AsyncResult<M[]>
+  /** Whether any row matches. */
+  asyncExists(options?: QueryOptions): AsyncResult<boolean>
+  /** Sets `attributes` on every matching row; returns the number of rows updated. */
+  asyncUpdate(attributes: Partial<Attributes<M>>, options?: QueryOptions): AsyncResult<number>
+  /** Deletes every matching row; returns the number of rows deleted. */
+  asyncDelete(options?: QueryOptions): AsyncResult<number>
+  /**
+   * Sets the given columns (default: `updatedAt` or `updated_at`) to now on every matching
+   * row; returns the number of rows touched.
+   */
+  asyncTouchAll(...columns: TouchArguments<M>): AsyncResult<number>
+  /**
+   * Inserts one row or many (attributes the rows leave out are taken from this scope's
+   * `where(attributes)` equalities, as Rails' `where(...).create` does); returns the inserted
+   * rows as model instances. Large arrays are sent in several statements: wrap them in a
+   * transaction to make them atomic.
+   */
+  asyncInsert(
+    rows: Partial<Attributes<M>> | ReadonlyArray<Partial<Attributes<M>>>,
+    options?: QueryOptions,
+  ): AsyncResult<M[]>
+
+  /**
+   * The compiled query of an aggregate on this scope, for `db` (defaults to the model's
+   * database), and a function reading its value from the result. Compiled once per database
+   * and reusable on any database of the same dialect (a shard manager runs it on every shard).
+   */
+  compileAggregate(fn: AggregateFunction, column?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate
+}
+
+/** A compiled aggregate and how to read its result. */
+export interface CompiledAggregate {
+  readonly query: CompiledQuery<{ v: unknown }>
+  read(result: QueryResult<{ v: unknown }>): unknown
+}
+
+interface Condition {
+  readonly column: ColumnMeta
+  readonly operator: string
+  readonly value: unknown
+}
+
+interface Order {
+  readonly column: ColumnMeta
+  readonly direction: 'asc' | 'desc'
+}
+
+interface ScopeState {
+  readonly conditions: readonly Condition[]
+  readonly order: readonly Order[]
+  readonly limit: number | undefined
+  readonly offset: number | undefined
+}
+
+const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset: undefined }
+// Stands for the value `asyncFind` looks up: its compiled query is a template reused per id.
+const HOLE = Object.freeze({ hole: true })
+
+const operationNames = new WeakMap<object, Map<string, string>>()
+function operationName(model: ModelClass, helper: string): string {
+  let names = operationNames.get(model)
+  if (!names) operationNames.set(model, (names = new Map()))
+  let name = names.get(helper)
+  if (!name) names.set(helper, (name = `${model.name}.${helper}`))
+  return name
+}
+
+function column(meta: ModelMeta, name: unknown): ColumnMeta {
+  const found = typeof name === 'string' ? meta.lookup.get(name) : undefined
+  if (!found) throw new InvalidColumnError(meta.model, name)
+  return found
+}
+
+function count(meta: ModelMeta, what: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidQueryError(meta.model, what, `${what} must be a non-negative integer, got ${String(n)}`)
+  }
+  return n
+}
+
+class ModelScope<M extends object> implements Scope<M> {
+  private compiled: Map<string, WeakMap<AnyKysely, CompiledQuery<unknown>>> | undefined
+  private firstRow: ModelScope<M> | undefined
+
+  constructor(
+    private readonly model: ModelClass<M>,
+    private readonly meta: ModelMeta,
+    private readonly state: ScopeState,
+  ) {}
+
+  /** This scope limited to one row (kept, so its compiled queries are reused). */
+  private first(): ModelScope<M> {
+    if (this.state.limit !== undefined && this.state.limit <= 1) return this
+    return (this.firstRow ??= this.with({ limit: 1 }))
+  }
+
+  private with(change: Partial<ScopeState>): ModelScope<M> {
+    return new ModelScope(this.model, this.meta, { ...this.state, ...change })
+  }
+
+  where(
+    attributesOrColumn: WhereAttributes<M> | string,
+    operator?: ComparisonOperator,
+    value?: unknown,
+  ): Scope<M> {
+    const added: Condition[] = []
+    if (typeof attributesOrColumn === 'string') {
+      const op = typeof operator === 'string' ? operator.toLowerCase() : operator
+      if (typeof op !== 'string' || !OPERATORS.has(op))
+        throw new InvalidOperatorError(this.meta.model, operator)
+      added.push(this.condition(column(this.meta, attributesOrColumn), op, value))
+    } else {
+      if (typeof attributesOrColumn !== 'object' || attributesOrColumn === null) {
+        throw new InvalidQueryError(
+          this.meta.model,
+          'where',
+          'where() takes an attributes object or (column, operator, value)',
+        )
+      }
+      for (const key of Object.keys(attributesOrColumn)) {
+        const v = (attributesOrColumn as Record<string, unknown>)[key]
+        if (v === undefined) continue
+        added.push(this.condition(column(this.meta, key), Array.isArray(v) ? 'in' : '=', v))
+      }
+    }
+    return this.with({ conditions: [...this.state.conditions, ...added] })
+  }
+
+  private condition(col: ColumnMeta, operator: string, value: unknown): Condition {
+    if ((operator === 'in' || operator === 'not in') && !Array.isArray(value)) {
+      throw new InvalidQueryError(this.meta.model, col.property, `"${operator}" needs an array value`)
+    }
+    if (value === null && operator === '=') return { column: col, operator: 'is', value }
+    if (value === null && (operator === '!=' || operator === '<>'))
+      return { column: col, operator: 'is not', value }
+    if ((operator === 'is' || operator === 'is not') && value !== null && typeof value !== 'boolean') {
+      throw new InvalidQueryError(this.meta.model, col.property, `"${operator}" takes null or a boolean`)
+    }
+    return { column: col, operator, value }
+  }
+
+  orderBy(name: ColumnKey<M>, direction: 'asc' | 'desc' = 'asc'): Scope<M> {
+    if (direction !== 'asc' && direction !== 'desc')
+      throw new InvalidOperatorError(this.meta.model, direction)
+    return this.with({ order: [...this.state.order, { column: column(this.meta, name), direction }] })
+  }
+
+  limit(n: number): Scope<M> {
+    return this.with({ limit: count(this.meta, 'limit', n) })
+  }
+
+  offset(n: number): Scope<M> {
+    return this.with({ offset: count(this.meta, 'offset', n) })
+  }
+
+  // ---- SQL building ------------------------------------------------------------------------
+
+  private whereExpression(sqlite: boolean, extra?: Condition): Expression<SqlBool> | undefined {
+    const all = extra ? [...this.state.conditions, extra] : this.state.conditions
+    if (all.length === 0) return undefined
+    const parts = all.map((c): RawBuilder<unknown> => {
+      const ref = sql.id(c.column.name)
+      if (c.value === HOLE) return sql`${ref} = ${HOLE}`
+      if (c.operator === 'is' || c.operator === 'is not') {
+        const v = c.value === null ? sql`null` : c.value ? sql`true` : sql`false`
+        return sql`${ref} ${sql.raw(c.operator)} ${v}`
+      }
+      if (c.operator === 'in' || c.operator === 'not in') {
+        const values = (c.value as unknown[]).map((v) => writeValue(c.column.kind, v, sqlite))
+        if (values.length === 0) return c.operator === 'in' ? sql`1 = 0` : sql`1 = 1`
+        return sql`${ref} ${sql.raw(c.operator)} (${sql.join(values)})`
+      }
+      return sql`${ref} ${sql.raw(c.operator)} ${writeValue(c.column.kind, c.value, sqlite)}`
+    })
+    return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
+  }
+
+  private select(db: AnyKysely, sqlite: boolean, extra?: Condition) {
+    let qb = db.selectFrom(this.meta.table)
+    const where = this.whereExpression(sqlite, extra)
+    if (where) qb = qb.where(where)
+    for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
+    if (this.state.limit !== undefined) qb = qb.limit(this.state.limit)
+    if (this.state.offset !== undefined) {
+      // SQLite needs a LIMIT before OFFSET.
+      if (this.state.limit === undefined && sqlite) qb = qb.limit(-1)
+      qb = qb.offset(this.state.offset)
+    }
+    return qb
+  }
+
+  private selection() {
+    return this.meta.columns.map((c) => sql.id(c.name).as(c.property))
+  }
+
+  private cached<R>(key: string, db: AnyKysely, build: () => CompiledQuery<R>): CompiledQuery<R> {
+    this.compiled ??= new Map()
+    let perDb = this.compiled.get(key)
+    if (!perDb) this.compiled.set(key, (perDb = new WeakMap()))
+    let query = perDb.get(db)
+    if (!query) perDb.set(db, (query = build() as CompiledQuery<unknown>))
+    return query as CompiledQuery<R>
+  }
+
+  compileAggregate(fn: AggregateFunction, name?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate {
+    const col = name === undefined ? undefined : column(this.meta, name)
+    if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
+    const target = db ?? resolveDatabase(this.model)
+    const query = this.cached(`${fn}:${col?.name ?? '*'}`, target, () => {
+      const sqlite = databaseState(target).sqlite
+      const inner = this.select(target, sqlite)
+      if (this.state.limit === undefined && this.state.offset === undefined) {
+        return inner.select(aggregateExpression(fn, col?.name).as('v')).compile() as CompiledQuery<{
+          v: unknown
+        }>
+      }
+      const sub = inner.select(col ? sql.id(col.name).as('c') : sql.lit(1).as('c')).as('t')
+      return target
+        .selectFrom(sub)
+        .select(aggregateExpression(fn, col ? 'c' : undefined).as('v'))
+        .compile() as CompiledQuery<{ v: unknown }>
+    })
+    return { query, read: (result) => readAggregate(fn, col, result.rows[0]?.v) }
+  }
+
+  private instance(row: Record<string, unknown>): M {
+    const instance = new this.model() as Record<string, unknown>
+    for (const c of this.meta.columns) instance[c.property] = readValue(c.kind, row[c.property])
+    return instance as M
+  }
+
+  // ---- running -----------------------------------------------------------------------------
+
+  /**
+   * Starts a helper: resolves the database now (in the caller's async context), compiles, runs
+   * within the database's concurrency limit and reads the result. Refused inputs reject with
+   * their own error; database failures with an `AsyncExecutionError` naming the operation.
+   */
+  private run<R, T>(
+    helper: string,
+    options: QueryOptions | undefined,
+    compile: (db: AnyKysely, sqlite: boolean) => CompiledQuery<R>,
+    read: (result: QueryResult<R>) => T,
+  ): AsyncResult<T> {
+    const operation = operationName(this.model, helper)
+    return AsyncResult.from(
+      (signal) => {
+        const db = resolveDatabase(this.model)
+        const query = compile(db, databaseState(db).sqlite)
+        return executeCompiled(db, query, signal).then(read, (error: unknown) => {
+          if (signal.aborted) throw signal.reason
+          throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
+        })
+      },
+      { operation, signal: options?.signal },
+    )
+  }
+
+  asyncCount(options?: QueryOptions): AsyncResult<number> {
+    return this.aggregate('asyncCount', 'count', undefined, options) as AsyncResult<number>
+  }
+
+  asyncSum(name: ColumnKey<M>, options?: QueryOptions): AsyncResult<SqlNumber> {
+    return this.aggregate('asyncSum', 'sum', name, options) as AsyncResult<SqlNumber>
+  }
+
+  asyncAvg(name: ColumnKey<M>, options?: QueryOptions): AsyncResult<number | null> {
+    return this.aggregate('asyncAvg', 'avg', name, options) as AsyncResult<number | null>
+  }
+
+  asyncMin<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | null> {
+    return this.aggregate('asyncMin', 'min', name, options) as AsyncResult<M[K] | null>
+  }
+
+  asyncMax<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | null> {
+    return this.aggregate('asyncMax', 'max', name, options) as AsyncResult<M[K] | null>
+  }
+
+  private aggregate(
+    helper: string,
+    fn: AggregateFunction,
+    name: string | undefined,
+    options: QueryOptions | undefined,
+  ): AsyncResult<unknown> {
+    let read: CompiledAggregate['read'] | undefined
+    return this.run(
+      helper,
+      options,
+      (db) => {
+        const compiled = this.compileAggregate(fn, name as ColumnKey<M> | undefined, db)
+        read = compiled.read
+        return compiled.query
+      },
+      (result) => (read as CompiledAggregate['read'])(result),
+    )
+  }
+
+  asyncPluck<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<Array<M[K]>> {
+    const col = this.checked(name)
+    return this.run(
+      'asyncPluck',
+      options,
+      (db, sqlite) =>
+        this.cached(`pluck:${col?.name}`, db, () =>
+          this.select(db, sqlite).select(sql.id(col.name).as('v')).compile(),
+        ),
+      (result) => result.rows.map((row) => readValue(col.kind, (row as { v: unknown }).v) as M[K]),
+    )
+  }
+
+  asyncPick<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | undefined> {
+    const col = this.checked(name)
+    const first = this.first()
+    return first.run(
+      'asyncPick',
+      options,
+      (db, sqlite) =>
+        first.cached(`pick:${col.name}`, db, () =>
+          first.select(db, sqlite).select(sql.id(col.name).as('v')).compile(),
+        ),
+      (result) => {
+        const row = result.rows[0] as { v: unknown } | undefined
+        return row ? (readValue(col.kind, row.v) as M[K]) : undefined
+      },
+    )
+  }
+
+  /** Validates a column name eagerly (so the caller's stack shows where it came from). */
+  private checked(name: unknown): ColumnMeta {
+    return column(this.meta, name)
+  }
+
+  asyncFind(id: unknown, options?: QueryOptions): AsyncResult<M | undefined> {
+    return this.find('asyncFind', id, options, (row) => row)
+  }
+
+  asyncFindOrFail(id: unknown, options?: QueryOptions): AsyncResult<M> {
+    return this.find('asyncFindOrFail', id, options, (row, key) => {
+      if (!row) throw new RecordNotFoundError(this.meta.model, key, id)
+      return row
+    })
+  }
+
+  private find<T>(
+    helper: string,
+    id: unknown,
+    options: QueryOptions | undefined,
+    finish: (row: M | undefined, key: string) => T,
+  ): AsyncResult<T> {
+    const primary = this.meta.primary
+    return this.run(
+      helper,
+      options,
+      (db, sqlite) => {
+        if (!primary)
+          throw new InvalidQueryError(
+            this.meta.model,
+            'primary',
+            `${this.meta.model} has no @Column({ primary: true })`,
+          )
+        const template = this.cached('find', db, () => {
+          const hole: Condition = { column: primary, operator: '=', value: HOLE }
+          return this.select(db, sqlite, hole).select(this.selection()).limit(1).compile()
+        })
+        const value = writeValue(primary.kind, id, sqlite)
+        return { ...template, parameters: template.parameters.map((p) => (p === HOLE ? value : p)) }
+      },
+      (result) => {
+        const row = result.rows[0] as Record<string, unknown> | undefined
+        return finish(row ? this.instance(row) : undefined, primary?.property ?? 'id')
+      },
+    )
+  }
+
+  asyncFindBy(attributes: WhereAttributes<M>, options?: QueryOptions): AsyncResult<M | undefined> {
+    const scope = this.where(attributes).limit(1) as ModelScope<M>
+    return scope.rows('asyncFindBy', options, (rows) => rows[0])
+  }
+
+  asyncAll(options?: QueryOptions): AsyncResult<M[]> {
+    return this.rows('asyncAll', options, (rows) => rows)
+  }
+
+  private rows<T>(
+    helper: string,
+    options: QueryOptions | undefined,
+    finish: (rows: M[]) => T,
+  ): AsyncResult<T> {
+    return this.run(
+      helper,
+      options,
+      (db, sqlite) =>
+        this.cached('all', db, () => this.select(db, sqlite).select(this.selection()).compile()),
+      (result) => finish(result.rows.map((row) => this.instance(row as Record<string, unknown>))),
+    )
+  }
+
+  asyncExists(options?: QueryOptions): AsyncResult<boolean> {
+    const first = this.first()
+    return first.run(
+      'asyncExists',
+      options,
+      (db, sqlite) =>
+        first.cached('exists', db, () => first.select(db, sqlite).select(sql.lit(1).as('v')).compile()),
+      (result) => result.rows.length > 0,
+    )
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  /** A condition restricting a write to this scope's rows, when it has order/limit/offset. */
+  private writeFilter(db: AnyKysely, sqlite: boolean): Expression<SqlBool> | undefined {
+    if (this.state.limit === undefined && this.state.offset === undefined) return this.whereExpression(sqlite)
+    const primary = this.meta.primary
+    if (!primary) {
+      throw new InvalidQueryError(
+        this.meta.model,
+        'limit',
+        `updating or deleting with limit/offset needs a primary key on ${this.meta.model}`,
+      )
+    }
+    const ids = this.select(db, sqlite).select(sql.id(primary.name).as('pk'))
+    return sql<SqlBool>`${sql.id(primary.name)} in (${ids})`
+  }
+
+  private values(attributes: object, sqlite: boolean): Record<string, unknown> {
+    const values: Record<string, unknown> = {}
+    for (const key of Object.keys(attributes)) {
+      const v = (attributes as Record<string, unknown>)[key]
+      if (v === undefined) continue
+      const col = column(this.meta, key)
+      values[col.name] = writeValue(col.kind, v, sqlite)
+    }
+    return values
+  }
+
+  asyncUpdate(attributes: Partial<Attributes<M>>, options?: QueryOptions): AsyncResult<number> {
+    return this.update('asyncUpdate', options, () => attributes)
+  }
+
+  asyncTouchAll(...args: TouchArguments<M>): AsyncResult<number> {
+    const last = args[args.length - 1]
+    const options = typeof last === 'object' ? (last as QueryOptions) : undefined
+    const names = (options ? args.slice(0, -1) : args) as string[]
+    return this.update('asyncTouchAll', options, () => {
+      const cols = names.length > 0 ? names.map((n) => column(this.meta, n)) : [this.touchColumn()]
+      const now = new Date()
+      return Object.fromEntries(cols.map((c) => [c.property, now]))
+    })
+  }
+
+  private touchColumn(): ColumnMeta {
+    const found = this.meta.lookup.get('updatedAt') ?? this.meta.lookup.get('updated_at')
+    if (!found)
+      throw new InvalidQueryError(
+        this.meta.model,
+        'updatedAt',
+        `asyncTouchAll() needs column names: ${this.meta.model} has no updatedAt`,
+      )
+    return found
+  }
+
+  private update(
+    helper: string,
+    options: QueryOptions | undefined,
+    attributes: () => object,
+  ): AsyncResult<number> {
+    return this.run(
+      helper,
+      options,
+      (db, sqlite) => {
+        const values = this.values(attributes(), sqlite)
+        if (Object.keys(values).length === 0)
+          throw new InvalidQueryError(this.meta.model, 'attributes', `${helper} needs at least one attribute`)
+        let qb = db.updateTable(this.meta.table).set(values)
+        const where = this.writeFilter(db, sqlite)
+        if (where) qb = qb.where(where)
+        return qb.compile()
+      },
+      (result) => Number(result.numAffectedRows ?? 0),
+    )
+  }
+
+  asyncDelete(options?: QueryOptions): AsyncResult<number> {
+    return this.run(
+      'asyncDelete',
+      options,
+      (db, sqlite) => {
+        let qb = db.deleteFrom(this.meta.table)
+        const where = this.writeFilter(db, sqlite)
+        if (where) qb = qb.where(where)
+        return qb.compile()
+      },
+      (result) => Number(result.numAffectedRows ?? 0),
+    )
+  }
+
+  asyncInsert(
+    rows: Partial<Attributes<M>> | ReadonlyArray<Partial<Attributes<M>>>,
+    options?: QueryOptions,
+  ): AsyncResult<M[]> {
+    const operation = operationName(this.model, 'asyncInsert')
+    const list = (Array.isArray(rows) ? rows : [rows]) as ReadonlyArray<object>
+    return AsyncResult.from(
+      async (signal) => {
+        const db = resolveDatabase(this.model)
+        const sqlite = databaseState(db).sqlite
+        const defaults: Record<string, unknown> = {}
+        for (const c of this.state.conditions) if (c.operator === '=') defaults[c.column.property] = c.value
+        const values = list.map((row) => this.values({ ...defaults, ...row }, sqlite))
+        const width = Math.max(1, ...values.map((v) => Object.keys(v).length))
+        const chunk = Math.max(1, Math.floor(30_000 / width))
+        const inserted: M[] = []
+        for (let i = 0; i < values.length; i += chunk) {
+          const query = db
+            .insertInto(this.meta.table)
+            .values(values.slice(i, i + chunk))
+            .returning(this.selection())
+            .compile()
+          try {
+            const result = await executeCompiled(db, query, signal)
+            for (const row of result.rows) inserted.push(this.instance(row as Record<string, unknown>))
+          } catch (error) {
+            if (signal.aborted) throw signal.reason
+            throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
+          }
+        }
+        return inserted
+      },
+      { operation, signal: options?.signal },
+    )
+  }
+}
+
+const baseScopes = new WeakMap<object, ModelScope<object>>()
+
+/**
+ * The scope of every row of `model` (cached, so its compiled queries are reused). Throws an
+ * `InvalidQueryError` naming the model when it lacks `@Table` or `@Column`s.
+ *
+ * @example
+ * ```ts
+ * import { createScope } from 'tributary'
+ * const everyone = createScope(User)
+ * console.log(await everyone.asyncCount())
+ * ```
+ */
+export function createScope<M extends object>(model: ModelClass<M>): Scope<M> {
+  let scope = baseScopes.get(model)
+  if (!scope) {
+    scope = new ModelScope<object>(model, getModelMeta(model), EMPTY)
+    baseScopes.set(model, scope)
+  }
+  return scope as unknown as Scope<M>
+}
