@@ -1,0 +1,125 @@
+/**
+ * Stable hashing of query keys: arrays of JSON values, where the order of an object's
+ * properties does not matter. Also prefix matching on hashes, used by `invalidate(prefix)`.
+ */
+import { TributaryError, hasErrorKind } from '../core/errors'
+
+/** A JSON value that may appear in a query key. */
+export type QueryKeyPart =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly QueryKeyPart[]
+  | { readonly [property: string]: QueryKeyPart | undefined }
+
+/** A query key: an array of JSON values, e.g. `['user', 42]` or `['users', { active: true }]`. */
+export type QueryKey = readonly QueryKeyPart[]
+
+/** A query key that cannot be hashed: not an array, or holding a value JSON cannot express. */
+export class QueryKeyError extends TributaryError {
+  constructor(
+    /** Where in the key the bad value sits, e.g. `key[1].id`. */
+    readonly path: string,
+    /** What is wrong with it. */
+    readonly problem: string,
+  ) {
+    super(`QueryStore: query key ${path} ${problem}; keys are arrays of JSON values`)
+  }
+}
+
+/** True when `error` is a {@link QueryKeyError}. */
+export function isQueryKeyError(error: unknown): error is QueryKeyError {
+  return hasErrorKind(error, 'QueryKeyError')
+}
+
+function encode(value: unknown, path: string): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value)
+    case 'number':
+      if (!Number.isFinite(value)) throw new QueryKeyError(path, `is ${value}, not a finite number`)
+      return value === 0 ? '0' : String(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object': {
+      if (value === null) return 'null'
+      if (Array.isArray(value)) {
+        let out = '['
+        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + encode(value[i], `${path}[${i}]`)
+        return out + ']'
+      }
+      const toJSON = (value as { toJSON?: unknown }).toJSON
+      if (typeof toJSON === 'function') return encode(toJSON.call(value), path)
+      const proto: unknown = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        throw new QueryKeyError(path, `is a ${describeType(value)}, not a plain object`)
+      }
+      const record = value as Record<string, unknown>
+      const names = Object.keys(record).sort()
+      let out = '{'
+      let first = true
+      for (const name of names) {
+        const item = record[name]
+        if (item === undefined) continue
+        out += (first ? '' : ',') + JSON.stringify(name) + ':' + encode(item, `${path}.${name}`)
+        first = false
+      }
+      return out + '}'
+    }
+    default:
+      throw new QueryKeyError(path, `is ${describeType(value)}`)
+  }
+}
+
+function describeType(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'object'
+  return typeof value === 'function' ? 'a function' : String(typeof value === 'symbol' ? 'a symbol' : value)
+}
+
+/**
+ * Hashes a query key to a string: equal keys (object properties in any order) give equal
+ * hashes. Throws {@link QueryKeyError} for a key that is not an array of JSON values.
+ *
+ * @example
+ * ```ts
+ * import { hashKey } from 'tributary'
+ * hashKey(['users', { b: 1, a: 2 }]) === hashKey(['users', { a: 2, b: 1 }]) // true
+ * ```
+ */
+export function hashKey(key: QueryKey): string {
+  if (!Array.isArray(key)) throw new QueryKeyError('key', `is ${describeType(key)}, not an array`)
+  let out = '['
+  for (let i = 0; i < key.length; i++) out += (i ? ',' : '') + encode(key[i], `key[${i}]`)
+  return out + ']'
+}
+
+/** The hash prefix every key starting with `prefix` has (the hash without its closing `]`). */
+export function prefixOfHash(prefixHash: string): string {
+  return prefixHash.slice(0, -1)
+}
+
+/**
+ * True when the key hashed to `hash` starts with the key whose {@link prefixOfHash} is
+ * `prefix`. Element boundaries are respected: `['a']` matches `['a', 1]` but not `['ab']`.
+ */
+export function hashStartsWith(hash: string, prefix: string): boolean {
+  if (!hash.startsWith(prefix)) return false
+  if (prefix.length === 1) return true // the empty key matches every key
+  const next = hash.charCodeAt(prefix.length)
+  return next === 44 /* , */ || next === 93 /* ] */
+}
+
+/**
+ * True when `key` starts with every element of `prefix` (compared by value, object property
+ * order ignored).
+ *
+ * @example
+ * ```ts
+ * import { matchesKeyPrefix } from 'tributary'
+ * matchesKeyPrefix(['user', 1, 'posts'], ['user', 1]) // true
+ * ```
+ */
+export function matchesKeyPrefix(key: QueryKey, prefix: QueryKey): boolean {
+  return hashStartsWith(hashKey(key), prefixOfHash(hashKey(prefix)))
+}

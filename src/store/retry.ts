@@ -1,0 +1,107 @@
+/**
+ * Retry and timing options shared by queries and mutations, with TanStack Query's semantics:
+ * `retry` is a count, `true` (for ever), or a predicate of the failure count and error; the
+ * delay before retry n (0-based) defaults to `min(1000 * 2 ** n, 30_000)` ms.
+ */
+import { delay, linkSignals, raceAbort } from '../core/abort'
+import { AsyncTimeoutError } from '../core/errors'
+
+/** How often to retry: a count, `true` (always), `false` (never) or a predicate. */
+export type RetryOption = number | boolean | ((failureCount: number, error: unknown) => boolean)
+
+/** The delay before a retry, in ms: a number, or a function of the failure count and error. */
+export type RetryDelayOption = number | ((failureCount: number, error: unknown) => number)
+
+/** The longest default backoff, in ms (as TanStack Query). */
+export const MAX_RETRY_DELAY = 30_000
+
+/**
+ * The default backoff before retry number `failureCount` (0 for the first retry): 1 s, 2 s,
+ * 4 s, … capped at 30 s — the same as TanStack Query.
+ *
+ * @example
+ * ```ts
+ * import { defaultRetryDelay } from 'tributary'
+ * defaultRetryDelay(0) // 1000
+ * defaultRetryDelay(10) // 30000
+ * ```
+ */
+export function defaultRetryDelay(failureCount: number): number {
+  return Math.min(1000 * 2 ** failureCount, MAX_RETRY_DELAY)
+}
+
+/** True when a failure (the `failureCount`-th before this one, 0-based) should be retried. */
+export function shouldRetry(retry: RetryOption, failureCount: number, error: unknown): boolean {
+  if (typeof retry === 'number') return failureCount < retry
+  if (typeof retry === 'boolean') return retry
+  return retry(failureCount, error)
+}
+
+/** The delay before the retry that follows failure number `failureCount` (0-based). */
+export function retryDelayFor(retryDelay: RetryDelayOption, failureCount: number, error: unknown): number {
+  return typeof retryDelay === 'number' ? retryDelay : retryDelay(failureCount, error)
+}
+
+/** Options for {@link runWithRetry}. */
+export interface RunWithRetryOptions {
+  readonly retry: RetryOption
+  readonly retryDelay: RetryDelayOption
+  /** Per-attempt limit in ms (`Infinity` for none); an attempt over it fails with `AsyncTimeoutError`. */
+  readonly timeout: number
+  /** Aborting it stops the run at once (no more retries; waits are cleared). */
+  readonly signal: AbortSignal
+  /** Names the work in timeout errors. */
+  readonly operation: string
+  /** Called after each failure with the failure count so far and whether a retry follows. */
+  readonly onFailure?: (failureCount: number, willRetry: boolean) => void
+}
+
+/**
+ * Runs `work` until it succeeds, the retry option says stop, or the signal aborts; each
+ * attempt gets a signal that also aborts on its timeout. Rejects with the last error.
+ */
+export async function runWithRetry<T>(
+  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
+  options: RunWithRetryOptions,
+): Promise<T> {
+  const { signal } = options
+  for (let failureCount = 0; ; ) {
+    try {
+      return await attempt(work, failureCount, options)
+    } catch (error) {
+      const again = !signal.aborted && shouldRetry(options.retry, failureCount, error)
+      options.onFailure?.(failureCount + 1, again)
+      if (!again) throw error
+      const wait = retryDelayFor(options.retryDelay, failureCount, error)
+      failureCount++
+      await delay(wait, signal)
+    }
+  }
+}
+
+function attempt<T>(
+  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
+  n: number,
+  options: RunWithRetryOptions,
+): Promise<T> {
+  const { timeout, signal } = options
+  if (!(timeout < Infinity)) return raceAbort(call(work, n, signal), signal)
+  const linked = linkSignals(signal)
+  const timer = setTimeout(() => linked.abort(new AsyncTimeoutError(options.operation, timeout)), timeout)
+  return raceAbort(call(work, n, linked.signal), linked.signal).finally(() => {
+    clearTimeout(timer)
+    linked.dispose()
+  })
+}
+
+function call<T>(
+  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
+  n: number,
+  signal: AbortSignal,
+): Promise<T> {
+  try {
+    return Promise.resolve(work(n, signal))
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
