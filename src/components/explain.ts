@@ -1,0 +1,138 @@
+/**
+ * Provenance: where each component of a resolved instance came from, and `explain(instance)`
+ * to read it. Also makes `JSON.stringify` and `util.inspect` of the instance mask secrets.
+ */
+import { inspect } from 'node:util'
+import { TributaryError } from '../core/errors'
+
+/** Where a component's value came from. `missing`: a `required: false` property left undefined. */
+export type ComponentOrigin = 'source' | 'cache' | 'fallback' | 'missing'
+
+/** What `explain` reports for one property. */
+export interface ComponentExplanation {
+  readonly property: string
+  /** The source name (`fetchFrom`). */
+  readonly source: string
+  /** The key, or the query when there is no key. */
+  readonly key: string | undefined
+  /** The value, or `'***'` for a secret. */
+  readonly value: unknown
+  /** Time spent on this property, in ms (fetch, retries, coercion, validation). */
+  readonly durationMs: number
+  /** Calls made to the source (0 when served from the cache). */
+  readonly attempts: number
+  readonly origin: ComponentOrigin
+  /** True when the value is masked. */
+  readonly secret: boolean
+  /** Why a fallback or cached value was used instead of a fresh one. */
+  readonly reason?: string
+}
+
+/** The provenance of one property, with the real value. */
+export interface ProvenanceRecord {
+  readonly property: string
+  readonly source: string
+  readonly key: string | undefined
+  readonly value: unknown
+  readonly durationMs: number
+  readonly attempts: number
+  readonly origin: ComponentOrigin
+  readonly secret: boolean
+  readonly reason?: string
+}
+
+const PROVENANCE = Symbol.for('tributary.components.provenance')
+const MASK = '***'
+
+type Provenance = Map<string, ProvenanceRecord>
+
+function provenanceOf(instance: object): Provenance | undefined {
+  return (instance as { [PROVENANCE]?: Provenance })[PROVENANCE]
+}
+
+function secretsOf(provenance: Provenance): Set<string> {
+  const secrets = new Set<string>()
+  for (const record of provenance.values()) if (record.secret) secrets.add(record.property)
+  return secrets
+}
+
+function masked(instance: object, secrets: Set<string>, source: object = instance): Record<string, unknown> {
+  const copy: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(source)) copy[name] = secrets.has(name) ? MASK : value
+  return copy
+}
+
+/**
+ * Records provenance on `instance` (as a hidden property) and, when any component is secret,
+ * gives the instance a `toJSON` and a `util.inspect` view that show `'***'` in its place.
+ */
+export function recordProvenance(instance: object, records: readonly ProvenanceRecord[]): void {
+  let provenance = provenanceOf(instance)
+  if (!provenance) {
+    provenance = new Map()
+    Object.defineProperty(instance, PROVENANCE, { value: provenance, enumerable: false, configurable: true })
+  }
+  for (const record of records) provenance.set(record.property, record)
+  const all = provenance
+  if (!records.some((r) => r.secret) || Object.prototype.hasOwnProperty.call(instance, inspect.custom)) return
+  const prototype = Object.getPrototypeOf(instance) as object | null
+  const ownToJSON = (prototype as { toJSON?: unknown } | null)?.toJSON
+  Object.defineProperty(instance, 'toJSON', {
+    enumerable: false,
+    configurable: true,
+    writable: true,
+    value(this: object) {
+      const secrets = secretsOf(all)
+      const base: unknown = typeof ownToJSON === 'function' ? ownToJSON.call(this) : this
+      return base !== null && typeof base === 'object' && !Array.isArray(base)
+        ? masked(this, secrets, base as object)
+        : base
+    },
+  })
+  Object.defineProperty(instance, inspect.custom, {
+    enumerable: false,
+    configurable: true,
+    writable: true,
+    value(this: object) {
+      return Object.assign(Object.create(prototype) as object, masked(this, secretsOf(all)))
+    },
+  })
+}
+
+/** The raw provenance records of `instance` (real values), or undefined if it was never resolved. */
+export function provenanceRecords(instance: object): ProvenanceRecord[] | undefined {
+  const provenance = provenanceOf(instance)
+  return provenance && [...provenance.values()]
+}
+
+/**
+ * Explains a resolved instance: per property, its source, key, value (`'***'` for secrets),
+ * duration, attempts and origin (`source`, `cache`, `fallback` or `missing`). Keyed by
+ * property, in declaration order, so `console.table(explain(config))` prints one row each.
+ *
+ * @example
+ * ```ts
+ * import { explain, resolve } from 'tributary'
+ * const config = await resolve(AppConfig, { sources })
+ * console.table(explain(config))
+ * ```
+ */
+export function explain(instance: object): Record<string, ComponentExplanation> {
+  const provenance = provenanceOf(instance)
+  if (!provenance) {
+    throw new TributaryError(
+      `explain: this ${instance.constructor?.name ?? 'object'} was not made by resolve() or asyncAssign()`,
+    )
+  }
+  const result: Record<string, ComponentExplanation> = {}
+  for (const record of provenance.values()) {
+    const { reason, ...rest } = record
+    result[record.property] = {
+      ...rest,
+      value: record.secret && record.value !== undefined ? MASK : record.value,
+      durationMs: Math.round(record.durationMs * 100) / 100,
+      ...(reason === undefined ? {} : { reason }),
+    }
+  }
+  return result
+}

@@ -1,0 +1,123 @@
+/**
+ * The last steps for one value, shared by `resolve` and `asyncAssign`: pick `field`, coerce to
+ * the type, run `validate`. Failures become `ComponentError`s that never show a secret.
+ */
+import { describeCause } from '../core/errors'
+import { showValue, type Coercer } from './coerce'
+import { ComponentError } from './errors'
+import type { ValidationResult } from './options'
+
+/** What is needed to finish one value. */
+export interface FinishSpec {
+  readonly className: string
+  readonly property: string
+  readonly source: string
+  readonly key: string | undefined
+  readonly secret: boolean
+  readonly coerce: Coercer
+  readonly validate?: (value: never) => ValidationResult | PromiseLike<ValidationResult>
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/**
+ * Picks a dotted `field` inside an object (or a JSON object string) when the source returned
+ * the whole document; a value without that field is returned as is (the source picked it).
+ */
+export function pickField(value: unknown, field: string | undefined): unknown {
+  if (field === undefined || value === null || value === undefined) return value
+  let document: unknown = value
+  if (typeof value === 'string') {
+    const text = value.trim()
+    if (!text.startsWith('{')) return value
+    try {
+      document = JSON.parse(text)
+    } catch {
+      return value
+    }
+  }
+  if (typeof document !== 'object' || document === null) return value
+  const parts = field.split('.')
+  let current: unknown = document
+  for (const part of parts) {
+    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, part)) {
+      return value
+    }
+    current = (current as Record<string, unknown>)[part]
+  }
+  return current
+}
+
+function fail(spec: FinishSpec, attempts: number, problem: string, cause?: unknown): never {
+  throw new ComponentError(
+    { className: spec.className, property: spec.property, source: spec.source, key: spec.key, attempts, cause },
+    problem,
+  )
+}
+
+function checkValidation(spec: FinishSpec, value: unknown, attempts: number, result: unknown): unknown {
+  if (result === false || typeof result === 'string') {
+    const why = typeof result === 'string' ? result : 'validate returned false'
+    fail(spec, attempts, `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${why}`)
+  }
+  return value
+}
+
+function validated(spec: FinishSpec, value: unknown, attempts: number): unknown {
+  if (!spec.validate) return value
+  let result: unknown
+  const validationError = (error: unknown): never =>
+    fail(
+      spec,
+      attempts,
+      `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${describeCause(error)}`,
+      spec.secret ? undefined : error,
+    )
+  try {
+    result = (spec.validate as (v: unknown) => unknown)(value)
+  } catch (error) {
+    validationError(error)
+  }
+  if (isThenable(result)) {
+    return Promise.resolve(result).then((r) => checkValidation(spec, value, attempts, r), validationError)
+  }
+  return checkValidation(spec, value, attempts, result)
+}
+
+/**
+ * Coerces and validates `raw`; returns the value, or a promise of it when the parser or the
+ * validator is async. Throws a {@link ComponentError} on failure.
+ */
+export function finishValue(spec: FinishSpec, raw: unknown, attempts: number): unknown {
+  let value: unknown
+  const coercionError = (error: unknown): never =>
+    fail(
+      spec,
+      attempts,
+      `cannot convert ${showValue(raw, spec.secret)} to ${spec.coerce.typeName}${
+        error instanceof Error && error.name === 'CoercionError' && (error as { reason?: string }).reason
+          ? ` (${(error as { reason?: string }).reason})`
+          : spec.secret
+            ? ''
+            : `: ${describeCause(error)}`
+      }`,
+      spec.secret ? undefined : error,
+    )
+  try {
+    value = spec.coerce(raw)
+  } catch (error) {
+    coercionError(error)
+  }
+  if (isThenable(value)) {
+    return Promise.resolve(value).then((v) => validated(spec, v, attempts), coercionError)
+  }
+  return validated(spec, value, attempts)
+}
+
+export { isThenable }

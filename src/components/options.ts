@@ -1,0 +1,193 @@
+/**
+ * The options of `@Component`, and their checks (run when the decorator runs).
+ */
+import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker'
+import { isCircuitBreaker } from '../resilience/breaker'
+import type { RetryInput } from '../resilience/retry'
+import type { ComponentType } from './coerce'
+import { ComponentOptionsError } from './errors'
+
+/** What `validate` may answer: `false` or a message rejects the value; `true`/nothing accepts it. */
+export type ValidationResult = boolean | string | void
+
+/**
+ * Options of `@Component`. Only `fetchFrom` is required.
+ *
+ * @example
+ * ```ts
+ * import { Component } from 'tributary'
+ * class AppConfig {
+ *   @Component({ fetchFrom: 'consul', key: 'app/port', fallback: 8080, retry: 3, timeout: 2_000 }) port!: number
+ * }
+ * ```
+ */
+export interface ComponentOptions<T = unknown> {
+  /** The source name, as given to `resolve({ sources })`. Checked when `resolve` starts. */
+  fetchFrom: string
+  /** The key to read (variable, path, URL…). Defaults to none: sources then use the property name or `query`. */
+  key?: string
+  /** A query to run (database sources). Defaults to none. */
+  query?: string
+  /** A dotted path inside the returned document or secret. Defaults to the whole value. */
+  field?: string
+  /** The value used (and marked `origin: 'fallback'`) when the source fails or has no value. Defaults to none. */
+  fallback?: T
+  /** `'cache'`: when the source fails, serve the last good value even after its ttl passed. Defaults to off. */
+  fallbackTo?: 'cache'
+  /** Seconds a fetched value is kept in the `ComponentCache` across resolves. Defaults to 0 (not cached). */
+  ttl?: number
+  /** Retries after the first attempt, or retry options. Defaults to none. */
+  retry?: RetryInput
+  /** A limit in ms for each attempt. Defaults to none (only the resolve timeout applies). */
+  timeout?: number
+  /** A circuit breaker shared per source and key across resolves: `true`, options, or a breaker. Defaults to none. */
+  circuitBreaker?: boolean | CircuitBreakerOptions | CircuitBreaker
+  /** Masks the value as `'***'` in errors, `explain`, `JSON.stringify` and `util.inspect`. Defaults to false. */
+  secret?: boolean
+  /** The type to coerce to: a constructor or a parser. Defaults to `design:type`, else the fallback's type. */
+  type?: ComponentType
+  /** Properties that must resolve first; their values reach the source in `context.resolved`. Defaults to none. */
+  dependsOn?: string | readonly string[]
+  /** Checks the coerced value (sync or async); `false`, a message or a throw rejects it. Defaults to none. */
+  validate?: (value: T) => ValidationResult | PromiseLike<ValidationResult>
+  /** When false, a missing or failed value leaves the property undefined instead of failing. Defaults to true. */
+  required?: boolean
+}
+
+const KNOWN: ReadonlyArray<keyof ComponentOptions> = [
+  'fetchFrom',
+  'key',
+  'query',
+  'field',
+  'fallback',
+  'fallbackTo',
+  'ttl',
+  'retry',
+  'timeout',
+  'circuitBreaker',
+  'secret',
+  'type',
+  'dependsOn',
+  'validate',
+  'required',
+]
+const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'exponent', 'jitter', 'retryIf', 'onRetry']
+const BREAKER_KEYS = ['threshold', 'halfOpenAfter', 'failureIf']
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] as number
+      row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
+      previous = current
+    }
+  }
+  return row[b.length] as number
+}
+
+/** The closest known name to `name`, if one is close enough to be a likely typo. */
+export function suggest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase())
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * Checks `@Component` options; throws a {@link ComponentOptionsError} naming class and property
+ * for the first problem found.
+ */
+export function checkOptions(options: unknown, className: string | undefined, property: string): ComponentOptions {
+  const fail = (option: string | undefined, problem: string): never => {
+    throw new ComponentOptionsError({ className, property, option }, problem)
+  }
+  if (!isPlainObject(options)) return fail(undefined, '@Component needs an options object')
+  for (const name of Object.keys(options)) {
+    if (!(KNOWN as readonly string[]).includes(name)) {
+      const hint = suggest(name, KNOWN)
+      fail(name, `unknown option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`)
+    }
+  }
+  const o = options as Partial<Record<keyof ComponentOptions, unknown>>
+  if (typeof o.fetchFrom !== 'string' || o.fetchFrom === '') fail('fetchFrom', '`fetchFrom` must name a source')
+  for (const name of ['key', 'query', 'field'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'string') fail(name, `\`${name}\` must be a string`)
+  }
+  if (o.ttl !== undefined && !(typeof o.ttl === 'number' && Number.isFinite(o.ttl) && o.ttl >= 0)) {
+    fail('ttl', `\`ttl\` must be a number of seconds >= 0, got ${String(o.ttl)}`)
+  }
+  if (o.timeout !== undefined && !(typeof o.timeout === 'number' && Number.isFinite(o.timeout) && o.timeout > 0)) {
+    fail('timeout', `\`timeout\` must be a number of milliseconds > 0, got ${String(o.timeout)}`)
+  }
+  checkRetry(o.retry, fail)
+  checkBreaker(o.circuitBreaker, fail)
+  if (o.fallbackTo !== undefined && o.fallbackTo !== 'cache') fail('fallbackTo', "`fallbackTo` must be 'cache'")
+  for (const name of ['secret', 'required'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') fail(name, `\`${name}\` must be true or false`)
+  }
+  for (const name of ['type', 'validate'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') fail(name, `\`${name}\` must be a function`)
+  }
+  const deps = o.dependsOn
+  if (
+    deps !== undefined &&
+    typeof deps !== 'string' &&
+    !(Array.isArray(deps) && deps.every((d: unknown) => typeof d === 'string'))
+  ) {
+    fail('dependsOn', '`dependsOn` must be a property name or an array of them')
+  }
+  if (deps === property || (Array.isArray(deps) && deps.includes(property))) {
+    fail('dependsOn', 'a component cannot depend on itself')
+  }
+  return options as unknown as ComponentOptions
+}
+
+function checkRetry(retry: unknown, fail: (option: string, problem: string) => never): void {
+  if (retry === undefined) return
+  if (typeof retry === 'number') {
+    if (!Number.isInteger(retry) || retry < 0) fail('retry', `\`retry\` must be a whole number >= 0, got ${retry}`)
+    return
+  }
+  if (!isPlainObject(retry)) return fail('retry', '`retry` must be a count of retries or retry options')
+  for (const name of Object.keys(retry)) {
+    if (!RETRY_KEYS.includes(name)) fail('retry', `unknown retry option ${JSON.stringify(name)}`)
+  }
+  const attempts = retry.attempts
+  if (attempts !== undefined && !(typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0)) {
+    fail('retry', `\`retry.attempts\` must be a whole number >= 0, got ${String(attempts)}`)
+  }
+  for (const name of ['initialDelay', 'maxDelay'] as const) {
+    const value = retry[name]
+    if (value !== undefined && !(typeof value === 'number' && value >= 0)) {
+      fail('retry', `\`retry.${name}\` must be a number >= 0`)
+    }
+  }
+}
+
+function checkBreaker(breaker: unknown, fail: (option: string, problem: string) => never): void {
+  if (breaker === undefined || typeof breaker === 'boolean' || isCircuitBreaker(breaker)) return
+  if (!isPlainObject(breaker)) return fail('circuitBreaker', '`circuitBreaker` must be true, options or a breaker')
+  for (const name of Object.keys(breaker)) {
+    if (!BREAKER_KEYS.includes(name)) fail('circuitBreaker', `unknown circuit breaker option ${JSON.stringify(name)}`)
+  }
+  const { threshold, halfOpenAfter } = breaker
+  if (threshold !== undefined && !(typeof threshold === 'number' && Number.isInteger(threshold) && threshold >= 1)) {
+    fail('circuitBreaker', '`circuitBreaker.threshold` must be a whole number >= 1')
+  }
+  if (halfOpenAfter !== undefined && !(typeof halfOpenAfter === 'number' && halfOpenAfter >= 0)) {
+    fail('circuitBreaker', '`circuitBreaker.halfOpenAfter` must be a number of ms >= 0')
+  }
+}
