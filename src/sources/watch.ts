@@ -1,0 +1,215 @@
+/**
+ * The watch contract of sources, and the helpers the built-in watchers share: a reporter that
+ * turns an outage into one error, a poll loop with capped backoff, and a generic polling watcher.
+ */
+import { isDeepStrictEqual } from 'node:util'
+import { delay } from '../core/abort'
+import { isSourceNotFoundError, type ComponentRequest, type ComponentSource } from './source'
+
+/** Capped exponential backoff after failures. */
+export interface WatchBackoff {
+  /** The first wait after a failure, in ms. Defaults to 200. */
+  readonly initialDelay?: number
+  /** The longest wait, in ms. Defaults to 30_000. */
+  readonly maxDelay?: number
+}
+
+/** What a watcher is given: where to report, how often to poll, and the signal that stops it. */
+export interface SourceWatchOptions {
+  /** Aborting it stops the watcher (its `stop()` then resolves once nothing is in flight). */
+  readonly signal: AbortSignal
+  /** For sources that poll: ms between reads. Defaults to the source's own (see each watcher). */
+  readonly pollInterval?: number
+  /** For event-driven watchers (file): ms of quiet before re-reading. Defaults to the watcher's own. */
+  readonly debounce?: number
+  /** Waits after failures. Defaults to `{ initialDelay: 200, maxDelay: 30_000 }`. */
+  readonly backoff?: WatchBackoff
+  /** Values this component depends on, passed on to `fetch` as `context.resolved`. Defaults to `{}`. */
+  readonly resolved?: Readonly<Record<string, unknown>>
+  /** A new raw value (what `fetch` would return, field applied). May repeat an earlier value. */
+  onChange(value: unknown): void
+  /** The key was deleted (what `fetch` would report as `SourceNotFoundError`). */
+  onRemove(): void
+  /** Reading failed; a watcher reports a lasting outage once, then again only after a success. */
+  onError(error: unknown): void
+}
+
+/** A running source watcher. */
+export interface SourceWatcher {
+  /** Stops watching; resolves when no timer, handle or request of the watcher is left. */
+  stop(): Promise<void>
+}
+
+/**
+ * A source that can watch a component: `watch` keeps reporting the component's value until
+ * its `signal` aborts or `stop()` is called.
+ *
+ * @example
+ * ```ts
+ * import { canWatch } from 'tributary'
+ * if (canWatch(source)) {
+ *   const watcher = source.watch(request, { signal, onChange: console.log, onRemove() {}, onError: console.error })
+ *   await watcher.stop()
+ * }
+ * ```
+ */
+export interface WatchableSource extends ComponentSource {
+  watch(request: ComponentRequest, options: SourceWatchOptions): SourceWatcher
+}
+
+/** True when `source` has a `watch` method. */
+export function canWatch(source: ComponentSource): source is WatchableSource {
+  return typeof (source as { watch?: unknown }).watch === 'function'
+}
+
+/** Reports to a {@link SourceWatchOptions} without repeats: same value twice, or an outage's second error. */
+export interface WatchReporter {
+  value(value: unknown): void
+  removed(): void
+  /** Forwards the error only when the last read succeeded. */
+  error(error: unknown): void
+  /** A read succeeded without a (new) value, e.g. a 304 or an unchanged Consul index. */
+  ok(): void
+  /** True after an error and before the next success. */
+  readonly failing: boolean
+}
+
+/** Creates a {@link WatchReporter}; nothing is reported after `options.signal` aborts. */
+export function createWatchReporter(options: SourceWatchOptions): WatchReporter {
+  let last: { readonly removed: boolean; readonly value?: unknown } | undefined
+  let failing = false
+  const live = (): boolean => !options.signal.aborted
+  return {
+    value(value) {
+      failing = false
+      if (!live() || (last && !last.removed && isDeepStrictEqual(last.value, value))) return
+      last = { removed: false, value }
+      options.onChange(value)
+    },
+    removed() {
+      failing = false
+      if (!live() || last?.removed) return
+      last = { removed: true }
+      options.onRemove()
+    },
+    error(error) {
+      if (!live() || failing) return
+      failing = true
+      options.onError(error)
+    },
+    ok() {
+      failing = false
+    },
+    get failing() {
+      return failing
+    },
+  }
+}
+
+/** The wait after `failures` consecutive failures (1 for the first). */
+export function backoffDelay(failures: number, backoff: WatchBackoff = {}): number {
+  const initial = backoff.initialDelay ?? 200
+  const max = backoff.maxDelay ?? 30_000
+  return Math.min(max, initial * 2 ** Math.max(0, Math.min(30, failures - 1)))
+}
+
+/** Options of {@link pollLoop}. */
+export interface PollLoopOptions {
+  readonly signal: AbortSignal
+  /** The wait after a successful round, in ms (asked again after each round). */
+  interval(): number
+  /** Waits after failures. */
+  readonly backoff?: WatchBackoff
+  /** One round; a throw is reported through `onError` and followed by a backoff wait. */
+  run(signal: AbortSignal): Promise<void>
+  onError(error: unknown): void
+}
+
+/**
+ * Runs `run` until the signal aborts: `interval()` ms after a success, capped exponential
+ * backoff after failures, never two rounds at once. Resolves when stopped (never rejects).
+ */
+export async function pollLoop(options: PollLoopOptions): Promise<void> {
+  const { signal } = options
+  let failures = 0
+  while (!signal.aborted) {
+    try {
+      await options.run(signal)
+      failures = 0
+    } catch (error) {
+      if (signal.aborted) break
+      failures += 1
+      options.onError(error)
+    }
+    if (signal.aborted) break
+    const wait = failures === 0 ? options.interval() : backoffDelay(failures, options.backoff)
+    try {
+      await delay(Math.max(0, wait), signal)
+    } catch {
+      break
+    }
+  }
+}
+
+/**
+ * Reads the component once with `source.fetch` and reports it: a value, a removal (for a
+ * `SourceNotFoundError`), or rethrows any other failure.
+ */
+export async function readAndReport(
+  source: ComponentSource,
+  request: ComponentRequest,
+  options: SourceWatchOptions,
+  reporter: WatchReporter,
+  signal: AbortSignal = options.signal,
+): Promise<void> {
+  let value: unknown
+  try {
+    value = await source.fetch(request, { signal, attempt: 0, resolved: options.resolved ?? {} })
+  } catch (error) {
+    if (!signal.aborted && isSourceNotFoundError(error)) {
+      reporter.removed()
+      return
+    }
+    throw error
+  }
+  reporter.value(value)
+}
+
+/**
+ * A watcher that re-reads with `source.fetch` every `pollInterval` ms (capped backoff while
+ * the source fails). The env and database watchers are this; any custom source can use it.
+ *
+ * @example
+ * ```ts
+ * import { pollingWatcher, type ComponentSource } from 'tributary'
+ * const memory: ComponentSource = { name: 'memory', fetch: async (r) => values[r.key!] }
+ * const watchable = { ...memory, watch: pollingWatcher(memory, { pollInterval: 1_000 }) }
+ * ```
+ */
+export function pollingWatcher(
+  source: ComponentSource,
+  defaults: { readonly pollInterval?: number } = {},
+): (request: ComponentRequest, options: SourceWatchOptions) => SourceWatcher {
+  return (request, options) => {
+    const controller = new AbortController()
+    const onAbort = (): void => controller.abort(options.signal.reason)
+    if (options.signal.aborted) controller.abort(options.signal.reason)
+    else options.signal.addEventListener('abort', onAbort, { once: true })
+    const reporter = createWatchReporter({ ...options, signal: controller.signal })
+    const interval = options.pollInterval ?? defaults.pollInterval ?? 5_000
+    const done = pollLoop({
+      signal: controller.signal,
+      interval: () => interval,
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      run: (signal) => readAndReport(source, request, options, reporter, signal),
+      onError: (error) => reporter.error(error),
+    })
+    return {
+      async stop() {
+        options.signal.removeEventListener('abort', onAbort)
+        controller.abort()
+        await done
+      },
+    }
+  }
+}
