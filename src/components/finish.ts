@@ -3,7 +3,7 @@
  * the type, run `validate`. Failures become `ComponentError`s that never show a secret.
  */
 import { describeCause } from '../core/errors'
-import { showValue, type Coercer } from './coerce'
+import { CoercionError, showValue, type Coercer } from './coerce'
 import { ComponentError } from './errors'
 import type { ValidationResult } from './options'
 
@@ -54,6 +54,12 @@ export function pickField(value: unknown, field: string | undefined): unknown {
   return current
 }
 
+function coercionReason(error: unknown, secret: boolean): string {
+  if (error instanceof CoercionError) return error.reason ? ` (${error.reason})` : ''
+  // A parser's own message may quote the value (JSON.parse does), so it is left out for secrets.
+  return secret ? '' : `: ${describeCause(error)}`
+}
+
 function fail(spec: FinishSpec, attempts: number, problem: string, cause?: unknown): never {
   throw new ComponentError(
     { className: spec.className, property: spec.property, source: spec.source, key: spec.key, attempts, cause },
@@ -100,13 +106,7 @@ export function finishValue(spec: FinishSpec, raw: unknown, attempts: number): u
     fail(
       spec,
       attempts,
-      `cannot convert ${showValue(raw, spec.secret)} to ${spec.coerce.typeName}${
-        error instanceof Error && error.name === 'CoercionError' && (error as { reason?: string }).reason
-          ? ` (${(error as { reason?: string }).reason})`
-          : spec.secret
-            ? ''
-            : `: ${describeCause(error)}`
-      }`,
+      `cannot convert ${showValue(raw, spec.secret)} to ${spec.coerce.typeName}${coercionReason(error, spec.secret)}`,
       spec.secret ? undefined : error,
     )
   try {

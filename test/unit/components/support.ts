@@ -1,7 +1,7 @@
 // A small in-memory ComponentSource for the components tests: values per key, optional delays
 // (honouring the signal), scripted failures, and a log of every call.
-import type { ComponentRequest, ComponentSource, SourceContext } from 'tributary'
-import { SourceNotFoundError, delay } from 'tributary'
+import type { ComponentRequest, ComponentSource, SourceContext } from './tributary'
+import { SourceNotFoundError, delay } from './tributary'
 
 export interface MemoryBehaviour {
   /** Delay in ms before answering, per key. */

@@ -1,0 +1,20 @@
+// The parts of the public barrel these tests use, imported straight from their files so that a
+// half-written module elsewhere in the tree cannot break the components suites. The names and
+// shapes are the ones `tributary` exports (src/index.ts re-exports each of these files).
+import 'reflect-metadata'
+export * from '../../../src/core/errors'
+export * from '../../../src/core/abort'
+export * from '../../../src/resilience/errors'
+export * from '../../../src/resilience/breaker'
+export * from '../../../src/sources/source'
+export * from '../../../src/components/errors'
+export { CoercionError, createCoercer } from '../../../src/components/coerce'
+export type { ComponentType } from '../../../src/components/coerce'
+export type { ComponentOptions } from '../../../src/components/options'
+export { componentsOf } from '../../../src/components/metadata'
+export * from '../../../src/components/decorator'
+export * from '../../../src/components/cache'
+export { explain } from '../../../src/components/explain'
+export type { ComponentExplanation } from '../../../src/components/explain'
+export * from '../../../src/components/resolver'
+export * from '../../../src/components/assign'
