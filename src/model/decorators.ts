@@ -33,7 +33,9 @@ export interface ColumnOptions {
   primary?: boolean
   /**
    * How values are coerced when read and written. Defaults to the property's `design:type`
-   * (legacy decorators) or no coercion (TC39 decorators, which emit no type).
+   * (legacy decorators) or no coercion (TC39 decorators, which emit no type). Give it for
+   * nullable properties: `design:type` of `Date | null` is `Object` when compiled file by
+   * file (`isolatedModules`), which means no coercion. `'json'` (or `Object`) stores JSON text.
    */
   type?: ColumnKind | ColumnTypeConstructor
 }
@@ -67,8 +69,14 @@ function kindOf(type: ColumnOptions['type'] | unknown): ColumnKind {
   if (type === Boolean) return 'boolean'
   if (type === Date) return 'date'
   if (type === BigInt) return 'bigint'
-  if (type === Object || type === Array) return 'json'
+  if (type === Object) return 'json'
+  // `Object` is also what design:type says for a union such as `Date | null`: no coercion.
+  if (type === Array) return 'json'
   return 'unknown'
+}
+
+function designKind(type: unknown): ColumnKind {
+  return type === Object ? 'unknown' : kindOf(type)
 }
 
 interface PendingColumn {
@@ -177,7 +185,8 @@ export function getModelMeta(model: Constructor): ModelMeta {
       property: pending.property,
       name: pending.options.name ?? pending.property,
       primary: pending.options.primary ?? false,
-      kind: kindOf(pending.options.type ?? pending.designType),
+      kind:
+        pending.options.type !== undefined ? kindOf(pending.options.type) : designKind(pending.designType),
     })
   }
   const columns = [...byProperty.values()]

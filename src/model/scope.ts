@@ -412,38 +412,37 @@ class ModelScope<M extends object> implements Scope<M> {
   }
 
   asyncPluck<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<Array<M[K]>> {
-    const col = this.checked(name)
-    return this.run(
-      'asyncPluck',
-      options,
-      (db, sqlite) =>
-        this.cached(`pluck:${col?.name}`, db, () =>
-          this.select(db, sqlite).select(sql.id(col.name).as('v')).compile(),
-        ),
-      (result) => result.rows.map((row) => readValue(col.kind, (row as { v: unknown }).v) as M[K]),
+    return this.values1('asyncPluck', this, name, options, (rows, col) =>
+      rows.map((row) => readValue(col.kind, row.v) as M[K]),
     )
   }
 
   asyncPick<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | undefined> {
-    const col = this.checked(name)
-    const first = this.first()
-    return first.run(
-      'asyncPick',
-      options,
-      (db, sqlite) =>
-        first.cached(`pick:${col.name}`, db, () =>
-          first.select(db, sqlite).select(sql.id(col.name).as('v')).compile(),
-        ),
-      (result) => {
-        const row = result.rows[0] as { v: unknown } | undefined
-        return row ? (readValue(col.kind, row.v) as M[K]) : undefined
-      },
+    return this.values1('asyncPick', this.first(), name, options, (rows, col) =>
+      rows[0] ? (readValue(col.kind, rows[0].v) as M[K]) : undefined,
     )
   }
 
-  /** Validates a column name eagerly (so the caller's stack shows where it came from). */
-  private checked(name: unknown): ColumnMeta {
-    return column(this.meta, name)
+  /** Runs `select column as v` on `scope` (this one, or its first row). */
+  private values1<T>(
+    helper: string,
+    scope: ModelScope<M>,
+    name: unknown,
+    options: QueryOptions | undefined,
+    finish: (rows: Array<{ v: unknown }>, col: ColumnMeta) => T,
+  ): AsyncResult<T> {
+    let col: ColumnMeta | undefined
+    return scope.run(
+      helper,
+      options,
+      (db, sqlite) => {
+        const c = (col = column(this.meta, name))
+        return scope.cached(`values:${c.name}`, db, () =>
+          scope.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
+        )
+      },
+      (result) => finish(result.rows as Array<{ v: unknown }>, col as ColumnMeta),
+    )
   }
 
   asyncFind(id: unknown, options?: QueryOptions): AsyncResult<M | undefined> {
