@@ -176,6 +176,71 @@ export async function readAndReport(
 }
 
 /**
+ * The bookkeeping every watcher needs: an internal signal (aborted by `stop()` or by the
+ * caller's signal), a reporter bound to it, cleanups run once on stop, and in-flight work that
+ * `stop()` waits for.
+ */
+export interface WatcherScope {
+  readonly signal: AbortSignal
+  readonly reporter: WatchReporter
+  /** Runs `cleanup` once when the watcher stops (at once if it already has). */
+  onStop(cleanup: () => void): void
+  /** Keeps `work` in flight until it settles; `stop()` waits for it. Never rejects. */
+  track(work: Promise<unknown>): Promise<void>
+  /** The {@link SourceWatcher} to hand back. */
+  readonly watcher: SourceWatcher
+}
+
+/** Creates a {@link WatcherScope} for one `watch(request, options)` call. */
+export function createWatcherScope(options: SourceWatchOptions): WatcherScope {
+  const controller = new AbortController()
+  const { signal } = controller
+  const cleanups: Array<() => void> = []
+  const inFlight = new Set<Promise<void>>()
+  const onAbort = (): void => controller.abort(options.signal.reason)
+  if (options.signal.aborted) controller.abort(options.signal.reason)
+  else options.signal.addEventListener('abort', onAbort, { once: true })
+  signal.addEventListener(
+    'abort',
+    () => {
+      options.signal.removeEventListener('abort', onAbort)
+      for (const cleanup of cleanups.splice(0)) {
+        try {
+          cleanup()
+        } catch {
+          // Closing a handle that is already closed is not a failure of stop().
+        }
+      }
+    },
+    { once: true },
+  )
+  const reporter = createWatchReporter({ ...options, signal })
+  return {
+    signal,
+    reporter,
+    onStop(cleanup) {
+      if (signal.aborted) cleanup()
+      else cleanups.push(cleanup)
+    },
+    track(work) {
+      const settled = work.then(
+        () => undefined,
+        () => undefined,
+      )
+      inFlight.add(settled)
+      void settled.then(() => inFlight.delete(settled))
+      return settled
+    },
+    watcher: {
+      async stop() {
+        controller.abort()
+        while (inFlight.size > 0) await Promise.all([...inFlight])
+      },
+    },
+  }
+}
+
+/**
  * A watcher that re-reads with `source.fetch` every `pollInterval` ms (capped backoff while
  * the source fails). The env and database watchers are this; any custom source can use it.
  *
@@ -191,25 +256,17 @@ export function pollingWatcher(
   defaults: { readonly pollInterval?: number } = {},
 ): (request: ComponentRequest, options: SourceWatchOptions) => SourceWatcher {
   return (request, options) => {
-    const controller = new AbortController()
-    const onAbort = (): void => controller.abort(options.signal.reason)
-    if (options.signal.aborted) controller.abort(options.signal.reason)
-    else options.signal.addEventListener('abort', onAbort, { once: true })
-    const reporter = createWatchReporter({ ...options, signal: controller.signal })
+    const scope = createWatcherScope(options)
     const interval = options.pollInterval ?? defaults.pollInterval ?? 5_000
-    const done = pollLoop({
-      signal: controller.signal,
-      interval: () => interval,
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      run: (signal) => readAndReport(source, request, options, reporter, signal),
-      onError: (error) => reporter.error(error),
-    })
-    return {
-      async stop() {
-        options.signal.removeEventListener('abort', onAbort)
-        controller.abort()
-        await done
-      },
-    }
+    void scope.track(
+      pollLoop({
+        signal: scope.signal,
+        interval: () => interval,
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        run: (signal) => readAndReport(source, request, options, scope.reporter, signal),
+        onError: (error) => scope.reporter.error(error),
+      }),
+    )
+    return scope.watcher
   }
 }
