@@ -1,0 +1,113 @@
+/**
+ * Errors of the shard layer: failed fan-outs, unknown shard names, keys no resolver can route,
+ * and merges that would exceed their memory bound.
+ */
+import { describeCause, hasErrorKind, TributaryError } from '../core/errors'
+
+/** One shard that failed during a fan-out, and why. */
+export interface ShardFailure {
+  /** The shard's name. */
+  readonly shard: string
+  /** What it failed with (an `AsyncTimeoutError` when its `timeout` passed). */
+  readonly cause: unknown
+}
+
+/**
+ * A fan-out failed on one or more shards (`onShardError: 'fail'`, the default). Thrown only
+ * after every other shard has settled or been cancelled. `failures` lists every failed shard
+ * and its cause; `cancelled` names the shards stopped because of them; `completed` holds the
+ * per-shard answers that did arrive (for writes: their row counts, which are not rolled back).
+ *
+ * @example
+ * ```ts
+ * import { isShardError } from 'tributary'
+ * try {
+ *   await User.acrossShards().asyncCount()
+ * } catch (e) {
+ *   if (isShardError(e)) for (const f of e.failures) console.error(f.shard, f.cause)
+ * }
+ * ```
+ */
+export class ShardError extends TributaryError {
+  constructor(
+    /** What ran, e.g. `User.acrossShards.asyncCount`. */
+    readonly operation: string,
+    /** Every failed shard and its cause, in the order the shards were given. */
+    readonly failures: readonly ShardFailure[],
+    /** Shards cancelled after the first failure (their work was stopped, not failed). */
+    readonly cancelled: readonly string[] = [],
+    /** The answers of the shards that succeeded, by shard name. */
+    readonly completed: ReadonlyMap<string, unknown> = new Map(),
+  ) {
+    super(
+      `${operation} failed on ${failures.length} shard${failures.length === 1 ? '' : 's'}: ` +
+        failures.map((f) => `${f.shard} (${describeCause(f.cause)})`).join(', ') +
+        (cancelled.length > 0 ? `; cancelled: ${cancelled.join(', ')}` : ''),
+      { cause: failures[0]?.cause },
+    )
+  }
+
+  /** The names of the failed shards. */
+  get failedShards(): string[] {
+    return this.failures.map((f) => f.shard)
+  }
+}
+
+/** True when `error` is a {@link ShardError}. */
+export function isShardError(error: unknown): error is ShardError {
+  return hasErrorKind(error, 'ShardError')
+}
+
+/** A shard name that the `ShardManager` does not hold; the message lists the known ones. */
+export class UnknownShardError extends TributaryError {
+  constructor(
+    /** The name asked for. */
+    readonly shard: string,
+    /** The names the manager holds. */
+    readonly known: readonly string[],
+  ) {
+    super(`unknown shard ${JSON.stringify(shard)}; known shards: ${known.join(', ') || '(none)'}`)
+  }
+}
+
+/** True when `error` is an {@link UnknownShardError}. */
+export function isUnknownShardError(error: unknown): error is UnknownShardError {
+  return hasErrorKind(error, 'UnknownShardError')
+}
+
+/** A shard resolver could not route a key (outside every range, or missing from the directory). */
+export class ShardRoutingError extends TributaryError {
+  constructor(
+    /** The resolver, e.g. `rangeShardResolver` or `AsyncShardResolver(shard_directory)`. */
+    readonly resolver: string,
+    /** The key that could not be routed. */
+    readonly key: unknown,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${resolver} cannot route key ${String(key)}: ${reason}`, options)
+  }
+}
+
+/** True when `error` is a {@link ShardRoutingError}. */
+export function isShardRoutingError(error: unknown): error is ShardRoutingError {
+  return hasErrorKind(error, 'ShardRoutingError')
+}
+
+/** A merge needed more memory than its bound allows (e.g. `countDistinct` past `maxDistinct`). */
+export class ShardMergeLimitError extends TributaryError {
+  constructor(
+    /** What was merging, e.g. `User.acrossShards.asyncCountDistinct`. */
+    readonly operation: string,
+    /** The bound that was exceeded. */
+    readonly limit: number,
+    what: string,
+  ) {
+    super(`${operation}: more than ${limit} ${what}; raise the bound or narrow the query`)
+  }
+}
+
+/** True when `error` is a {@link ShardMergeLimitError}. */
+export function isShardMergeLimitError(error: unknown): error is ShardMergeLimitError {
+  return hasErrorKind(error, 'ShardMergeLimitError')
+}

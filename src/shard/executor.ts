@@ -1,0 +1,256 @@
+/**
+ * `ShardedAsyncExecutor`: starts a function on many shards at once (bounded by a concurrency
+ * limit, each with an optional timeout) and hands back one `AsyncResult` per shard.
+ */
+import { type Kysely } from 'kysely'
+import pLimit from 'p-limit'
+import { linkSignals, raceAbort } from '../core/abort'
+import { AsyncResult } from '../core/async-result'
+import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
+import { type SqlNumber } from '../model/coerce'
+import { addSqlNumbers } from './merge'
+import { ShardError, UnknownShardError, type ShardFailure } from './errors'
+import { openShardManagers, type ShardManager } from './shard-manager'
+
+/** What the function given to `executeAcrossShards` receives. */
+export interface ShardContext<DB = unknown> {
+  /** The shard's name. */
+  readonly shard: string
+  /** The shard's Kysely. Model helpers started in the function already run on it. */
+  readonly db: Kysely<DB>
+  /** Aborts on timeout, on cancellation, on the caller's signal, or (with `failFast`) on another shard's failure. */
+  readonly signal: AbortSignal
+}
+
+/** Options of a fan-out. */
+export interface FanOutOptions {
+  /** How many shards run at once. Defaults to the manager's `concurrency`. */
+  concurrency?: number
+  /**
+   * Milliseconds each shard may take once started (queued time is not counted); past it the
+   * shard's signal aborts and its result rejects with an `AsyncTimeoutError`. Defaults to none.
+   */
+  timeout?: number
+  /** Cancels every shard still running or queued. */
+  signal?: AbortSignal
+  /**
+   * Whether the first failure cancels the shards still running or queued. Defaults to `false`
+   * (every shard runs to its end).
+   */
+  failFast?: boolean
+  /** The name recorded in metrics and errors. Defaults to `'executeAcrossShards'`. */
+  operation?: string
+}
+
+/** Options of the static `ShardedAsyncExecutor.executeAcrossShards`. */
+export interface StaticFanOutOptions<DB> extends FanOutOptions {
+  /**
+   * The manager holding the shards. Defaults to the one open `ShardManager` that holds every
+   * named shard (an error when none or several do).
+   */
+  manager?: ShardManager<DB>
+}
+
+/** How one shard's work ended. */
+export type ShardSettlement<T> =
+  | { readonly shard: string; readonly status: 'fulfilled'; readonly value: T }
+  | {
+      readonly shard: string
+      readonly status: 'rejected'
+      readonly reason: unknown
+      readonly cancelled: boolean
+    }
+
+/**
+ * The per-shard results of a fan-out, keyed by shard name (in the order given), with helpers
+ * to wait for them together.
+ */
+export class ShardResults<T> extends Map<string, AsyncResult<T>> {
+  /** @internal */
+  constructor(
+    entries: Iterable<readonly [string, AsyncResult<T>]>,
+    /** The operation name used in a `ShardError`. */
+    readonly operation: string,
+    private readonly cancelledBy: () => unknown,
+  ) {
+    super(entries)
+  }
+
+  /** Waits for every shard; never rejects. */
+  async settle(): Promise<Map<string, ShardSettlement<T>>> {
+    const out = new Map<string, ShardSettlement<T>>()
+    const reason = (): unknown => this.cancelledBy()
+    await Promise.all(
+      [...this.entries()].map(([shard, result]) =>
+        result.then(
+          (value) => void out.set(shard, { shard, status: 'fulfilled', value }),
+          (error: unknown) =>
+            void out.set(shard, {
+              shard,
+              status: 'rejected',
+              reason: error,
+              cancelled: error !== undefined && error === reason(),
+            }),
+        ),
+      ),
+    )
+    // Keep the order the shards were given.
+    return new Map([...this.keys()].map((shard) => [shard, out.get(shard) as ShardSettlement<T>]))
+  }
+
+  /**
+   * Every shard's value by shard name. Rejects, after every shard has settled, with a
+   * {@link ShardError} listing each failed shard and its cause.
+   */
+  async collect(): Promise<Map<string, T>> {
+    const settled = await this.settle()
+    const values = new Map<string, T>()
+    const failures: ShardFailure[] = []
+    const cancelled: string[] = []
+    for (const s of settled.values()) {
+      if (s.status === 'fulfilled') values.set(s.shard, s.value)
+      else if (s.cancelled) cancelled.push(s.shard)
+      else failures.push({ shard: s.shard, cause: s.reason })
+    }
+    if (failures.length > 0 || cancelled.length > 0) {
+      throw new ShardError(this.operation, failures, cancelled, values)
+    }
+    return values
+  }
+
+  /** The sum of every shard's number (bigint-safe); rejects like {@link collect}. */
+  async sum(this: ShardResults<SqlNumber>): Promise<SqlNumber> {
+    let total: SqlNumber = 0
+    for (const value of (await this.collect()).values()) total = addSqlNumbers(total, value)
+    return total
+  }
+
+  /** Every shard's array concatenated, in shard order; rejects like {@link collect}. */
+  async concat<E>(this: ShardResults<readonly E[]>): Promise<E[]> {
+    const out: E[] = []
+    for (const value of (await this.collect()).values()) out.push(...value)
+    return out
+  }
+
+  /** Cancels every shard still running or queued. */
+  cancel(reason?: unknown): void {
+    for (const result of this.values()) result.cancel(reason)
+  }
+}
+
+/**
+ * Runs a function on many shards at once. Each shard's call runs inside
+ * `manager.withShard(shard, …)`, so model helpers in it use that shard.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * const perShard = ShardedAsyncExecutor.executeAcrossShards(['us_east', 'us_west', 'eu'], () =>
+ *   User.where({ active: true }).asyncCount(),
+ * ) // Map<shard, AsyncResult<number>>
+ * console.log(await perShard.get('eu'), await perShard.sum())
+ * ```
+ */
+export class ShardedAsyncExecutor<DB = unknown> {
+  constructor(
+    /** The manager whose shards this executor runs on. */
+    readonly manager: ShardManager<DB>,
+    private readonly defaults: FanOutOptions = {},
+  ) {}
+
+  /**
+   * Starts `fn` on each of `shards` (every shard of the manager when omitted), at most
+   * `concurrency` at a time, and returns their results at once, keyed by shard name.
+   */
+  executeAcrossShards<T>(
+    shards: readonly string[] | undefined,
+    fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
+    options: FanOutOptions = {},
+  ): ShardResults<T> {
+    return fanOut(this.manager, shards, fn, { ...this.defaults, ...options })
+  }
+
+  /**
+   * {@link ShardedAsyncExecutor.executeAcrossShards} on the open `ShardManager` holding every
+   * named shard (or `options.manager`).
+   */
+  static executeAcrossShards<T, DB = unknown>(
+    shards: readonly string[],
+    fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
+    options: StaticFanOutOptions<DB> = {},
+  ): ShardResults<T> {
+    const manager = options.manager ?? findManager<DB>(shards)
+    return fanOut(manager, shards, fn, options)
+  }
+}
+
+function findManager<DB>(shards: readonly string[]): ShardManager<DB> {
+  const candidates = [...openShardManagers()].filter((m) => shards.every((s) => m.has(s)))
+  if (candidates.length === 1) return candidates[0] as ShardManager<DB>
+  if (candidates.length === 0) {
+    const known = [...openShardManagers()].flatMap((m) => m.names)
+    const missing = shards.find((s) => !known.includes(s)) ?? shards[0] ?? '(no shard named)'
+    throw new UnknownShardError(missing, known)
+  }
+  throw new RangeError(
+    `executeAcrossShards: ${candidates.length} open ShardManagers hold ${shards.join(', ')}; pass { manager }`,
+  )
+}
+
+/** Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}. */
+export function fanOut<T, DB>(
+  manager: ShardManager<DB>,
+  shards: readonly string[] | undefined,
+  fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
+  options: FanOutOptions,
+): ShardResults<T> {
+  const names = shards ?? manager.names
+  const dbs = names.map((name) => manager.database(name))
+  const operation = options.operation ?? 'executeAcrossShards'
+  const concurrency = options.concurrency ?? manager.concurrency
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
+  }
+  const timeout = options.timeout
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
+  }
+  const limit = pLimit(concurrency)
+  const group = linkSignals(options.signal)
+  let cancelReason: unknown
+  const results = names.map((shard, i) => {
+    const db = dbs[i] as Kysely<DB>
+    const result = AsyncResult.from(
+      (signal) =>
+        limit(async () => {
+          signal.throwIfAborted()
+          const own = linkSignals(signal)
+          const timer =
+            timeout === undefined
+              ? undefined
+              : setTimeout(() => own.abort(new AsyncTimeoutError(`${operation}@${shard}`, timeout)), timeout)
+          try {
+            const work = new Promise<T>((resolve) =>
+              resolve(manager.withShard(shard, () => fn({ shard, db, signal: own.signal }))),
+            )
+            return await raceAbort(work, own.signal)
+          } finally {
+            if (timer) clearTimeout(timer)
+            own.dispose()
+          }
+        }),
+      { operation: `${operation}@${shard}`, signal: group.signal },
+    )
+    if (options.failFast) {
+      result.then(undefined, () => {
+        if (group.signal.aborted) return
+        cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
+        group.abort(cancelReason)
+      })
+    }
+    return [shard, result] as const
+  })
+  const out = new ShardResults<T>(results, operation, () => cancelReason)
+  Promise.all(results.map(([, r]) => r.then(undefined, () => undefined))).then(group.dispose)
+  return out
+}
