@@ -12,6 +12,7 @@ import { ComponentError, isComponentError } from './errors'
 import { recordProvenance } from './explain'
 import { finishValue, pickField, type FinishSpec } from './finish'
 import { componentsOf } from './metadata'
+import { timedOut } from './policies'
 import type { ValidationResult } from './options'
 
 /**
@@ -77,7 +78,10 @@ export async function asyncAssign<T extends object, K extends keyof T & string>(
   const secret = options.secret ?? definition?.secret ?? false
   const source = isComponentFetcher(fetcherOrValue) ? (fetcherOrValue.name ?? 'fetcher') : 'value'
   const designType: unknown = Reflect.getMetadata('design:type', instance, property)
-  const type = options.type ?? definition?.type ?? (typeof designType === 'function' ? (designType as ComponentType) : undefined)
+  const type =
+    options.type ??
+    definition?.type ??
+    (typeof designType === 'function' ? (designType as ComponentType) : undefined)
   const spec: FinishSpec = {
     className,
     property,
@@ -93,9 +97,17 @@ export async function asyncAssign<T extends object, K extends keyof T & string>(
     if (isComponentFetcher(fetcherOrValue)) {
       const fetcher = fetcherOrValue
       const policy = createPolicy({ timeout: options.timeout }, `${className}.${property}`)
-      raw = await policy.execute(
-        ({ signal }) => raceAbort(Promise.resolve(fetcher.fetchComponent(signal)), signal),
-        options.signal ?? neverAborted,
+      raw = await raceAbort(
+        policy.execute(
+          ({ signal }) =>
+            Promise.resolve()
+              .then(() => fetcher.fetchComponent(signal))
+              .catch((error: unknown) => {
+                throw timedOut(error, signal, options.signal, `${className}.${property}`, options.timeout)
+              }),
+          options.signal ?? neverAborted,
+        ),
+        options.signal,
       )
     } else {
       raw = await raceAbort(Promise.resolve(fetcherOrValue), options.signal)

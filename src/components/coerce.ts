@@ -11,11 +11,17 @@ export type ComponentParser<T = unknown> = (raw: unknown) => T | PromiseLike<T>
 /** A constructor: a built-in (`Number`, `String`, `Boolean`, `Date`, `URL`, `Object`, `Array`, `BigInt`) or a class. */
 export type ComponentConstructor = abstract new (...args: never[]) => unknown
 
+/** A class built from a JSON object by its static `fromJSON` (its constructor may be private). */
+export interface JsonFactory {
+  fromJSON(data: never): unknown
+  readonly prototype: unknown
+}
+
 /**
- * The type of a component: a constructor, or a parser function. A function written with
+ * The type of a component: a constructor, a class with a static `fromJSON`, or a parser function. A function written with
  * `class` syntax (or a built-in) is a constructor; any other function is a parser.
  */
-export type ComponentType = ComponentConstructor | ComponentParser
+export type ComponentType = ComponentConstructor | JsonFactory | ComponentParser
 
 /** A value-to-type converter built by {@link createCoercer}. */
 export interface Coercer {
@@ -46,7 +52,10 @@ const BUILT_INS = new Set<unknown>([Number, String, Boolean, Date, URL, Object, 
 
 /** True when `type` is a constructor rather than a parser function. */
 export function isConstructorType(type: ComponentType): type is ComponentConstructor {
-  return BUILT_INS.has(type) || /^class[\s{]/.test(Function.prototype.toString.call(type))
+  return (
+    BUILT_INS.has(type) ||
+    (typeof type === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(type)))
+  )
 }
 
 /** A short, safe description of a raw value for an error message: `'***'` when secret. */
@@ -227,6 +236,9 @@ export function createCoercer(type: ComponentType | undefined): Coercer {
     return named((raw) => raw, 'any')
   }
   if (isConstructorType(type)) return named(toInstance(type), type.name || 'class')
+  if (typeof type !== 'function') throw new TypeError('a component type must be a constructor or a function')
   const parser = type as ComponentParser
-  return named((raw) => parser(raw), parser.name ? `${parser.name}()` : 'parser')
+  // An arrow written inline as `type: (raw) => …` is named "type"; call that one "parser".
+  const label = parser.name && parser.name !== 'type' ? `${parser.name}()` : 'parser'
+  return named((raw) => parser(raw), label)
 }

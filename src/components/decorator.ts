@@ -55,15 +55,25 @@ function chooseType(
  * ```
  */
 export function Component<T = unknown>(options: ComponentOptions<T>): ComponentDecorator {
-  return function component(target: object | undefined, keyOrContext: string | symbol | ClassFieldDecoratorContext) {
+  return function component(
+    target: object | undefined,
+    keyOrContext: string | symbol | ClassFieldDecoratorContext,
+  ) {
     if (isFieldContext(keyOrContext)) {
       const context = keyOrContext
       const property = String(context.name)
       if (context.kind !== 'field' || context.static || context.private || typeof context.name === 'symbol') {
-        throw new ComponentOptionsError({ property }, '@Component goes on a public, non-static, string-named field')
+        throw new ComponentOptionsError(
+          { property },
+          '@Component goes on a public, non-static, string-named field',
+        )
       }
       const checked = checkOptions(options, undefined, property)
-      const definition = createDefinition(property, checked, chooseType(checked, undefined, undefined, property))
+      const definition = createDefinition(
+        property,
+        checked,
+        chooseType(checked, undefined, undefined, property),
+      )
       const metadata = (context as { metadata?: object }).metadata
       if (metadata) registerInMetadata(metadata, definition)
       else {

@@ -148,5 +148,7 @@ export function isComponentResolutionError(error: unknown): error is ComponentRe
 }
 
 function describeTarget(className: string | undefined, property: string): string {
-  return className === undefined ? `@Component on property ${JSON.stringify(property)}` : `${className}.${property}`
+  return className === undefined
+    ? `@Component on property ${JSON.stringify(property)}`
+    : `${className}.${property}`
 }

@@ -46,7 +46,11 @@ export function pickField(value: unknown, field: string | undefined): unknown {
   const parts = field.split('.')
   let current: unknown = document
   for (const part of parts) {
-    if (current === null || typeof current !== 'object' || !Object.prototype.hasOwnProperty.call(current, part)) {
+    if (
+      current === null ||
+      typeof current !== 'object' ||
+      !Object.prototype.hasOwnProperty.call(current, part)
+    ) {
       return value
     }
     current = (current as Record<string, unknown>)[part]
@@ -62,7 +66,14 @@ function coercionReason(error: unknown, secret: boolean): string {
 
 function fail(spec: FinishSpec, attempts: number, problem: string, cause?: unknown): never {
   throw new ComponentError(
-    { className: spec.className, property: spec.property, source: spec.source, key: spec.key, attempts, cause },
+    {
+      className: spec.className,
+      property: spec.property,
+      source: spec.source,
+      key: spec.key,
+      attempts,
+      cause,
+    },
     problem,
   )
 }

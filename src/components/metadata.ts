@@ -108,17 +108,26 @@ export function registerInMetadata(metadata: object, definition: ComponentDefini
 export function componentsOf(target: abstract new (...args: never[]) => unknown): ComponentDefinition[] {
   const layers: Array<Map<string, ComponentDefinition>> = []
   const seen = new Set<object>()
-  for (let cls: unknown = target; typeof cls === 'function' && cls !== Function.prototype; ) {
-    const own = Reflect.getOwnMetadata(COMPONENTS, cls as object) as Map<string, ComponentDefinition> | undefined
+  for (let cls: unknown = target; typeof cls === 'function' && cls !== Function.prototype;) {
+    const own = Reflect.getOwnMetadata(COMPONENTS, cls as object) as
+      Map<string, ComponentDefinition> | undefined
     if (own) layers.push(own)
     cls = Object.getPrototypeOf(cls)
   }
   const metadataLayers: Array<Map<string, ComponentDefinition>> = []
-  for (let meta: unknown = (target as unknown as Record<symbol, unknown>)[METADATA]; meta && typeof meta === 'object'; ) {
+  for (
+    let meta: unknown = (target as unknown as Record<symbol, unknown>)[METADATA];
+    meta && typeof meta === 'object';
+  ) {
     if (seen.has(meta)) break
     seen.add(meta)
     if (Object.prototype.hasOwnProperty.call(meta, COMPONENTS)) {
-      metadataLayers.push((meta as Record<symbol, Map<string, ComponentDefinition>>)[COMPONENTS] as Map<string, ComponentDefinition>)
+      metadataLayers.push(
+        (meta as Record<symbol, Map<string, ComponentDefinition>>)[COMPONENTS] as Map<
+          string,
+          ComponentDefinition
+        >,
+      )
     }
     meta = Object.getPrototypeOf(meta)
   }

@@ -110,7 +110,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * Checks `@Component` options; throws a {@link ComponentOptionsError} naming class and property
  * for the first problem found.
  */
-export function checkOptions(options: unknown, className: string | undefined, property: string): ComponentOptions {
+export function checkOptions(
+  options: unknown,
+  className: string | undefined,
+  property: string,
+): ComponentOptions {
   const fail = (option: string | undefined, problem: string): never => {
     throw new ComponentOptionsError({ className, property, option }, problem)
   }
@@ -118,23 +122,31 @@ export function checkOptions(options: unknown, className: string | undefined, pr
   for (const name of Object.keys(options)) {
     if (!(KNOWN as readonly string[]).includes(name)) {
       const hint = suggest(name, KNOWN)
-      fail(name, `unknown option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`)
+      fail(
+        name,
+        `unknown option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
+      )
     }
   }
   const o = options as Partial<Record<keyof ComponentOptions, unknown>>
-  if (typeof o.fetchFrom !== 'string' || o.fetchFrom === '') fail('fetchFrom', '`fetchFrom` must name a source')
+  if (typeof o.fetchFrom !== 'string' || o.fetchFrom === '')
+    fail('fetchFrom', '`fetchFrom` must name a source')
   for (const name of ['key', 'query', 'field'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'string') fail(name, `\`${name}\` must be a string`)
   }
   if (o.ttl !== undefined && !(typeof o.ttl === 'number' && Number.isFinite(o.ttl) && o.ttl >= 0)) {
     fail('ttl', `\`ttl\` must be a number of seconds >= 0, got ${String(o.ttl)}`)
   }
-  if (o.timeout !== undefined && !(typeof o.timeout === 'number' && Number.isFinite(o.timeout) && o.timeout > 0)) {
+  if (
+    o.timeout !== undefined &&
+    !(typeof o.timeout === 'number' && Number.isFinite(o.timeout) && o.timeout > 0)
+  ) {
     fail('timeout', `\`timeout\` must be a number of milliseconds > 0, got ${String(o.timeout)}`)
   }
   checkRetry(o.retry, fail)
   checkBreaker(o.circuitBreaker, fail)
-  if (o.fallbackTo !== undefined && o.fallbackTo !== 'cache') fail('fallbackTo', "`fallbackTo` must be 'cache'")
+  if (o.fallbackTo !== undefined && o.fallbackTo !== 'cache')
+    fail('fallbackTo', "`fallbackTo` must be 'cache'")
   for (const name of ['secret', 'required'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'boolean') fail(name, `\`${name}\` must be true or false`)
   }
@@ -158,7 +170,8 @@ export function checkOptions(options: unknown, className: string | undefined, pr
 function checkRetry(retry: unknown, fail: (option: string, problem: string) => never): void {
   if (retry === undefined) return
   if (typeof retry === 'number') {
-    if (!Number.isInteger(retry) || retry < 0) fail('retry', `\`retry\` must be a whole number >= 0, got ${retry}`)
+    if (!Number.isInteger(retry) || retry < 0)
+      fail('retry', `\`retry\` must be a whole number >= 0, got ${retry}`)
     return
   }
   if (!isPlainObject(retry)) return fail('retry', '`retry` must be a count of retries or retry options')
@@ -166,7 +179,10 @@ function checkRetry(retry: unknown, fail: (option: string, problem: string) => n
     if (!RETRY_KEYS.includes(name)) fail('retry', `unknown retry option ${JSON.stringify(name)}`)
   }
   const attempts = retry.attempts
-  if (attempts !== undefined && !(typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0)) {
+  if (
+    attempts !== undefined &&
+    !(typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0)
+  ) {
     fail('retry', `\`retry.attempts\` must be a whole number >= 0, got ${String(attempts)}`)
   }
   for (const name of ['initialDelay', 'maxDelay'] as const) {
@@ -179,12 +195,17 @@ function checkRetry(retry: unknown, fail: (option: string, problem: string) => n
 
 function checkBreaker(breaker: unknown, fail: (option: string, problem: string) => never): void {
   if (breaker === undefined || typeof breaker === 'boolean' || isCircuitBreaker(breaker)) return
-  if (!isPlainObject(breaker)) return fail('circuitBreaker', '`circuitBreaker` must be true, options or a breaker')
+  if (!isPlainObject(breaker))
+    return fail('circuitBreaker', '`circuitBreaker` must be true, options or a breaker')
   for (const name of Object.keys(breaker)) {
-    if (!BREAKER_KEYS.includes(name)) fail('circuitBreaker', `unknown circuit breaker option ${JSON.stringify(name)}`)
+    if (!BREAKER_KEYS.includes(name))
+      fail('circuitBreaker', `unknown circuit breaker option ${JSON.stringify(name)}`)
   }
   const { threshold, halfOpenAfter } = breaker
-  if (threshold !== undefined && !(typeof threshold === 'number' && Number.isInteger(threshold) && threshold >= 1)) {
+  if (
+    threshold !== undefined &&
+    !(typeof threshold === 'number' && Number.isInteger(threshold) && threshold >= 1)
+  ) {
     fail('circuitBreaker', '`circuitBreaker.threshold` must be a whole number >= 1')
   }
   if (halfOpenAfter !== undefined && !(typeof halfOpenAfter === 'number' && halfOpenAfter >= 0)) {

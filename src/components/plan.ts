@@ -88,7 +88,13 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
   const firstFetch = new Map<string, number>()
   const components = order.map((definition, index): PlannedComponent => {
     const o = definition.options
-    const fetchKey = [o.fetchFrom, o.key ?? '', o.query ?? '', o.field ?? '', o.key ?? o.query ? '' : definition.property].join('\u0000')
+    const fetchKey = [
+      o.fetchFrom,
+      o.key ?? '',
+      o.query ?? '',
+      o.field ?? '',
+      (o.key ?? o.query) ? '' : definition.property,
+    ].join('\u0000')
     const sharesFetchWith = firstFetch.get(fetchKey) ?? -1
     if (sharesFetchWith < 0) firstFetch.set(fetchKey, index)
     return Object.freeze({

@@ -2,6 +2,7 @@
  * Per-component resilience: `retry`, `timeout` and `circuitBreaker` built with `createPolicy`.
  * Circuit breakers are shared per source and key across resolves (and classes).
  */
+import { AsyncTimeoutError } from '../core/errors'
 import { circuitBreakerPolicy, isCircuitBreaker, type CircuitBreaker } from '../resilience/breaker'
 import { createPolicy } from '../resilience/compose'
 import type { ResiliencePolicy } from '../resilience/policy'
@@ -68,4 +69,19 @@ export function componentPolicy(
     bySource.set(component, policy)
   }
   return policy
+}
+
+/**
+ * The error to report when an attempt fails: work that rejects as soon as the timeout policy
+ * aborts its signal would otherwise win the race with the policy's own `AsyncTimeoutError`.
+ */
+export function timedOut(
+  error: unknown,
+  attemptSignal: AbortSignal,
+  outerSignal: AbortSignal | undefined,
+  operation: string,
+  timeout: number | undefined,
+): unknown {
+  if (timeout === undefined || !attemptSignal.aborted || outerSignal?.aborted) return error
+  return error instanceof AsyncTimeoutError ? error : new AsyncTimeoutError(operation, timeout)
 }

@@ -13,7 +13,7 @@ import { recordProvenance, type ComponentOrigin, type ProvenanceRecord } from '.
 import { finishValue, isThenable, pickField, type FinishSpec } from './finish'
 import { suggest } from './options'
 import { planFor, type Plan, type PlannedComponent } from './plan'
-import { componentPolicy } from './policies'
+import { componentPolicy, timedOut } from './policies'
 
 /** Sources: an array (each under its own `name`) or a record (each under its key). */
 export type ComponentSources = readonly ComponentSource[] | Readonly<Record<string, ComponentSource>>
@@ -75,7 +75,9 @@ function registryOf(sources: ComponentSources): Map<string, ComponentSource> {
   if (Array.isArray(sources)) {
     for (const source of sources as readonly ComponentSource[]) {
       if (registry.has(source.name)) {
-        throw new TributaryError(`two sources are named ${JSON.stringify(source.name)}; pass a record to rename one`)
+        throw new TributaryError(
+          `two sources are named ${JSON.stringify(source.name)}; pass a record to rename one`,
+        )
       }
       registry.set(source.name, source)
     }
@@ -174,7 +176,11 @@ class Resolution {
     )
   }
 
-  private callSource(component: PlannedComponent, source: ComponentSource, signal: AbortSignal): Promise<Outcome> {
+  private callSource(
+    component: PlannedComponent,
+    source: ComponentSource,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
     const field = component.definition.options.field
     if (!component.resilient) {
       const context: SourceContext = { signal, attempt: 0, resolved: this.resolved }
@@ -187,21 +193,26 @@ class Resolution {
       )
     }
     let attempts = 0
-    const policy = componentPolicy(component, source, `${this.plan.className}.${component.definition.property}`)
-    return policy
-      .execute(({ signal: attemptSignal, attempt }) => {
-        attempts = Math.max(attempts, attempt + 1)
-        const context: SourceContext = { signal: attemptSignal, attempt, resolved: this.resolved }
-        return raceAbort(source.fetch(component.request, context), attemptSignal).then((value) =>
-          present(pickField(value, field)),
-        )
-      }, signal)
-      .then(
-        (value) => ({ value, attempts, origin: 'source' as const }),
+    const operation = `${this.plan.className}.${component.definition.property}`
+    const policy = componentPolicy(component, source, operation)
+    // The timeout policy does not wait for work that ignores its signal; the resolve signal is
+    // raced here so that a retry without a timeout is cancelled as well.
+    const run = policy.execute(({ signal: attemptSignal, attempt }) => {
+      attempts = Math.max(attempts, attempt + 1)
+      const context: SourceContext = { signal: attemptSignal, attempt, resolved: this.resolved }
+      return source.fetch(component.request, context).then(
+        (value) => present(pickField(value, field)),
         (error: unknown) => {
-          throw new FetchFailure(error, attempts)
+          throw timedOut(error, attemptSignal, signal, operation, component.definition.options.timeout)
         },
       )
+    }, signal)
+    return (signal === neverAborted ? run : raceAbort(run, signal)).then(
+      (value) => ({ value, attempts, origin: 'source' as const }),
+      (error: unknown) => {
+        throw new FetchFailure(error, attempts)
+      },
+    )
   }
 
   private spec(component: PlannedComponent): FinishSpec {
@@ -244,7 +255,11 @@ class Resolution {
     return true
   }
 
-  private succeed(component: PlannedComponent, started: number, outcome: Outcome): boolean | Promise<boolean> {
+  private succeed(
+    component: PlannedComponent,
+    started: number,
+    outcome: Outcome,
+  ): boolean | Promise<boolean> {
     const spec = this.spec(component)
     try {
       const value = finishValue(spec, outcome.value, outcome.attempts)
@@ -262,7 +277,9 @@ class Resolution {
 
   private fail(component: PlannedComponent, started: number, failure: unknown): boolean | Promise<boolean> {
     const { cause, attempts } =
-      failure instanceof FetchFailure ? failure : new FetchFailure(failure, failure instanceof NoValueError ? 1 : 0)
+      failure instanceof FetchFailure
+        ? failure
+        : new FetchFailure(failure, failure instanceof NoValueError ? 1 : 0)
     const options = component.definition.options
     if (this.signal.aborted) return this.reject(component, cause, attempts)
     const reason = describeCause(cause)
@@ -274,7 +291,8 @@ class Resolution {
     if (options.fallback !== undefined) {
       return this.finishFallback(component, started, options.fallback, attempts, 'fallback', reason)
     }
-    if (!component.definition.required) return this.assign(component, started, undefined, attempts, 'missing', reason)
+    if (!component.definition.required)
+      return this.assign(component, started, undefined, attempts, 'missing', reason)
     return this.reject(component, cause, attempts)
   }
 
@@ -346,7 +364,10 @@ function present(value: unknown): unknown {
  * const config = await resolve(AppConfig, { sources: [envSource()], timeout: 30_000 })
  * ```
  */
-export async function resolve<T extends object>(target: ComponentClass<T>, options: ResolveOptions): Promise<T> {
+export async function resolve<T extends object>(
+  target: ComponentClass<T>,
+  options: ResolveOptions,
+): Promise<T> {
   const plan = planFor(target)
   const registry = registryOf(options.sources)
   checkSources(plan, registry)
@@ -387,7 +408,9 @@ export async function resolve<T extends object>(target: ComponentClass<T>, optio
   recordProvenance(instance, sortRecords(plan, resolution.records))
   if (resolution.errors.length > 0) {
     const order = declarationOrder(plan)
-    const errors = resolution.errors.sort((a, b) => (order.get(a.property) ?? 0) - (order.get(b.property) ?? 0))
+    const errors = resolution.errors.sort(
+      (a, b) => (order.get(a.property) ?? 0) - (order.get(b.property) ?? 0),
+    )
     throw new ComponentResolutionError(
       plan.className,
       errors,

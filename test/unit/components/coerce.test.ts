@@ -118,7 +118,9 @@ describe('coercion during resolve', () => {
       @Component({ fetchFrom: 'mem', key: 'blob', secret: true }) blob!: { a: number }
     }
     const source = memorySource('mem', { port: 'eighty', pin: 's3cr3t-pin', blob: '{"a": s3cr3t-json' })
-    const error = (await resolve(Bad, { sources: [source] }).catch((e: unknown) => e)) as ComponentResolutionError
+    const error = (await resolve(Bad, { sources: [source] }).catch(
+      (e: unknown) => e,
+    )) as ComponentResolutionError
     expect(isComponentResolutionError(error)).toBe(true)
     const [port, pin, blob] = error.errors
     expect(isComponentError(port)).toBe(true)

@@ -13,11 +13,17 @@ function declare(options: unknown): unknown {
 
 describe('@Component options are checked when the decorator runs', () => {
   it.each([
-    [{ fetchFrom: 'env', fallbak: 1 }, /Target\.value: unknown option "fallbak" \(did you mean "fallback"\?\)/],
+    [
+      { fetchFrom: 'env', fallbak: 1 },
+      /Target\.value: unknown option "fallbak" \(did you mean "fallback"\?\)/,
+    ],
     [{ fetchFrom: 'env', ttl: -1 }, /Target\.value: `ttl` must be a number of seconds >= 0, got -1/],
     [{ fetchFrom: 'env', timeout: -5 }, /Target\.value: `timeout` must be a number of milliseconds > 0/],
     [{ fetchFrom: 'env', timeout: 0 }, /`timeout` must be/],
-    [{ fetchFrom: 'env', retry: 'three' }, /Target\.value: `retry` must be a count of retries or retry options/],
+    [
+      { fetchFrom: 'env', retry: 'three' },
+      /Target\.value: `retry` must be a count of retries or retry options/,
+    ],
     [{ fetchFrom: 'env', retry: 1.5 }, /`retry` must be a whole number >= 0/],
     [{ fetchFrom: 'env', retry: { attempt: 3 } }, /unknown retry option "attempt"/],
     [{ fetchFrom: 'env', retry: { attempts: -1 } }, /`retry.attempts` must be a whole number/],
@@ -43,8 +49,22 @@ describe('@Component options are checked when the decorator runs', () => {
   it('accepts every valid option', () => {
     const breaker = circuitBreakerPolicy({ threshold: 2 })
     for (const options of [
-      { fetchFrom: 'env', key: 'A', query: 'q', field: 'a.b', fallback: 1, fallbackTo: 'cache', ttl: 0, retry: 0 },
-      { fetchFrom: 'env', retry: { attempts: 2, initialDelay: 10, jitter: 'none' }, timeout: 5, circuitBreaker: true },
+      {
+        fetchFrom: 'env',
+        key: 'A',
+        query: 'q',
+        field: 'a.b',
+        fallback: 1,
+        fallbackTo: 'cache',
+        ttl: 0,
+        retry: 0,
+      },
+      {
+        fetchFrom: 'env',
+        retry: { attempts: 2, initialDelay: 10, jitter: 'none' },
+        timeout: 5,
+        circuitBreaker: true,
+      },
       { fetchFrom: 'env', circuitBreaker: { threshold: 3, halfOpenAfter: 0 }, secret: true, required: false },
       { fetchFrom: 'env', circuitBreaker: breaker, type: Number, dependsOn: ['other'], validate: () => true },
     ]) {
@@ -69,7 +89,7 @@ describe('types and inheritance', () => {
     @Component({ fetchFrom: 'env', key: 'URL' }) url!: URL
   }
   class Child extends Base {
-    @Component({ fetchFrom: 'consul', key: 'app/port' }) override port!: number
+    @Component({ fetchFrom: 'consul', key: 'app/port' }) override port: number = 0
     @Component({ fetchFrom: 'env', key: 'FLAG' }) flag!: boolean
   }
 

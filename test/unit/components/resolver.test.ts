@@ -19,7 +19,8 @@ async function failure(promise: Promise<unknown>): Promise<ComponentResolutionEr
     () => undefined,
     (e: unknown) => e,
   )
-  if (!isComponentResolutionError(error)) throw new Error(`expected a ComponentResolutionError, got ${String(error)}`)
+  if (!isComponentResolutionError(error))
+    throw new Error(`expected a ComponentResolutionError, got ${String(error)}`)
   return error
 }
 
@@ -59,9 +60,9 @@ describe('resolve', () => {
     class Typo {
       @Component({ fetchFrom: 'consull', key: 'x' }) x!: string
     }
-    const error = await resolve(Typo, { sources: [memorySource('consul', {}), memorySource('env', {})] }).catch(
-      (e: unknown) => e,
-    )
+    const error = await resolve(Typo, {
+      sources: [memorySource('consul', {}), memorySource('env', {})],
+    }).catch((e: unknown) => e)
     expect(isComponentOptionsError(error)).toBe(true)
     expect((error as Error).message).toBe(
       'Typo.x: unknown source "consull" (sources given: consul, env; did you mean "consul"?)',
@@ -88,7 +89,10 @@ describe('resolve', () => {
     expect(source.calls.map((c) => c.key)).toEqual(['token', 'free', 'url'])
     await jest.advanceTimersByTimeAsync(10)
     const config = await pending
-    expect(source.calls.find((c) => c.key === 'query')?.resolved).toMatchObject({ url: 'postgres://db', token: 't' })
+    expect(source.calls.find((c) => c.key === 'query')?.resolved).toMatchObject({
+      url: 'postgres://db',
+      token: 't',
+    })
     expect(config).toMatchObject({ result: 'rows', url: 'postgres://db', token: 't', free: 'f' })
     expect(Object.keys(explain(config))).toEqual(['result', 'url', 'token', 'free'])
   })
@@ -138,7 +142,9 @@ describe('resolve', () => {
     expect(error.errors[3]?.message).toContain('it depends on port, which failed')
     expect(error.resolved).toEqual(['host', 'debug'])
     expect(error.instance).toMatchObject({ host: 'h', debug: false })
-    expect(error.message).toMatch(/^Many: 4 component\(s\) failed to resolve:\n {2}- Many\.port \(source "consul", key "app\/port"\)/)
+    expect(error.message).toMatch(
+      /^Many: 4 component\(s\) failed to resolve:\n {2}- Many\.port \(source "consul", key "app\/port"\)/,
+    )
     expect(error).toBeInstanceOf(AggregateError)
   })
 
@@ -166,7 +172,11 @@ describe('resolve', () => {
 
   it('validate (sync and async) rejects with a message naming the property', async () => {
     class Checked {
-      @Component({ fetchFrom: 'mem', key: 'port', validate: (p: number) => p < 65536 || 'must be below 65536' })
+      @Component({
+        fetchFrom: 'mem',
+        key: 'port',
+        validate: (p: number) => p < 65536 || 'must be below 65536',
+      })
       port!: number
       @Component({ fetchFrom: 'mem', key: 'host', validate: async (h: string) => h !== 'bad' }) host!: string
       @Component({
@@ -243,7 +253,11 @@ describe('resolve timeout and cancellation', () => {
   it('the whole-resolution timeout cancels what still runs and reports it', async () => {
     jest.useFakeTimers()
     const signals: AbortSignal[] = []
-    const source = memorySource('mem', { fast: 'f', slow: 's', slower: 'z' }, { delays: { slow: 5_000, slower: 9_000 } })
+    const source = memorySource(
+      'mem',
+      { fast: 'f', slow: 's', slower: 'z' },
+      { delays: { slow: 5_000, slower: 9_000 } },
+    )
     const inner = source.fetch.bind(source)
     source.fetch = (request, context) => {
       signals.push(context.signal)
@@ -254,7 +268,9 @@ describe('resolve timeout and cancellation', () => {
     const error = await pending
     expect(error.errors.map((e) => e.property)).toEqual(['slow', 'slower'])
     expect(isAsyncTimeoutError(error.errors[0]?.cause)).toBe(true)
-    expect(error.errors[0]?.message).toBe('Mixed.slow (source "mem", key "slow"): resolve Mixed timed out after 1000 ms')
+    expect(error.errors[0]?.message).toBe(
+      'Mixed.slow (source "mem", key "slow"): resolve Mixed timed out after 1000 ms',
+    )
     expect(error.resolved).toEqual(['fast'])
     expect(signals.every((s) => s.aborted)).toBe(true)
     expect(jest.getTimerCount()).toBe(0)
@@ -269,10 +285,14 @@ describe('resolve timeout and cancellation', () => {
     controller.abort(new Error('shutting down'))
     expect(await pending).toEqual(new Error('shutting down'))
     expect(jest.getTimerCount()).toBe(0)
-    await expect(resolve(Mixed, { sources: [source], signal: controller.signal })).rejects.toThrow('shutting down')
+    await expect(resolve(Mixed, { sources: [source], signal: controller.signal })).rejects.toThrow(
+      'shutting down',
+    )
   })
 
   it('rejects a bad timeout', async () => {
-    await expect(resolve(Mixed, { sources: [memorySource('mem', {})], timeout: -1 })).rejects.toThrow(RangeError)
+    await expect(resolve(Mixed, { sources: [memorySource('mem', {})], timeout: -1 })).rejects.toThrow(
+      RangeError,
+    )
   })
 })

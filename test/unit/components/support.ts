@@ -16,7 +16,11 @@ export interface MemorySource extends ComponentSource {
   behaviour: MemoryBehaviour
 }
 
-export function memorySource(name: string, values: Record<string, unknown>, behaviour: MemoryBehaviour = {}): MemorySource {
+export function memorySource(
+  name: string,
+  values: Record<string, unknown>,
+  behaviour: MemoryBehaviour = {},
+): MemorySource {
   const source: MemorySource = {
     name,
     values,
@@ -29,7 +33,8 @@ export function memorySource(name: string, values: Record<string, unknown>, beha
       if (wait !== undefined) await delay(wait, context.signal)
       const failure = source.behaviour.failures?.[key]
       if (failure !== undefined) {
-        const error = typeof failure === 'function' ? (failure as (attempt: number) => unknown)(context.attempt) : failure
+        const error =
+          typeof failure === 'function' ? (failure as (attempt: number) => unknown)(context.attempt) : failure
         if (error !== undefined) throw error
       }
       if (!(key in source.values)) throw new SourceNotFoundError({ source: name, key })
