@@ -136,6 +136,12 @@ export function withDatabase<DB, T>(db: Kysely<DB>, fn: () => T): T {
 
 const PID = CompiledQuery.raw('select pg_backend_pid() as pid')
 
+/** PostgreSQL errors after which the backend closes the connection (SQLSTATE 57P01–57P03). */
+function isFatal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('57P')
+}
+
 /**
  * Runs a compiled query on `db` within its concurrency limit. With a `signal` on PostgreSQL
  * (outside a transaction), aborting sends `pg_cancel_backend` for the backend running it, and
@@ -185,6 +191,12 @@ function cancellable<R>(
         provideConnection: (consumer) => consumer(connection),
       })
       return await single.executeQuery(compiled)
+    } catch (error) {
+      // A terminated backend reports FATAL 57P01 before its socket closes: probe the connection
+      // so that pg marks it dead before it returns to the pool, and the next helper gets a
+      // live one.
+      if (isFatal(error)) await connection.executeQuery(CompiledQuery.raw('select 1')).catch(() => undefined)
+      throw error
     } finally {
       signal.removeEventListener('abort', onAbort)
       // Keep the connection until the cancel is answered, so it can never hit a later query.
