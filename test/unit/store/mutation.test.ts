@@ -1,0 +1,115 @@
+import { QueryStore } from '../../../src'
+import { deferred, settle } from './helpers'
+
+interface Todo {
+  readonly items: readonly string[]
+}
+
+describe('QueryStore mutations', () => {
+  let store: QueryStore
+  beforeEach(() => {
+    jest.useFakeTimers()
+  })
+  afterEach(() => {
+    store.close()
+    expect(jest.getTimerCount()).toBe(0)
+    jest.useRealTimers()
+  })
+
+  it('applies an optimistic update at once and rolls back exactly the failed one among interleaved updates', async () => {
+    store = new QueryStore({ staleTime: Infinity })
+    store.setData<Todo>(['todos'], { items: ['base'] })
+    const answers = new Map<string, ReturnType<typeof deferred<string>>>()
+    const add = store.mutation(
+      (item: string) => {
+        const answer = deferred<string>()
+        answers.set(item, answer)
+        return answer.promise
+      },
+      { optimistic: { key: ['todos'], update: (old: Todo | undefined, item) => ({ items: [...(old?.items ?? []), item] }) } },
+    )
+    const a = add.mutate('a')
+    const b = add.mutate('b')
+    const c = add.mutate('c')
+    expect(store.getData<Todo>(['todos'])?.items).toEqual(['base', 'a', 'b', 'c'])
+    expect([a.status, b.status, c.status]).toEqual(['pending', 'pending', 'pending'])
+    expect(add.state.pending).toBe(3)
+
+    answers.get('a')?.resolve('a')
+    await a.wait()
+    answers.get('b')?.reject(new Error('b failed'))
+    await expect(b.wait()).rejects.toThrow('b failed')
+    expect(b.status).toBe('error')
+    // exactly b is gone; a (committed) and c (still pending) stay, in order
+    expect(store.getData<Todo>(['todos'])?.items).toEqual(['base', 'a', 'c'])
+
+    answers.get('c')?.reject(new Error('c failed'))
+    await expect(c.wait()).rejects.toThrow('c failed')
+    expect(store.getData<Todo>(['todos'])?.items).toEqual(['base', 'a'])
+    expect(add.state).toMatchObject({ status: 'error', pending: 0, variables: 'c' })
+  })
+
+  it('replays pending optimistic updates over data fetched meanwhile', async () => {
+    store = new QueryStore()
+    const server = deferred<Todo>()
+    const query = store.query<Todo>(['todos'], () => server.promise)
+    const loading = query.fetch()
+    const answer = deferred<void>()
+    const add = store.mutation(() => answer.promise, {
+      optimistic: { key: ['todos'], update: (old: Todo | undefined, item: string) => ({ items: [...(old?.items ?? []), item] }) },
+    })
+    const handle = add.mutate('mine')
+    expect(query.state.data?.items).toEqual(['mine'])
+    server.resolve({ items: ['server'] })
+    await loading
+    expect(query.state.data?.items).toEqual(['server', 'mine'])
+    answer.reject(new Error('no'))
+    await expect(handle.wait()).rejects.toThrow('no')
+    expect(query.state.data?.items).toEqual(['server'])
+  })
+
+  it('refetches invalidated keys after success, before wait() resolves', async () => {
+    store = new QueryStore({ staleTime: Infinity })
+    let version = 1
+    const list = store.query(['users', 'list'], async () => `list v${version}`)
+    list.subscribe(() => undefined)
+    await settle()
+    await store.fetch(['users', 7], async () => `user v${version}`)
+    const save = store.mutation(
+      async (name: string) => {
+        version++
+        return name.toUpperCase()
+      },
+      { invalidates: [['users']] },
+    )
+    const listener = jest.fn()
+    save.subscribe(listener)
+    expect(await save.mutate('ada').wait()).toBe('ADA')
+    expect(list.state.data).toBe('list v2') // observed: refetched
+    expect(store.getQuery(['users', 7])?.state).toMatchObject({ data: 'user v1', isStale: true })
+    expect(save.state).toMatchObject({ status: 'success', data: 'ADA', pending: 0 })
+    await settle()
+    expect(listener).toHaveBeenLastCalledWith(expect.objectContaining({ status: 'success' }))
+  })
+
+  it('retries the write with backoff and cancel() aborts it and rolls back', async () => {
+    store = new QueryStore()
+    store.setData(['n'], 1)
+    let calls = 0
+    const bump = store.mutation(
+      async () => {
+        calls++
+        throw new Error('busy')
+      },
+      { retry: 2, optimistic: { key: ['n'], update: (old: number | undefined) => (old ?? 0) + 1 } },
+    )
+    const handle = bump.mutate(undefined)
+    expect(store.getData(['n'])).toBe(2)
+    await jest.advanceTimersByTimeAsync(1_000)
+    expect(calls).toBe(2)
+    handle.cancel()
+    await expect(handle.wait()).rejects.toBeDefined()
+    expect(store.getData(['n'])).toBe(1)
+    expect(calls).toBe(2)
+  })
+})
