@@ -44,7 +44,8 @@ export interface ProvenanceRecord {
 const PROVENANCE = Symbol.for('tributary.components.provenance')
 const MASK = '***'
 
-type Provenance = Map<string, ProvenanceRecord>
+/** Records in declaration order; `asyncAssign` replaces or appends one. */
+type Provenance = ProvenanceRecord[]
 
 function provenanceOf(instance: object): Provenance | undefined {
   return (instance as { [PROVENANCE]?: Provenance })[PROVENANCE]
@@ -52,7 +53,7 @@ function provenanceOf(instance: object): Provenance | undefined {
 
 function secretsOf(provenance: Provenance): Set<string> {
   const secrets = new Set<string>()
-  for (const record of provenance.values()) if (record.secret) secrets.add(record.property)
+  for (const record of provenance) if (record.secret) secrets.add(record.property)
   return secrets
 }
 
@@ -68,13 +69,21 @@ function masked(instance: object, secrets: Set<string>, source: object = instanc
  */
 export function recordProvenance(instance: object, records: readonly ProvenanceRecord[]): void {
   let provenance = provenanceOf(instance)
+  let hasSecret = false
   if (!provenance) {
-    provenance = new Map()
+    provenance = records as ProvenanceRecord[]
     Object.defineProperty(instance, PROVENANCE, { value: provenance, enumerable: false, configurable: true })
+    for (const record of records) if (record.secret) hasSecret = true
+  } else {
+    for (const record of records) {
+      const at = provenance.findIndex((r) => r.property === record.property)
+      if (at >= 0) provenance[at] = record
+      else provenance.push(record)
+      if (record.secret) hasSecret = true
+    }
   }
-  for (const record of records) provenance.set(record.property, record)
   const all = provenance
-  if (!records.some((r) => r.secret) || Object.prototype.hasOwnProperty.call(instance, inspect.custom)) return
+  if (!hasSecret || Object.prototype.hasOwnProperty.call(instance, inspect.custom)) return
   const prototype = Object.getPrototypeOf(instance) as object | null
   const ownToJSON = (prototype as { toJSON?: unknown } | null)?.toJSON
   Object.defineProperty(instance, 'toJSON', {
@@ -102,7 +111,7 @@ export function recordProvenance(instance: object, records: readonly ProvenanceR
 /** The raw provenance records of `instance` (real values), or undefined if it was never resolved. */
 export function provenanceRecords(instance: object): ProvenanceRecord[] | undefined {
   const provenance = provenanceOf(instance)
-  return provenance && [...provenance.values()]
+  return provenance && [...provenance]
 }
 
 /**
@@ -125,7 +134,7 @@ export function explain(instance: object): Record<string, ComponentExplanation> 
     )
   }
   const result: Record<string, ComponentExplanation> = {}
-  for (const record of provenance.values()) {
+  for (const record of provenance) {
     const { reason, ...rest } = record
     result[record.property] = {
       ...rest,

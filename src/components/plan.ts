@@ -4,6 +4,7 @@
  */
 import type { ComponentRequest } from '../sources/source'
 import { ComponentOptionsError } from './errors'
+import type { FinishSpec } from './finish'
 import { componentsOf, metadataVersion, type ComponentDefinition } from './metadata'
 
 /** One component, ready to resolve. */
@@ -27,6 +28,10 @@ export interface PlannedComponent {
   readonly resilient: boolean
   /** True when a cache is consulted (`ttl` > 0 or `fallbackTo: 'cache'`). */
   readonly cached: boolean
+  /** True when none of cache, policy or shared fetch applies: the resolver's fast path. */
+  readonly lean: boolean
+  /** What coercion and validation need (built once). */
+  readonly spec: FinishSpec
 }
 
 /** The resolution plan of one class. */
@@ -34,6 +39,8 @@ export interface Plan {
   readonly className: string
   readonly components: readonly PlannedComponent[]
   readonly version: number
+  /** True when some component `dependsOn` another (so resolved values are shared with sources). */
+  readonly hasDependencies: boolean
 }
 
 const plans = new WeakMap<object, Plan>()
@@ -86,6 +93,11 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
 
   const indexOf = new Map(order.map((d, i) => [d.property, i]))
   const firstFetch = new Map<string, number>()
+  const sharedKeys = new Map<string, number>()
+  for (const definition of order) {
+    const key = fetchKeyOf(definition)
+    sharedKeys.set(key, (sharedKeys.get(key) ?? 0) + 1)
+  }
   const components = order.map((definition, index): PlannedComponent => {
     const o = definition.options
     const fetchKey = [
@@ -95,6 +107,9 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
       o.field ?? '',
       (o.key ?? o.query) ? '' : definition.property,
     ].join('\u0000')
+    const resilient =
+      (o.retry !== undefined && o.retry !== 0) || o.timeout !== undefined || !!o.circuitBreaker
+    const cached = (o.ttl ?? 0) > 0 || o.fallbackTo === 'cache'
     const sharesFetchWith = firstFetch.get(fetchKey) ?? -1
     if (sharesFetchWith < 0) firstFetch.set(fetchKey, index)
     return Object.freeze({
@@ -113,9 +128,27 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
       label: o.key ?? o.query,
       fetchKey,
       sharesFetchWith,
-      resilient: (o.retry !== undefined && o.retry !== 0) || o.timeout !== undefined || !!o.circuitBreaker,
-      cached: (o.ttl ?? 0) > 0 || o.fallbackTo === 'cache',
+      resilient,
+      cached,
+      lean: !resilient && !cached && sharedKeys.get(fetchKey) === 1,
+      spec: {
+        className,
+        property: definition.property,
+        source: o.fetchFrom,
+        key: o.key ?? o.query,
+        secret: definition.secret,
+        coerce: definition.coerce,
+        validate: o.validate,
+      },
     })
   })
-  return Object.freeze({ className, components, version: metadataVersion() })
+  const hasDependencies = components.some((c) => c.dependsOn.length > 0)
+  return Object.freeze({ className, components, version: metadataVersion(), hasDependencies })
+}
+
+function fetchKeyOf(definition: ComponentDefinition): string {
+  const o = definition.options
+  // Without key or query a source reads by property name, so the property is part of the key.
+  const byProperty = o.key === undefined && o.query === undefined ? definition.property : ''
+  return [o.fetchFrom, o.key ?? '', o.query ?? '', o.field ?? '', byProperty].join('\u0000')
 }

@@ -10,7 +10,7 @@ import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, isFresh, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentOptionsError, ComponentResolutionError, isComponentError } from './errors'
 import { recordProvenance, type ComponentOrigin, type ProvenanceRecord } from './explain'
-import { finishValue, isThenable, pickField, type FinishSpec } from './finish'
+import { finishValue, isThenable, pickField } from './finish'
 import { suggest } from './options'
 import { planFor, type Plan, type PlannedComponent } from './plan'
 import { componentPolicy, timedOut } from './policies'
@@ -88,7 +88,17 @@ function registryOf(sources: ComponentSources): Map<string, ComponentSource> {
   return registry
 }
 
+const checked = new WeakMap<Plan, WeakSet<Map<string, ComponentSource>>>()
+
 function checkSources(plan: Plan, registry: Map<string, ComponentSource>): void {
+  let registries = checked.get(plan)
+  if (registries?.has(registry)) return
+  checkEachSource(plan, registry)
+  if (!registries) checked.set(plan, (registries = new WeakSet()))
+  registries.add(registry)
+}
+
+function checkEachSource(plan: Plan, registry: Map<string, ComponentSource>): void {
   for (const { definition } of plan.components) {
     const name = definition.options.fetchFrom
     if (registry.has(name)) continue
@@ -110,6 +120,9 @@ class Resolution {
   readonly records: ProvenanceRecord[] = []
   readonly errors: ComponentError[] = []
   readonly resolved: Record<string, unknown> = {}
+  private context: SourceContext | undefined
+  /** When independent components started (all at once); dependents take their own time. */
+  private readonly startedAt = performance.now()
 
   constructor(
     readonly plan: Plan,
@@ -129,7 +142,7 @@ class Resolution {
         this.settled.push(
           Promise.all(deps).then((oks) => {
             const failed = component.dependsOn.filter((_, i) => !oks[i])
-            if (failed.length === 0) return this.run(component)
+            if (failed.length === 0) return this.run(component, performance.now())
             const names = failed.map((i) => this.plan.components[i]?.definition.property).join(', ')
             return this.fail(component, performance.now(), new FetchFailure(new DependencyError(names), 0))
           }),
@@ -139,8 +152,8 @@ class Resolution {
     return Promise.all(this.settled)
   }
 
-  private run(component: PlannedComponent): Promise<boolean> {
-    const started = performance.now()
+  private run(component: PlannedComponent, started = this.startedAt): Promise<boolean> {
+    if (component.lean) return this.runLean(component, started)
     let fetch: Promise<Outcome>
     try {
       fetch =
@@ -154,6 +167,34 @@ class Resolution {
     return fetch.then(
       (outcome) => this.succeed(component, started, outcome),
       (failure: unknown) => this.fail(component, started, failure),
+    )
+  }
+
+  /** The common case — no cache, no policy, no shared fetch: one source call, one `then`. */
+  private runLean(component: PlannedComponent, started: number): Promise<boolean> {
+    const source = this.registry.get(component.definition.options.fetchFrom) as ComponentSource
+    this.context ??= { signal: this.signal, attempt: 0, resolved: this.resolved }
+    let pending: Promise<unknown>
+    try {
+      pending = source.fetch(component.request, this.context)
+      if (this.abortable) pending = raceAbort(pending, this.signal)
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    const field = component.definition.options.field
+    return pending.then(
+      (raw) => {
+        const value = field === undefined ? raw : pickField(raw, field)
+        if (value === undefined || value === null) {
+          return this.fail(
+            component,
+            started,
+            new FetchFailure(new NoValueError('the source returned no value'), 1),
+          )
+        }
+        return this.succeed(component, started, { value, attempts: 1, origin: 'source' })
+      },
+      (error: unknown) => this.fail(component, started, new FetchFailure(error, 1)),
     )
   }
 
@@ -215,19 +256,6 @@ class Resolution {
     )
   }
 
-  private spec(component: PlannedComponent): FinishSpec {
-    const d = component.definition
-    return {
-      className: this.plan.className,
-      property: d.property,
-      source: d.options.fetchFrom,
-      key: component.label,
-      secret: d.secret,
-      coerce: d.coerce,
-      validate: d.options.validate,
-    }
-  }
-
   private assign(
     component: PlannedComponent,
     started: number,
@@ -239,9 +267,9 @@ class Resolution {
     const property = component.definition.property
     if (origin !== 'missing') {
       this.instance[property] = value
-      this.resolved[property] = value
+      if (this.plan.hasDependencies) this.resolved[property] = value
     }
-    this.records.push({
+    this.records[component.declared] = {
       property,
       source: component.definition.options.fetchFrom,
       key: component.label,
@@ -251,7 +279,7 @@ class Resolution {
       origin,
       secret: component.definition.secret,
       reason,
-    })
+    }
     return true
   }
 
@@ -260,7 +288,7 @@ class Resolution {
     started: number,
     outcome: Outcome,
   ): boolean | Promise<boolean> {
-    const spec = this.spec(component)
+    const spec = component.spec
     try {
       const value = finishValue(spec, outcome.value, outcome.attempts)
       if (isThenable(value)) {
@@ -305,7 +333,7 @@ class Resolution {
     reason: string,
   ): boolean | Promise<boolean> {
     try {
-      const value = finishValue(this.spec(component), raw, attempts)
+      const value = finishValue(component.spec, raw, attempts)
       if (isThenable(value)) {
         return Promise.resolve(value).then(
           (v) => this.assign(component, started, v, attempts, origin, reason),
@@ -405,7 +433,8 @@ export async function resolve<T extends object>(
     linked?.dispose()
   }
   if (options.signal?.aborted) throw abortError(options.signal, `resolve ${plan.className}`)
-  recordProvenance(instance, sortRecords(plan, resolution.records))
+  const records = sortRecords(resolution.records)
+  recordProvenance(instance, records)
   if (resolution.errors.length > 0) {
     const order = declarationOrder(plan)
     const errors = resolution.errors.sort(
@@ -414,7 +443,7 @@ export async function resolve<T extends object>(
     throw new ComponentResolutionError(
       plan.className,
       errors,
-      resolution.records.filter((r) => r.origin !== 'missing').map((r) => r.property),
+      records.filter((r) => r.origin !== 'missing').map((r) => r.property),
       instance,
     )
   }
@@ -425,9 +454,9 @@ function declarationOrder(plan: Plan): Map<string, number> {
   return new Map(plan.components.map((c) => [c.definition.property, c.declared]))
 }
 
-function sortRecords(plan: Plan, records: ProvenanceRecord[]): ProvenanceRecord[] {
-  const order = declarationOrder(plan)
-  return records.sort((a, b) => (order.get(a.property) ?? 0) - (order.get(b.property) ?? 0))
+/** Records are stored at their declaration index; components that failed leave holes. */
+function sortRecords(records: ProvenanceRecord[]): ProvenanceRecord[] {
+  return records.length === records.filter(Boolean).length ? records : records.filter(Boolean)
 }
 
 /** The same function as {@link resolve}, under the name the design also uses. */
