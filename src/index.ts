@@ -40,3 +40,19 @@ export * from './shard/merge'
 export * from './shard/resolvers'
 export * from './shard/shard-manager'
 export * from './shard/executor'
+export * from './components/errors'
+export {
+  CoercionError,
+  createCoercer,
+  type Coercer,
+  type ComponentConstructor,
+  type ComponentParser,
+  type ComponentType,
+} from './components/coerce'
+export type { ComponentOptions, ValidationResult } from './components/options'
+export { componentsOf, type ComponentDefinition } from './components/metadata'
+export * from './components/decorator'
+export * from './components/cache'
+export { explain, type ComponentExplanation, type ComponentOrigin } from './components/explain'
+export * from './components/resolver'
+export * from './components/assign'
