@@ -1,0 +1,101 @@
+// Scopes compile without running: immutability, bound values, refused inputs.
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import { Column, createScope, getModelMeta, isInvalidQueryError, Model, Table } from 'tributary'
+
+@Table('people')
+class Person extends Model {
+  @Column({ primary: true }) id!: number
+  @Column({ name: 'full_name' }) name!: string
+  @Column() admin!: boolean
+}
+
+class Employee extends Person {
+  @Column() salary!: number
+}
+
+describe('model metadata', () => {
+  it('maps properties to columns, infers kinds from design:type and inherits columns', () => {
+    const meta = getModelMeta(Person)
+    expect(meta.table).toBe('people')
+    expect(meta.primary?.property).toBe('id')
+    expect(meta.columns.map((c) => [c.property, c.name, c.kind])).toEqual([
+      ['id', 'id', 'number'],
+      ['name', 'full_name', 'string'],
+      ['admin', 'admin', 'boolean'],
+    ])
+    expect(getModelMeta(Employee).columns.map((c) => c.property)).toEqual(['id', 'name', 'admin', 'salary'])
+    expect(getModelMeta(Employee).table).toBe('people')
+  })
+
+  it('refuses a model without @Table or @Column, naming it', () => {
+    class Loose extends Model {}
+    expect(() => getModelMeta(Loose)).toThrow('Loose has no @Table(name)')
+    @Table('empty')
+    class Empty extends Model {}
+    expect(() => getModelMeta(Empty)).toThrow('Empty declares no @Column')
+  })
+})
+
+describe('scopes', () => {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
+  afterAll(() => db.destroy())
+
+  it('are immutable: each method returns a new scope', () => {
+    const base = Person.where({ admin: true })
+    const narrowed = base.where('id', '>', 3).orderBy('name', 'desc').limit(2)
+    expect(base.compileAggregate('count', undefined, db as never).query.sql).toBe(
+      'select count(*) as "v" from "people" where "admin" = ?',
+    )
+    expect(narrowed.compileAggregate('count', undefined, db as never).query.sql).toBe(
+      'select count(*) as "v" from (select 1 as "c" from "people" where "admin" = ? and "id" > ? order by "full_name" desc limit ?) as "t"',
+    )
+  })
+
+  it('binds every value, however hostile, as a parameter', () => {
+    const hostile = "'; drop table people; --"
+    const { query } = Person.where({ name: hostile, id: [1, 2] }).compileAggregate('sum', 'id', db as never)
+    expect(query.sql).toBe('select sum("id") as "v" from "people" where "full_name" = ? and "id" in (?, ?)')
+    expect(query.parameters).toEqual([hostile, 1, 2])
+    expect(
+      Person.where('name', 'LIKE', '%x%').compileAggregate('count', undefined, db as never).query.sql,
+    ).toContain('"full_name" like ?')
+  })
+
+  it('compiles an aggregate once per database and reuses it', () => {
+    const scope = createScope(Person)
+    expect(scope.compileAggregate('max', 'id', db as never).query).toBe(
+      scope.compileAggregate('max', 'id', db as never).query,
+    )
+  })
+
+  it('refuses undeclared columns, operators and bad limits with typed errors', () => {
+    const attempts: Array<() => unknown> = [
+      () => Person.where({ full_name_x: 1 } as never),
+      () => Person.where('salary' as never, '=', 1),
+      () => Person.where('id', '== 1 or 1=1' as never, 1),
+      () => Person.orderBy('id', 'sideways' as never),
+      () => Person.limit(1.5),
+      () => Person.where('id', 'in', 5),
+      () => Person.where('admin', 'is', 'yes'),
+      () => Person.all().compileAggregate('sum', undefined, db as never),
+    ]
+    for (const attempt of attempts) {
+      const error = (() => {
+        try {
+          attempt()
+        } catch (e) {
+          return e
+        }
+      })()
+      expect(isInvalidQueryError(error)).toBe(true)
+      expect((error as Error).message).toMatch(/^Person: /)
+    }
+  })
+
+  it('accepts the column name as well as the property name', () => {
+    expect(
+      Person.where({ full_name: 'a' } as never).compileAggregate('count', undefined, db as never).query.sql,
+    ).toContain('"full_name" = ?')
+  })
+})
