@@ -6,7 +6,9 @@ import { AsyncCoordinator, AsyncMetrics, AsyncResult, createPolicy, delay, isAsy
 
 async function main(): Promise<void> {
   // Work starts at once; the handle is awaited later.
-  const slow = AsyncResult.from((signal) => delay(50, signal).then(() => 'slow answer'), { operation: 'demo.slow' })
+  const slow = AsyncResult.from((signal) => delay(50, signal).then(() => 'slow answer'), {
+    operation: 'demo.slow',
+  })
   const quick = AsyncResult.from(async () => 42, { operation: 'demo.quick' })
   console.log('quick:', await quick, '| slow:', await slow)
 
@@ -29,12 +31,19 @@ async function main(): Promise<void> {
     await coordinator.waitAll()
   } catch (error) {
     const aggregate = error as AggregateError
-    console.log(aggregate.message, '->', aggregate.errors.map((e: Error) => e.message))
+    console.log(
+      aggregate.message,
+      '->',
+      aggregate.errors.map((e: Error) => e.message),
+    )
   }
 
   // Policies from plain options: retry with backoff, a per-attempt timeout, a fallback.
   let attempts = 0
-  const policy = createPolicy({ retry: { attempts: 3, initialDelay: 10 }, timeout: 100, fallback: 'cached' }, 'demo.remote')
+  const policy = createPolicy(
+    { retry: { attempts: 3, initialDelay: 10 }, timeout: 100, fallback: 'cached' },
+    'demo.remote',
+  )
   const value = await policy.execute(async () => {
     attempts++
     if (attempts < 3) throw new Error('flaky')
@@ -44,7 +53,9 @@ async function main(): Promise<void> {
 
   const { operations } = AsyncMetrics.snapshot()
   for (const [name, stats] of Object.entries(operations)) {
-    console.log(`${name.padEnd(12)} total=${stats.total} failed=${stats.failed} p50=${stats.latency.p50.toFixed(1)}ms`)
+    console.log(
+      `${name.padEnd(12)} total=${stats.total} failed=${stats.failed} p50=${stats.latency.p50.toFixed(1)}ms`,
+    )
   }
 }
 

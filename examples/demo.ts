@@ -21,7 +21,9 @@ for (const [title, file] of sections) {
   const path = join(__dirname, file)
   if (!existsSync(path)) continue
   console.log(`\n${colour(`== ${title} (examples/${file}) ==`)}`)
-  const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path], { stdio: 'inherit' })
+  const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', path], {
+    stdio: 'inherit',
+  })
   if (run.status !== 0) {
     failed++
     console.error(`examples/${file} exited with ${run.status}`)

@@ -12,7 +12,6 @@ import { raceAbort } from '../core/abort'
 import { ModelWithoutDatabaseError } from './errors'
 
 /** Kysely with tables known only at run time, as models use it. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export type AnyKysely = Kysely<Record<string, Record<string, unknown>>>
 
 /** Options for {@link configureDatabase} and `Model.use(db, options)`. */

@@ -299,7 +299,7 @@ describe.each(testDialects())('models on %s', (dialect) => {
   })
 
   it('a model without @Table or @Column is refused with a clear error', () => {
-    class Bare extends User.__proto__ {}
+    class Bare extends (Object.getPrototypeOf(User) as typeof User) {}
     expect(() => (Bare as typeof User).where({})).toThrow(/Bare has no @Table/)
   })
 

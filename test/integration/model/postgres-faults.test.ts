@@ -12,7 +12,7 @@ import {
   Table,
 } from 'tributary'
 import { createPgDatabase, type TestDatabase } from '../../support/database'
-import { describeWithPostgres, pgUrl } from '../../support/services'
+import { describeWithPostgres } from '../../support/services'
 import { createSchema, defineModels, seedRows } from './fixtures'
 
 async function activeQueries(admin: Client, database: string, like: string): Promise<number[]> {
