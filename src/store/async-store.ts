@@ -143,7 +143,9 @@ class AsyncStoreImpl<T, P> implements AsyncStore<T, P> {
   }
 
   #attach(params: P): Query<T> {
-    const key = this.config.key ? this.config.key(params) : ['tributary.async-store', this.#id, ++this.#version]
+    const key = this.config.key
+      ? this.config.key(params)
+      : ['tributary.async-store', this.#id, ++this.#version]
     const query = this.#store.query<T>(key, (context) => this.fetcher(params, context), this.config)
     this.#unsubscribe = query.subscribe(() => this.#sync())
     return query

@@ -171,7 +171,13 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
   mutate(variables: TVariables, options?: { signal?: AbortSignal }): MutationHandle<TResult> {
     const linked = linkSignals(this.host.signal, options?.signal)
     const call = ++this.#latest
-    this.#set({ status: 'pending', data: undefined, error: null, variables, pending: this.#state.pending + 1 })
+    this.#set({
+      status: 'pending',
+      data: undefined,
+      error: null,
+      variables,
+      pending: this.#state.pending + 1,
+    })
     const applied = this.#applyOptimistic(variables)
     const promise = this.#run(variables, linked.signal, applied)
     promise.then(
@@ -210,20 +216,25 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
     const { options } = this
     let result: TResult
     try {
-      result = await runWithRetry((attempt, attemptSignal) => this.mutator(variables, { signal: attemptSignal, attempt }), {
-        retry: options.retry ?? 0,
-        retryDelay: options.retryDelay ?? defaultRetryDelay,
-        timeout: options.timeout ?? Infinity,
-        signal,
-        operation: 'QueryStore.mutation',
-      })
+      result = await runWithRetry(
+        (attempt, attemptSignal) => this.mutator(variables, { signal: attemptSignal, attempt }),
+        {
+          retry: options.retry ?? 0,
+          retryDelay: options.retryDelay ?? defaultRetryDelay,
+          timeout: options.timeout ?? Infinity,
+          signal,
+          operation: 'QueryStore.mutation',
+        },
+      )
     } catch (error) {
       for (const { query, id } of applied) query.settleOptimistic(id, false)
       throw error
     }
     for (const { query, id } of applied) query.settleOptimistic(id, true)
     const invalidates =
-      typeof options.invalidates === 'function' ? options.invalidates(result, variables) : (options.invalidates ?? [])
+      typeof options.invalidates === 'function'
+        ? options.invalidates(result, variables)
+        : (options.invalidates ?? [])
     await Promise.all(invalidates.map((prefix) => this.host.invalidate(prefix)))
     return result
   }

@@ -36,7 +36,11 @@ export class Notifier {
 }
 
 /** Calls `listener`, reporting (not throwing) its failure so one bad listener cannot stop others. */
-export function callListener<S>(listener: (state: S) => void, state: S, onError: (error: unknown) => void): void {
+export function callListener<S>(
+  listener: (state: S) => void,
+  state: S,
+  onError: (error: unknown) => void,
+): void {
   try {
     listener(state)
   } catch (error) {

@@ -3,7 +3,14 @@
  * reloads the same number of pages in order; `fetchNextPage()` appends the next one.
  */
 import type { QueryKey } from './key-hash'
-import type { Query, QueryFetcher, QueryFunctionContext, QueryListener, StoreQueryOptions, QueryState } from './query'
+import type {
+  Query,
+  QueryFetcher,
+  QueryFunctionContext,
+  QueryListener,
+  StoreQueryOptions,
+  QueryState,
+} from './query'
 
 /** The pages loaded so far and the parameter each was loaded with. */
 export interface InfiniteData<TPage, TParam> {

@@ -291,7 +291,9 @@ function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOptions):
   for (const name of ['staleTime', 'cacheTime', 'timeout'] as const) {
     const value = resolved[name]
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-      throw new QueryStoreError(`QueryStore: option ${name} must be a number of ms >= 0, got ${String(value)}`)
+      throw new QueryStoreError(
+        `QueryStore: option ${name} must be a number of ms >= 0, got ${String(value)}`,
+      )
     }
   }
   return resolved

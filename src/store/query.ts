@@ -7,12 +7,7 @@ import { AsyncCancelledError, TributaryError, hasErrorKind } from '../core/error
 import type { QueryKey } from './key-hash'
 import { callListener, type Notifiable, type Notifier } from './notifier'
 import { OptimisticLog } from './optimistic-log'
-import {
-  defaultRetryDelay,
-  runWithRetry,
-  type RetryDelayOption,
-  type RetryOption,
-} from './retry'
+import { defaultRetryDelay, runWithRetry, type RetryDelayOption, type RetryOption } from './retry'
 
 /** Where a query is: never fetched, fetching its first value, holding data, or failed. */
 export type QueryStatus = 'idle' | 'loading' | 'success' | 'error'
@@ -368,7 +363,9 @@ export class Query<T> implements Notifiable {
   #start(): Promise<T> {
     const fetcher = this.#fetcher
     if (!fetcher) {
-      return Promise.reject(new QueryStoreError(`QueryStore: query ${this.hash} has no fetcher to refetch with`))
+      return Promise.reject(
+        new QueryStoreError(`QueryStore: query ${this.hash} has no fetcher to refetch with`),
+      )
     }
     let resolve!: Flight<T>['resolve']
     let reject!: Flight<T>['reject']
@@ -438,7 +435,13 @@ export class Query<T> implements Notifiable {
       this.#succeed(data)
       flight.resolve(data)
     } else {
-      this.#setState({ ...this.#state, status: 'error', error: outcome, isFetching: false, failureCount: flight.failures })
+      this.#setState({
+        ...this.#state,
+        status: 'error',
+        error: outcome,
+        isFetching: false,
+        failureCount: flight.failures,
+      })
       flight.reject(outcome)
     }
     this.#released()

@@ -65,7 +65,7 @@ export async function runWithRetry<T>(
   options: RunWithRetryOptions,
 ): Promise<T> {
   const { signal } = options
-  for (let failureCount = 0; ; ) {
+  for (let failureCount = 0; ;) {
     try {
       return await attempt(work, failureCount, options)
     } catch (error) {

@@ -12,7 +12,10 @@ describe('createAsyncStore', () => {
 
   it('exposes data / loading / error readables', async () => {
     const answer = deferred<string>()
-    const user = createAsyncStore((id: number) => (id === 1 ? answer.promise : Promise.reject(new Error('404'))), 1)
+    const user = createAsyncStore(
+      (id: number) => (id === 1 ? answer.promise : Promise.reject(new Error('404'))),
+      1,
+    )
     const values: unknown[] = []
     const loading: boolean[] = []
     user.data.subscribe((v) => values.push(v))
@@ -32,15 +35,12 @@ describe('createAsyncStore', () => {
   it('aborts the superseded request and discards its late answer', async () => {
     const answers = new Map<number, ReturnType<typeof deferred<string>>>()
     const signals = new Map<number, AbortSignal>()
-    const search = createAsyncStore(
-      (page: number, { signal }) => {
-        signals.set(page, signal)
-        const answer = deferred<string>()
-        answers.set(page, answer)
-        return answer.promise // ignores the signal on purpose: its answer must still be discarded
-      },
-      1,
-    )
+    const search = createAsyncStore((page: number, { signal }) => {
+      signals.set(page, signal)
+      const answer = deferred<string>()
+      answers.set(page, answer)
+      return answer.promise // ignores the signal on purpose: its answer must still be discarded
+    }, 1)
     const second = search.updateParams((p) => p + 1)
     expect(signals.get(1)?.aborted).toBe(true)
     expect(signals.get(2)?.aborted).toBe(false)

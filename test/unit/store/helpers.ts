@@ -6,7 +6,11 @@ export async function settle(): Promise<void> {
 }
 
 /** A promise resolved or rejected from outside, for fetchers that answer on the test's cue. */
-export function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+export function deferred<T>(): {
+  promise: Promise<T>
+  resolve(value: T): void
+  reject(error: unknown): void
+} {
   let resolve!: (value: T) => void
   let reject!: (error: unknown) => void
   const promise = new Promise<T>((res, rej) => {

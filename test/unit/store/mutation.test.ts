@@ -26,7 +26,12 @@ describe('QueryStore mutations', () => {
         answers.set(item, answer)
         return answer.promise
       },
-      { optimistic: { key: ['todos'], update: (old: Todo | undefined, item) => ({ items: [...(old?.items ?? []), item] }) } },
+      {
+        optimistic: {
+          key: ['todos'],
+          update: (old: Todo | undefined, item) => ({ items: [...(old?.items ?? []), item] }),
+        },
+      },
     )
     const a = add.mutate('a')
     const b = add.mutate('b')
@@ -56,7 +61,10 @@ describe('QueryStore mutations', () => {
     const loading = query.fetch()
     const answer = deferred<void>()
     const add = store.mutation(() => answer.promise, {
-      optimistic: { key: ['todos'], update: (old: Todo | undefined, item: string) => ({ items: [...(old?.items ?? []), item] }) },
+      optimistic: {
+        key: ['todos'],
+        update: (old: Todo | undefined, item: string) => ({ items: [...(old?.items ?? []), item] }),
+      },
     })
     const handle = add.mutate('mine')
     expect(query.state.data?.items).toEqual(['mine'])

@@ -24,7 +24,10 @@ describe('QueryStore.paginated', () => {
   it('loads the first page, appends next pages, and stops at the end', async () => {
     store = new QueryStore()
     const fetchPage = jest.fn(pageAt)
-    const feed = store.paginated(['feed'], fetchPage, { initialPageParam: 0, getNextPageParam: (last) => last.next })
+    const feed = store.paginated(['feed'], fetchPage, {
+      initialPageParam: 0,
+      getNextPageParam: (last) => last.next,
+    })
     await feed.fetch()
     expect(feed.state.data?.pages.map((p) => p.items)).toEqual([[0, 1]])
     expect(feed.hasNextPage).toBe(true)

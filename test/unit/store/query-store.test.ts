@@ -14,7 +14,7 @@ describe('QueryStore queries', () => {
 
   it('serves fresh data without a request and refetches once stale', async () => {
     store = new QueryStore({ staleTime: 60_000 })
-    const fetcher = jest.fn(async () => 'v' + fetcher.mock.calls.length)
+    const fetcher: jest.Mock<Promise<string>, []> = jest.fn(async () => 'v' + fetcher.mock.calls.length)
     expect(await store.fetch(['user', 1], fetcher)).toBe('v1')
     jest.advanceTimersByTime(59_999)
     expect(await store.fetch(['user', 1], fetcher)).toBe('v1')

@@ -14,7 +14,9 @@ describe('QueryStore retry and timeout', () => {
 
   it('uses TanStack backoff: 1 s, 2 s, 4 s … capped at 30 s', () => {
     store = new QueryStore()
-    expect([0, 1, 2, 3, 4, 5, 6].map(defaultRetryDelay)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000])
+    expect([0, 1, 2, 3, 4, 5, 6].map(defaultRetryDelay)).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ])
   })
 
   it('retries with exponential backoff and succeeds', async () => {
@@ -57,7 +59,10 @@ describe('QueryStore retry and timeout', () => {
   })
 
   it('stops retrying when the predicate says so', async () => {
-    store = new QueryStore({ retry: (_count, error) => !(error as Error).message.includes('fatal'), retryDelay: 10 })
+    store = new QueryStore({
+      retry: (_count, error) => !(error as Error).message.includes('fatal'),
+      retryDelay: 10,
+    })
     const fetcher = jest.fn(async () => {
       throw new Error(fetcher.mock.calls.length === 2 ? 'fatal' : 'flaky')
     })
@@ -98,7 +103,9 @@ describe('QueryStore retry and timeout', () => {
     await jest.advanceTimersByTimeAsync(100 + 1_000)
     await expect(result).resolves.toBe('second')
 
-    const failing = store.fetch(['t2'], () => Promise.reject(new Error('x')), { retry: 5 }).catch((e: unknown) => e)
+    const failing = store
+      .fetch(['t2'], () => Promise.reject(new Error('x')), { retry: 5 })
+      .catch((e: unknown) => e)
     await settle()
     expect(jest.getTimerCount()).toBeGreaterThan(0)
     store.close()
