@@ -2,6 +2,7 @@
  * `AsyncEventBus`: class-keyed typed events, awaited emission that loses no error, and
  * per-handler concurrency limits, rate limits, timeouts and retries.
  */
+import { ASYNC_DISPOSE, DISPOSE } from './dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { Emission, type Entry, type Route } from './emission'
@@ -336,7 +337,7 @@ export class AsyncEventBus implements AsyncDisposable {
   }
 
   /** {@link close} with the default timeout, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
+  async [ASYNC_DISPOSE](): Promise<void> {
     await this.close()
   }
 
@@ -556,6 +557,6 @@ export class AsyncEventBus implements AsyncDisposable {
     const unsubscribe = (): void => {
       action()
     }
-    return Object.assign(unsubscribe, { [Symbol.dispose]: unsubscribe })
+    return Object.assign(unsubscribe, { [DISPOSE]: unsubscribe })
   }
 }

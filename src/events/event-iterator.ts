@@ -1,6 +1,7 @@
 /**
  * `bus.events(EventClass)`: an async iterator over emitted events with a bounded buffer.
  */
+import { ASYNC_DISPOSE } from './dispose'
 import { EventBufferOverflowError } from './errors'
 
 /** What an {@link EventIterator} does when an event arrives and its buffer is full. */
@@ -123,7 +124,7 @@ export class EventIterator<E> implements AsyncIterableIterator<E>, AsyncDisposab
   }
 
   /** Same as {@link return}, for `await using`. */
-  async [Symbol.asyncDispose](): Promise<void> {
+  async [ASYNC_DISPOSE](): Promise<void> {
     await this.return()
   }
 

@@ -1,0 +1,11 @@
+/**
+ * The dispose symbols. Node 20 defines `Symbol.dispose` as `Symbol.for('nodejs.dispose')` in
+ * its main realm only; other realms (a vm context, jest's test environment) lack it, so fall
+ * back to the same registered symbol. @internal
+ */
+export const DISPOSE: typeof Symbol.dispose = (Symbol.dispose ??
+  Symbol.for('nodejs.dispose')) as typeof Symbol.dispose
+
+/** @internal */
+export const ASYNC_DISPOSE: typeof Symbol.asyncDispose = (Symbol.asyncDispose ??
+  Symbol.for('nodejs.asyncDispose')) as typeof Symbol.asyncDispose
