@@ -87,7 +87,7 @@ describe('numeric merges', () => {
     expect(mergeExtreme('max', [d1, null, d2])).toBe(d2)
     expect(mergeExtreme('min', ['b', 'B', 'a'])).toBe('B')
     const collator = new Intl.Collator('en', { sensitivity: 'base' })
-    expect(mergeExtreme('min', ['b', 'B', 'a'], collator.compare)).toBe('a')
+    expect(mergeExtreme('min', ['b', 'B', 'a'], (x, y) => collator.compare(String(x), String(y)))).toBe('a')
   })
 
   it('exists is any', () => {
@@ -180,11 +180,12 @@ describe('countDistinct and groupBy merges', () => {
   })
 
   it('merges groups with equal keys, null keys equal to each other', () => {
-    const shardA = [
+    type Row = { g: string | null; c: number; s: number | null }
+    const shardA: Row[] = [
       { g: 'x', c: 2, s: 10 },
       { g: null, c: 1, s: null },
     ]
-    const shardB = [
+    const shardB: Row[] = [
       { g: 'x', c: 3, s: 5 },
       { g: null, c: 4, s: 1 },
       { g: 'y', c: 1, s: 7 },
