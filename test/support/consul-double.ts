@@ -103,7 +103,8 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
-    requests.push(`${req.method} ${url.pathname}${url.search}`)
+    // Recorded decoded: the `consul` client sends `app%2Fport` for `app/port`, as Consul accepts.
+    requests.push(`${req.method} ${decodeURIComponent(url.pathname)}${url.search}`)
     const q = url.searchParams
     if (!url.pathname.startsWith('/v1/kv/') && url.pathname !== '/v1/kv') {
       return send(

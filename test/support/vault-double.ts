@@ -65,7 +65,7 @@ export interface VaultDouble {
 /** Starts a Vault double on 127.0.0.1 with a random port. */
 export async function startVaultDouble(options: VaultDoubleOptions = {}): Promise<VaultDouble> {
   const token = options.token ?? 'tributary-root'
-  const mounts = new Map(Object.entries(options.mounts ?? { secret: 2, kv: 1 }))
+  const mounts = new Map<string, 1 | 2>(Object.entries(options.mounts ?? { secret: 2, kv: 1 }))
   const v1 = new Map<string, SecretMap>()
   const v2 = new Map<string, V2Secret>()
   const requests: string[] = []

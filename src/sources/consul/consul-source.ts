@@ -103,8 +103,6 @@ export function consulSource(
   const secrets = [given?.token, options.token].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   )
-  const redact = (text: string): string =>
-    secrets.reduce((out, secret) => out.split(secret).join('***'), text)
   let owned: ConsulClientLike | undefined
   const client = (): ConsulClientLike => {
     if (given) return given.client
@@ -130,31 +128,45 @@ export function consulSource(
         entry = await client().kv.get({ key, ctx, ...(token === undefined ? {} : { token }) })
       } catch (error) {
         if (context.signal.aborted) throw abortError(context.signal, `${name} fetch`)
-        throw consulError(error, name, key, redact)
+        throw consulError(error, name, key, secrets)
       } finally {
         context.signal.removeEventListener('abort', onAbort)
       }
       if (entry === undefined || entry === null) {
         throw new SourceNotFoundError(details, `${name}: key ${JSON.stringify(key)} not found`)
       }
-      const value = entry.Value ?? ''
-      if (request.field === undefined) return value
-      let document: unknown
-      try {
-        document = JSON.parse(value)
-      } catch {
-        throw new SourceError(
-          `${name}: the value of ${JSON.stringify(key)} is not valid JSON, so field ${JSON.stringify(request.field)} cannot be read`,
-          details,
-        )
-      }
-      return selectField(document, request.field, details)
+      return consulValue(entry, request.field, name, key)
     },
     async close(): Promise<void> {
       owned?.destroy?.()
       owned = undefined
     },
   }
+}
+
+/**
+ * The value of a KV entry: the decoded string, or with `field` the dotted path inside it parsed
+ * as JSON (a value that is not JSON is a {@link SourceError} naming the key, not the value).
+ */
+export function consulValue(
+  entry: ConsulKvEntry,
+  field: string | undefined,
+  name: string,
+  key: string,
+): unknown {
+  const value = entry.Value ?? ''
+  if (field === undefined) return value
+  const details = { source: name, key }
+  let document: unknown
+  try {
+    document = JSON.parse(value)
+  } catch {
+    throw new SourceError(
+      `${name}: the value of ${JSON.stringify(key)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
+      details,
+    )
+  }
+  return selectField(document, field, details)
 }
 
 function isClient(value: unknown): value is ConsulClientLike {
@@ -178,43 +190,50 @@ function createClient(options: ConsulSourceOptions): ConsulClientLike {
   return new Consul(settings)
 }
 
-const UNAVAILABLE_CODES = new Set([
+const UNAVAILABLE_CODES = [
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
   'ENOTFOUND',
   'EHOSTUNREACH',
   'EAI_AGAIN',
-])
+] as const
 
-/** Maps a `consul`/papi error; the cause kept is a plain copy (papi errors hold the request headers). */
-function consulError(
+/**
+ * Maps a `consul`/papi error to a typed {@link SourceError}; `action` is `'reading'` or
+ * `'watching'`. The cause kept is a plain copy (papi errors hold the request headers, tokens
+ * included), with every secret redacted. The network `code` is read from the message when the
+ * client lost it (consul's error wrapper re-creates errors that fail `instanceof Error`, as
+ * errors from another realm do).
+ */
+export function consulError(
   error: unknown,
   name: string,
   key: string,
-  redact: (text: string) => string,
+  secrets: readonly string[],
+  action: 'reading' | 'watching' = 'reading',
 ): SourceError {
   const e = error as { statusCode?: unknown; code?: unknown; message?: unknown; isTimeout?: unknown }
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
-  const code = typeof e.code === 'string' ? e.code : undefined
-  const reason = redact(typeof e.message === 'string' ? e.message : String(error))
+  let reason = typeof e.message === 'string' ? e.message : String(error)
+  for (const secret of secrets) if (secret) reason = reason.split(secret).join('***')
+  const code = typeof e.code === 'string' ? e.code : UNAVAILABLE_CODES.find((c) => reason.includes(c))
   const cause = Object.assign(new Error(reason), { statusCode: status, code })
   const details = { source: name, key, cause }
+  const where = JSON.stringify(key)
   if (status === 403 || status === 401) {
     return new SourcePermissionError(
       details,
-      `${name}: permission denied reading ${JSON.stringify(key)} (ACL, ${status})`,
+      `${name}: permission denied ${action} ${where} (ACL, ${status})`,
     )
   }
   if (
-    (status !== undefined && status >= 500) ||
-    (code !== undefined && UNAVAILABLE_CODES.has(code)) ||
-    e.isTimeout === true
+    (status !== undefined && (status >= 500 || status === 429)) ||
+    (code !== undefined && (UNAVAILABLE_CODES as readonly string[]).includes(code)) ||
+    e.isTimeout === true ||
+    /socket hang up|timeout/i.test(reason)
   ) {
-    return new SourceUnavailableError(
-      details,
-      `${name}: unavailable while reading ${JSON.stringify(key)}: ${reason}`,
-    )
+    return new SourceUnavailableError(details, `${name}: unavailable while ${action} ${where}: ${reason}`)
   }
-  return new SourceError(`${name}: reading ${JSON.stringify(key)} failed: ${reason}`, details)
+  return new SourceError(`${name}: ${action} ${where} failed: ${reason}`, details)
 }

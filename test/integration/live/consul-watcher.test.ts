@@ -1,0 +1,142 @@
+import Consul from 'consul'
+import { consulSource, type ConsulClientLike } from '../../../src/sources/consul/consul-source'
+import { watchConsul } from '../../../src/sources/consul/consul-watcher'
+import { startConsulDouble, type ConsulDouble } from '../../support/consul-double'
+import { isValue, recorder, request, sleep } from './recorder'
+import { startToggleProxy, type ToggleProxy } from './toggle-proxy'
+
+describe('consul watcher (Consul double, real consul client)', () => {
+  let double: ConsulDouble
+  let proxy: ToggleProxy
+  let client: ConsulClientLike
+  beforeEach(async () => {
+    double = await startConsulDouble()
+    proxy = await startToggleProxy(double.port)
+    client = new Consul({ host: '127.0.0.1', port: proxy.port }) as unknown as ConsulClientLike
+  })
+  afterEach(async () => {
+    client.destroy?.()
+    await proxy.close()
+    await double.close()
+  })
+
+  const start = (key: string, waitMs: number, field?: string) => {
+    const rec = recorder({ pollInterval: waitMs })
+    const watcher = watchConsul(request(key, field === undefined ? {} : { field }), rec.options, {
+      name: 'consul',
+      client: () => client,
+    })
+    return { rec, watcher }
+  }
+  const reads = (key: string) => double.requests.filter((r) => r.startsWith(`GET /v1/kv/${key}`))
+
+  it('uses blocking queries: a change, an unchanged write, a deletion and a return', async () => {
+    double.set('app/port', '8080')
+    const { rec, watcher } = start('app/port', 5_000)
+    await rec.until(isValue('8080'))
+    double.set('app/port', '9090')
+    await rec.until(isValue('9090'))
+    double.set('app/port', '9090')
+    double.set('app/other', 'x')
+    await sleep(250)
+    expect(rec.values()).toEqual(['8080', '9090'])
+    double.delete('app/port')
+    await rec.until((events) => events.at(-1)?.kind === 'removed')
+    double.set('app/port', '7070')
+    await rec.until(isValue('7070'))
+    await watcher.stop()
+    const blocking = reads('app/port').filter((r) => r.includes('index='))
+    expect(blocking.length).toBeGreaterThan(0)
+    expect(blocking.every((r) => /wait=5000ms/.test(r))).toBe(true)
+    expect(reads('app/port')[0]).not.toMatch(/index=/)
+  })
+
+  it('an idle watcher makes one request per wait period', async () => {
+    double.set('idle/key', 'v')
+    const { rec, watcher } = start('idle/key', 300)
+    await rec.until(isValue('v'))
+    await sleep(1_000)
+    await watcher.stop()
+    // first read + about one blocking read per 300 ms wait
+    expect(reads('idle/key').length).toBeLessThanOrEqual(1 + 4)
+    expect(reads('idle/key').length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('1,000 writes to one key stay rate-limited', async () => {
+    double.set('flood/key', '0')
+    const { rec, watcher } = start('flood/key', 5_000)
+    await rec.until(isValue('0'))
+    const before = reads('flood/key').length
+    const started = Date.now()
+    for (let i = 1; i <= 1_000; i++) {
+      double.set('flood/key', String(i))
+      if (i % 100 === 0) await sleep(20)
+    }
+    await rec.until(isValue('1000'))
+    const elapsed = Date.now() - started
+    // at most one read per 100 ms (plus one)
+    expect(reads('flood/key').length - before).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 2)
+    await watcher.stop()
+  })
+
+  it('an outage is one error, backs off, and resumes with the current value', async () => {
+    double.set('svc/url', 'a')
+    const { rec, watcher } = start('svc/url', 5_000)
+    await rec.until(isValue('a'))
+    await proxy.down()
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    double.set('svc/url', 'b')
+    await sleep(400)
+    await proxy.up()
+    await rec.until(isValue('b'))
+    expect(rec.events.filter((e) => e.kind === 'error')).toHaveLength(1)
+    const error = rec.events.find((e) => e.kind === 'error')
+    expect(error?.kind === 'error' && (error.error as Error).name).toBe('SourceUnavailableError')
+    await watcher.stop()
+  })
+
+  it('an index that goes backwards is reset (a fresh read, no tight loop)', async () => {
+    double.set('reset/key', 'one')
+    // Consul holds a read whose index is ahead of its own until the wait ends (then answers
+    // with its lower index), so the wait is short here.
+    const { rec, watcher } = start('reset/key', 1_000)
+    await rec.until(isValue('one'))
+    // A new Consul server (restored snapshot) on the same address: its index is lower.
+    await proxy.down()
+    await double.close()
+    double = await startConsulDouble({ startIndex: 1 })
+    double.set('reset/key', 'two')
+    const fresh = await startToggleProxy(double.port)
+    await proxy.close()
+    proxy = fresh
+    client.destroy?.()
+    client = new Consul({ host: '127.0.0.1', port: proxy.port }) as unknown as ConsulClientLike
+    await rec.until(isValue('two'), 4_000)
+    await sleep(300)
+    expect(double.requests.length).toBeLessThan(8)
+    await watcher.stop()
+  })
+
+  it('stop() mid-wait ends the held request at once', async () => {
+    double.set('held/key', 'v')
+    const { rec, watcher } = start('held/key', 60_000)
+    await rec.until(isValue('v'))
+    await sleep(50)
+    const started = Date.now()
+    await watcher.stop()
+    expect(Date.now() - started).toBeLessThan(500)
+  })
+
+  it('the source object can watch through its own client', async () => {
+    double.set('own/key', '{"a":1}')
+    const source = consulSource({ url: double.url })
+    const rec = recorder({ pollInterval: 5_000 })
+    const watcher = watchConsul(request('own/key', { field: 'a' }), rec.options, {
+      name: source.name,
+      client: () => new Consul({ host: '127.0.0.1', port: double.port }) as unknown as ConsulClientLike,
+    })
+    await rec.until(isValue(1))
+    await watcher.stop()
+    await source.close?.()
+  })
+})

@@ -1,0 +1,264 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Consul from 'consul'
+import {
+  consulSource,
+  isSourceError,
+  isSourceNotFoundError,
+  isSourcePermissionError,
+  isSourceUnavailableError,
+  type ComponentSource,
+} from 'tributary'
+import { startConsulDouble, type ConsulDouble } from '../../support/consul-double'
+import { context, request } from './request'
+
+describe('Consul double through the real consul client', () => {
+  let double: ConsulDouble
+  let consul: Consul
+
+  beforeEach(async () => {
+    double = await startConsulDouble()
+    consul = new Consul({ host: '127.0.0.1', port: double.port })
+  })
+  afterEach(async () => {
+    consul.destroy()
+    await double.close()
+  })
+
+  it('stores and reads values with the KV wire format and X-Consul-Index', async () => {
+    expect(await consul.kv.set('app/port', '8080')).toBe(true)
+    const item = (await consul.kv.get('app/port')) as {
+      Key: string
+      Value: string
+      ModifyIndex: number
+      CreateIndex: number
+    }
+    expect(item).toMatchObject({ Key: 'app/port', Value: '8080', LockIndex: 0, Flags: 0 })
+    expect(item.ModifyIndex).toBe(double.index)
+    const raw = await fetch(`${double.url}/v1/kv/app/port`)
+    expect(raw.headers.get('x-consul-index')).toBe(String(item.ModifyIndex))
+    expect(raw.headers.get('content-type')).toBe('application/json')
+    expect(await raw.json()).toEqual([
+      {
+        LockIndex: 0,
+        Key: 'app/port',
+        Flags: 0,
+        Value: Buffer.from('8080').toString('base64'),
+        CreateIndex: item.CreateIndex,
+        ModifyIndex: item.ModifyIndex,
+      },
+    ])
+  })
+
+  it('answers a missing key with 404, an empty body and a non-zero index; the client returns undefined', async () => {
+    const raw = await fetch(`${double.url}/v1/kv/nope`)
+    expect(raw.status).toBe(404)
+    expect(await raw.text()).toBe('')
+    expect(Number(raw.headers.get('x-consul-index'))).toBeGreaterThan(0)
+    expect(await consul.kv.get('nope')).toBeUndefined()
+  })
+
+  it('supports ?raw, ?recurse and ?keys with a separator', async () => {
+    double.set('app/a', '1')
+    double.set('app/b/c', '2')
+    double.set('other', '3')
+    expect(String(await consul.kv.get({ key: 'app/a', raw: true }))).toBe('1')
+    const all = (await consul.kv.get({ key: 'app/', recurse: true })) as Array<{ Key: string; Value: string }>
+    expect(all.map((e) => [e.Key, e.Value])).toEqual([
+      ['app/a', '1'],
+      ['app/b/c', '2'],
+    ])
+    expect(await consul.kv.keys('app/')).toEqual(['app/a', 'app/b/c'])
+    expect(await consul.kv.keys({ key: 'app/', separator: '/' })).toEqual(['app/a', 'app/b/'])
+  })
+
+  it('does check-and-set: cas=0 only creates, cas=N only matches the ModifyIndex', async () => {
+    expect(await consul.kv.set({ key: 'k', value: 'a', cas: 0 })).toBe(true)
+    // On the wire a failed CAS is the JSON body `false`; the consul 2.x client (papi) turns a falsy
+    // body into undefined.
+    const wire = await fetch(`${double.url}/v1/kv/k?cas=0`, { method: 'PUT', body: 'b' })
+    expect(await wire.text()).toBe('false')
+    expect(await consul.kv.set({ key: 'k', value: 'b', cas: 0 })).toBeFalsy()
+    expect(double.get('k')).toBe('a')
+    const item = (await consul.kv.get('k')) as { ModifyIndex: number }
+    expect(await consul.kv.set({ key: 'k', value: 'c', cas: item.ModifyIndex + 100 })).toBeFalsy()
+    expect(double.get('k')).toBe('a')
+    expect(await consul.kv.set({ key: 'k', value: 'c', cas: item.ModifyIndex })).toBe(true)
+    expect(double.get('k')).toBe('c')
+    expect(await consul.kv.del('k')).toBe(true)
+    expect(double.get('k')).toBeUndefined()
+  })
+
+  it('holds a blocking read until the index passes N', async () => {
+    const at = double.set('watched', 'v1')
+    const started = Date.now()
+    const pending = fetch(`${double.url}/v1/kv/watched?index=${at}&wait=5s`)
+    setTimeout(() => double.set('watched', 'v2'), 100)
+    const res = await pending
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90)
+    expect(Number(res.headers.get('x-consul-index'))).toBeGreaterThan(at)
+    const [entry] = (await res.json()) as Array<{ Value: string }>
+    expect(Buffer.from(entry?.Value ?? '', 'base64').toString()).toBe('v2')
+  })
+
+  it('ends a blocking read when the wait passes, with the same index', async () => {
+    const at = double.set('quiet', 'v1')
+    const started = Date.now()
+    const res = await fetch(`${double.url}/v1/kv/quiet?index=${at}&wait=200ms`)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-consul-index')).toBe(String(at))
+  })
+
+  it('a write to another key does not end a blocking read on this key', async () => {
+    const at = double.set('mine', 'v1')
+    const pending = fetch(`${double.url}/v1/kv/mine?index=${at}&wait=300ms`)
+    setTimeout(() => double.set('theirs', 'x'), 50)
+    const res = await pending
+    expect(res.headers.get('x-consul-index')).toBe(String(at))
+  })
+
+  it('close() ends held blocking reads', async () => {
+    const at = double.set('held', 'v1')
+    const pending = fetch(`${double.url}/v1/kv/held?index=${at}&wait=5m`).then(
+      (r) => r.status,
+      () => 'closed',
+    )
+    await new Promise((r) => setTimeout(r, 50))
+    const started = Date.now()
+    await double.close()
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect([200, 'closed']).toContain(await pending)
+  })
+})
+
+describe('Consul double with ACLs', () => {
+  let double: ConsulDouble
+  beforeEach(async () => {
+    double = await startConsulDouble({ tokens: ['good-token'] })
+    double.set('app/port', '8080')
+  })
+  afterEach(() => double.close())
+
+  it('answers a wrong or missing token with 403 text/plain "Permission denied"', async () => {
+    for (const headers of [{ 'X-Consul-Token': 'wrong' }, {}] as Record<string, string>[]) {
+      const res = await fetch(`${double.url}/v1/kv/app/port`, { headers })
+      expect(res.status).toBe(403)
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+      expect(await res.text()).toBe('Permission denied')
+    }
+    const ok = await fetch(`${double.url}/v1/kv/app/port`, { headers: { 'X-Consul-Token': 'good-token' } })
+    expect(ok.status).toBe(200)
+  })
+
+  it('consulSource reads with a token and maps a wrong token to a permission error without printing it', async () => {
+    const good = consulSource({ host: '127.0.0.1', port: double.port, token: 'good-token' })
+    const bad = consulSource({ host: '127.0.0.1', port: double.port, token: 'wrong-secret-token' })
+    try {
+      expect(await good.fetch(request({ key: 'app/port' }), context())).toBe('8080')
+      const error = await bad.fetch(request({ key: 'app/port' }), context()).catch((e: unknown) => e)
+      expect(isSourcePermissionError(error)).toBe(true)
+      expect((error as Error).message).toContain('app/port')
+      expect((error as Error).message).not.toContain('wrong-secret-token')
+      expect(JSON.stringify(error)).not.toContain('wrong-secret-token')
+      expect(require('node:util').inspect(error, { depth: 10 })).not.toContain('wrong-secret-token')
+    } finally {
+      await good.close?.()
+      await bad.close?.()
+    }
+  })
+
+  it('a token given with a client overrides the client default', async () => {
+    const client = new Consul({ host: '127.0.0.1', port: double.port })
+    const source = consulSource({ client, token: 'good-token' })
+    try {
+      expect(await source.fetch(request({ key: 'app/port' }), context())).toBe('8080')
+    } finally {
+      client.destroy()
+    }
+  })
+})
+
+describe('consulSource', () => {
+  let double: ConsulDouble
+  let source: ComponentSource
+
+  beforeEach(async () => {
+    double = await startConsulDouble()
+    source = consulSource({ url: double.url })
+  })
+  afterEach(async () => {
+    await source.close?.()
+    await double.close()
+  })
+
+  it('is named consul and applies fields itself', () => {
+    expect(source.name).toBe('consul')
+    expect(source.appliesField).toBe(true)
+  })
+
+  it('reads a string value', async () => {
+    double.set('app/port', '8080')
+    expect(await source.fetch(request({ key: 'app/port' }), context())).toBe('8080')
+  })
+
+  it('reads an empty value as an empty string', async () => {
+    double.set('app/empty', null)
+    expect(await source.fetch(request({ key: 'app/empty' }), context())).toBe('')
+  })
+
+  it('parses JSON for a field, dotted paths included', async () => {
+    double.set('app/db', JSON.stringify({ primary: { host: 'db1', port: 5432 } }))
+    expect(await source.fetch(request({ key: 'app/db', field: 'primary.port' }), context())).toBe(5432)
+    const missing = await source
+      .fetch(request({ key: 'app/db', field: 'replica' }), context())
+      .catch((e: unknown) => e)
+    expect(isSourceNotFoundError(missing)).toBe(true)
+    expect((missing as Error).message).toContain('replica')
+  })
+
+  it('rejects a field on a value that is not JSON', async () => {
+    double.set('app/plain', 'hello')
+    const error = await source
+      .fetch(request({ key: 'app/plain', field: 'x' }), context())
+      .catch((e: unknown) => e)
+    expect(isSourceError(error)).toBe(true)
+    expect((error as Error).message).toMatch(/not valid JSON/)
+  })
+
+  it('maps a missing key (the client returns undefined for 404) to SourceNotFoundError', async () => {
+    const error = await source.fetch(request({ key: 'app/missing' }), context()).catch((e: unknown) => e)
+    expect(isSourceNotFoundError(error)).toBe(true)
+    expect(error).toMatchObject({ source: 'consul', key: 'app/missing' })
+  })
+
+  it('maps a refused connection to SourceUnavailableError', async () => {
+    const port = double.port
+    await double.close()
+    const offline = consulSource({ host: '127.0.0.1', port })
+    try {
+      const error = await offline.fetch(request({ key: 'app/port' }), context()).catch((e: unknown) => e)
+      expect((error as Error).message).toMatch(/ECONNREFUSED/)
+      expect(isSourceUnavailableError(error)).toBe(true)
+    } finally {
+      await offline.close?.()
+    }
+  })
+
+  it('aborts the HTTP request when the signal aborts', async () => {
+    const held = new Set<import('node:http').ServerResponse>()
+    const silent = createServer((_req, res) => held.add(res))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const slow = consulSource({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port })
+    const controller = new AbortController()
+    const started = Date.now()
+    const pending = slow.fetch(request({ key: 'slow' }), context(controller.signal)).catch((e: unknown) => e)
+    setTimeout(() => controller.abort(new Error('stop')), 50)
+    const error = await pending
+    expect((error as Error).message).toBe('stop')
+    expect(Date.now() - started).toBeLessThan(2_000)
+    await slow.close?.()
+    silent.closeAllConnections()
+    await new Promise((resolve) => silent.close(resolve))
+  })
+})
