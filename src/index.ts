@@ -24,6 +24,23 @@ export * from './events/errors'
 export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events/handler-options'
 export * from './events/event-iterator'
 export * from './events/event-bus'
+
+export * from './model/model'
+export * from './model/decorators'
+export * from './model/scope'
+export * from './model/errors'
+export type { AggregateFunction } from './model/aggregates'
+export { toSqlNumber, type SqlNumber, type ColumnKind } from './model/coerce'
+export {
+  configureDatabase,
+  executeCompiled,
+  resolveDatabase,
+  runWithDatabaseResolver,
+  withDatabase,
+  type AnyKysely,
+  type DatabaseOptions,
+  type DatabaseResolver,
+} from './model/connection'
 export * from './store/key-hash'
 export * from './store/retry'
 export * from './store/query'
@@ -31,15 +48,6 @@ export * from './store/mutation'
 export * from './store/paginated'
 export * from './store/query-store'
 export * from './store/async-store'
-export * from './live/update'
-export * from './live/scheduling'
-export * from './live/update-hub'
-export * from './sources/watch'
-export * from './shard/errors'
-export * from './shard/merge'
-export * from './shard/resolvers'
-export * from './shard/shard-manager'
-export * from './shard/executor'
 export * from './components/errors'
 export {
   CoercionError,
@@ -56,3 +64,21 @@ export * from './components/cache'
 export { explain, type ComponentExplanation, type ComponentOrigin } from './components/explain'
 export * from './components/resolver'
 export * from './components/assign'
+export * from './live/update'
+export * from './live/scheduling'
+export * from './live/update-hub'
+export * from './sources/watch'
+export * from './shard/errors'
+export * from './shard/merge'
+export * from './shard/resolvers'
+export * from './shard/shard-manager'
+export * from './shard/executor'
+export * from './shard/across-shards'
+import './shard/model-extension'
+export * from './sources/env/env-source'
+export * from './sources/file/file-source'
+export * from './sources/http/http-source'
+export * from './sources/database/database-source'
+export * from './sources/consul/consul-source'
+export * from './sources/vault/vault-source'
+export * from './sources/redis/redis-source'
