@@ -55,9 +55,11 @@ export async function createPgDatabase<DB = any>(
   const name = uniqueName(prefix)
   await admin((client) => client.query(`CREATE DATABASE "${name}"`))
   const url = pgUrlFor(name)
-  const db = new Kysely<DB>({
-    dialect: new PostgresDialect({ pool: new Pool({ connectionString: url, max: 10, ...pool }) }),
-  })
+  const pg = new Pool({ connectionString: url, max: 10, ...pool })
+  // An idle client whose backend is terminated (a fault test, or DROP ... WITH (FORCE) racing the
+  // pool's own shutdown) emits 'error' on the pool; pg's docs require a listener, or it crashes.
+  pg.on('error', () => undefined)
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: pg }) })
   let dropped = false
   return {
     dialect: 'postgres',

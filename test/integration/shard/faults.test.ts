@@ -121,7 +121,7 @@ describeWithPostgres('PostgreSQL faults', () => {
           port: await closedPort(),
           user: 'postgres',
           connectionTimeoutMillis: 2_000,
-        }),
+        }).on('error', () => undefined),
       }),
     }),
     cause: /dead \(.*ECONNREFUSED/,
