@@ -46,13 +46,42 @@ export interface ComponentOptions<T = unknown> {
   secret?: boolean
   /** The type to coerce to: a constructor or a parser. Defaults to `design:type`, else the fallback's type. */
   type?: ComponentType
-  /** Properties that must resolve first; their values reach the source in `context.resolved`. Defaults to none. */
+  /** Properties that must resolve first; their values reach the source in `context.resolved` (under `watch()`, a change to one re-fetches this component). Defaults to none. */
   dependsOn?: string | readonly string[]
   /** Checks the coerced value (sync or async); `false`, a message or a throw rejects it. Defaults to none. */
   validate?: (value: T) => ValidationResult | PromiseLike<ValidationResult>
   /** When false, a missing or failed value leaves the property undefined instead of failing. Defaults to true. */
   required?: boolean
+  /** `watch()`: `false` opts this component out of live updates (it keeps its resolved value). Defaults to true. */
+  watch?: boolean
+  /** `watch()`: deliver a change only after this many ms without another one. Defaults to 0 (off). */
+  debounce?: number
+  /** `watch()`: at most one update per this many ms (after a `burst`). Defaults to 0 (off). */
+  throttle?: number
+  /** `watch()`: with `throttle`, updates allowed back to back before it applies. Defaults to 1. */
+  burst?: number
+  /** `watch()`: ms between reads for sources that poll (env, database, vault, http, redis; Consul's blocking wait). Defaults to the source's own. */
+  pollInterval?: number
+  /** `watch()`: watch only while another component has a given value; re-evaluated when it changes. Defaults to always. */
+  condition?: WatchCondition
 }
+
+/**
+ * When a component is watched: while the component named `component` deep-equals `equals`, or
+ * while `matches(value)` returns true. Re-evaluated each time that component changes.
+ *
+ * @example
+ * ```ts
+ * import { Component } from 'tributary'
+ * class AppConfig {
+ *   @Component({ fetchFrom: 'env', key: 'LIVE_RELOAD', fallback: false }) liveReload!: boolean
+ *   @Component({ fetchFrom: 'consul', key: 'app/limits', condition: { component: 'liveReload', equals: true } }) limits!: object
+ * }
+ * ```
+ */
+export type WatchCondition =
+  | { readonly component: string; readonly equals: unknown }
+  | { readonly component: string; readonly matches: (value: unknown) => boolean }
 
 const KNOWN: ReadonlyArray<keyof ComponentOptions> = [
   'fetchFrom',
@@ -70,6 +99,12 @@ const KNOWN: ReadonlyArray<keyof ComponentOptions> = [
   'dependsOn',
   'validate',
   'required',
+  'watch',
+  'debounce',
+  'throttle',
+  'burst',
+  'pollInterval',
+  'condition',
 ]
 const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'exponent', 'jitter', 'retryIf', 'onRetry']
 const BREAKER_KEYS = ['threshold', 'halfOpenAfter', 'failureIf']
@@ -164,7 +199,41 @@ export function checkOptions(
   if (deps === property || (Array.isArray(deps) && deps.includes(property))) {
     fail('dependsOn', 'a component cannot depend on itself')
   }
+  checkWatchOptions(o, property, fail)
   return options as unknown as ComponentOptions
+}
+
+function checkWatchOptions(
+  o: Partial<Record<keyof ComponentOptions, unknown>>,
+  property: string,
+  fail: (option: string, problem: string) => never,
+): void {
+  if (o.watch !== undefined && typeof o.watch !== 'boolean') fail('watch', '`watch` must be true or false')
+  for (const name of ['debounce', 'throttle', 'pollInterval'] as const) {
+    const value = o[name]
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+      fail(name, `\`${name}\` must be a number of milliseconds >= 0, got ${String(value)}`)
+    }
+  }
+  if (o.burst !== undefined) {
+    if (!(typeof o.burst === 'number' && Number.isInteger(o.burst) && o.burst >= 1))
+      fail('burst', `\`burst\` must be a whole number >= 1, got ${String(o.burst)}`)
+    if (o.throttle === undefined) fail('burst', '`burst` needs `throttle`')
+  }
+  const condition = o.condition
+  if (condition === undefined) return
+  if (!isPlainObject(condition) || typeof condition.component !== 'string' || condition.component === '')
+    fail('condition', '`condition` must be { component, equals } or { component, matches }')
+  const c = condition as Record<string, unknown>
+  if ('equals' in c === 'matches' in c)
+    fail('condition', '`condition` needs exactly one of `equals` and `matches`')
+  if ('matches' in c && typeof c.matches !== 'function')
+    fail('condition', '`condition.matches` must be a function')
+  for (const name of Object.keys(c)) {
+    if (!['component', 'equals', 'matches'].includes(name))
+      fail('condition', `unknown condition option ${JSON.stringify(name)}`)
+  }
+  if (c.component === property) fail('condition', 'a component cannot be conditioned on itself')
 }
 
 function checkRetry(retry: unknown, fail: (option: string, problem: string) => never): void {
