@@ -21,12 +21,12 @@ export interface ComponentModule {
  * and the sources (an exported `sources` array or record, or a function returning one).
  */
 export async function componentModule(
-  exports: ModuleExports,
+  moduleExports: ModuleExports,
   path: string,
   className: string | undefined,
   usage: string,
 ): Promise<ComponentModule> {
-  const candidates = exportedFunctions(exports).filter(([, value]) => {
+  const candidates = exportedFunctions(moduleExports).filter(([, value]) => {
     try {
       return componentsOf(value as unknown as ComponentClass<object>).length > 0
     } catch {
@@ -53,7 +53,7 @@ export async function componentModule(
       usage,
     )
   }
-  const raw = exports.sources
+  const raw = moduleExports.sources
   if (raw === undefined)
     throw new UsageError(`${path} exports no \`sources\` (an array or record of sources)`, usage)
   const sources = (typeof raw === 'function' ? await (raw as () => unknown)() : raw) as ComponentSources
@@ -61,7 +61,7 @@ export async function componentModule(
     throw new UsageError(`${path}: \`sources\` must be an array or record of sources`, usage)
   }
   const list = Array.isArray(sources) ? sources : Object.values(sources)
-  const dispose = (exports.dispose ?? exports.close) as (() => unknown) | undefined
+  const dispose = (moduleExports.dispose ?? moduleExports.close) as (() => unknown) | undefined
   return {
     Class: chosen![1] as unknown as ComponentClass<object>,
     sources,

@@ -56,8 +56,10 @@ function registerTypeScript(path: string): void {
 export type ExportedFunction = (...args: never[]) => unknown
 
 /** The exported functions (classes included) of a module, by export name. */
-export function exportedFunctions(exports: ModuleExports): Array<[name: string, value: ExportedFunction]> {
-  return Object.entries(exports).filter(
+export function exportedFunctions(
+  moduleExports: ModuleExports,
+): Array<[name: string, value: ExportedFunction]> {
+  return Object.entries(moduleExports).filter(
     (entry): entry is [string, ExportedFunction] => typeof entry[1] === 'function',
   )
 }

@@ -6,6 +6,7 @@
 import 'reflect-metadata'
 import { explainCommand, EXPLAIN_USAGE } from './explain-command'
 import type { CliIo } from './io'
+import { shardsCommand, SHARDS_USAGE } from './shards-command'
 import { UsageError } from './usage-error'
 
 /** The top-level usage text. */
@@ -23,6 +24,7 @@ type Command = (args: readonly string[], io: CliIo) => Promise<number>
 
 const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   explain: { run: explainCommand, usage: EXPLAIN_USAGE },
+  shards: { run: shardsCommand, usage: SHARDS_USAGE },
 }
 
 /**

@@ -1,14 +1,14 @@
-import { main } from '../../../src/cli/main'
-import { recordingIo } from './io'
+import { runCli } from './io'
 
 const fixture = (name: string) => `test/fixtures/cli/${name}`
 
 describe('tributary explain', () => {
   it('prints the provenance table with secrets masked and exits 0', async () => {
-    const io = recordingIo()
-    const code = await main(['explain', fixture('app-config.ts')], io)
+    const io = await runCli(['explain', fixture('app-config.ts')])
+    const code = io.code
+
     expect(code).toBe(0)
-    const lines = io.stdout().trimEnd().split('\n')
+    const lines = io.stdout.trimEnd().split('\n')
     expect(lines[0]).toBe('AppConfig: 3 component(s)')
     expect(lines[1]).toMatch(/^property\s+source\s+key\s+value\s+origin\s+ms\s+attempts$/)
     expect(lines[3]).toMatch(
@@ -19,24 +19,24 @@ describe('tributary explain', () => {
     // columns are aligned: every row starts its "source" cell at the same offset
     const at = lines[1]!.indexOf('source')
     for (const line of lines.slice(3)) expect(line.slice(at, at + 6)).toMatch(/^(env|memory)/)
-    expect(io.stdout() + io.stderr()).not.toContain('s3cr3t-value')
+    expect(io.stdout + io.stderr).not.toContain('s3cr3t-value')
   })
 
   it('prints JSON with --json, still masking the secret', async () => {
-    const io = recordingIo()
-    expect(await main(['explain', fixture('app-config.ts'), '--json', '--class', 'AppConfig'], io)).toBe(0)
-    const parsed = JSON.parse(io.stdout()) as Record<string, { value: unknown; origin: string }>
+    const io = await runCli(['explain', fixture('app-config.ts'), '--json', '--class', 'AppConfig'])
+    expect(io.code).toBe(0)
+    const parsed = JSON.parse(io.stdout) as Record<string, { value: unknown; origin: string }>
     expect(parsed.port).toMatchObject({ value: 8080, origin: 'source' })
     expect(parsed.apiKey).toMatchObject({ value: '***' })
     expect(parsed.host).toMatchObject({ value: 'localhost', origin: 'fallback' })
   })
 
   it('exits 1 and prints every failure when components fail', async () => {
-    const io = recordingIo()
-    expect(await main(['explain', fixture('broken-config.ts')], io)).toBe(1)
-    expect(io.stderr()).toContain('BrokenConfig: 2 component(s) failed to resolve')
-    expect(io.stderr()).toContain('BrokenConfig.db (source "flaky", key "db"): db is down')
-    expect(io.stderr()).toContain('BrokenConfig.cache (source "flaky", key "cache"): cache is down')
+    const io = await runCli(['explain', fixture('broken-config.ts')])
+    expect(io.code).toBe(1)
+    expect(io.stderr).toContain('BrokenConfig: 2 component(s) failed to resolve')
+    expect(io.stderr).toContain('BrokenConfig.db (source "flaky", key "db"): db is down')
+    expect(io.stderr).toContain('BrokenConfig.cache (source "flaky", key "cache"): cache is down')
   })
 
   it.each([
@@ -50,18 +50,18 @@ describe('tributary explain', () => {
     [['explain', fixture('app-config.ts'), '--timeout', 'soon'], /--timeout must be a positive number/],
     [['frobnicate'], /unknown command: frobnicate/],
   ])('exits 2 with a clear message for %j', async (args, message) => {
-    const io = recordingIo()
-    expect(await main(args, io)).toBe(2)
-    expect(io.stderr()).toMatch(message)
-    expect(io.stderr()).toContain('Usage: tributary')
+    const io = await runCli(args)
+    expect(io.code).toBe(2)
+    expect(io.stderr).toMatch(message)
+    expect(io.stderr).toContain('Usage: tributary')
   })
 
   it('prints help and exits 0', async () => {
-    const io = recordingIo()
-    expect(await main(['explain', '--help'], io)).toBe(0)
-    expect(io.stdout()).toContain('Usage: tributary explain <module>')
-    const top = recordingIo()
-    expect(await main(['--help'], top)).toBe(0)
-    expect(top.stdout()).toMatch(/Commands:\n\s+explain/)
+    const io = await runCli(['explain', '--help'])
+    expect(io.code).toBe(0)
+    expect(io.stdout).toContain('Usage: tributary explain <module>')
+    const top = await runCli(['--help'])
+    expect(top.code).toBe(0)
+    expect(top.stdout).toMatch(/Commands:\n\s+explain/)
   })
 })

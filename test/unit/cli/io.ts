@@ -16,3 +16,20 @@ export function recordingIo(signal: AbortSignal = new AbortController().signal):
     stderr: () => err,
   }
 }
+
+/**
+ * Runs the command in a fresh module registry, as a new process would: the module it loads
+ * (and the library it imports) is evaluated anew, so one test's `close()` cannot leak into
+ * the next.
+ */
+export async function runCli(
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const io = recordingIo()
+  let code = -1
+  await jest.isolateModulesAsync(async () => {
+    const { main } = require('../../../src/cli/main') as typeof import('../../../src/cli/main')
+    code = await main(args, io)
+  })
+  return { code, stdout: io.stdout(), stderr: io.stderr() }
+}
