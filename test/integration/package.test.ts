@@ -68,6 +68,24 @@ describe('the built package', () => {
     expect(required.trim()).toBe('function')
   })
 
+  it('ships the tributary command, which runs from the installed package', () => {
+    const [pack] = JSON.parse(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'])) as Array<{
+      files: Array<{ path: string }>
+    }>
+    expect(pack!.files.map((f) => f.path)).toContain('dist/cjs/cli/main.js')
+    writeFileSync(
+      join(consumer, 'config.js'),
+      `const { Component, envSource } = require('tributary')
+      class Settings {}
+      Component({ fetchFrom: 'env', key: 'PKG_TEST_PORT', type: Number })(Settings.prototype, 'port')
+      exports.Settings = Settings
+      exports.sources = [envSource({ env: { PKG_TEST_PORT: '8125' } })]`,
+    )
+    const bin = join(consumer, 'node_modules', 'tributary', 'dist', 'cjs', 'cli', 'main.js')
+    const output = run(process.execPath, [bin, 'explain', 'config.js', '--json'], consumer)
+    expect(JSON.parse(output)).toMatchObject({ port: { value: 8125, source: 'env', origin: 'source' } })
+  })
+
   it('type-checks for ESM and CommonJS consumers', () => {
     writeFileSync(
       join(consumer, 'esm.mts'),
