@@ -38,13 +38,10 @@ export class Emission {
   /** Settles the promise `emit` returned (unset for `emitAndForget`). */
   resolve: ((result: EmitResult) => void) | undefined = undefined
   reject: ((error: unknown) => void) | undefined = undefined
-  private remaining = 0
-  private rejectedSome = false
-  private pending: Array<PromiseLike<unknown>> | undefined = undefined
-  private pendingEntries: Entry[] | undefined = undefined
+  /** Tracked invocations still running, plus one held by the dispatch loop until {@link release}. */
+  private remaining = 1
   private order: Map<HandlerError, number> | undefined = undefined
   private onFulfilled: ((value: unknown) => void) | undefined = undefined
-  private onRejected: (() => void) | undefined = undefined
 
   constructor(
     readonly event: object,
@@ -55,9 +52,13 @@ export class Emission {
     private readonly done: (emission: Emission) => void,
   ) {}
 
-  /** True while tracked invocations are still running. */
-  get waiting(): boolean {
-    return this.remaining > 0
+  /**
+   * Ends the dispatch loop's hold and tells whether tracked invocations are still running. The
+   * hold keeps a thenable that calls back synchronously from finishing the emission before
+   * every handler has started.
+   */
+  release(): boolean {
+    return --this.remaining > 0
   }
 
   /** A handler returned (or resolved with) `value`. */
@@ -74,25 +75,24 @@ export class Emission {
     else (this.failures ??= []).push(error)
   }
 
-  /** Waits for a handler's promise. Its outcome is always observed. */
+  /**
+   * Waits for a handler's promise. Its outcome is always observed. The emission keeps no
+   * reference to the promise: holding handler promises from a long-lived emission made V8
+   * retain them until a full GC, which cost more than the handlers themselves. A rejection
+   * gets a closure naming its entry; the shared fulfilment callback needs none.
+   */
   track(promise: PromiseLike<unknown>, entry: Entry): void {
-    if (this.pending === undefined) {
-      this.pending = [promise]
-      this.pendingEntries = [entry]
-      this.onFulfilled = (value) => {
-        this.ok(value)
-        if (--this.remaining === 0) this.settle()
-      }
-      this.onRejected = () => {
-        this.rejectedSome = true
-        if (--this.remaining === 0) this.settle()
-      }
-    } else {
-      this.pending.push(promise)
-      ;(this.pendingEntries as Entry[]).push(entry)
-    }
     this.remaining++
-    promise.then(this.onFulfilled, this.onRejected)
+    promise.then(
+      (this.onFulfilled ??= (value) => {
+        this.ok(value)
+        if (--this.remaining === 0) this.done(this)
+      }),
+      (reason: unknown) => {
+        this.fail(entry, reason)
+        if (--this.remaining === 0) this.done(this)
+      },
+    )
   }
 
   /** Puts failures in registration order (a synchronous throw is recorded before async ones). */
@@ -102,21 +102,5 @@ export class Emission {
     const bySeq = (a: HandlerError, b: HandlerError): number => (order.get(a) ?? 0) - (order.get(b) ?? 0)
     this.failures?.sort(bySeq)
     this.errors?.sort(bySeq)
-  }
-
-  private settle(): void {
-    if (!this.rejectedSome) {
-      this.done(this)
-      return
-    }
-    // Something failed: everything has settled, so allSettled names each failure at once.
-    const entries = this.pendingEntries as Entry[]
-    void Promise.allSettled(this.pending as Array<PromiseLike<unknown>>).then((outcomes) => {
-      for (let i = 0; i < outcomes.length; i++) {
-        const outcome = outcomes[i] as PromiseSettledResult<unknown>
-        if (outcome.status === 'rejected') this.fail(entries[i] as Entry, outcome.reason)
-      }
-      this.done(this)
-    })
   }
 }

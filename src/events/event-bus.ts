@@ -2,6 +2,7 @@
  * `AsyncEventBus`: class-keyed typed events, awaited emission that loses no error, and
  * per-handler concurrency limits, rate limits, timeouts and retries.
  */
+import { setMaxListeners } from 'node:events'
 import { ASYNC_DISPOSE, DISPOSE } from './dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
@@ -107,6 +108,9 @@ export class AsyncEventBus implements AsyncDisposable {
     this.metrics = options.metrics ?? AsyncMetrics.default
     this.closeTimeout = options.closeTimeout ?? 10_000
     this.context = Object.freeze({ signal: this.lifetime.signal, attempt: 0 })
+    // Every queued or timed invocation listens on the bus's lifetime signal until it starts or
+    // ends: many at once is normal here, not a leak, so Node's warning past 10 is turned off.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.lifetime.signal)
   }
 
   /** True once {@link close} has been called. */
@@ -360,7 +364,7 @@ export class AsyncEventBus implements AsyncDisposable {
       if (isPromiseLike(value)) emission.track(value, entry)
       else emission.ok(value)
     }
-    if (emission.waiting) {
+    if (emission.release()) {
       this.inflight++
       if (forget) return undefined
       return new Promise<EmitResult>((resolve, reject) => {
