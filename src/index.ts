@@ -57,7 +57,7 @@ export {
   type ComponentParser,
   type ComponentType,
 } from './components/coerce'
-export type { ComponentOptions, ValidationResult } from './components/options'
+export type { ComponentOptions, ValidationResult, WatchCondition } from './components/options'
 export { componentsOf, type ComponentDefinition } from './components/metadata'
 export * from './components/decorator'
 export * from './components/cache'
@@ -67,6 +67,8 @@ export * from './components/assign'
 export * from './live/update'
 export * from './live/scheduling'
 export * from './live/update-hub'
+export * from './live/component-updated'
+export * from './live/watch'
 export * from './sources/watch'
 export * from './shard/errors'
 export * from './shard/merge'

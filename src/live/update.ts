@@ -20,8 +20,11 @@ export interface ComponentUpdateBase {
   readonly secret: boolean
 }
 
-/** A value changed (the coerced value differs, by deep equality, from the one before). */
-export interface ComponentUpdated extends ComponentUpdateBase {
+/**
+ * A value changed (the coerced value differs, by deep equality, from the one before). (The
+ * event class published on an `AsyncEventBus` is `ComponentUpdated`; it carries any update.)
+ */
+export interface ComponentValueUpdated extends ComponentUpdateBase {
   readonly kind: 'updated'
   readonly oldValue: unknown
   readonly newValue: unknown
@@ -35,7 +38,8 @@ export interface ComponentAdded extends ComponentUpdateBase {
 
 /**
  * The key was deleted in the source. The property now holds its `fallback`, or `undefined`
- * when it has none (`newValue` says which).
+ * when it has none and is `required: false` (`newValue` says which). A required component
+ * without a fallback keeps its last value instead, and the deletion is an `error` update.
  */
 export interface ComponentRemoved extends ComponentUpdateBase {
   readonly kind: 'removed'
@@ -65,7 +69,7 @@ export interface ComponentUpdateError extends ComponentUpdateBase {
  * })
  * ```
  */
-export type ComponentUpdate = ComponentUpdated | ComponentAdded | ComponentRemoved | ComponentUpdateError
+export type ComponentUpdate = ComponentValueUpdated | ComponentAdded | ComponentRemoved | ComponentUpdateError
 
 /** The mask shown instead of a secret value. */
 export const SECRET_MASK = '***'

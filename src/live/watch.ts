@@ -1,0 +1,226 @@
+/**
+ * `watch(Class, { sources })`: resolve once, then keep the instance current from every source
+ * that can watch, with typed updates to iterators, listeners and (optionally) an event bus.
+ */
+import { provenanceRecords, type ComponentOrigin } from '../components/explain'
+import { planFor } from '../components/plan'
+import { resolve, type ComponentClass, type ResolveOptions } from '../components/resolver'
+import { ASYNC_DISPOSE } from '../events/dispose'
+import type { WatchBackoff } from '../sources/watch'
+import { ComponentUpdated, type UpdatePublisher } from './component-updated'
+import { LiveComponent, type LiveHost } from './live-component'
+import { checkConditions, liveSpecs } from './live-plan'
+import { frozenCopy } from './snapshot'
+import type { ComponentUpdate } from './update'
+import { createUpdateHub, type UpdateListener, type UpdatesOptions } from './update-hub'
+
+/** Options of {@link watch}: those of `resolve`, and a few for watching. */
+export interface WatchOptions extends ResolveOptions {
+  /**
+   * Also publish every update as a {@link ComponentUpdated} event with `bus.emitAndForget`
+   * (an `AsyncEventBus` fits). The bus is yours: `stop()` does not close it. Defaults to none.
+   */
+  bus?: UpdatePublisher
+  /**
+   * Waits after failures, for source watchers and re-fetches.
+   * Defaults to `{ initialDelay: 200, maxDelay: 30_000 }`.
+   */
+  backoff?: WatchBackoff
+}
+
+/**
+ * A watched instance: `current` is kept up to date in place; every change is an update on
+ * `updates()` and `onUpdate`. `timeout` in the options applies to the first resolve only;
+ * aborting `signal` cancels that resolve, and later stops watching as `stop()` does.
+ *
+ * @example
+ * ```ts
+ * import { watch } from 'tributary'
+ * await using live = await watch(AppConfig, { sources })
+ * live.current.port                                   // always the latest value
+ * const off = live.onUpdate((u) => console.log(u.kind, u.property))
+ * for await (const u of live.updates({ bufferSize: 100 })) {
+ *   if (u.kind === 'updated') console.log(u.property, u.oldValue, '→', u.newValue)
+ *   if (u.kind === 'error') console.warn(u.error)      // the last good value stays
+ * }
+ * ```
+ */
+export interface LiveComponents<T extends object> extends AsyncDisposable {
+  /** The instance, updated in place (the same object for the handle's whole life). */
+  readonly current: T
+  /**
+   * A frozen copy of `current` as of the last update (shallow: values are replaced on change,
+   * never mutated). The same object is returned until the next change. `explain` works on it.
+   */
+  snapshot(): Readonly<T>
+  /**
+   * Every update from now on, until `stop()` (then the iteration ends, after what was
+   * buffered). Each call is its own consumer and gets every update. A consumer that falls
+   * `bufferSize` updates behind loses the OLDEST ones and then receives one `error` update
+   * with an `UpdatesOverflowError` (property `'*'`, the count dropped) before those kept;
+   * re-read `current` then. `bufferSize` defaults to 1_000.
+   */
+  updates(options?: UpdatesOptions): AsyncIterableIterator<ComponentUpdate>
+  /** Calls `listener` synchronously for every update; returns the unsubscribe function. A throw is ignored. */
+  onUpdate(listener: UpdateListener): () => void
+  /** The properties whose source watcher is running now (conditions and `watch: false` considered). */
+  readonly watching: readonly string[]
+  /** True once `stop()` was called. */
+  readonly stopped: boolean
+  /**
+   * Stops every watcher, timer and re-fetch, ends every `updates()` iteration and drops the
+   * listeners. Resolves when nothing is in flight any more. Calling it again returns the same promise.
+   */
+  stop(): Promise<void>
+  /** The same as `stop()`, for `await using live = await watch(...)`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+class LiveHandle<T extends object> implements LiveComponents<T> {
+  private readonly hub = createUpdateHub()
+  private readonly lifetime = new AbortController()
+  private readonly inFlight = new Set<Promise<void>>()
+  private readonly components = new Map<string, LiveComponent>()
+  private latest: Readonly<T> | undefined
+  private stopping: Promise<void> | undefined
+  private readonly onAbort = (): void => {
+    void this.stop()
+  }
+
+  constructor(
+    readonly current: T,
+    className: string,
+    specs: ReturnType<typeof liveSpecs>,
+    private readonly options: WatchOptions,
+  ) {
+    const instance = current as Record<string, unknown>
+    const origins = new Map<string, ComponentOrigin>(
+      (provenanceRecords(current) ?? []).map((r) => [r.property, r.origin]),
+    )
+    const bus = options.bus
+    const host: LiveHost = {
+      className,
+      instance,
+      signal: this.lifetime.signal,
+      backoff: options.backoff,
+      resolved: () => {
+        const values: Record<string, unknown> = {}
+        for (const property of specs.keys()) values[property] = instance[property]
+        return Object.freeze(values)
+      },
+      publish: (update) => {
+        if (this.lifetime.signal.aborted) return
+        this.hub.publish(update)
+        if (!bus) return
+        try {
+          bus.emitAndForget(new ComponentUpdated(className, update))
+        } catch {
+          // emitAndForget must not throw; a bus that does cannot stop the watcher.
+        }
+      },
+      track: (work) => {
+        this.inFlight.add(work)
+        void work.then(() => this.inFlight.delete(work))
+      },
+      changed: (property, valueChanged) => {
+        this.latest = undefined
+        if (!valueChanged) return
+        const spec = specs.get(property)
+        if (!spec) return
+        for (const name of spec.conditioned) this.components.get(name)?.conditionChanged(instance[property])
+        for (const name of spec.dependents) this.components.get(name)?.dependencyChanged()
+      },
+    }
+    for (const [property, spec] of specs) {
+      this.components.set(property, new LiveComponent(spec, host, origins.get(property) ?? 'source'))
+    }
+  }
+
+  /** Starts every watcher; on a failure, stops what started and throws. */
+  async start(): Promise<void> {
+    const instance = this.current as Record<string, unknown>
+    try {
+      for (const component of this.components.values()) {
+        const on = component.spec.condition?.component
+        component.start(on === undefined ? undefined : instance[on])
+      }
+    } catch (error) {
+      await this.stop()
+      throw error
+    }
+    const signal = this.options.signal
+    if (signal?.aborted) await this.stop()
+    else signal?.addEventListener('abort', this.onAbort, { once: true })
+  }
+
+  snapshot(): Readonly<T> {
+    return (this.latest ??= frozenCopy(this.current))
+  }
+
+  updates(options?: UpdatesOptions): AsyncIterableIterator<ComponentUpdate> {
+    return this.hub.updates(options)
+  }
+
+  onUpdate(listener: UpdateListener): () => void {
+    return this.hub.onUpdate(listener)
+  }
+
+  get watching(): readonly string[] {
+    return [...this.components.values()].filter((c) => c.watching).map((c) => c.spec.property)
+  }
+
+  get stopped(): boolean {
+    return this.stopping !== undefined
+  }
+
+  stop(): Promise<void> {
+    return (this.stopping ??= this.shutdown())
+  }
+
+  [ASYNC_DISPOSE](): Promise<void> {
+    return this.stop()
+  }
+
+  private async shutdown(): Promise<void> {
+    this.lifetime.abort()
+    this.options.signal?.removeEventListener('abort', this.onAbort)
+    for (const component of this.components.values()) component.stop()
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight])
+    this.hub.close()
+  }
+}
+
+/**
+ * Resolves `target` as `resolve` does (same options, same errors), then watches every
+ * component whose source can watch and keeps the instance current. A change is applied only
+ * when the coerced value really differs (deep equality); a value that fails coercion or
+ * `validate` is an `error` update and is not applied; a deleted key falls back (or becomes
+ * undefined when `required: false`); a source outage is one `error` update, and the last good
+ * value stays. Secret values are `'***'` in updates.
+ *
+ * Per component: `watch: false`, `debounce`, `throttle` + `burst`, `pollInterval`,
+ * `condition`; a component that `dependsOn` another is re-fetched when that one changes.
+ *
+ * @example
+ * ```ts
+ * import { Component, consulSource, envSource, watch } from 'tributary'
+ * class AppConfig {
+ *   @Component({ fetchFrom: 'env', key: 'LOG_LEVEL', fallback: 'info', pollInterval: 1_000 }) logLevel!: string
+ *   @Component({ fetchFrom: 'consul', key: 'app/port', debounce: 100 }) port!: number
+ * }
+ * const live = await watch(AppConfig, { sources: [envSource(), consulSource({ host: '127.0.0.1' })] })
+ * live.onUpdate((u) => console.log(u))
+ * await live.stop()
+ * ```
+ */
+export async function watch<T extends object>(
+  target: ComponentClass<T>,
+  options: WatchOptions,
+): Promise<LiveComponents<T>> {
+  const plan = planFor(target)
+  checkConditions(plan)
+  const instance = await resolve(target, options)
+  const handle = new LiveHandle(instance, plan.className, liveSpecs(plan, options.sources), options)
+  await handle.start()
+  return handle
+}
