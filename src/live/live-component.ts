@@ -178,14 +178,15 @@ export class LiveComponent {
     this.refetching = controller
     const { signal } = controller
     const current = (): boolean => this.refetching === controller && !signal.aborted
-    const run = this.fetchOnce(signal).then(
+    const attempts = { count: 0 }
+    const run = this.fetchOnce(signal, attempts).then(
       (raw) => {
         if (current()) this.apply({ kind: 'value', raw })
       },
       (error: unknown) => {
         if (!current()) return
         if (isSourceNotFoundError(error)) this.apply({ kind: 'removed' })
-        else this.fail(error)
+        else this.fail(error, undefined, attempts.count)
       },
     )
     this.host.track(
@@ -195,10 +196,12 @@ export class LiveComponent {
     )
   }
 
-  private fetchOnce(signal: AbortSignal): Promise<unknown> {
+  private fetchOnce(signal: AbortSignal, attempts: { count: number }): Promise<unknown> {
     const { planned, source } = this.spec
-    const fetch = (attemptSignal: AbortSignal, attempt: number): Promise<unknown> =>
-      source.fetch(planned.request, { signal: attemptSignal, attempt, resolved: this.host.resolved() })
+    const fetch = (attemptSignal: AbortSignal, attempt: number): Promise<unknown> => {
+      attempts.count = Math.max(attempts.count, attempt + 1)
+      return source.fetch(planned.request, { signal: attemptSignal, attempt, resolved: this.host.resolved() })
+    }
     if (!planned.resilient) return Promise.resolve().then(() => fetch(signal, 0))
     const operation = `${this.host.className}.${this.spec.property}`
     const timeout = planned.definition.options.timeout
@@ -315,7 +318,7 @@ export class LiveComponent {
   }
 
   /** Publishes an `error` update; the last good value stays. */
-  private fail(error: unknown, problem?: string): void {
+  private fail(error: unknown, problem?: string, attempts = 1): void {
     if (this.host.signal.aborted) return
     const { property, secret, options } = this.spec.planned.definition
     this.host.publish(
@@ -326,19 +329,19 @@ export class LiveComponent {
         key: this.spec.planned.label,
         at: Date.now(),
         secret,
-        error: isComponentError(error) ? error : this.componentError(error, problem),
+        error: isComponentError(error) ? error : this.componentError(error, problem, attempts),
       }),
     )
   }
 
-  private componentError(cause: unknown, problem?: string): ComponentError {
+  private componentError(cause: unknown, problem?: string, attempts = 1): ComponentError {
     return new ComponentError(
       {
         className: this.host.className,
         property: this.spec.property,
         source: this.spec.planned.definition.options.fetchFrom,
         key: this.spec.planned.label,
-        attempts: 1,
+        attempts,
         cause,
       },
       problem,
