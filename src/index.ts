@@ -31,6 +31,7 @@ export * from './model/scope'
 export * from './model/errors'
 export type { AggregateFunction } from './model/aggregates'
 export { toSqlNumber, type SqlNumber, type ColumnKind } from './model/coerce'
+export { defaultModelCacheStore, type ModelCacheOptions } from './model/cache'
 export {
   configureDatabase,
   executeCompiled,

@@ -3,6 +3,7 @@
  */
 import { type Kysely } from 'kysely'
 import { type AsyncResult } from '../core/async-result'
+import { type ModelCacheOptions } from './cache'
 import { type SqlNumber } from './coerce'
 import { bindDatabase, configureDatabase, type AnyKysely, type DatabaseOptions } from './connection'
 import {
@@ -93,6 +94,18 @@ export class Model {
   /** At most `count` rows. */
   static limit<M extends Model>(this: ModelClass<M>, count: number): Scope<M> {
     return createScope(this).limit(count)
+  }
+
+  /**
+   * Every row, with reads cached for `ttl` seconds in a `QueryStore` (see `Scope.cached`).
+   *
+   * @example
+   * ```ts
+   * const total = await User.cached({ ttl: 60 }).asyncCount() // cached for a minute
+   * ```
+   */
+  static cached<M extends Model>(this: ModelClass<M>, options: ModelCacheOptions): Scope<M> {
+    return createScope(this).cached(options)
   }
 
   /** `count(*)` of the table. */

@@ -16,6 +16,7 @@ import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import { aggregateExpression, readAggregate, type AggregateFunction } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
+import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError, RecordNotFoundError } from './errors'
@@ -91,6 +92,21 @@ export interface Scope<M extends object> {
   limit(count: number): Scope<M>
   /** Skips `count` rows. */
   offset(count: number): Scope<M>
+  /**
+   * This scope with its reads cached for `ttl` seconds in a `QueryStore` (the shared default
+   * one, or `options.store`): an answer is reused while fresh, and identical reads in flight run
+   * once. Writes through any model of the same table mark its cached reads stale; changes made
+   * in other ways show after at most `ttl`. Reads inside `withDatabase(trx, …)` on a transaction
+   * bypass the cache. Cached rows are shared between callers: treat them as read-only.
+   *
+   * @example
+   * ```ts
+   * const active = User.where({ active: true }).cached({ ttl: 60 })
+   * await active.asyncCount() // queries
+   * await active.asyncCount() // cached for 60 s
+   * ```
+   */
+  cached(options: ModelCacheOptions): Scope<M>
 
   /** `count(*)`. */
   asyncCount(options?: QueryOptions): AsyncResult<number>
@@ -166,9 +182,10 @@ interface ScopeState {
   readonly order: readonly Order[]
   readonly limit: number | undefined
   readonly offset: number | undefined
+  readonly cache: ModelCache | undefined
 }
 
-const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset: undefined }
+const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset: undefined, cache: undefined }
 // Stands for the value `asyncFind` looks up: its compiled query is a template reused per id.
 const HOLE = Object.freeze({ hole: true })
 
@@ -269,6 +286,10 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.with({ offset: count(this.meta, 'offset', n) })
   }
 
+  cached(options: ModelCacheOptions): Scope<M> {
+    return this.with({ cache: modelCache(this.meta.model, options) })
+  }
+
   // ---- SQL building ------------------------------------------------------------------------
 
   private whereExpression(sqlite: boolean, extra?: Condition): Expression<SqlBool> | undefined {
@@ -309,7 +330,7 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.meta.columns.map((c) => sql.id(c.name).as(c.property))
   }
 
-  private cached<R>(key: string, db: AnyKysely, build: () => CompiledQuery<R>): CompiledQuery<R> {
+  private compiledOnce<R>(key: string, db: AnyKysely, build: () => CompiledQuery<R>): CompiledQuery<R> {
     this.compiled ??= new Map()
     let perDb = this.compiled.get(key)
     if (!perDb) this.compiled.set(key, (perDb = new WeakMap()))
@@ -322,7 +343,7 @@ class ModelScope<M extends object> implements Scope<M> {
     const col = name === undefined ? undefined : column(this.meta, name)
     if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
     const target = db ?? resolveDatabase(this.model)
-    const query = this.cached(`${fn}:${col?.name ?? '*'}`, target, () => {
+    const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, () => {
       const sqlite = databaseState(target).sqlite
       const inner = this.select(target, sqlite)
       if (this.state.limit === undefined && this.state.offset === undefined) {
@@ -357,19 +378,38 @@ class ModelScope<M extends object> implements Scope<M> {
     options: QueryOptions | undefined,
     compile: (db: AnyKysely, sqlite: boolean) => CompiledQuery<R>,
     read: (result: QueryResult<R>) => T,
+    write = false,
   ): AsyncResult<T> {
     const operation = operationName(this.model, helper)
+    const cache = write ? undefined : this.state.cache
     return AsyncResult.from(
       (signal) => {
         const db = resolveDatabase(this.model)
-        const query = compile(db, databaseState(db).sqlite)
-        return executeCompiled(db, query, signal).then(read, (error: unknown) => {
-          if (signal.aborted) throw signal.reason
-          throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
+        const state = databaseState(db)
+        const query = compile(db, state.sqlite)
+        const execute = (querySignal: AbortSignal): Promise<T> =>
+          executeCompiled(db, query, querySignal).then(read, (error: unknown) => {
+            if (querySignal.aborted) throw querySignal.reason
+            throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
+          })
+        if (write) return execute(signal).then((value) => this.written(value))
+        if (cache === undefined || state.transaction) return execute(signal)
+        // The shared read runs on the store's signal: one caller giving up does not cancel it
+        // for the others; this caller's signal only ends its own wait.
+        return cache.store.fetch(readKey(this.meta.table, db, helper, query), (ctx) => execute(ctx.signal), {
+          staleTime: cache.ttlMs,
+          cacheTime: cache.ttlMs,
+          signal,
         })
       },
       { operation, signal: options?.signal },
     )
+  }
+
+  /** After a write: marks cached reads of this table stale, then passes the value on. */
+  private written<T>(value: T): T {
+    invalidateTable(this.meta.table)
+    return value
   }
 
   asyncCount(options?: QueryOptions): AsyncResult<number> {
@@ -437,7 +477,7 @@ class ModelScope<M extends object> implements Scope<M> {
       options,
       (db, sqlite) => {
         const c = (col = column(this.meta, name))
-        return scope.cached(`values:${c.name}`, db, () =>
+        return scope.compiledOnce(`values:${c.name}`, db, () =>
           scope.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
         )
       },
@@ -473,7 +513,7 @@ class ModelScope<M extends object> implements Scope<M> {
             'primary',
             `${this.meta.model} has no @Column({ primary: true })`,
           )
-        const template = this.cached('find', db, () => {
+        const template = this.compiledOnce('find', db, () => {
           const hole: Condition = { column: primary, operator: '=', value: HOLE }
           return this.select(db, sqlite, hole).select(this.selection()).limit(1).compile()
         })
@@ -505,7 +545,7 @@ class ModelScope<M extends object> implements Scope<M> {
       helper,
       options,
       (db, sqlite) =>
-        this.cached('all', db, () => this.select(db, sqlite).select(this.selection()).compile()),
+        this.compiledOnce('all', db, () => this.select(db, sqlite).select(this.selection()).compile()),
       (result) => finish(result.rows.map((row) => this.instance(row as Record<string, unknown>))),
     )
   }
@@ -516,7 +556,7 @@ class ModelScope<M extends object> implements Scope<M> {
       'asyncExists',
       options,
       (db, sqlite) =>
-        first.cached('exists', db, () => first.select(db, sqlite).select(sql.lit(1).as('v')).compile()),
+        first.compiledOnce('exists', db, () => first.select(db, sqlite).select(sql.lit(1).as('v')).compile()),
       (result) => result.rows.length > 0,
     )
   }
@@ -593,6 +633,7 @@ class ModelScope<M extends object> implements Scope<M> {
         return qb.compile()
       },
       (result) => Number(result.numAffectedRows ?? 0),
+      true,
     )
   }
 
@@ -607,6 +648,7 @@ class ModelScope<M extends object> implements Scope<M> {
         return qb.compile()
       },
       (result) => Number(result.numAffectedRows ?? 0),
+      true,
     )
   }
 
@@ -640,7 +682,7 @@ class ModelScope<M extends object> implements Scope<M> {
             throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
           }
         }
-        return inserted
+        return this.written(inserted)
       },
       { operation, signal: options?.signal },
     )
