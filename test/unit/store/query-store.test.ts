@@ -198,6 +198,35 @@ describe('QueryStore queries', () => {
     await expect(store.fetch(['c2'], async () => 1)).rejects.toMatchObject({ name: 'AsyncCancelledError' })
   })
 
+  it('refetch() supersedes a fetch in flight: its signal aborts, its late answer is discarded', async () => {
+    store = new QueryStore()
+    const answers: Array<ReturnType<typeof deferred<string>>> = []
+    const signals: AbortSignal[] = []
+    const query = store.query(['r'], ({ signal }) => {
+      signals.push(signal)
+      const answer = deferred<string>()
+      answers.push(answer)
+      return answer.promise // ignores its signal: the late answer must still be dropped
+    })
+    query.setData('cached')
+    const first = query.fetch()
+    const second = query.refetch()
+    expect(signals).toHaveLength(2)
+    expect(signals[0]?.aborted).toBe(true)
+    expect(signals[1]?.aborted).toBe(false)
+    answers[1]?.resolve('new')
+    answers[0]?.resolve('late')
+    await expect(second).resolves.toBe('new')
+    await expect(first).resolves.toBe('new') // the superseded fetch's awaiters get the new result
+    await settle()
+    expect(query.state).toMatchObject({ status: 'success', data: 'new', isFetching: false })
+    // without data yet, or with cancelRefetch: false, the fetch in flight is shared instead
+    const again = query.refetch()
+    expect(query.refetch({ cancelRefetch: false })).toBe(again)
+    answers[2]?.resolve('newer')
+    await expect(again).resolves.toBe('newer')
+  })
+
   it('rejects bad options with a typed error naming the option', () => {
     store = new QueryStore()
     expect(() => new QueryStore({ maxEntries: 0 })).toThrow(/maxEntries/)

@@ -38,6 +38,22 @@ describe('QueryStore retry and timeout', () => {
     expect(query.state).toMatchObject({ status: 'success', failureCount: 0, error: null })
   })
 
+  it('caps the default backoff at 30 s between attempts of a real fetch', async () => {
+    store = new QueryStore({ retry: 7 })
+    const start = Date.now()
+    const times: number[] = []
+    const result = store
+      .fetch(['cap'], async () => {
+        times.push(Date.now() - start)
+        throw new Error(`fail ${times.length}`)
+      })
+      .catch((e: unknown) => e)
+    await jest.advanceTimersByTimeAsync(200_000)
+    expect(await result).toEqual(new Error('fail 8'))
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number))
+    expect(gaps).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000])
+  })
+
   it('keeps the error of the last attempt when retries run out', async () => {
     store = new QueryStore()
     let n = 0
