@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { delay } from '../../core/abort'
 import { SourceError, isSourceNotFoundError, type ComponentRequest } from '../source'
 import { backoffDelay, createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
-import { consulError, consulValue, type ConsulClientLike, type ConsulKvEntry } from './consul-source'
+import { consulError, consulValue, type ConsulClientLike, type ConsulKvEntry } from './consul-kv'
 
 /** Settings of {@link watchConsul}, taken from the Consul source. */
 export interface ConsulWatchSettings {

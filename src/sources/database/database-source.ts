@@ -9,9 +9,10 @@ import {
   SourceUnavailableError,
   selectField,
   type ComponentRequest,
-  type ComponentSource,
   type SourceContext,
 } from '../source'
+import type { WatchableSource } from '../watch'
+import { watchDatabase } from './database-watcher'
 
 /** Options of {@link databaseSource}. */
 export interface DatabaseSourceOptions {
@@ -35,7 +36,8 @@ interface KyselyModule {
  * runs as written and gives the first column of the first row; a `key` reads `valueColumn`
  * from the key/value `table` with the key as a bound parameter. No row is a
  * `SourceNotFoundError`; `field` picks a dotted path from a JSON value. Kysely cannot cancel a
- * running query: an aborted signal rejects at once and the query's result is ignored.
+ * running query: an aborted signal rejects at once and the query's result is ignored. `watch`
+ * re-runs the query at `pollInterval` (see {@link watchDatabase}).
  *
  * @example
  * ```ts
@@ -47,13 +49,13 @@ interface KyselyModule {
  * const config = await resolve(AppConfig, { sources: [databaseSource(db, { table: 'settings' })] })
  * ```
  */
-export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOptions = {}): ComponentSource {
+export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOptions = {}): WatchableSource {
   const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
   const name = options.name ?? 'database'
   const table = options.table ?? 'config'
   const keyColumn = options.keyColumn ?? 'key'
   const valueColumn = options.valueColumn ?? 'value'
-  return {
+  const source: WatchableSource = {
     name,
     appliesField: true,
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
@@ -97,7 +99,9 @@ export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOption
       if (request.field === undefined) return value
       return selectField(parseJson(value, name, label, request.field), request.field, details)
     },
+    watch: (request, watchOptions) => watchDatabase(source, request, watchOptions),
   }
+  return source
 }
 
 function loadKysely(): KyselyModule {

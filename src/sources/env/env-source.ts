@@ -7,9 +7,10 @@ import {
   SourceNotFoundError,
   selectField,
   type ComponentRequest,
-  type ComponentSource,
   type SourceContext,
 } from '../source'
+import type { WatchableSource } from '../watch'
+import { watchEnv } from './env-watcher'
 
 /** Options of {@link envSource}. */
 export interface EnvSourceOptions {
@@ -27,7 +28,8 @@ export interface EnvSourceOptions {
 /**
  * A source reading environment variables. The key (or, without one, the property name) names
  * the variable; a missing variable is a `SourceNotFoundError`. With `field`, the variable is
- * parsed as JSON and the dotted field picked from it.
+ * parsed as JSON and the dotted field picked from it. `watch` polls the variable (see
+ * {@link watchEnv}).
  *
  * @example
  * ```ts
@@ -38,10 +40,10 @@ export interface EnvSourceOptions {
  * const config = await resolve(AppConfig, { sources: [envSource({ prefix: 'APP_' })] })
  * ```
  */
-export function envSource(options: EnvSourceOptions = {}): ComponentSource {
+export function envSource(options: EnvSourceOptions = {}): WatchableSource {
   const name = options.name ?? 'env'
   const prefix = options.prefix ?? ''
-  return {
+  const source: WatchableSource = {
     name,
     appliesField: true,
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
@@ -67,5 +69,7 @@ export function envSource(options: EnvSourceOptions = {}): ComponentSource {
       }
       return selectField(document, request.field, { source: name, key: variable })
     },
+    watch: (request, watchOptions) => watchEnv(source, request, watchOptions),
   }
+  return source
 }

@@ -12,9 +12,10 @@ import {
   SourcePermissionError,
   selectField,
   type ComponentRequest,
-  type ComponentSource,
   type SourceContext,
 } from '../source'
+import type { WatchableSource } from '../watch'
+import { watchFile } from './file-watcher'
 
 /** Options of {@link fileSource}. */
 export interface FileSourceOptions {
@@ -29,7 +30,8 @@ export interface FileSourceOptions {
  * `baseDir`); the extension picks the format: `.json` and `.yaml`/`.yml` are parsed,
  * `.env`, `.env.*` and `*.env` are dotenv files (`util.parseEnv`), anything else is returned as text. `field` is a dotted path inside the parsed document
  * (`'db.primary.url'`, `'hosts.0'`). A missing file or field is a `SourceNotFoundError`; a
- * parse error names the file and position, never the content.
+ * parse error names the file and position, never the content. `watch` follows the file through
+ * in-place writes, atomic replaces and ConfigMap symlink swaps (see {@link watchFile}).
  *
  * @example
  * ```ts
@@ -40,9 +42,9 @@ export interface FileSourceOptions {
  * const config = await resolve(AppConfig, { sources: [fileSource({ baseDir: __dirname })] })
  * ```
  */
-export function fileSource(options: FileSourceOptions = {}): ComponentSource {
+export function fileSource(options: FileSourceOptions = {}): WatchableSource {
   const name = options.name ?? 'file'
-  return {
+  const source: WatchableSource = {
     name,
     appliesField: true,
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
@@ -72,7 +74,12 @@ export function fileSource(options: FileSourceOptions = {}): ComponentSource {
       const document = parseDocument(text, formatOf(path), name, key)
       return request.field === undefined ? document : selectField(document, request.field, details)
     },
+    watch: (request, watchOptions) =>
+      watchFile(source, request, watchOptions, {
+        ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
+      }),
   }
+  return source
 }
 
 /** The format by extension; `.env`, `.env.local` and `app.env` are all dotenv files. */

@@ -25,7 +25,8 @@ export interface FileWatchSettings {
 export const FILE_WATCH_DEBOUNCE_MS = 25
 
 /**
- * Watches the file a component reads. A half-written or invalid file is reported through
+ * Watches the file a component reads, starting with one read once the directory is watched (so
+ * a change made between the first resolve and the watch is not lost). A half-written or invalid file is reported through
  * `onError` (the last good value stays with the caller); a deleted file through `onRemove`. When
  * the directory cannot be watched (it does not exist yet, or was removed), the watcher reports
  * the error once and retries with capped backoff. `pollInterval`, when given, also re-reads the
@@ -104,8 +105,11 @@ export function watchFile(
       return
     }
     fsWatcher.on('error', (error) => retry(error))
-    if (failures > 0) schedule()
+    // Once watching, read: a change made before the watch began (or during an outage) is not lost.
+    const recovering = failures > 0
     failures = 0
+    if (recovering) schedule()
+    else read()
   }
 
   const retry = (error: unknown): void => {
