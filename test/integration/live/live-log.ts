@@ -6,6 +6,7 @@ import {
   type LiveComponents,
   type SourceWatchOptions,
   type SourceWatcher,
+  type WatchableSource,
 } from 'tributary'
 
 /** What a handle published, and waits on it (real timers). */
@@ -70,7 +71,9 @@ export function withWatch(
   source: ComponentSource,
   watcher: (request: ComponentRequest, options: SourceWatchOptions) => SourceWatcher,
 ): ComponentSource {
-  return canWatch(source) ? source : { ...source, watch: watcher }
+  if (canWatch(source)) return source
+  const watchable: WatchableSource = { ...source, watch: watcher }
+  return watchable
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

@@ -1,8 +1,6 @@
 import { Component, pollingWatcher, watch, type ComponentSource, type ComponentUpdate } from 'tributary'
 import { watchableMemory } from './watchable-memory'
 
-const asyncDispose = Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose
-
 afterEach(() => jest.useRealTimers())
 
 describe('watch(): stop()', () => {
@@ -101,7 +99,7 @@ describe('watch(): stop()', () => {
 
     const disposable = await watch(Signalled, { sources: [mem] })
     expect(mem.running).toBe(1)
-    await disposable[asyncDispose]()
+    await disposable[Symbol.for('nodejs.asyncDispose') as typeof Symbol.asyncDispose]()
     expect(disposable.stopped).toBe(true)
     expect(mem.running).toBe(0)
   })
