@@ -47,8 +47,15 @@ const MASK = '***'
 /** Records in declaration order; `asyncAssign` replaces or appends one. */
 type Provenance = ProvenanceRecord[]
 
+/** What an instance holds: its records, or a function building them on first read. */
+type StoredProvenance = Provenance | (() => Provenance)
+
 function provenanceOf(instance: object): Provenance | undefined {
-  return (instance as { [PROVENANCE]?: Provenance })[PROVENANCE]
+  const stored = (instance as { [PROVENANCE]?: StoredProvenance })[PROVENANCE]
+  if (typeof stored !== 'function') return stored
+  const provenance = stored()
+  Object.defineProperty(instance, PROVENANCE, { value: provenance, enumerable: false, configurable: true })
+  return provenance
 }
 
 function secretsOf(provenance: Provenance): Set<string> {
@@ -82,19 +89,37 @@ export function recordProvenance(instance: object, records: readonly ProvenanceR
       if (record.secret) hasSecret = true
     }
   }
-  const all = provenance
-  if (!hasSecret || Object.prototype.hasOwnProperty.call(instance, inspect.custom)) return
+  if (hasSecret) maskSecrets(instance)
+}
+
+/**
+ * Like {@link recordProvenance} on an instance that has none yet, but the records are built by
+ * `build` the first time they are read (by `explain`, `toJSON`, `util.inspect`…), so a resolve
+ * nobody explains does not pay for them. `mayHaveSecrets`: true when some record may be secret.
+ */
+export function recordProvenanceLazily(
+  instance: object,
+  build: () => ProvenanceRecord[],
+  mayHaveSecrets: boolean,
+): void {
+  Object.defineProperty(instance, PROVENANCE, { value: build, enumerable: false, configurable: true })
+  if (mayHaveSecrets) maskSecrets(instance)
+}
+
+/** Gives `instance` a `toJSON` and a `util.inspect` view that show `'***'` for secret records. */
+function maskSecrets(instance: object): void {
+  if (Object.prototype.hasOwnProperty.call(instance, inspect.custom)) return
   const prototype = Object.getPrototypeOf(instance) as object | null
   const ownToJSON = (prototype as { toJSON?: unknown } | null)?.toJSON
+  const secrets = (): Set<string> => secretsOf(provenanceOf(instance) ?? [])
   Object.defineProperty(instance, 'toJSON', {
     enumerable: false,
     configurable: true,
     writable: true,
     value(this: object) {
-      const secrets = secretsOf(all)
       const base: unknown = typeof ownToJSON === 'function' ? ownToJSON.call(this) : this
       return base !== null && typeof base === 'object' && !Array.isArray(base)
-        ? masked(this, secrets, base as object)
+        ? masked(this, secrets(), base as object)
         : base
     },
   })
@@ -103,7 +128,7 @@ export function recordProvenance(instance: object, records: readonly ProvenanceR
     configurable: true,
     writable: true,
     value(this: object) {
-      return Object.assign(Object.create(prototype) as object, masked(this, secretsOf(all)))
+      return Object.assign(Object.create(prototype) as object, masked(this, secrets()))
     },
   })
 }

@@ -107,28 +107,34 @@ function validated(spec: FinishSpec, value: unknown, attempts: number): unknown 
   return checkValidation(spec, value, attempts, result)
 }
 
+function coercionFailed(spec: FinishSpec, raw: unknown, attempts: number, error: unknown): never {
+  return fail(
+    spec,
+    attempts,
+    `cannot convert ${showValue(raw, spec.secret)} to ${spec.coerce.typeName}${coercionReason(error, spec.secret)}`,
+    spec.secret ? undefined : error,
+  )
+}
+
 /**
  * Coerces and validates `raw`; returns the value, or a promise of it when the parser or the
- * validator is async. Throws a {@link ComponentError} on failure.
+ * validator is async. Throws a {@link ComponentError} on failure. The common case (a sync
+ * coercer, no validator) allocates nothing beyond the value itself.
  */
 export function finishValue(spec: FinishSpec, raw: unknown, attempts: number): unknown {
   let value: unknown
-  const coercionError = (error: unknown): never =>
-    fail(
-      spec,
-      attempts,
-      `cannot convert ${showValue(raw, spec.secret)} to ${spec.coerce.typeName}${coercionReason(error, spec.secret)}`,
-      spec.secret ? undefined : error,
-    )
   try {
     value = spec.coerce(raw)
   } catch (error) {
-    coercionError(error)
+    coercionFailed(spec, raw, attempts, error)
   }
   if (isThenable(value)) {
-    return Promise.resolve(value).then((v) => validated(spec, v, attempts), coercionError)
+    return Promise.resolve(value).then(
+      (v) => validated(spec, v, attempts),
+      (error: unknown) => coercionFailed(spec, raw, attempts, error),
+    )
   }
-  return validated(spec, value, attempts)
+  return spec.validate === undefined ? value : validated(spec, value, attempts)
 }
 
 export { isThenable }

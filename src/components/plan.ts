@@ -41,6 +41,8 @@ export interface Plan {
   readonly version: number
   /** True when some component `dependsOn` another (so resolved values are shared with sources). */
   readonly hasDependencies: boolean
+  /** True when some component is `secret` (so resolved instances mask it when printed). */
+  readonly hasSecret: boolean
 }
 
 const plans = new WeakMap<object, Plan>()
@@ -143,7 +145,8 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
     })
   })
   const hasDependencies = components.some((c) => c.dependsOn.length > 0)
-  return Object.freeze({ className, components, version: metadataVersion(), hasDependencies })
+  const hasSecret = components.some((c) => c.definition.secret)
+  return Object.freeze({ className, components, version: metadataVersion(), hasDependencies, hasSecret })
 }
 
 function fetchKeyOf(definition: ComponentDefinition): string {

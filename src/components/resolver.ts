@@ -9,7 +9,12 @@ import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, isFresh, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentOptionsError, ComponentResolutionError, isComponentError } from './errors'
-import { recordProvenance, type ComponentOrigin, type ProvenanceRecord } from './explain'
+import {
+  provenanceRecords,
+  recordProvenanceLazily,
+  type ComponentOrigin,
+  type ProvenanceRecord,
+} from './explain'
 import { finishValue, isThenable, pickField } from './finish'
 import { suggest } from './options'
 import { planFor, type Plan, type PlannedComponent } from './plan'
@@ -54,6 +59,24 @@ class FetchFailure {
 class NoValueError extends TributaryError {}
 
 const neverAborted = new AbortController().signal
+
+let batchNow = -1
+const endClockBatch = (): void => {
+  batchNow = -1
+}
+
+/**
+ * `performance.now()`, read once per burst of microtasks: components whose fetches settle in
+ * the same burst (in-memory and cached sources) share one reading, which is accurate to the
+ * time the burst's own callbacks take. A fetch settling on a later I/O turn reads the clock anew.
+ */
+function clock(): number {
+  if (batchNow < 0) {
+    batchNow = performance.now()
+    queueMicrotask(endClockBatch)
+  }
+  return batchNow
+}
 const sourceIds = new WeakMap<ComponentSource, number>()
 let nextSourceId = 1
 
@@ -88,14 +111,18 @@ function registryOf(sources: ComponentSources): Map<string, ComponentSource> {
   return registry
 }
 
-const checked = new WeakMap<Plan, WeakSet<Map<string, ComponentSource>>>()
+const checked = new WeakMap<Plan, WeakMap<Map<string, ComponentSource>, ComponentSource[]>>()
 
-function checkSources(plan: Plan, registry: Map<string, ComponentSource>): void {
-  let registries = checked.get(plan)
-  if (registries?.has(registry)) return
+/** Checks every `fetchFrom` once per plan and registry; returns each component's source by plan index. */
+function sourcesFor(plan: Plan, registry: Map<string, ComponentSource>): ComponentSource[] {
+  let byRegistry = checked.get(plan)
+  const known = byRegistry?.get(registry)
+  if (known) return known
   checkEachSource(plan, registry)
-  if (!registries) checked.set(plan, (registries = new WeakSet()))
-  registries.add(registry)
+  const sources = plan.components.map((c) => registry.get(c.definition.options.fetchFrom) as ComponentSource)
+  if (!byRegistry) checked.set(plan, (byRegistry = new WeakMap()))
+  byRegistry.set(registry, sources)
+  return sources
 }
 
 function checkEachSource(plan: Plan, registry: Map<string, ComponentSource>): void {
@@ -117,7 +144,15 @@ function checkEachSource(plan: Plan, registry: Map<string, ComponentSource>): vo
 class Resolution {
   readonly fetches: Array<Promise<Outcome>> = []
   readonly settled: Array<Promise<boolean>> = []
-  readonly records: ProvenanceRecord[] = []
+  /**
+   * Provenance by declaration index. A lean component that resolved from its source keeps only
+   * its value and duration (`kinds` 1); any other outcome keeps a whole record (`kinds` 2); a
+   * failed component keeps nothing (0). Records are built when first read ({@link provenance}).
+   */
+  private readonly kinds: Uint8Array
+  private readonly values: unknown[]
+  private readonly durations: Float64Array
+  private readonly records: ProvenanceRecord[] = []
   readonly errors: ComponentError[] = []
   readonly resolved: Record<string, unknown> = {}
   private context: SourceContext | undefined
@@ -127,14 +162,71 @@ class Resolution {
   constructor(
     readonly plan: Plan,
     readonly instance: Record<string, unknown>,
-    readonly registry: Map<string, ComponentSource>,
+    /** Each component's source, by plan index. */
+    readonly sources: readonly ComponentSource[],
     readonly cache: ComponentValueCache | undefined,
     readonly signal: AbortSignal,
     readonly abortable: boolean,
-  ) {}
+  ) {
+    const count = plan.components.length
+    this.kinds = new Uint8Array(count)
+    this.values = new Array<unknown>(count)
+    this.durations = new Float64Array(count)
+  }
 
+  /** The provenance records of the components that resolved (or stayed missing), in declaration order. */
+  provenance(): ProvenanceRecord[] {
+    const out: ProvenanceRecord[] = []
+    const byDeclaration: Array<PlannedComponent | undefined> = []
+    for (const component of this.plan.components) byDeclaration[component.declared] = component
+    for (const component of byDeclaration) {
+      if (component === undefined) continue
+      const at = component.declared
+      const kind = this.kinds[at]
+      if (kind === 2) out.push(this.records[at] as ProvenanceRecord)
+      else if (kind === 1) {
+        out.push({
+          property: component.definition.property,
+          source: component.definition.options.fetchFrom,
+          key: component.label,
+          value: this.values[at],
+          durationMs: this.durations[at] as number,
+          attempts: 1,
+          origin: 'source',
+          secret: component.definition.secret,
+          reason: undefined,
+        })
+      }
+    }
+    return out
+  }
+
+  /** Components not yet settled, and what to call when none is left (without `dependsOn`). */
+  private remaining = 0
+  private finished: (() => void) | undefined
+  private readonly countDown = (): void => {
+    if (--this.remaining === 0) this.finished?.()
+  }
+
+  /**
+   * Starts every component; resolves when all have settled (it never rejects for a component's
+   * failure: those are collected in `errors`). Without `dependsOn`, settling is counted rather
+   * than joined with `Promise.all`, so a lean component costs one `then`.
+   */
   start(): Promise<unknown> {
-    for (const component of this.plan.components) {
+    const components = this.plan.components
+    if (!this.plan.hasDependencies) {
+      if (components.length === 0) return Promise.resolve()
+      this.remaining = components.length
+      return new Promise<void>((resolve) => {
+        this.finished = resolve
+        for (const component of components) {
+          if (component.lean) this.runLean(component, this.startedAt)
+          else void this.run(component).then(this.countDown)
+        }
+      })
+    }
+    for (const component of components) {
       if (component.dependsOn.length === 0) {
         this.settled.push(this.run(component))
       } else {
@@ -150,6 +242,15 @@ class Resolution {
       }
     }
     return Promise.all(this.settled)
+  }
+
+  /** Counts a lean component as settled (when counting); passes its result on. */
+  private track(result: boolean | Promise<boolean>): boolean | Promise<boolean> {
+    if (this.finished !== undefined) {
+      if (typeof result === 'boolean') this.countDown()
+      else void result.then(this.countDown)
+    }
+    return result
   }
 
   private run(component: PlannedComponent, started = this.startedAt): Promise<boolean> {
@@ -172,7 +273,7 @@ class Resolution {
 
   /** The common case — no cache, no policy, no shared fetch: one source call, one `then`. */
   private runLean(component: PlannedComponent, started: number): Promise<boolean> {
-    const source = this.registry.get(component.definition.options.fetchFrom) as ComponentSource
+    const source = this.sources[component.index] as ComponentSource
     this.context ??= { signal: this.signal, attempt: 0, resolved: this.resolved }
     let pending: Promise<unknown>
     try {
@@ -181,25 +282,45 @@ class Resolution {
     } catch (error) {
       pending = Promise.reject(error)
     }
-    const field = component.definition.options.field
     return pending.then(
-      (raw) => {
-        const value = field === undefined ? raw : pickField(raw, field)
-        if (value === undefined || value === null) {
-          return this.fail(
-            component,
-            started,
-            new FetchFailure(new NoValueError('the source returned no value'), 1),
-          )
-        }
-        return this.succeed(component, started, { value, attempts: 1, origin: 'source' })
-      },
-      (error: unknown) => this.fail(component, started, new FetchFailure(error, 1)),
+      (raw) => this.track(this.settleLean(component, source, started, raw)),
+      (error: unknown) => this.track(this.fail(component, started, new FetchFailure(error, 1))),
     )
   }
 
+  /** A lean fetch answered: pick the field, coerce, validate, assign — without an outcome object. */
+  private settleLean(
+    component: PlannedComponent,
+    source: ComponentSource,
+    started: number,
+    raw: unknown,
+  ): boolean | Promise<boolean> {
+    const field = source.appliesField === true ? undefined : component.definition.options.field
+    const value = field === undefined ? raw : pickField(raw, field)
+    if (value === undefined || value === null) {
+      return this.fail(
+        component,
+        started,
+        new FetchFailure(new NoValueError('the source returned no value'), 1),
+      )
+    }
+    let finished: unknown
+    try {
+      finished = finishValue(component.spec, value, 1)
+    } catch (error) {
+      return this.reject(component, error, 1)
+    }
+    if (isThenable(finished)) {
+      return Promise.resolve(finished).then(
+        (v) => this.assign(component, started, v, 1, 'source'),
+        (error: unknown) => this.reject(component, error, 1),
+      )
+    }
+    return this.assign(component, started, finished, 1, 'source')
+  }
+
   private fetchOutcome(component: PlannedComponent): Promise<Outcome> {
-    const source = this.registry.get(component.definition.options.fetchFrom) as ComponentSource
+    const source = this.sources[component.index] as ComponentSource
     const cache = component.cached ? this.cache : undefined
     if (!cache) return this.callSource(component, source, this.signal)
     const key = `${sourceId(source)}\u0000${component.fetchKey}`
@@ -222,7 +343,7 @@ class Resolution {
     source: ComponentSource,
     signal: AbortSignal,
   ): Promise<Outcome> {
-    const field = component.definition.options.field
+    const field = source.appliesField === true ? undefined : component.definition.options.field
     if (!component.resilient) {
       const context: SourceContext = { signal, attempt: 0, resolved: this.resolved }
       const pending = source.fetch(component.request, context)
@@ -266,15 +387,28 @@ class Resolution {
   ): boolean {
     const property = component.definition.property
     if (origin !== 'missing') {
-      this.instance[property] = value
+      try {
+        this.instance[property] = value
+      } catch (error) {
+        // A setter or a frozen instance refused the value.
+        return this.reject(component, error, attempts)
+      }
       if (this.plan.hasDependencies) this.resolved[property] = value
     }
-    this.records[component.declared] = {
+    const at = component.declared
+    if (origin === 'source' && attempts === 1 && reason === undefined) {
+      this.kinds[at] = 1
+      this.values[at] = value
+      this.durations[at] = clock() - started
+      return true
+    }
+    this.kinds[at] = 2
+    this.records[at] = {
       property,
       source: component.definition.options.fetchFrom,
       key: component.label,
       value,
-      durationMs: performance.now() - started,
+      durationMs: clock() - started,
       attempts,
       origin,
       secret: component.definition.secret,
@@ -312,7 +446,7 @@ class Resolution {
     if (this.signal.aborted) return this.reject(component, cause, attempts)
     const reason = describeCause(cause)
     if (options.fallbackTo === 'cache' && this.cache) {
-      const source = this.registry.get(options.fetchFrom) as ComponentSource
+      const source = this.sources[component.index] as ComponentSource
       const entry = this.cache.get(`${sourceId(source)}\u0000${component.fetchKey}`)
       if (entry) return this.finishFallback(component, started, entry.value, attempts, 'cache', reason)
     }
@@ -398,7 +532,7 @@ export async function resolve<T extends object>(
 ): Promise<T> {
   const plan = planFor(target)
   const registry = registryOf(options.sources)
-  checkSources(plan, registry)
+  const sources = sourcesFor(plan, registry)
   if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {
     throw new RangeError(`resolve timeout must be a number of ms > 0, got ${options.timeout}`)
   }
@@ -421,7 +555,7 @@ export async function resolve<T extends object>(
   const resolution = new Resolution(
     plan,
     instance as Record<string, unknown>,
-    registry,
+    sources,
     cache,
     linked?.signal ?? neverAborted,
     linked !== undefined,
@@ -433,8 +567,7 @@ export async function resolve<T extends object>(
     linked?.dispose()
   }
   if (options.signal?.aborted) throw abortError(options.signal, `resolve ${plan.className}`)
-  const records = sortRecords(resolution.records)
-  recordProvenance(instance, records)
+  recordProvenanceLazily(instance, () => resolution.provenance(), plan.hasSecret)
   if (resolution.errors.length > 0) {
     const order = declarationOrder(plan)
     const errors = resolution.errors.sort(
@@ -443,7 +576,7 @@ export async function resolve<T extends object>(
     throw new ComponentResolutionError(
       plan.className,
       errors,
-      records.filter((r) => r.origin !== 'missing').map((r) => r.property),
+      (provenanceRecords(instance) ?? []).filter((r) => r.origin !== 'missing').map((r) => r.property),
       instance,
     )
   }
@@ -452,11 +585,6 @@ export async function resolve<T extends object>(
 
 function declarationOrder(plan: Plan): Map<string, number> {
   return new Map(plan.components.map((c) => [c.definition.property, c.declared]))
-}
-
-/** Records are stored at their declaration index; components that failed leave holes. */
-function sortRecords(records: ProvenanceRecord[]): ProvenanceRecord[] {
-  return records.length === records.filter(Boolean).length ? records : records.filter(Boolean)
 }
 
 /** The same function as {@link resolve}, under the name the design also uses. */

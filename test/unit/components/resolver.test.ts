@@ -217,6 +217,64 @@ describe('resolve', () => {
     })
   })
 
+  it('does not pick the field again when the source applied it (appliesField)', async () => {
+    class Nested {
+      @Component({ fetchFrom: 'picks', key: 'doc', field: 'db' }) db!: { db: string }
+      @Component({ fetchFrom: 'picks', key: 'doc', field: 'db', retry: 1 }) resilient!: { db: string }
+    }
+    // The field's own value holds a key of the same name: picking twice would give 'inner'.
+    const picks: ComponentSource = {
+      name: 'picks',
+      appliesField: true,
+      fetch: (request) => Promise.resolve(request.field === 'db' ? { db: 'inner' } : undefined),
+    }
+    const config = await resolve(Nested, { sources: [picks] })
+    expect(config.db).toEqual({ db: 'inner' })
+    expect(config.resilient).toEqual({ db: 'inner' })
+  })
+
+  it('records every component in explain, in declaration order, with durations and attempts', async () => {
+    class Timed {
+      @Component({ fetchFrom: 'mem', key: 'slow' }) slow!: string
+      @Component({ fetchFrom: 'mem', key: 'fast' }) fast!: string
+      @Component({ fetchFrom: 'mem', key: 'gone', fallback: 'fb' }) gone!: string
+    }
+    const source = memorySource('mem', { slow: 's', fast: 'f' }, { delays: { slow: 30 } })
+    const explained = explain(await resolve(Timed, { sources: [source] }))
+    expect(Object.keys(explained)).toEqual(['slow', 'fast', 'gone'])
+    expect(explained.slow).toMatchObject({
+      source: 'mem',
+      key: 'slow',
+      value: 's',
+      attempts: 1,
+      origin: 'source',
+    })
+    expect(explained.slow?.durationMs).toBeGreaterThanOrEqual(29)
+    expect(explained.fast?.durationMs).toBeLessThan(explained.slow?.durationMs as number)
+    expect(explained.gone).toMatchObject({ value: 'fb', origin: 'fallback', attempts: 1 })
+  })
+
+  it('a property that refuses the value (a throwing setter) is a ComponentError, not a crash', async () => {
+    class Guarded {
+      @Component({ fetchFrom: 'mem', key: 'port', type: Number }) port!: number
+      @Component({ fetchFrom: 'mem', key: 'host' }) host!: string
+      constructor() {
+        Object.defineProperty(this, 'port', {
+          set() {
+            throw new Error('read-only port')
+          },
+        })
+      }
+    }
+    const error = await failure(
+      resolve(Guarded, { sources: [memorySource('mem', { port: '1', host: 'h' })] }),
+    )
+    expect(error.errors.map((e) => e.message)).toEqual([
+      'Guarded.port (source "mem", key "port"): read-only port',
+    ])
+    expect(error.instance).toMatchObject({ host: 'h' })
+  })
+
   it('makes an identical fetch once within a resolve', async () => {
     class Twice {
       @Component({ fetchFrom: 'mem', key: 'doc', field: 'a' }) a!: string
