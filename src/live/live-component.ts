@@ -251,7 +251,9 @@ export class LiveComponent {
 
   private settle(report: Report, started: number): Promise<void> | undefined {
     if (report.kind === 'value') {
-      const raw = pickField(report.raw, this.spec.planned.definition.options.field)
+      // As the resolver does: pick `field` only when the source has not already applied it.
+      const field = this.spec.planned.definition.options.field
+      const raw = this.spec.source.appliesField ? report.raw : pickField(report.raw, field)
       if (raw !== undefined && raw !== null) {
         return this.finish(raw, (value) => this.commit(value, 'source', false, started))
       }

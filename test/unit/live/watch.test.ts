@@ -198,6 +198,22 @@ describe('watch(): the handle', () => {
     await live.stop()
   })
 
+  it('picks `field` from a watched document unless the source applies it itself', async () => {
+    class Fields {
+      @Component({ fetchFrom: 'doc', key: 'app', field: 'db.url' }) url!: string
+      @Component({ fetchFrom: 'own', key: 'app', field: 'note' }) note!: string
+    }
+    const doc = watchableMemory('doc', { app: { db: { url: 'pg://a' } } })
+    const own = Object.assign(watchableMemory('own', { app: '{"note":"inner"}' }), { appliesField: true })
+    const live = await watch(Fields, { sources: [doc, own] })
+    doc.set('app', { db: { url: 'pg://b' } })
+    own.set('app', '{"note":"still the whole value"}')
+    await settle()
+    expect(live.current.url).toBe('pg://b')
+    expect(live.current.note).toBe('{"note":"still the whole value"}')
+    await live.stop()
+  })
+
   it('snapshot() is a frozen copy that later updates do not touch', async () => {
     class Snap {
       @Component({ fetchFrom: 'mem', key: 'n' }) n!: number
