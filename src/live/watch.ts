@@ -2,6 +2,7 @@
  * `watch(Class, { sources })`: resolve once, then keep the instance current from every source
  * that can watch, with typed updates to iterators, listeners and (optionally) an event bus.
  */
+import { abortError } from '../core/abort'
 import { provenanceRecords, type ComponentOrigin } from '../components/explain'
 import { planFor } from '../components/plan'
 import { resolve, type ComponentClass, type ResolveOptions } from '../components/resolver'
@@ -89,7 +90,7 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
 
   constructor(
     readonly current: T,
-    className: string,
+    private readonly className: string,
     specs: ReturnType<typeof liveSpecs>,
     private readonly options: WatchOptions,
   ) {
@@ -149,8 +150,11 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
       throw error
     }
     const signal = this.options.signal
-    if (signal?.aborted) await this.stop()
-    else signal?.addEventListener('abort', this.onAbort, { once: true })
+    if (signal?.aborted) {
+      await this.stop()
+      throw abortError(signal, `watch ${this.className}`)
+    }
+    signal?.addEventListener('abort', this.onAbort, { once: true })
   }
 
   snapshot(): Readonly<T> {
@@ -219,6 +223,9 @@ export async function watch<T extends object>(
 ): Promise<LiveComponents<T>> {
   const plan = planFor(target)
   checkConditions(plan)
+  if (options.bus !== undefined && typeof options.bus?.emitAndForget !== 'function') {
+    throw new TypeError('watch: `bus` must have an emitAndForget(event) method, such as an AsyncEventBus')
+  }
   const instance = await resolve(target, options)
   const handle = new LiveHandle(instance, plan.className, liveSpecs(plan, options.sources), options)
   await handle.start()

@@ -393,6 +393,16 @@ describe('watch options are checked', () => {
     expect(declare({ debounce: 10, throttle: 100, burst: 2, pollInterval: 0, watch: true })).not.toThrow()
   })
 
+  it('when watch starts: a bus without emitAndForget', async () => {
+    class Plain {
+      @Component({ fetchFrom: 'mem', key: 'a' }) a!: string
+    }
+    const mem = watchableMemory('mem', { a: 'A' })
+    const bus = { emit: () => undefined } as unknown as AsyncEventBus
+    await expect(watch(Plain, { sources: [mem], bus })).rejects.toThrow(/`bus` must have an emitAndForget/)
+    expect(mem.fetches).toHaveLength(0)
+  })
+
   it('when watch starts: a condition on an unknown component', async () => {
     class Cond {
       @Component({ fetchFrom: 'mem', key: 'a', condition: { component: 'flagg', equals: true } }) a!: string
