@@ -2,9 +2,17 @@
  * `ComponentCache`: fetched component values kept across `resolve` calls for their `ttl`,
  * bounded by least-recent use, with identical concurrent fetches made once.
  *
+ * It is a thin layer over the library's {@link QueryStore} (one query per cache key): `ttl`
+ * is the query's `staleTime`, `maxEntries` the store's LRU bound, and a fetch in flight is the
+ * store's, returned rather than repeated. Entries never expire on their own (`cacheTime` is
+ * infinite), so a stale value stays available as the last good one for `fallbackTo: 'cache'`.
+ *
  * The resolver depends only on the {@link ComponentValueCache} interface, so another store can
  * back it.
  */
+import { TributaryError } from '../core/errors'
+import type { Query, QueryFetcher } from '../store/query'
+import { QueryStore } from '../store/query-store'
 
 /** One cached raw value (after `field` was picked, before coercion). */
 export interface CachedComponentValue {
@@ -15,21 +23,37 @@ export interface CachedComponentValue {
   readonly expiresAt: number
 }
 
+/** Options for {@link ComponentValueCache.fetch}. */
+export interface ComponentCacheFetchOptions {
+  /** Seconds a stored value stays fresh (served without calling the fetcher). Defaults to 0. */
+  readonly ttl?: number
+  /** Stops this caller's wait; the shared fetch is aborted only when every caller's signal has. Defaults to none. */
+  readonly signal?: AbortSignal
+}
+
 /** What the resolver needs from a cache. Keys are opaque strings the resolver builds. */
 export interface ComponentValueCache {
-  /** The entry for `key`, fresh or stale, or undefined. */
+  /** The entry for `key`, fresh or stale, or undefined. Counts as a use for the LRU bound. */
   get(key: string): CachedComponentValue | undefined
   /** Stores `value` for `ttlSeconds` (0: stale at once, kept only as a last good value). */
   set(key: string, value: unknown, ttlSeconds: number): void
-  /** Removes one entry; true if it existed. */
-  delete(key: string): boolean
-  /** Removes every entry. */
-  clear(): void
   /**
-   * Runs `fetch` unless an identical fetch (same key) is already in flight, in which case that
-   * one's outcome is shared. The shared fetch's signal aborts only when every caller's signal has.
+   * Get-or-fetch: a value stored less than `ttl` seconds ago at once (without calling `fetch`),
+   * else the fetch already in flight for `key`, else a new call of `fetch`, whose value is then
+   * stored. A failed fetch keeps the last good value. The shared fetch's signal aborts only
+   * when every caller's signal has.
    */
+  fetch<T>(
+    key: string,
+    fetch: (signal: AbortSignal) => Promise<T>,
+    options?: ComponentCacheFetchOptions,
+  ): Promise<T>
+  /** Like {@link fetch} with a ttl of 0: runs `fetch` unless an identical one is in flight. */
   dedupe<T>(key: string, fetch: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>
+  /** Removes one entry (cancelling its fetch in flight); true if it held a value. */
+  delete(key: string): boolean
+  /** Removes every entry, cancelling fetches in flight (their callers get an `AsyncCancelledError`). */
+  clear(): void
 }
 
 /** Options for {@link ComponentCache}. */
@@ -38,17 +62,20 @@ export interface ComponentCacheOptions {
   maxEntries?: number
 }
 
+/** A fetch in flight and how many callers still wait for it. */
 interface Flight {
   readonly promise: Promise<unknown>
-  readonly controller: AbortController
+  readonly query: Query<unknown>
   waiting: number
 }
 
-const noop = (): void => undefined
+/** The fetcher of entries that were only ever `set`: the cache never refetches them itself. */
+const storedOnly: QueryFetcher<never> = () =>
+  Promise.reject(new TributaryError('ComponentCache: this entry has no fetch of its own'))
 
 /**
- * An in-memory, LRU-bounded {@link ComponentValueCache}. Share one between `resolve` calls to
- * keep values for their `ttl`.
+ * An in-memory, LRU-bounded {@link ComponentValueCache} backed by a {@link QueryStore}. Share
+ * one between `resolve` calls to keep values for their `ttl`.
  *
  * @example
  * ```ts
@@ -60,87 +87,71 @@ const noop = (): void => undefined
  */
 export class ComponentCache implements ComponentValueCache {
   readonly maxEntries: number
-  private readonly entries = new Map<string, CachedComponentValue>()
-  private readonly flights = new Map<string, Flight>()
+  readonly #store: QueryStore
+  readonly #flights = new Map<string, Flight>()
 
   constructor(options: ComponentCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 1_000
     if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
       throw new RangeError(`maxEntries must be a whole number >= 1, got ${this.maxEntries}`)
     }
+    this.#store = new QueryStore({
+      maxEntries: this.maxEntries,
+      cacheTime: Infinity,
+      staleTime: 0,
+      retry: 0,
+    })
   }
 
-  /** Entries held now. */
+  /** Entries held now (a key whose first fetch is in flight counts). */
   get size(): number {
-    return this.entries.size
+    return this.#store.size
   }
 
   /** Fetches in flight now. */
   get inFlight(): number {
-    return this.flights.size
+    return this.#flights.size
   }
 
   get(key: string): CachedComponentValue | undefined {
-    const entry = this.entries.get(key)
-    if (entry) {
-      this.entries.delete(key)
-      this.entries.set(key, entry)
-    }
-    return entry
+    const query = this.#store.getQuery<unknown>([key])
+    if (query === undefined || query.data === undefined) return undefined
+    this.#store.query([key], storedOnly) // marks it most recently used
+    const storedAt = query.state.updatedAt
+    return { value: query.data, storedAt, expiresAt: storedAt + query.options.staleTime }
   }
 
   set(key: string, value: unknown, ttlSeconds: number): void {
-    const storedAt = Date.now()
-    this.entries.delete(key)
-    this.entries.set(key, { value, storedAt, expiresAt: storedAt + ttlSeconds * 1_000 })
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string
-      this.entries.delete(oldest)
-    }
+    this.#store.query<unknown>([key], storedOnly, { staleTime: ttlSeconds * 1_000 }).setData(value)
   }
 
-  delete(key: string): boolean {
-    return this.entries.delete(key)
-  }
-
-  clear(): void {
-    this.entries.clear()
-  }
-
-  dedupe<T>(key: string, fetch: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  fetch<T>(
+    key: string,
+    fetch: (signal: AbortSignal) => Promise<T>,
+    options: ComponentCacheFetchOptions = {},
+  ): Promise<T> {
+    const { signal } = options
     if (signal?.aborted) return Promise.reject(signal.reason)
-    let flight = this.flights.get(key)
-    if (!flight) {
-      const controller = new AbortController()
-      const created: Flight = {
-        controller,
-        waiting: 0,
-        promise: Promise.resolve()
-          .then(() => fetch(controller.signal))
-          .finally(() => {
-            if (this.flights.get(key) === created) this.flights.delete(key)
-          }),
-      }
-      created.promise.catch(noop)
-      this.flights.set(key, created)
-      flight = created
-    }
-    const shared = flight
-    shared.waiting++
-    if (!signal) return shared.promise as Promise<T>
+    const shared = this.#store.fetch<T>([key], (context) => fetch(context.signal), {
+      staleTime: (options.ttl ?? 0) * 1_000,
+    })
+    const query = this.#store.getQuery<unknown>([key])
+    if (query === undefined || !query.isFetching) return shared // fresh: served from the store
+    const flight = this.#join(key, shared, query)
+    if (!signal) return shared
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         reject(signal.reason)
-        if (--shared.waiting === 0) {
-          if (this.flights.get(key) === shared) this.flights.delete(key)
-          shared.controller.abort(signal.reason)
+        if (--flight.waiting === 0 && this.#flights.get(key) === flight) {
+          this.#flights.delete(key)
+          flight.query.cancel(signal.reason)
         }
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      shared.promise.then(
+      shared.then(
         (value) => {
           signal.removeEventListener('abort', onAbort)
-          resolve(value as T)
+          resolve(value)
         },
         (error: unknown) => {
           signal.removeEventListener('abort', onAbort)
@@ -148,6 +159,42 @@ export class ComponentCache implements ComponentValueCache {
         },
       )
     })
+  }
+
+  dedupe<T>(key: string, fetch: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.fetch(key, fetch, { ttl: 0, signal })
+  }
+
+  delete(key: string): boolean {
+    const had = this.#store.getQuery<unknown>([key])?.data !== undefined
+    this.#store.remove([key])
+    this.#flights.delete(key)
+    return had
+  }
+
+  clear(): void {
+    this.#store.clear()
+    this.#flights.clear()
+  }
+
+  /** Counts one more caller of the flight `shared`, registering the flight if it is new. */
+  #join(key: string, shared: Promise<unknown>, query: Query<unknown>): Flight {
+    let flight = this.#flights.get(key)
+    if (flight?.promise !== shared) {
+      const created: Flight = { promise: shared, query, waiting: 0 }
+      const settled = (): void => {
+        if (this.#flights.get(key) === created) this.#flights.delete(key)
+        // A key whose only fetch failed holds nothing worth keeping.
+        if (query.data === undefined && !query.isFetching && this.#store.getQuery([key]) === query) {
+          this.#store.remove([key])
+        }
+      }
+      shared.then(settled, settled)
+      this.#flights.set(key, created)
+      flight = created
+    }
+    flight.waiting++
+    return flight
   }
 }
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
 import type { ComponentSource, SourceContext } from '../sources/source'
-import { defaultComponentCache, isFresh, type ComponentValueCache } from './cache'
+import { defaultComponentCache, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentOptionsError, ComponentResolutionError, isComponentError } from './errors'
 import {
   provenanceRecords,
@@ -323,19 +323,22 @@ class Resolution {
     const source = this.sources[component.index] as ComponentSource
     const cache = component.cached ? this.cache : undefined
     if (!cache) return this.callSource(component, source, this.signal)
-    const key = `${sourceId(source)}\u0000${component.fetchKey}`
-    const entry = cache.get(key)
-    if (entry && isFresh(entry)) return Promise.resolve({ value: entry.value, attempts: 0, origin: 'cache' })
-    const ttl = component.definition.options.ttl ?? 0
-    return cache.dedupe(
-      key,
-      (signal) =>
-        this.callSource(component, source, signal).then((outcome) => {
-          cache.set(key, outcome.value, ttl)
-          return outcome
-        }),
-      this.abortable ? this.signal : undefined,
-    )
+    // `attempts` stays -1 when the cache answered without calling the source: a fresh stored
+    // value, or the same fetch another resolve had in flight.
+    let attempts = -1
+    return cache
+      .fetch(
+        `${sourceId(source)}\u0000${component.fetchKey}`,
+        (signal) =>
+          this.callSource(component, source, signal).then((outcome) => {
+            attempts = outcome.attempts
+            return outcome.value
+          }),
+        { ttl: component.definition.options.ttl ?? 0, signal: this.abortable ? this.signal : undefined },
+      )
+      .then((value): Outcome =>
+        attempts < 0 ? { value, attempts: 0, origin: 'cache' } : { value, attempts, origin: 'source' },
+      )
   }
 
   private callSource(

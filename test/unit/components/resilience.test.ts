@@ -148,6 +148,44 @@ describe('ComponentCache', () => {
     expect(cache.inFlight).toBe(0)
   })
 
+  it('a resolve joining the fetch another resolve has in flight reports it as from the cache', async () => {
+    jest.useFakeTimers()
+    const cache = new ComponentCache()
+    const source = memorySource('mem', { rate: '5', live: '1' }, { delays: { rate: 100 } })
+    const first = resolve(Cached, { sources: [source], cache })
+    const second = resolve(Cached, { sources: [source], cache })
+    await jest.advanceTimersByTimeAsync(100)
+    expect(explain(await first).rate).toMatchObject({ origin: 'source', attempts: 1 })
+    expect(explain(await second).rate).toMatchObject({ origin: 'cache', attempts: 0, value: 5 })
+  })
+
+  it('stores values with their ttl as staleTime, keeps the last good one through a failed refetch', async () => {
+    jest.useFakeTimers({ now: 1_000_000 })
+    const cache = new ComponentCache()
+    cache.set('k', 'v1', 30)
+    expect(cache.get('k')).toEqual({ value: 'v1', storedAt: 1_000_000, expiresAt: 1_030_000 })
+    // Fresh: the fetcher is not called.
+    const fetcher = jest.fn((_signal: AbortSignal) => Promise.resolve('v2'))
+    expect(await cache.fetch('k', fetcher, { ttl: 30 })).toBe('v1')
+    expect(fetcher).not.toHaveBeenCalled()
+    jest.advanceTimersByTime(30_000)
+    expect(await cache.fetch('k', fetcher, { ttl: 30 })).toBe('v2')
+    expect(fetcher).toHaveBeenCalledTimes(1)
+    jest.advanceTimersByTime(30_000)
+    const failed = await cache
+      .fetch('k', () => Promise.reject(new Error('down')), { ttl: 30 })
+      .catch((e: unknown) => e)
+    expect(failed).toEqual(new Error('down'))
+    expect(cache.get('k')?.value).toBe('v2')
+    // A key whose only fetch failed holds nothing.
+    await cache.fetch('never', () => Promise.reject(new Error('down'))).catch(() => undefined)
+    expect(cache.get('never')).toBeUndefined()
+    expect(cache.size).toBe(1)
+    expect(cache.delete('k')).toBe(true)
+    expect(cache.delete('k')).toBe(false)
+    expect(cache.size).toBe(0)
+  })
+
   it('a shared fetch is cancelled only when every caller gave up', async () => {
     jest.useFakeTimers()
     const cache = new ComponentCache()
