@@ -15,7 +15,17 @@ import { frozenCopy } from './snapshot'
 import type { ComponentUpdate } from './update'
 import { createUpdateHub, type UpdateListener, type UpdatesOptions } from './update-hub'
 
-/** Options of {@link watch}: those of `resolve`, and a few for watching. */
+/**
+ * Options of {@link watch}: those of `resolve` (`sources`, `timeout` and `cache` apply to the
+ * first resolve; `signal` cancels it and later stops watching), and a few for watching.
+ *
+ * @example
+ * ```ts
+ * import { AsyncEventBus, watch, type WatchOptions } from 'tributary'
+ * const options: WatchOptions = { sources, timeout: 10_000, bus: new AsyncEventBus(), backoff: { maxDelay: 5_000 } }
+ * const live = await watch(AppConfig, options)
+ * ```
+ */
 export interface WatchOptions extends ResolveOptions {
   /**
    * Also publish every update as a {@link ComponentUpdated} event with `bus.emitAndForget`
