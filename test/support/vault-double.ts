@@ -8,7 +8,11 @@
  *   deletion_time, destroyed, version } }`; soft-deleted → 404 with the envelope and `data.data: null`;
  *   writes (`POST|PUT data/<path>` with `{ data, options: { cas } }`), `DELETE data/<path>`, `POST delete|undelete|destroy/<path>`,
  *   `GET|DELETE metadata/<path>`;
- * - sealed → 503 `{"errors":["Vault is sealed"]}` on everything but `sys/health` and `sys/seal-status`.
+ * - sealed → 503 `{"errors":["Vault is sealed"]}` on everything but `sys/health` and `sys/seal-status`;
+ * - `lease_duration`: KV v1 answers with the secret's `ttl` key (seconds or `30s`/`5m`/`1h`) or the
+ *   mount default 2_764_800 (768h), with an empty `lease_id`, as Vault does; KV v2 with 0; a leased
+ *   (dynamic) secret set with `setLeased` answers with a fresh `lease_id`, `renewable: true` and its
+ *   lease, and new data at every read, as a database secrets engine does.
  */
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -53,6 +57,11 @@ export interface VaultDouble {
   deleteSecret(path: string): void
   /** v2: destroys every version's data. */
   destroySecret(path: string): void
+  /**
+   * Serves a dynamic secret at `path` (any path, no mount needed): every read answers
+   * `generate(n)` for the n-th read (1 first) with a new `lease_id` and `leaseSeconds`.
+   */
+  setLeased(path: string, generate: (read: number) => SecretMap, leaseSeconds: number): void
   seal(): void
   unseal(): void
   readonly sealed: boolean
@@ -68,6 +77,7 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
   const mounts = new Map<string, 1 | 2>(Object.entries(options.mounts ?? { secret: 2, kv: 1 }))
   const v1 = new Map<string, SecretMap>()
   const v2 = new Map<string, V2Secret>()
+  const leased = new Map<string, { generate: (read: number) => SecretMap; lease: number; reads: number }>()
   const requests: string[] = []
   let sealed = false
 
@@ -121,6 +131,15 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
     const given = header(req, 'x-vault-token') ?? bearer(req)
     if (given !== token) return sendJson(res, 403, { errors: ['permission denied'] })
 
+    const dynamic = leased.get(path)
+    if (dynamic && method === 'GET') {
+      dynamic.reads += 1
+      return sendJson(res, 200, {
+        ...envelope(dynamic.generate(dynamic.reads), dynamic.lease),
+        lease_id: `${path}/${randomUUID()}`,
+        renewable: true,
+      })
+    }
     const target = split(path)
     if (!target || target.rest === '') {
       return sendJson(res, 404, { errors: [`no handler for route "${path}". route entry not found.`] })
@@ -131,7 +150,9 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
       switch (method) {
         case 'GET': {
           const secret = v1.get(id)
-          return secret ? sendJson(res, 200, envelope(secret, 2_764_800)) : sendJson(res, 404, { errors: [] })
+          return secret
+            ? sendJson(res, 200, envelope(secret, v1Lease(secret)))
+            : sendJson(res, 404, { errors: [] })
         }
         case 'POST':
         case 'PUT':
@@ -285,6 +306,9 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         version.data = null
       }
     },
+    setLeased(path, generate, leaseSeconds) {
+      leased.set(path.replace(/^\/+/, ''), { generate, lease: leaseSeconds, reads: 0 })
+    },
     seal: () => {
       sealed = true
     },
@@ -316,6 +340,15 @@ function envelope(data: unknown, leaseDuration: number): Record<string, unknown>
     auth: null,
     mount_type: 'kv',
   }
+}
+
+/** KV v1's lease: the secret's `ttl` key when it has one, else the mount default (768h). */
+function v1Lease(secret: SecretMap): number {
+  const ttl = secret.ttl
+  if (typeof ttl === 'number' && ttl > 0) return Math.floor(ttl)
+  const match = typeof ttl === 'string' ? /^(\d+)(s|m|h)?$/.exec(ttl) : null
+  if (match) return Number(match[1]) * ({ s: 1, m: 60, h: 3_600 }[match[2] ?? 's'] ?? 1)
+  return 2_764_800
 }
 
 function listKeys(all: string[], prefix: string): string[] {

@@ -2,24 +2,12 @@
  * `vaultSource(clientOrOptions)`: components read from HashiCorp Vault KV (v1 and v2).
  */
 import { raceAbort, throwIfAborted } from '../../core/abort'
-import {
-  SourceError,
-  SourceNotFoundError,
-  SourcePermissionError,
-  SourceUnavailableError,
-  selectField,
-  type ComponentRequest,
-  type ComponentSource,
-  type SourceContext,
-} from '../source'
+import { SourceNotFoundError, selectField, type ComponentRequest, type SourceContext } from '../source'
+import type { WatchableSource } from '../watch'
+import { unwrapVaultSecret, vaultError, type VaultClientLike } from './vault-kv'
+import { watchVault } from './vault-watcher'
 
-/** The part of a `node-vault` client this source uses. A `vault({ ... })` client fits. */
-export interface VaultClientLike {
-  /** GET `/v1/<path>`; resolves the response body, rejects for any non-2xx status. */
-  read(path: string): Promise<unknown>
-  /** The client's token, if any (used only to keep it out of error messages). */
-  token?: string
-}
+export type { VaultClientLike, VaultRequestOptions } from './vault-kv'
 
 /** Connection options from which {@link vaultSource} builds its own `node-vault` client. */
 export interface VaultSourceOptions {
@@ -52,6 +40,8 @@ type NodeVaultFactory = (options: Record<string, unknown>) => VaultClientLike
  * `SourcePermissionError`, 503 (sealed, standby) or a refused connection a
  * `SourceUnavailableError`. The token never appears in an error message or its cause.
  * node-vault cannot cancel a request: an aborted signal rejects at once and the reply is ignored.
+ * `watch` re-reads at `pollInterval` or before the secret's lease runs out, and notices KV v2
+ * version changes and soft deletes (see {@link watchVault}).
  *
  * @example
  * ```ts
@@ -65,7 +55,7 @@ type NodeVaultFactory = (options: Record<string, unknown>) => VaultClientLike
  */
 export function vaultSource(
   clientOrOptions: VaultClientLike | VaultSourceClientOptions | VaultSourceOptions = {},
-): ComponentSource {
+): WatchableSource {
   const given = isClient(clientOrOptions)
     ? { client: clientOrOptions }
     : 'client' in clientOrOptions && isClient(clientOrOptions.client)
@@ -98,12 +88,13 @@ export function vaultSource(
         if (context.signal.aborted) throw error
         throw vaultError(error, name, path, redact)
       }
-      const secret = unwrap(body, path)
+      const secret = unwrapVaultSecret(body, path)
       if (secret === null || secret === undefined) {
         throw new SourceNotFoundError(details, `${name}: secret ${JSON.stringify(path)} has no data`)
       }
       return request.field === undefined ? secret : selectField(secret, request.field, details)
     },
+    watch: (request, watchOptions) => watchVault(request, watchOptions, { name, client, redact }),
     async close(): Promise<void> {
       owned = undefined
     },
@@ -123,87 +114,4 @@ function createClient(options: VaultSourceOptions): VaultClientLike {
   if (options.token !== undefined) settings.token = options.token
   if (options.namespace !== undefined) settings.namespace = options.namespace
   return factory(settings)
-}
-
-/** The secret map: `data` for KV v1, `data.data` for a KV v2 `<mount>/data/<path>` read. */
-function unwrap(body: unknown, path: string): unknown {
-  const data = (body as { data?: unknown } | null | undefined)?.data
-  if (isKvV2Path(path) && isV2Envelope(data)) return data.data
-  return data
-}
-
-function isKvV2Path(path: string): boolean {
-  return path.split('/')[1] === 'data'
-}
-
-function isV2Envelope(data: unknown): data is { data: unknown; metadata: Record<string, unknown> } {
-  if (data === null || typeof data !== 'object') return false
-  const metadata = (data as { metadata?: unknown }).metadata
-  return 'data' in data && metadata !== null && typeof metadata === 'object' && 'version' in metadata
-}
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-])
-
-/**
- * Maps a node-vault error (its classes are not exported: an API error has
- * `response.statusCode` and `response.body`; a network error is an axios error, whose `config`
- * holds the token header, so it is never kept as the cause).
- */
-function vaultError(
-  error: unknown,
-  name: string,
-  path: string,
-  redact: (text: string) => string,
-): SourceError {
-  const e = error as {
-    response?: { statusCode?: unknown; status?: unknown; body?: unknown }
-    code?: unknown
-    message?: unknown
-  }
-  const rawStatus = e.response?.statusCode ?? e.response?.status
-  const status = typeof rawStatus === 'number' ? rawStatus : undefined
-  const code = typeof e.code === 'string' ? e.code : undefined
-  const reason = redact(typeof e.message === 'string' ? e.message : String(error))
-  const cause = Object.assign(new Error(reason), { statusCode: status, code })
-  const details = { source: name, key: path, cause }
-  const where = JSON.stringify(path)
-  if (status === 404) {
-    const data = (e.response?.body as { data?: unknown } | undefined)?.data
-    if (isV2Envelope(data)) {
-      const { version, deletion_time: deleted, destroyed } = data.metadata
-      const state = destroyed === true ? 'destroyed' : deleted ? 'deleted' : 'empty'
-      return new SourceNotFoundError(
-        details,
-        `${name}: secret ${where} version ${String(version)} is ${state}`,
-      )
-    }
-    const warnings = (e.response?.body as { warnings?: unknown } | undefined)?.warnings
-    const hint = Array.isArray(warnings) && warnings.length > 0 ? ` (${redact(String(warnings[0]))})` : ''
-    return new SourceNotFoundError(details, `${name}: secret ${where} not found${hint}`)
-  }
-  if (status === 403 || status === 401) {
-    return new SourcePermissionError(
-      details,
-      `${name}: permission denied reading ${where} (${status}: ${reason})`,
-    )
-  }
-  if (status === 503 || status === 429 || status === 502 || status === 504) {
-    return new SourceUnavailableError(
-      details,
-      `${name}: unavailable while reading ${where} (${status}: ${reason})`,
-    )
-  }
-  if (status === undefined && code !== undefined && UNAVAILABLE_CODES.has(code)) {
-    return new SourceUnavailableError(details, `${name}: cannot reach Vault while reading ${where} (${code})`)
-  }
-  const what = status === undefined ? (code ?? reason) : `${status}: ${reason}`
-  return new SourceError(`${name}: reading ${where} failed (${what})`, details)
 }
