@@ -8,6 +8,7 @@ import { explainCommand, EXPLAIN_USAGE } from './explain-command'
 import type { CliIo } from './io'
 import { shardsCommand, SHARDS_USAGE } from './shards-command'
 import { UsageError } from './usage-error'
+import { watchCommand, WATCH_USAGE } from './watch-command'
 
 /** The top-level usage text. */
 export const USAGE = `Usage: tributary <command> [options]
@@ -25,6 +26,7 @@ type Command = (args: readonly string[], io: CliIo) => Promise<number>
 const COMMANDS: Readonly<Record<string, { run: Command; usage: string }>> = {
   explain: { run: explainCommand, usage: EXPLAIN_USAGE },
   shards: { run: shardsCommand, usage: SHARDS_USAGE },
+  watch: { run: watchCommand, usage: WATCH_USAGE },
 }
 
 /**
