@@ -15,11 +15,12 @@ import {
 import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import { aggregateExpression, readAggregate, type AggregateFunction } from './aggregates'
-import { readValue, writeValue, type SqlNumber } from './coerce'
+import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError, RecordNotFoundError } from './errors'
+import { fillHoles, Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
 export type ModelClass<M extends object = object> = new () => M
@@ -60,7 +61,9 @@ export interface QueryOptions {
   /**
    * Cancels the helper. A helper still queued never starts; a running PostgreSQL query is
    * cancelled on the server (`pg_cancel_backend`); SQLite queries cannot be interrupted once
-   * started. The helper rejects with the signal's reason.
+   * started. The helper rejects with the signal's reason. `result.cancel()` does the same on
+   * PostgreSQL; on SQLite and inside a transaction (one query at a time, none stoppable) only
+   * this signal makes a helper reject early. Defaults to none.
    */
   signal?: AbortSignal
 }
@@ -187,7 +190,14 @@ interface ScopeState {
 
 const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset: undefined, cache: undefined }
 // Stands for the value `asyncFind` looks up: its compiled query is a template reused per id.
-const HOLE = Object.freeze({ hole: true })
+const ID_HOLE = new Hole(-1)
+
+/** A scope's shape (what its SQL depends on) and its values, in hole order. */
+interface Shape {
+  readonly key: string
+  readonly values: readonly unknown[]
+  readonly kinds: readonly ColumnKind[]
+}
 
 const operationNames = new WeakMap<object, Map<string, string>>()
 function operationName(model: ModelClass, helper: string): string {
@@ -214,6 +224,7 @@ function count(meta: ModelMeta, what: string, n: unknown): number {
 class ModelScope<M extends object> implements Scope<M> {
   private compiled: Map<string, WeakMap<AnyKysely, CompiledQuery<unknown>>> | undefined
   private firstRow: ModelScope<M> | undefined
+  private shaped: Shape | undefined
 
   constructor(
     private readonly model: ModelClass<M>,
@@ -297,13 +308,15 @@ class ModelScope<M extends object> implements Scope<M> {
     if (all.length === 0) return undefined
     const parts = all.map((c): RawBuilder<unknown> => {
       const ref = sql.id(c.column.name)
-      if (c.value === HOLE) return sql`${ref} = ${HOLE}`
+      if (c.value instanceof Hole) return sql`${ref} ${sql.raw(c.operator)} ${c.value}`
       if (c.operator === 'is' || c.operator === 'is not') {
         const v = c.value === null ? sql`null` : c.value ? sql`true` : sql`false`
         return sql`${ref} ${sql.raw(c.operator)} ${v}`
       }
       if (c.operator === 'in' || c.operator === 'not in') {
-        const values = (c.value as unknown[]).map((v) => writeValue(c.column.kind, v, sqlite))
+        const values = (c.value as unknown[]).map((v) =>
+          v instanceof Hole ? v : writeValue(c.column.kind, v, sqlite),
+        )
         if (values.length === 0) return c.operator === 'in' ? sql`1 = 0` : sql`1 = 1`
         return sql`${ref} ${sql.raw(c.operator)} (${sql.join(values)})`
       }
@@ -330,23 +343,90 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.meta.columns.map((c) => sql.id(c.name).as(c.property))
   }
 
-  private compiledOnce<R>(key: string, db: AnyKysely, build: () => CompiledQuery<R>): CompiledQuery<R> {
+  /**
+   * The compiled query `key` of this scope on `db`: the template of this scope's shape (built
+   * by `build` on a copy of the scope whose values are holes, once per shape and database),
+   * filled with this scope's values. Kept per scope, so a scope returns the same object.
+   */
+  private compiledOnce<R>(
+    key: string,
+    db: AnyKysely,
+    build: (holed: ModelScope<M>, sqlite: boolean) => CompiledQuery<R>,
+  ): CompiledQuery<R> {
     this.compiled ??= new Map()
     let perDb = this.compiled.get(key)
     if (!perDb) this.compiled.set(key, (perDb = new WeakMap()))
-    let query = perDb.get(db)
-    if (!query) perDb.set(db, (query = build() as CompiledQuery<unknown>))
-    return query as CompiledQuery<R>
+    let query = perDb.get(db) as CompiledQuery<R> | undefined
+    if (query) return query
+    const sqlite = databaseState(db).sqlite
+    const shape = this.shape()
+    const template = templateFor(this.meta, `${key}|${shape.key}`, db, () => build(this.holed(), sqlite))
+    query = fillHoles(
+      template,
+      shape.values.map((v, i) => writeValue(shape.kinds[i] as ColumnKind, v, sqlite)),
+    )
+    perDb.set(db, query as CompiledQuery<unknown>)
+    return query
+  }
+
+  /** What this scope's SQL depends on, and its values in the order of their holes. */
+  private shape(): Shape {
+    if (this.shaped) return this.shaped
+    let key = ''
+    const values: unknown[] = []
+    const kinds: ColumnKind[] = []
+    const add = (value: unknown, kind: ColumnKind): void => {
+      values.push(value)
+      kinds.push(kind)
+    }
+    for (const c of this.state.conditions) {
+      key += `${JSON.stringify(c.column.name)} ${c.operator} `
+      if (c.operator === 'is' || c.operator === 'is not') key += `${String(c.value)};`
+      else if (c.operator === 'in' || c.operator === 'not in') {
+        const list = c.value as unknown[]
+        key += `[${list.length}];`
+        for (const v of list) add(v, c.column.kind)
+      } else {
+        key += '?;'
+        add(c.value, c.column.kind)
+      }
+    }
+    key += '|'
+    for (const o of this.state.order) key += `${JSON.stringify(o.column.name)} ${o.direction},`
+    if (this.state.limit !== undefined) {
+      add(this.state.limit, 'unknown')
+      key += '|L'
+    }
+    if (this.state.offset !== undefined) {
+      add(this.state.offset, 'unknown')
+      key += '|O'
+    }
+    return (this.shaped = { key, values, kinds })
+  }
+
+  /** A copy of this scope with a {@link Hole} for each value, in {@link shape} order. */
+  private holed(): ModelScope<M> {
+    let next = 0
+    const hole = (): Hole => new Hole(next++)
+    const conditions = this.state.conditions.map((c): Condition => {
+      if (c.operator === 'is' || c.operator === 'is not') return c
+      if (c.operator === 'in' || c.operator === 'not in')
+        return { ...c, value: (c.value as unknown[]).map(hole) }
+      return { ...c, value: hole() }
+    })
+    // Kysely binds a limit or offset of any value as a parameter, so a hole stands in for it.
+    const limit = this.state.limit === undefined ? undefined : (hole() as unknown as number)
+    const offset = this.state.offset === undefined ? undefined : (hole() as unknown as number)
+    return new ModelScope(this.model, this.meta, { ...this.state, conditions, limit, offset })
   }
 
   compileAggregate(fn: AggregateFunction, name?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate {
     const col = name === undefined ? undefined : column(this.meta, name)
     if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
     const target = db ?? resolveDatabase(this.model)
-    const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, () => {
-      const sqlite = databaseState(target).sqlite
-      const inner = this.select(target, sqlite)
-      if (this.state.limit === undefined && this.state.offset === undefined) {
+    const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, (holed, sqlite) => {
+      const inner = holed.select(target, sqlite)
+      if (holed.state.limit === undefined && holed.state.offset === undefined) {
         return inner.select(aggregateExpression(fn, col?.name).as('v')).compile() as CompiledQuery<{
           v: unknown
         }>
@@ -381,29 +461,40 @@ class ModelScope<M extends object> implements Scope<M> {
     write = false,
   ): AsyncResult<T> {
     const operation = operationName(this.model, helper)
+    let db: AnyKysely
+    let state: ReturnType<typeof databaseState>
+    try {
+      db = resolveDatabase(this.model)
+      state = databaseState(db)
+    } catch (error) {
+      return AsyncResult.reject<T>(error, { operation })
+    }
     const cache = write ? undefined : this.state.cache
-    return AsyncResult.from(
-      (signal) => {
-        const db = resolveDatabase(this.model)
-        const state = databaseState(db)
-        const query = compile(db, state.sqlite)
-        const execute = (querySignal: AbortSignal): Promise<T> =>
-          executeCompiled(db, query, querySignal).then(read, (error: unknown) => {
-            if (querySignal.aborted) throw querySignal.reason
-            throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
-          })
-        if (write) return execute(signal).then((value) => this.written(value))
-        if (cache === undefined || state.transaction) return execute(signal)
-        // The shared read runs on the store's signal: one caller giving up does not cancel it
-        // for the others; this caller's signal only ends its own wait.
-        return cache.store.fetch(readKey(this.meta.table, db, helper, query), (ctx) => execute(ctx.signal), {
-          staleTime: cache.ttlMs,
-          cacheTime: cache.ttlMs,
-          signal,
+    const work = (signal: AbortSignal | undefined): Promise<T> => {
+      const query = compile(db, state.sqlite)
+      const execute = (querySignal: AbortSignal | undefined): Promise<T> =>
+        executeCompiled(db, query, querySignal).then(read, (error: unknown) => {
+          if (querySignal?.aborted) throw querySignal.reason
+          throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
         })
-      },
-      { operation, signal: options?.signal },
-    )
+      if (write) return execute(signal).then((value) => this.written(value))
+      if (cache === undefined || state.transaction) return execute(signal)
+      // The shared read runs on the store's signal: one caller giving up does not cancel it
+      // for the others; this caller's signal only ends its own wait.
+      return cache.store.fetch(readKey(this.meta.table, db, helper, query), (ctx) => execute(ctx.signal), {
+        staleTime: cache.ttlMs,
+        cacheTime: cache.ttlMs,
+        signal,
+      })
+    }
+    // SQLite and a transaction's connection run one query at a time, with no queue of ours and
+    // no way to stop a running query: a signal there would only let cancel() reject early while
+    // the query ran on, and creating an AbortSignal costs microseconds on Node 20 (more than the
+    // query itself on SQLite). So they get one only from the caller's `signal`.
+    if (options?.signal === undefined && (state.sqlite || state.transaction)) {
+      return AsyncResult.from(() => work(undefined), { operation })
+    }
+    return AsyncResult.from((signal) => work(signal), { operation, signal: options?.signal })
   }
 
   /** After a write: marks cached reads of this table stale, then passes the value on. */
@@ -477,8 +568,8 @@ class ModelScope<M extends object> implements Scope<M> {
       options,
       (db, sqlite) => {
         const c = (col = column(this.meta, name))
-        return scope.compiledOnce(`values:${c.name}`, db, () =>
-          scope.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
+        return scope.compiledOnce(`values:${c.name}`, db, (holed) =>
+          holed.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
         )
       },
       (result) => finish(result.rows as Array<{ v: unknown }>, col as ColumnMeta),
@@ -513,12 +604,12 @@ class ModelScope<M extends object> implements Scope<M> {
             'primary',
             `${this.meta.model} has no @Column({ primary: true })`,
           )
-        const template = this.compiledOnce('find', db, () => {
-          const hole: Condition = { column: primary, operator: '=', value: HOLE }
-          return this.select(db, sqlite, hole).select(this.selection()).limit(1).compile()
+        const template = this.compiledOnce('find', db, (holed) => {
+          const hole: Condition = { column: primary, operator: '=', value: ID_HOLE }
+          return holed.select(db, sqlite, hole).select(holed.selection()).limit(1).compile()
         })
         const value = writeValue(primary.kind, id, sqlite)
-        return { ...template, parameters: template.parameters.map((p) => (p === HOLE ? value : p)) }
+        return { ...template, parameters: template.parameters.map((p) => (p === ID_HOLE ? value : p)) }
       },
       (result) => {
         const row = result.rows[0] as Record<string, unknown> | undefined
@@ -545,7 +636,7 @@ class ModelScope<M extends object> implements Scope<M> {
       helper,
       options,
       (db, sqlite) =>
-        this.compiledOnce('all', db, () => this.select(db, sqlite).select(this.selection()).compile()),
+        this.compiledOnce('all', db, (holed) => holed.select(db, sqlite).select(holed.selection()).compile()),
       (result) => finish(result.rows.map((row) => this.instance(row as Record<string, unknown>))),
     )
   }
@@ -556,7 +647,9 @@ class ModelScope<M extends object> implements Scope<M> {
       'asyncExists',
       options,
       (db, sqlite) =>
-        first.compiledOnce('exists', db, () => first.select(db, sqlite).select(sql.lit(1).as('v')).compile()),
+        first.compiledOnce('exists', db, (holed) =>
+          holed.select(db, sqlite).select(sql.lit(1).as('v')).compile(),
+        ),
       (result) => result.rows.length > 0,
     )
   }

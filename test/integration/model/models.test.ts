@@ -291,6 +291,19 @@ describe.each(testDialects())('models on %s', (dialect) => {
     })
   })
 
+  it("a helper given an aborted signal rejects with the signal's reason", async () => {
+    const controller = new AbortController()
+    const reason = new Error('caller gave up')
+    controller.abort(reason)
+    for (const result of [
+      User.asyncCount({ signal: controller.signal }),
+      User.where({ active: true }).asyncAll({ signal: controller.signal }),
+      User.asyncFind(1, { signal: controller.signal }),
+    ]) {
+      expect(await result.catch((e: unknown) => e)).toBe(reason)
+    }
+  })
+
   it('a model without a database is an error naming it', async () => {
     const { User: Unbound } = defineModels()
     const error = await Unbound.asyncCount().catch((e: unknown) => e)

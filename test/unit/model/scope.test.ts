@@ -70,6 +70,71 @@ describe('scopes', () => {
     )
   })
 
+  it('compiles each shape once: scopes that differ only in values share the SQL, with their own parameters', () => {
+    let compiles = 0
+    const counting = db.withPlugin({
+      transformQuery: (args) => {
+        compiles++
+        return args.node
+      },
+      transformResult: async (args) => args.result,
+    })
+    const q = (scope: ReturnType<typeof Person.where>) =>
+      scope.compileAggregate('count', undefined, counting as never).query
+    const a = q(
+      Person.where({ name: 'a', id: [1, 2] })
+        .where('admin', 'is', true)
+        .limit(5)
+        .offset(10),
+    )
+    const once = compiles // Kysely transforms the outer query and its subquery
+    expect(once).toBeGreaterThan(0)
+    const b = q(
+      Person.where({ name: 'b', id: [3, 4] })
+        .where('admin', 'is', true)
+        .limit(6)
+        .offset(0),
+    )
+    expect(compiles).toBe(once)
+    expect(b.sql).toBe(a.sql)
+    expect(a.parameters).toEqual(['a', 1, 2, 5, 10])
+    expect(b.parameters).toEqual(['b', 3, 4, 6, 0])
+    // a different shape compiles anew: another list length, `is false`, no offset, another order
+    const other = [
+      q(
+        Person.where({ name: 'a', id: [1, 2, 3] })
+          .where('admin', 'is', true)
+          .limit(5)
+          .offset(10),
+      ),
+      q(
+        Person.where({ name: 'a', id: [1, 2] })
+          .where('admin', 'is', false)
+          .limit(5)
+          .offset(10),
+      ),
+      q(
+        Person.where({ name: 'a', id: [1, 2] })
+          .where('admin', 'is', true)
+          .limit(5),
+      ),
+      q(
+        Person.where({ id: [1, 2], name: 'a' })
+          .where('admin', 'is', true)
+          .limit(5)
+          .offset(10),
+      ),
+    ]
+    expect(compiles).toBe(once * 5)
+    expect(new Set([a.sql, ...other.map((o) => o.sql)]).size).toBe(5)
+    expect(other[1]?.sql).toContain('"admin" is false')
+    // SQLite binds booleans and dates as 1/0 and text when filling a template
+    const when = new Date(Date.UTC(2024, 0, 1))
+    expect(q(Person.where({ admin: true })).parameters).toEqual([1])
+    expect(q(Person.where({ admin: false })).parameters).toEqual([0])
+    expect(q(Person.where('id', '<', when as never)).parameters).toEqual(['2024-01-01T00:00:00.000Z'])
+  })
+
   it('refuses undeclared columns, operators and bad limits with typed errors', () => {
     const attempts: Array<() => unknown> = [
       () => Person.where({ full_name_x: 1 } as never),
