@@ -9,17 +9,18 @@ import {
   SourceUnavailableError,
   selectField,
   type ComponentRequest,
-  type ComponentSource,
   type SourceContext,
 } from '../source'
+import type { WatchableSource } from '../watch'
+import type { RedisClientLike } from './redis-client'
+import { watchRedis } from './redis-watcher'
 
-/** The commands this source needs; an ioredis `Redis` or `Cluster` instance fits. */
-export interface RedisClientLike {
-  get(key: string): Promise<string | null>
-  hget(key: string, field: string): Promise<string | null>
-  hgetall(key: string): Promise<Record<string, string>>
-  exists(...keys: string[]): Promise<number>
-}
+export type {
+  RedisClientLike,
+  RedisNotifyingClientLike,
+  RedisSubscriberLike,
+  RedisSubscriberOverrides,
+} from './redis-client'
 
 /** Options of {@link redisSource}. */
 export interface RedisSourceOptions {
@@ -34,7 +35,9 @@ export interface RedisSourceOptions {
  * A string key is read with GET; a hash with HGET when the component has a `field`, or as a
  * whole with HGETALL when it has none. A `field` on a string key parses the string as JSON and
  * picks the dotted path. A missing key or hash field is a `SourceNotFoundError`. ioredis cannot
- * cancel a command: an aborted signal rejects at once and the reply is ignored.
+ * cancel a command: an aborted signal rejects at once and the reply is ignored. `watch` uses
+ * keyspace notifications when the server publishes them, polling otherwise (see
+ * {@link watchRedis}).
  *
  * @example
  * ```ts
@@ -46,10 +49,10 @@ export interface RedisSourceOptions {
  * const config = await resolve(AppConfig, { sources: [redisSource(new Redis())] })
  * ```
  */
-export function redisSource(client: RedisClientLike, options: RedisSourceOptions = {}): ComponentSource {
+export function redisSource(client: RedisClientLike, options: RedisSourceOptions = {}): WatchableSource {
   const name = options.name ?? 'redis'
   const prefix = options.prefix ?? ''
-  return {
+  const source: WatchableSource = {
     name,
     appliesField: true,
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
@@ -91,7 +94,9 @@ export function redisSource(client: RedisClientLike, options: RedisSourceOptions
         throw commandError(error, name, key)
       }
     },
+    watch: (request, watchOptions) => watchRedis(source, request, watchOptions, { name, client, prefix }),
   }
+  return source
 }
 
 function fieldOfString(value: string | null, field: string, name: string, key: string): unknown {

@@ -1,0 +1,211 @@
+/**
+ * The Redis source's watcher: keyspace notifications on a duplicated connection when the
+ * server publishes them, polling otherwise.
+ */
+import { delay, raceAbort } from '../../core/abort'
+import { SourceUnavailableError, type ComponentRequest, type ComponentSource } from '../source'
+import {
+  backoffDelay,
+  createWatcherScope,
+  pollLoop,
+  readAndReport,
+  type SourceWatchOptions,
+  type SourceWatcher,
+  type WatcherScope,
+} from '../watch'
+import type { RedisClientLike, RedisNotifyingClientLike, RedisSubscriberLike } from './redis-client'
+
+/** How often the Redis watcher polls when notifications are off and no `pollInterval` is set, in ms. */
+export const REDIS_POLL_INTERVAL_MS = 5_000
+
+/** Settings of {@link watchRedis}, taken from the Redis source. */
+export interface RedisWatchSettings {
+  /** The source name. */
+  readonly name: string
+  /** The client the source reads with. */
+  readonly client: RedisClientLike
+  /** The source's key prefix. Defaults to `''`. */
+  readonly prefix?: string
+}
+
+/**
+ * True when `notify-keyspace-events` (the value of `CONFIG GET`) publishes what the watcher
+ * needs: keyspace events (`K`) for generic commands, strings, hashes and expiry (`g$hx`, or `A`).
+ *
+ * @example
+ * ```ts
+ * import { keyspaceNotificationsCover } from 'tributary'
+ * keyspaceNotificationsCover('KA') // true
+ * keyspaceNotificationsCover('Ex') // false: keyevent only
+ * ```
+ */
+export function keyspaceNotificationsCover(flags: string): boolean {
+  if (!flags.includes('K')) return false
+  const classes = flags.includes('A') ? `g$lshzxetd${flags}` : flags
+  return ['g', '$', 'h', 'x'].every((c) => classes.includes(c))
+}
+
+/**
+ * Watches one key. When the server publishes keyspace notifications (`CONFIG GET
+ * notify-keyspace-events` covers `K` with `g$hx`, e.g. `KA`), a duplicated connection
+ * subscribes to `__keyspace@<db>__:<key>` and the key is re-read (with the source's `fetch`)
+ * after every event on it, and after every (re)connection of the subscriber; `pollInterval`
+ * plays no part. Otherwise (notifications off, `CONFIG` refused as on many managed services, a
+ * client without `duplicate`, a Cluster) the key is polled every `pollInterval` ms (defaults to
+ * 5_000). The watcher never changes the server's settings. An outage is reported once; reads
+ * and the subscriber's reconnects back off (capped) and the current value is reported when the
+ * server is back. `stop()` closes the subscriber connection.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis'
+ * import { redisSource } from 'tributary'
+ * const source = redisSource(new Redis())
+ * const watcher = source.watch({ className: 'C', property: 'theme', key: 'settings', field: 'theme', secret: false }, {
+ *   signal, onChange: console.log, onRemove() {}, onError: console.error,
+ * })
+ * ```
+ */
+export function watchRedis(
+  source: ComponentSource,
+  request: ComponentRequest,
+  options: SourceWatchOptions,
+  settings: RedisWatchSettings,
+): SourceWatcher {
+  const scope = createWatcherScope(options)
+  const { signal, reporter } = scope
+  const key = `${settings.prefix ?? ''}${request.key ?? request.property}`
+  const client = settings.client
+  const pollInterval = Math.max(0, options.pollInterval ?? REDIS_POLL_INTERVAL_MS)
+  const unavailable = (error: unknown, what: string): SourceUnavailableError => {
+    // A plain copy: ioredis errors can hold the failed command's arguments (AUTH's password).
+    const reason = error instanceof Error ? error.message : String(error)
+    return new SourceUnavailableError(
+      { source: settings.name, key, cause: new Error(reason) },
+      `${settings.name}: Redis unavailable while ${what} ${key}: ${reason}`,
+    )
+  }
+
+  const poll = (): Promise<void> =>
+    pollLoop({
+      signal,
+      interval: () => pollInterval,
+      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+      run: (runSignal) => readAndReport(source, request, options, reporter, runSignal),
+      onError: (error) => reporter.error(error),
+    })
+
+  const start = async (): Promise<void> => {
+    if (!canNotify(client)) return poll()
+    for (let failures = 1; !signal.aborted; failures += 1) {
+      let flags: string | undefined
+      try {
+        const reply = await raceAbort(client.config('GET', 'notify-keyspace-events'), signal)
+        flags = configValue(reply, 'notify-keyspace-events')
+      } catch (error) {
+        // The server answered (CONFIG disabled or not allowed): poll. No answer: an outage.
+        if (isReplyError(error)) return poll()
+        if (signal.aborted) return
+        reporter.error(unavailable(error, 'checking notifications for'))
+        await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
+        continue
+      }
+      if (signal.aborted) return
+      if (flags === undefined || !keyspaceNotificationsCover(flags)) return poll()
+      const db = client.options?.db ?? 0
+      subscribe(scope, client, `__keyspace@${db}__:${client.options?.keyPrefix ?? ''}${key}`)
+      return
+    }
+  }
+
+  const subscribe = (scope: WatcherScope, notifying: RedisNotifyingClientLike, channel: string): void => {
+    const subscriber = notifying.duplicate({
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => backoffDelay(times, options.backoff),
+      connectionName: 'tributary-watch',
+    })
+    scope.onStop(() => void scope.track(closeSubscriber(subscriber)))
+    let reading: Promise<void> | undefined
+    let dirty = false
+    const read = (): void => {
+      if (signal.aborted) return
+      if (reading) {
+        dirty = true
+        return
+      }
+      dirty = false
+      reading = readUntilDone().finally(() => {
+        reading = undefined
+        if (dirty) read()
+      })
+      void scope.track(reading)
+    }
+    const readUntilDone = async (): Promise<void> => {
+      for (let failures = 1; !signal.aborted; failures += 1) {
+        try {
+          return await readAndReport(source, request, options, reporter, signal)
+        } catch (error) {
+          if (signal.aborted) return
+          reporter.error(error)
+          await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
+        }
+      }
+    }
+    // Subscribe first, then read: a change between the two is seen by one or the other.
+    const resubscribe = (): void => {
+      if (signal.aborted) return
+      subscriber.subscribe(channel).then(read, (error: unknown) => {
+        // A failed SUBSCRIBE comes with a lost connection: the next 'ready' tries again.
+        if (!signal.aborted) reporter.error(unavailable(error, 'subscribing to'))
+      })
+    }
+    subscriber.on('message', (received) => {
+      if (received === channel) read()
+    })
+    subscriber.on('ready', resubscribe)
+    subscriber.on('error', (error) => {
+      if (!signal.aborted) reporter.error(unavailable(error, 'watching'))
+    })
+    if (subscriber.status === 'ready') resubscribe()
+  }
+
+  void scope.track(start())
+  return scope.watcher
+}
+
+function canNotify(client: RedisClientLike): client is RedisNotifyingClientLike {
+  const candidate = client as Partial<RedisNotifyingClientLike>
+  return (
+    typeof candidate.duplicate === 'function' &&
+    typeof candidate.config === 'function' &&
+    candidate.isCluster !== true
+  )
+}
+
+/** The value of `parameter` in a CONFIG GET reply (a flat `[name, value, …]` array or a map). */
+function configValue(reply: unknown, parameter: string): string | undefined {
+  if (Array.isArray(reply)) {
+    const at = reply.findIndex((item) => String(item).toLowerCase() === parameter)
+    return at === -1 ? undefined : String(reply[at + 1] ?? '')
+  }
+  if (reply !== null && typeof reply === 'object') {
+    const value = (reply as Record<string, unknown>)[parameter]
+    return value === undefined ? undefined : String(value)
+  }
+  return undefined
+}
+
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError'
+}
+
+/** Disconnects and resolves when the socket is gone (at once when none is open). */
+function closeSubscriber(subscriber: RedisSubscriberLike): Promise<void> {
+  if (subscriber.status === 'end') return Promise.resolve()
+  const ended = new Promise<void>((resolve) => subscriber.on('end', resolve))
+  subscriber.disconnect()
+  // Between reconnect attempts there is no socket: disconnect() only cancels the next attempt.
+  if (subscriber.status === 'reconnecting' || subscriber.status === 'end') return Promise.resolve()
+  return ended
+}
