@@ -41,6 +41,7 @@ export {
   type AnyKysely,
   type DatabaseOptions,
   type DatabaseResolver,
+  type ModelRouter,
 } from './model/connection'
 export * from './store/key-hash'
 export * from './store/retry'
@@ -85,3 +86,10 @@ export * from './sources/database/database-source'
 export * from './sources/consul/consul-source'
 export * from './sources/vault/vault-source'
 export * from './sources/redis/redis-source'
+export * from './sources/env/env-watcher'
+export * from './sources/file/file-watcher'
+export * from './sources/http/http-watcher'
+export * from './sources/database/database-watcher'
+export * from './sources/consul/consul-watcher'
+export * from './sources/vault/vault-watcher'
+export * from './sources/redis/redis-watcher'

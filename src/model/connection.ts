@@ -89,6 +89,68 @@ export function bindDatabase(model: object, db: AnyKysely | null): void {
 }
 
 /**
+ * Something `Model.use` accepts instead of a Kysely: an object that routes models itself, such
+ * as a `ShardManager` (`User.use(shards)` is `shards.attach(User)`).
+ */
+export interface ModelRouter {
+  /** Starts routing `model` (and its subclasses). */
+  attach(model: abstract new (...args: never[]) => object): unknown
+  /** Stops routing `model`. */
+  detach(model: abstract new (...args: never[]) => object): unknown
+}
+
+const routers = new Map<object, ModelRouter>()
+
+/** True when `target` is a {@link ModelRouter} rather than a Kysely instance. */
+export function isModelRouter(target: unknown): target is ModelRouter {
+  const t = target as Partial<ModelRouter> & { selectFrom?: unknown }
+  return (
+    typeof target === 'object' &&
+    target !== null &&
+    typeof t.attach === 'function' &&
+    typeof t.detach === 'function' &&
+    typeof t.selectFrom !== 'function'
+  )
+}
+
+/**
+ * Records that `router` now routes `model`, detaching it from the router that routed it before
+ * (a router calls this from its `attach`).
+ */
+export function routeModel(model: object, router: ModelRouter): void {
+  const previous = routers.get(model)
+  routers.set(model, router)
+  if (previous && previous !== router) previous.detach(model as abstract new (...args: never[]) => object)
+}
+
+/** Forgets that `router` routes `model` (a router calls this from its `detach`). */
+export function releaseModelRouter(model: object, router: ModelRouter): void {
+  if (routers.get(model) === router) routers.delete(model)
+}
+
+/**
+ * What `Model.use(target)` does: binds a Kysely, hands the model to a {@link ModelRouter}
+ * (replacing the model's own binding), or (`null`) unbinds. A router that routed the model
+ * before is detached first.
+ */
+export function useDatabase(
+  model: abstract new (...args: never[]) => object,
+  target: AnyKysely | ModelRouter | null,
+): void {
+  if (target !== null && isModelRouter(target)) {
+    bindings.delete(model)
+    target.attach(model)
+    return
+  }
+  const previous = routers.get(model)
+  if (previous) {
+    routers.delete(model)
+    previous.detach(model)
+  }
+  bindDatabase(model, target)
+}
+
+/**
  * The Kysely that `model` runs on now. Throws a {@link ModelWithoutDatabaseError} naming the
  * model when none is bound. A shard manager overrides it with {@link runWithDatabaseResolver}.
  */
@@ -101,6 +163,14 @@ export function resolveDatabase(model: abstract new (...args: never[]) => object
   for (let c: unknown = model; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
     const db = bindings.get(c)
     if (db) return db
+    if (routers.has(c)) {
+      throw new ModelWithoutDatabaseError(
+        model.name,
+        `${model.name} is routed by a ${routers.get(c)?.constructor.name ?? 'router'} with no default ` +
+          `shard: run it inside withShard(name, …), use ${model.name}.acrossShards(), or give the ` +
+          `manager a defaultShard`,
+      )
+    }
   }
   throw new ModelWithoutDatabaseError(model.name)
 }

@@ -44,8 +44,10 @@ export class ModelWithoutDatabaseError extends TributaryError {
   constructor(
     /** The model class name. */
     readonly model: string,
+    /** Why, when there is more to say than "nothing is bound". */
+    reason?: string,
   ) {
-    super(`${model} has no database: call ${model}.use(db) or Model.use(db) before querying it`)
+    super(reason ?? `${model} has no database: call ${model}.use(db) or Model.use(db) before querying it`)
   }
 }
 

@@ -5,7 +5,14 @@ import { type Kysely } from 'kysely'
 import { type AsyncResult } from '../core/async-result'
 import { type ModelCacheOptions } from './cache'
 import { type SqlNumber } from './coerce'
-import { bindDatabase, configureDatabase, type AnyKysely, type DatabaseOptions } from './connection'
+import {
+  configureDatabase,
+  isModelRouter,
+  useDatabase,
+  type AnyKysely,
+  type DatabaseOptions,
+  type ModelRouter,
+} from './connection'
 import {
   createScope,
   type Attributes,
@@ -50,10 +57,21 @@ export class Model {
    * Binds `db` to this model and its subclasses (on `Model` itself: to every model without a
    * binding of its own). `null` removes the binding. `options.concurrency` limits how many
    * helpers run at once on `db` (see `configureDatabase`).
+   *
+   * Given a `ShardManager` instead, the model is routed by it (`shards.attach(User)`): inside
+   * `shards.withShard(name, fn)` its helpers run on that shard, and `User.acrossShards()` runs
+   * on all of them. Binding anything else later (or `null`) detaches it from the manager.
+   *
+   * @example
+   * ```ts
+   * import { ShardManager } from 'tributary'
+   * User.use(db)                                        // one database
+   * User.use(new ShardManager({ us: dbA, eu: dbB }))    // or shards
+   * ```
    */
-  static use<DB>(db: Kysely<DB> | null, options?: DatabaseOptions): void {
-    bindDatabase(this, db as unknown as AnyKysely | null)
-    if (db && options) configureDatabase(db, options)
+  static use<DB>(db: Kysely<DB> | ModelRouter | null, options?: DatabaseOptions): void {
+    useDatabase(this, db as unknown as AnyKysely | ModelRouter | null)
+    if (db && options && !isModelRouter(db)) configureDatabase(db, options)
   }
 
   /** The scope of every row. */

@@ -6,6 +6,8 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { type Kysely } from 'kysely'
 import {
   bindDatabase,
+  releaseModelRouter,
+  routeModel,
   runWithDatabaseResolver,
   type AnyKysely,
   type DatabaseResolver,
@@ -65,14 +67,15 @@ export function openShardManagers(): ReadonlySet<ShardManager<unknown>> {
  * survives `await`s and never leaks into concurrent requests. An unknown name throws an
  * {@link UnknownShardError} listing the known ones.
  *
- * Attach the sharded models with `attach(User, Post)` (attaching `Model` routes every model).
- * Models not attached keep their own database inside `withShard`.
+ * Route the sharded models through it with `User.use(shards)` (the same as
+ * `shards.attach(User)`; `Model.use(shards)` routes every model). Models not attached keep
+ * their own database inside `withShard`.
  *
  * @example
  * ```ts
  * import { ShardManager } from 'tributary'
  * const shards = new ShardManager({ us_east: dbA, us_west: dbB, eu: dbC }, { concurrency: 8 })
- * shards.attach(User)
+ * User.use(shards)
  * const euUsers = await shards.withShard('eu', () => User.asyncCount())
  * const total = await User.acrossShards().asyncCount()
  * await shards.close()
@@ -138,9 +141,13 @@ export class ShardManager<DB = unknown> {
     return context.run(inner, () => runWithDatabaseResolver(resolver, fn))
   }
 
-  /** Routes `models` (and their subclasses) through this manager. Returns the manager. */
+  /**
+   * Routes `models` (and their subclasses) through this manager, as `Model.use(shards)` does;
+   * a model attached to another manager moves here. Returns the manager.
+   */
   attach(...models: ModelConstructor[]): this {
     for (const model of models) {
+      routeModel(model, this)
       attachments.set(model, this as ShardManager<unknown>)
       if (this.defaultShard !== undefined) {
         bindDatabase(model, this.database(this.defaultShard) as unknown as AnyKysely)
@@ -154,6 +161,7 @@ export class ShardManager<DB = unknown> {
     for (const model of models) {
       if (attachments.get(model) !== (this as ShardManager<unknown>)) continue
       attachments.delete(model)
+      releaseModelRouter(model, this)
       if (this.defaultShard !== undefined) bindDatabase(model, null)
     }
     return this
