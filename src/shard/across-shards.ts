@@ -346,6 +346,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             timeout: options?.timeout ?? this.ctx.options.timeout,
             concurrency: this.ctx.options.concurrency,
           },
+          true,
         )
         const settled = await results.settle()
         const parts: P[] = []
@@ -652,6 +653,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             timeout: options?.timeout ?? this.ctx.options.timeout,
             concurrency: this.ctx.options.concurrency,
           },
+          true,
         ).settle()
         const byShard = new Map<string, number>()
         const failedShards: ShardFailure[] = []

@@ -72,6 +72,7 @@ export class ShardResults<T> extends Map<string, AsyncResult<T>> {
     /** The operation name used in a `ShardError`. */
     readonly operation: string,
     private readonly cancelledBy: () => unknown,
+    private readonly cancelAll?: (reason: unknown) => void,
   ) {
     super(entries)
   }
@@ -134,7 +135,8 @@ export class ShardResults<T> extends Map<string, AsyncResult<T>> {
 
   /** Cancels every shard still running or queued. */
   cancel(reason?: unknown): void {
-    for (const result of this.values()) result.cancel(reason)
+    if (this.cancelAll) this.cancelAll(reason ?? new AsyncCancelledError(this.operation))
+    else for (const result of this.values()) result.cancel(reason)
   }
 }
 
@@ -197,12 +199,22 @@ function findManager<DB>(shards: readonly string[]): ShardManager<DB> {
   )
 }
 
-/** Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}. */
+/**
+ * Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}.
+ *
+ * Cost matters here (a fan-out over local databases takes about a millisecond, and creating an
+ * `AbortSignal` costs microseconds on Node 20). Each shard's result has its own signal, which
+ * a timeout, the caller's signal, `failFast` and `cancel()` abort. `internal` is for the
+ * cross-shard helpers, whose per-shard results nobody else holds and whose work honours its
+ * signal: the shards share one signal (a shard with a `timeout` gets its own), the function
+ * is not raced against it again, and it is not wrapped in `withShard` (it is given the db).
+ */
 export function fanOut<T, DB>(
   manager: ShardManager<DB>,
   shards: readonly string[] | undefined,
   fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
   options: FanOutOptions,
+  internal = false,
 ): ShardResults<T> {
   const names = shards ?? manager.names
   const dbs = names.map((name) => manager.database(name))
@@ -215,42 +227,67 @@ export function fanOut<T, DB>(
   if (timeout !== undefined && !(timeout > 0)) {
     throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
   }
-  const limit = pLimit(concurrency)
-  const group = linkSignals(options.signal)
+  const limit = concurrency < names.length ? pLimit(concurrency) : undefined
+  const caller = options.signal
+  const group = internal ? new AbortController() : undefined
   let cancelReason: unknown
-  const results = names.map((shard, i) => {
+  const results: Array<readonly [string, AsyncResult<T>]> = []
+  const cancelAll = (reason: unknown): void => {
+    if (group) group.abort(reason)
+    else for (const [, result] of results) result.cancel(reason)
+  }
+
+  names.forEach((shard, i) => {
     const db = dbs[i] as Kysely<DB>
-    const result = AsyncResult.from(
-      (signal) =>
-        limit(async () => {
-          signal.throwIfAborted()
-          const own = linkSignals(signal)
-          const timer =
-            timeout === undefined
-              ? undefined
-              : setTimeout(() => own.abort(new AsyncTimeoutError(`${operation}@${shard}`, timeout)), timeout)
-          try {
-            const work = new Promise<T>((resolve) =>
-              resolve(manager.withShard(shard, () => fn({ shard, db, signal: own.signal }))),
-            )
-            return await raceAbort(work, own.signal)
-          } finally {
-            if (timer) clearTimeout(timer)
-            own.dispose()
-          }
-        }),
-      { operation: `${operation}@${shard}`, signal: group.signal },
-    )
+    const self: { result?: AsyncResult<T> } = {}
+    const run = async (signal: AbortSignal): Promise<T> => {
+      signal.throwIfAborted()
+      let own: ReturnType<typeof linkSignals> | undefined
+      let timer: ReturnType<typeof setTimeout> | undefined
+      if (timeout !== undefined) {
+        const expired = (): AsyncTimeoutError => new AsyncTimeoutError(`${operation}@${shard}`, timeout)
+        if (group) {
+          own = linkSignals(signal)
+          signal = own.signal
+          timer = setTimeout(() => own?.abort(expired()), timeout)
+        } else timer = setTimeout(() => self.result?.cancel(expired()), timeout)
+      }
+      try {
+        const context = { shard, db, signal }
+        if (group) return await fn(context)
+        const work = new Promise<T>((resolve) => resolve(manager.withShard(shard, () => fn(context))))
+        return await raceAbort(work, signal)
+      } finally {
+        if (timer) clearTimeout(timer)
+        own?.dispose()
+      }
+    }
+    const start = (signal: AbortSignal): Promise<T> => (limit ? limit(() => run(signal)) : run(signal))
+    const result = group
+      ? AsyncResult.from(() => start(group.signal), { operation: `${operation}@${shard}` })
+      : AsyncResult.from((signal) => start(signal), { operation: `${operation}@${shard}` })
+    self.result = result
     if (options.failFast) {
-      result.then(undefined, () => {
-        if (group.signal.aborted) return
+      result.then(undefined, (error: unknown) => {
+        if (cancelReason !== undefined || (caller?.aborted && error === caller.reason)) return
         cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
-        group.abort(cancelReason)
+        cancelAll(cancelReason)
       })
     }
-    return [shard, result] as const
+    results.push([shard, result])
   })
-  const out = new ShardResults<T>(results, operation, () => cancelReason)
-  Promise.all(results.map(([, r]) => r.then(undefined, () => undefined))).then(group.dispose)
-  return out
+
+  if (caller) {
+    if (caller.aborted) cancelAll(caller.reason)
+    else {
+      const onAbort = (): void => cancelAll(caller.reason)
+      caller.addEventListener('abort', onAbort, { once: true })
+      let pending = results.length
+      const done = (): void => {
+        if (--pending === 0) caller.removeEventListener('abort', onAbort)
+      }
+      for (const [, result] of results) result.then(done, done)
+    }
+  }
+  return new ShardResults<T>(results, operation, () => cancelReason, group ? cancelAll : undefined)
 }

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely'
 import { Pool } from 'pg'
 import { Column, isAsyncTimeoutError, isShardError, Model, ShardManager, Table } from 'tributary'
@@ -160,10 +160,149 @@ describeWithPostgres('PostgreSQL faults', () => {
       expect(answer.value).toBe(3)
       expect(answer.failedShards.map((f) => f.shard)).toEqual(['slow'])
 
-      // The backends were cancelled, not left sleeping.
-      const { rows } = await sql<{ n: string }>`select count(*) as n from pg_stat_activity
-        where datname = ${slow.name} and state = 'active' and query like '%items%'`.execute(fast.db)
-      expect(Number(rows[0]?.n)).toBe(0)
+      // The backends were cancelled on the server, not left sleeping for 5 s.
+      expect(await activeQueries(fast.db, slow.name, 2_000)).toBe(0)
+      expect(Date.now() - started).toBeLessThan(4_500)
+    })
+  })
+
+  describe('a backend killed mid-query', () => {
+    const Item = defineItem()
+    let dbs: TestDatabase[]
+    let victim: Kysely<any>
+    let shards: ShardManager<any>
+
+    beforeAll(async () => {
+      dbs = await Promise.all(['a', 'b', 'victim'].map((n) => createPgDatabase(`trib_shard_${n}`)))
+      await Promise.all([seed(dbs[0]!.db, 2), seed(dbs[1]!.db, 3)])
+      await sql`create view items as select 1 as id, 'slow' as label from pg_sleep(10)`.execute(dbs[2]!.db)
+      // pg emits 'error' on a checked-out client whose backend dies; without a listener that is
+      // an uncaught exception (README: models). The query itself rejects too.
+      const pool = new Pool({ connectionString: dbs[2]!.url, max: 4 }).on('error', () => undefined)
+      pool.on('connect', (client) => client.on('error', () => undefined))
+      victim = new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+      shards = new ShardManager({ a: dbs[0]!.db, b: dbs[1]!.db, victim }, { ownsDatabases: false }).attach(
+        Item,
+      )
+    })
+    afterAll(async () => {
+      await shards.close()
+      await victim.destroy()
+      await Promise.all(dbs.map((d) => d.drop()))
+    })
+
+    /** Starts `work`, terminates the victim's backend once its query runs, and settles `work`. */
+    async function killDuring<T>(work: () => PromiseLike<T>): Promise<PromiseSettledResult<T>> {
+      const settled = Promise.allSettled([work()])
+      const pid = await activeBackend(dbs[0]!.db, dbs[2]!.name)
+      const { rows } = await sql<{ ok: boolean }>`select pg_terminate_backend(${pid}) as ok`.execute(
+        dbs[0]!.db,
+      )
+      expect(rows[0]?.ok).toBe(true)
+      return (await settled)[0] as PromiseSettledResult<T>
+    }
+
+    it("'fail' rejects with a ShardError naming the killed shard; 'partial' answers without it", async () => {
+      const failed = await killDuring(() => Item.acrossShards().asyncCount())
+      expect(failed.status).toBe('rejected')
+      const error = failed.status === 'rejected' ? failed.reason : undefined
+      expect(isShardError(error)).toBe(true)
+      if (!isShardError(error)) return
+      expect(error.failedShards).toEqual(['victim'])
+      expect((error.failures[0]?.cause as { code?: string }).code).toBe('57P01')
+      expect(error.message).toMatch(/victim \(.*terminating connection due to administrator command/)
+      expect([...error.completed]).toEqual([
+        ['a', 2],
+        ['b', 3],
+      ])
+
+      const partial = await killDuring(() => Item.acrossShards({ onShardError: 'partial' }).asyncSum('id'))
+      expect(partial.status).toBe('fulfilled')
+      const answer = partial.status === 'fulfilled' ? partial.value : undefined
+      expect(answer?.value).toBe(1 + 2 + 1 + 2 + 3)
+      expect(answer?.failedShards.map((f) => f.shard)).toEqual(['victim'])
+    })
+
+    it('the next fan-out gets a live connection on the killed shard', async () => {
+      await sql`create or replace view items as select 1 as id, 'fast' as label`.execute(dbs[2]!.db)
+      expect(await Item.acrossShards().asyncCount()).toBe(6)
+      expect(await Item.acrossShards().orderBy('label').asyncPluck('label')).toEqual([
+        'fast',
+        'r1',
+        'r1',
+        'r2',
+        'r2',
+        'r3',
+      ])
+    })
+  })
+
+  describe("'fail' cancels the shards still running when one fails", () => {
+    const Item = defineItem()
+    let slow: TestDatabase
+    let broken: Kysely<any>
+    let hangUp: Server
+    let shards: ShardManager<any>
+
+    beforeAll(async () => {
+      slow = await createPgDatabase('trib_shard_slow')
+      await sql`create view items as select 1 as id, 'slow' as label from pg_sleep(10)`.execute(slow.db)
+      // A server that accepts connections and hangs up 300 ms later: the shard fails while the
+      // slow one is running.
+      hangUp = createServer((socket) => void setTimeout(() => socket.destroy(), 300))
+      await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve))
+      const port = (hangUp.address() as AddressInfo).port
+      broken = new Kysely<any>({
+        dialect: new PostgresDialect({
+          pool: new Pool({ host: '127.0.0.1', port, user: 'postgres' }).on('error', () => undefined),
+        }),
+      })
+      shards = new ShardManager({ slow: slow.db, broken }, { ownsDatabases: false }).attach(Item)
+    })
+    afterAll(async () => {
+      await shards.close()
+      await broken.destroy()
+      await new Promise((resolve) => hangUp.close(resolve))
+      await slow.drop()
+    })
+
+    it('rejects once the slow shard is cancelled, listing it as cancelled, and its query stops', async () => {
+      const started = Date.now()
+      const pending = Item.acrossShards().asyncCount()
+      await activeBackend(slow.db, slow.name) // the slow query is running
+      const error = await failureOf(pending)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      expect(isShardError(error)).toBe(true)
+      if (!isShardError(error)) return
+      expect(error.failedShards).toEqual(['broken'])
+      expect(error.cancelled).toEqual(['slow'])
+      expect(await activeQueries(slow.db, slow.name, 2_000)).toBe(0)
     })
   })
 })
+
+/** How many queries on `items` are active in database `name`, polled until 0 or `withinMs` passes. */
+async function activeQueries(db: Kysely<any>, name: string, withinMs: number): Promise<number> {
+  const until = Date.now() + withinMs
+  for (;;) {
+    const { rows } = await sql<{ n: string }>`select count(*) as n from pg_stat_activity
+      where datname = ${name} and state = 'active' and query like '%items%'
+      and pid <> pg_backend_pid()`.execute(db)
+    const n = Number(rows[0]?.n)
+    if (n === 0 || Date.now() > until) return n
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** The pid of the backend running a query on `items` in database `name` (waits up to 5 s). */
+async function activeBackend(db: Kysely<any>, name: string): Promise<number> {
+  const until = Date.now() + 5_000
+  for (;;) {
+    const { rows } = await sql<{ pid: number }>`select pid from pg_stat_activity
+      where datname = ${name} and state = 'active' and query like '%items%'
+      and pid <> pg_backend_pid()`.execute(db)
+    if (rows[0]) return rows[0].pid
+    if (Date.now() > until) throw new Error(`no query on items started in ${name}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
