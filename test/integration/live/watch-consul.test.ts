@@ -1,8 +1,7 @@
 import Consul from 'consul'
 import { Component, consulSource, isComponentError, watch, type ConsulClientLike } from 'tributary'
-import { watchConsul } from '../../../src/sources/consul/consul-watcher'
 import { startConsulDouble, type ConsulDouble } from '../../support/consul-double'
-import { lastIs, logUpdates, sleep, withWatch } from './live-log'
+import { lastIs, logUpdates, sleep } from './live-log'
 import { startToggleProxy, type ToggleProxy } from './toggle-proxy'
 
 describe('watch() on Consul (the double, through the real consul client)', () => {
@@ -20,10 +19,7 @@ describe('watch() on Consul (the double, through the real consul client)', () =>
     await double.close()
   })
 
-  const consul = () =>
-    withWatch(consulSource({ client }), (request, options) =>
-      watchConsul(request, options, { name: 'consul', client: () => client }),
-    )
+  const consul = () => consulSource({ client })
   const reads = (key: string) => double.requests.filter((r) => r.startsWith(`GET /v1/kv/${key}`))
   const backoff = { initialDelay: 20, maxDelay: 200 }
 

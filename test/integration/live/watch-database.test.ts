@@ -1,9 +1,8 @@
 import { sql } from 'kysely'
 import { Component, databaseSource, watch } from 'tributary'
-import { watchDatabase } from '../../../src/sources/database/database-watcher'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { testDialects } from '../../support/services'
-import { lastIs, logUpdates, withWatch } from './live-log'
+import { lastIs, logUpdates } from './live-log'
 
 describe.each(testDialects())('watch() on a database (%s)', (dialect) => {
   let database: TestDatabase
@@ -17,12 +16,11 @@ describe.each(testDialects())('watch() on a database (%s)', (dialect) => {
     const create = () => sql`CREATE TABLE config (key varchar(100) PRIMARY KEY, value text)`.execute(db)
     await create()
     await sql`INSERT INTO config (key, value) VALUES ('limit', '10'), ('flags', '["a"]')`.execute(db)
-    const source = databaseSource(db)
     class DbConfig {
       @Component({ fetchFrom: 'database', key: 'limit', required: false, pollInterval: 20 }) limit?: number
       @Component({ fetchFrom: 'database', key: 'flags', pollInterval: 20 }) flags!: string[]
     }
-    const sources = [withWatch(source, (request, options) => watchDatabase(source, request, options))]
+    const sources = [databaseSource(db)]
     const live = await watch(DbConfig, { sources, backoff: { initialDelay: 20, maxDelay: 100 } })
     const log = logUpdates(live)
     try {

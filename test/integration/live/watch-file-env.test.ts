@@ -2,9 +2,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Component, envSource, fileSource, isComponentError, watch } from 'tributary'
-import { watchEnv } from '../../../src/sources/env/env-watcher'
-import { watchFile } from '../../../src/sources/file/file-watcher'
-import { lastIs, logUpdates, sleep, withWatch } from './live-log'
+import { lastIs, logUpdates, sleep } from './live-log'
 
 describe('watch() on the real file system', () => {
   let dir: string
@@ -13,10 +11,7 @@ describe('watch() on the real file system', () => {
   })
   afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-  const files = () => {
-    const source = fileSource({ baseDir: dir })
-    return withWatch(source, (request, options) => watchFile(source, request, options, { baseDir: dir }))
-  }
+  const files = () => fileSource({ baseDir: dir })
   const write = (name: string, text: string): void => writeFileSync(join(dir, name), text)
   const replace = (name: string, text: string): void => {
     writeFileSync(join(dir, `.${name}.tmp`), text)
@@ -100,8 +95,7 @@ describe('watch() on the real file system', () => {
 describe('watch() on environment variables', () => {
   it('a change, a removal (fallback and not required) and a return', async () => {
     const env: Record<string, string | undefined> = { APP_LEVEL: 'info', APP_BANNER: 'hello' }
-    const source = envSource({ env, prefix: 'APP_' })
-    const sources = [withWatch(source, (request, options) => watchEnv(source, request, options))]
+    const sources = [envSource({ env, prefix: 'APP_' })]
     class EnvConfig {
       @Component({ fetchFrom: 'env', key: 'LEVEL', fallback: 'warn', pollInterval: 20 }) level!: string
       @Component({ fetchFrom: 'env', key: 'BANNER', required: false, pollInterval: 20 }) banner?: string

@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
-import { Component, isComponentError, pollingWatcher, vaultSource, watch } from 'tributary'
+import { Component, isComponentError, vaultSource, watch } from 'tributary'
 import { startVaultDouble, type VaultDouble } from '../../support/vault-double'
-import { lastIs, logUpdates, withWatch } from './live-log'
+import { lastIs, logUpdates } from './live-log'
 
 describe('watch() on Vault (the double, through node-vault)', () => {
   let vault: VaultDouble
@@ -12,8 +12,7 @@ describe('watch() on Vault (the double, through node-vault)', () => {
 
   it('a new KV v2 version, a sealed outage and recovery, a soft delete; secrets stay masked', async () => {
     vault.setSecret('secret/app', { apiKey: 'sk-live-0001', level: 'info' })
-    const source = vaultSource({ endpoint: vault.url, token: vault.token })
-    const sources = [withWatch(source, pollingWatcher(source))]
+    const sources = [vaultSource({ endpoint: vault.url, token: vault.token })]
     class VaultConfig {
       @Component({
         fetchFrom: 'vault',
