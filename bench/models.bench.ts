@@ -235,9 +235,11 @@ async function main(): Promise<void> {
     await admin.query(`create database "${name}"`)
     const url = new URL(PG_URL)
     url.pathname = `/${name}`
-    const pg: Db = new Kysely({
-      dialect: new PostgresDialect({ pool: new Pool({ connectionString: url.toString(), max: 10 }) }),
-    })
+    const pool = new Pool({ connectionString: url.toString(), max: 10 })
+    // pg requires an 'error' listener: an idle client whose backend is terminated (a server
+    // restart, or another process ending backends) emits it, and without one the process dies.
+    pool.on('error', () => undefined)
+    const pg: Db = new Kysely({ dialect: new PostgresDialect({ pool }) })
     try {
       User.use(pg)
       Slow.use(pg)

@@ -9,6 +9,7 @@ import {
   Model,
   Table,
   isInvalidColumnError,
+  isRecordNotFoundError,
   withDatabase,
 } from '../src'
 
@@ -65,6 +66,17 @@ async function main(): Promise<void> {
     'bob updated at a Date:',
     (await User.asyncFindBy({ email: 'bob@example.com' }))?.updatedAt instanceof Date,
   )
+
+  // asyncFind gives undefined for a missing row; asyncFindOrFail rejects with a RecordNotFoundError.
+  console.log('find 99:', await User.asyncFind(99))
+  const missing = await User.asyncFindOrFail(99).catch((e: unknown) => e)
+  console.log('findOrFail 99:', isRecordNotFoundError(missing), (missing as Error).message)
+
+  // Reads cached for 60 s in a QueryStore; a write through a model marks them stale.
+  const cached = User.where({ active: true }).cached({ ttl: 60 })
+  console.log('cached count:', await cached.asyncCount(), await cached.asyncCount())
+  await User.where({ email: 'bob@example.com' }).asyncUpdate({ active: true })
+  console.log('after a write:', await cached.asyncCount())
 
   // In a transaction, helpers run on its connection, in order.
   await db.transaction().execute((trx) =>
