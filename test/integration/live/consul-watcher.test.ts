@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import Consul from 'consul'
 import { consulSource, type ConsulClientLike } from '../../../src/sources/consul/consul-source'
 import { watchConsul } from '../../../src/sources/consul/consul-watcher'
@@ -121,22 +122,49 @@ describe('consul watcher (Consul double, real consul client)', () => {
     double.set('held/key', 'v')
     const { rec, watcher } = start('held/key', 60_000)
     await rec.until(isValue('v'))
-    await sleep(50)
-    const started = Date.now()
+    // Wait until the blocking read is held by the double.
+    while (!reads('held/key').some((r) => r.includes('index='))) await sleep(10)
+    const count = double.requests.length
+    // The read is held for 60 s: stop() resolving at all (within the test timeout) means it was cancelled.
     await watcher.stop()
-    expect(Date.now() - started).toBeLessThan(500)
+    double.set('held/key', 'w')
+    await sleep(150)
+    expect(double.requests.length).toBe(count)
+    expect(rec.values()).toEqual(['v'])
   })
 
-  it('the source object can watch through its own client', async () => {
+  it('the source object watches through the client it creates', async () => {
     double.set('own/key', '{"a":1}')
     const source = consulSource({ url: double.url })
     const rec = recorder({ pollInterval: 5_000 })
-    const watcher = watchConsul(request('own/key', { field: 'a' }), rec.options, {
-      name: source.name,
-      client: () => new Consul({ host: '127.0.0.1', port: double.port }) as unknown as ConsulClientLike,
-    })
+    const watcher = source.watch(request('own/key', { field: 'a' }), rec.options)
     await rec.until(isValue(1))
+    double.set('own/key', '{"a":2}')
+    await rec.until(isValue(2))
+    // A value that is not JSON is one error report, not an outage; the next good value follows.
+    double.set('own/key', 'not json')
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    double.set('own/key', '{"a":3}')
+    await rec.until(isValue(3))
     await watcher.stop()
     await source.close?.()
+    const error = rec.events.find((e) => e.kind === 'error')
+    expect(error?.kind === 'error' && (error.error as Error).message).toMatch(/not valid JSON/)
+  })
+
+  it('a wrong ACL token is a SourcePermissionError that never shows the token', async () => {
+    await double.close()
+    const token = 'consul-token-do-not-print'
+    double = await startConsulDouble({ tokens: ['the-right-one'] })
+    double.set('acl/key', 'v')
+    const source = consulSource({ url: double.url, token })
+    const rec = recorder({ pollInterval: 5_000 })
+    const watcher = source.watch(request('acl/key'), rec.options)
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    await watcher.stop()
+    await source.close?.()
+    const error = (rec.events[0] as { error: Error }).error
+    expect(error.name).toBe('SourcePermissionError')
+    expect(inspect(error, { depth: 8 })).not.toContain(token)
   })
 })

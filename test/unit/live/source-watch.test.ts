@@ -3,9 +3,21 @@ import {
   SourceUnavailableError,
   backoffDelay,
   canWatch,
+  consulSource,
+  databaseSource,
+  envSource,
+  fileSource,
+  freshnessOf,
+  httpSource,
+  keyspaceNotificationsCover,
   pollingWatcher,
+  redisSource,
+  vaultRereadDelay,
+  vaultSource,
   type ComponentSource,
+  type RedisClientLike,
 } from 'tributary'
+import type { Kysely } from 'kysely'
 
 describe('source watch helpers', () => {
   beforeEach(() => jest.useFakeTimers())
@@ -61,5 +73,81 @@ describe('source watch helpers', () => {
     expect(events).toEqual(['value:a', 'value:b', 'removed', 'error:SourceUnavailableError', 'value:c'])
     await watcher.stop()
     expect(jest.getTimerCount()).toBe(0)
+  })
+})
+
+describe('the built-in sources can watch', () => {
+  it('every factory returns a WatchableSource', () => {
+    const redis: RedisClientLike = {
+      get: async () => null,
+      hget: async () => null,
+      hgetall: async () => ({}),
+      exists: async () => 0,
+    }
+    const sources = [
+      envSource(),
+      fileSource(),
+      httpSource(),
+      databaseSource({} as Kysely<unknown>),
+      consulSource({ kv: { get: async () => undefined } }),
+      vaultSource({ read: async () => ({}) }),
+      redisSource(redis),
+    ]
+    expect(sources.map((source) => [source.name, canWatch(source)])).toEqual([
+      ['env', true],
+      ['file', true],
+      ['http', true],
+      ['database', true],
+      ['consul', true],
+      ['vault', true],
+      ['redis', true],
+    ])
+  })
+})
+
+describe('vaultRereadDelay', () => {
+  it('KV v2 (no lease) waits pollInterval', () => {
+    expect(vaultRereadDelay({ lease_id: '', lease_duration: 0, data: {} }, 60_000)).toBe(60_000)
+  })
+  it('a KV v1 refresh hint shortens pollInterval but never lengthens it', () => {
+    expect(vaultRereadDelay({ lease_id: '', lease_duration: 30 }, 60_000)).toBe(27_000)
+    expect(vaultRereadDelay({ lease_id: '', lease_duration: 2_764_800 }, 60_000)).toBe(60_000)
+  })
+  it('a real lease is read again at 90% of it, whatever pollInterval says', () => {
+    expect(vaultRereadDelay({ lease_id: 'database/creds/app/x', lease_duration: 3_600 }, 1_000)).toBe(
+      3_240_000,
+    )
+    expect(vaultRereadDelay({ lease_id: 'database/creds/app/x', lease_duration: 10 }, 60_000)).toBe(9_000)
+  })
+  it('never below 100 ms, and tolerates a body without an envelope', () => {
+    expect(vaultRereadDelay({ lease_id: 'l', lease_duration: 0.01 }, 60_000)).toBe(100)
+    expect(vaultRereadDelay(undefined, 0)).toBe(100)
+    expect(vaultRereadDelay('not an envelope', 5_000)).toBe(5_000)
+  })
+})
+
+describe('freshnessOf', () => {
+  const fresh = (headers: Record<string, string>) => freshnessOf(new Headers(headers))
+  it('max-age less Age, in ms', () => {
+    expect(fresh({ 'cache-control': 'public, max-age=60' })).toBe(60_000)
+    expect(fresh({ 'cache-control': 'max-age=60', age: '15' })).toBe(45_000)
+    expect(fresh({ 'cache-control': 'max-age=10', age: '30' })).toBe(0)
+  })
+  it('nothing to honour without max-age, or with no-store / no-cache', () => {
+    expect(fresh({})).toBe(0)
+    expect(fresh({ 'cache-control': 'no-store' })).toBe(0)
+    expect(fresh({ 'cache-control': 'no-cache, max-age=60' })).toBe(0)
+    expect(fresh({ 'cache-control': 's-maxage=60' })).toBe(0)
+  })
+})
+
+describe('keyspaceNotificationsCover', () => {
+  it('needs keyspace events for generic, string, hash and expiry classes', () => {
+    expect(keyspaceNotificationsCover('KA')).toBe(true)
+    expect(keyspaceNotificationsCover('AKE')).toBe(true)
+    expect(keyspaceNotificationsCover('K$ghx')).toBe(true)
+    expect(keyspaceNotificationsCover('')).toBe(false)
+    expect(keyspaceNotificationsCover('EA')).toBe(false)
+    expect(keyspaceNotificationsCover('K$g')).toBe(false)
   })
 })
