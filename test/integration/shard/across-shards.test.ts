@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely'
-import { mergeAvg, ShardManager, toSqlNumber } from 'tributary'
+import { isShardMergeLimitError, mergeAvg, ShardManager, toSqlNumber } from 'tributary'
+import * as connection from '../../../src/model/connection'
 import { testDialects } from '../../support/services'
 import { createFixture, defineEvent, ROWS, SHARDS, type Fixture } from './dataset'
 
@@ -52,12 +53,30 @@ describe.each(testDialects())('acrossShards on %s: merged answers equal the sing
         const count = await single.where('amount', 'is not', null).asyncCount()
         expect(await across.asyncAvg('amount')).toBe(mergeAvg([{ sum, count }]))
       }
-      expect(await across.asyncMin('score')).toBe(await single.asyncMin('score'))
-      expect(await across.asyncMax('label')).toBe(await single.asyncMax('label'))
-      expect(await across.asyncMin('happenedAt')).toEqual(await single.asyncMin('happenedAt'))
+      for (const column of ['score', 'amount', 'label', 'category', 'happenedAt', 'userId'] as const) {
+        expect(await across.asyncMin(column)).toEqual(await single.asyncMin(column))
+        expect(await across.asyncMax(column)).toEqual(await single.asyncMax(column))
+      }
       expect(await across.asyncExists()).toBe(await single.asyncExists())
     }
     expect(typeof (await Event.acrossShards().asyncSum('amount'))).toBe('bigint')
+  })
+
+  it('sum is null only where SQL sum is null: no rows, or only null values', async () => {
+    const cases = [
+      ['score > 10000', Event.acrossShards().where('score', '>', 10_000), sql`score > 10000`],
+      ['score is null', Event.acrossShards().where({ score: null }), sql`score is null`],
+      ['one user', Event.acrossShards().where({ userId: 999 }), sql`user_id = 999`],
+    ] as const
+    for (const [, across, condition] of cases) {
+      const expected = await oracleScalar(sql`select sum(score) as v from events where ${condition}`)
+      expect(await across.asyncSum('score')).toEqual(expected === null ? null : toSqlNumber(expected))
+    }
+    // The one user lives on one shard: the others have no rows, and the sum is still that shard's.
+    const owner = await Promise.all(
+      SHARDS.map((s) => shards.withShard(s, () => Event.where({ userId: 999 }).asyncExists())),
+    )
+    expect(owner.filter(Boolean)).toHaveLength(1)
   })
 
   it('empty matches: sum and avg are null, count 0, exists false', async () => {
@@ -77,6 +96,22 @@ describe.each(testDialects())('acrossShards on %s: merged answers equal the sing
       const property = column === 'user_id' ? 'userId' : column
       expect(await Event.acrossShards().asyncCountDistinct(property)).toBe(expected)
     }
+    const labels = Number(
+      await oracleScalar(sql`select count(distinct label) as v from events where score < 100`),
+    )
+    expect(await Event.acrossShards().where('score', '<', 100).asyncCountDistinct('label')).toBe(labels)
+    const days = Number(await oracleScalar(sql`select count(distinct happened_at) as v from events`))
+    expect(await Event.acrossShards().asyncCountDistinct('happenedAt')).toBe(days)
+    // The memory bound: past maxDistinct values the merge stops with a typed error.
+    const bounded = Event.acrossShards({ maxDistinct: 1_000 }).asyncCountDistinct('label')
+    expect(
+      isShardMergeLimitError(
+        await bounded.then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    ).toBe(true)
   })
 
   it('pluck and all merged in order, with limit and offset (nulls where the database puts them)', async () => {
@@ -105,9 +140,49 @@ describe.each(testDialects())('acrossShards on %s: merged answers equal the sing
     expect(await labels.asyncPluck('label')).toEqual(
       await Event.where({ category: 'gamma' }).orderBy('label', 'desc').orderBy('id').asyncPluck('label'),
     )
+    // An eighth of the categories are null: PostgreSQL sorts them last ascending, SQLite first.
+    // Each category page straddles the edge between the nulls and the values.
+    const nulls = fixture.rows.filter((r) => r.category === null).length
+    const nullsFirst = (direction: 'asc' | 'desc') => (direction === 'asc') === (dialect === 'sqlite')
+    const edge = (direction: 'asc' | 'desc') => (nullsFirst(direction) ? nulls : ROWS - nulls) - 100
+    const orders: Array<[string, 'asc' | 'desc', number, number]> = [
+      ['happenedAt', 'desc', 300, 40_000],
+      ['category', 'asc', 200, edge('asc')],
+      ['category', 'desc', 200, edge('desc')],
+      ['amount', 'desc', 100, 500],
+      ['userId', 'asc', 1_000, 33_000], // a skewed key: long runs of equal values
+    ]
+    for (const [column, direction, limit, offset] of orders) {
+      const across = Event.acrossShards()
+        .orderBy(column as 'id', direction)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .offset(offset)
+      const single = Event.orderBy(column as 'id', direction)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .offset(offset)
+      const page = await across.asyncAll()
+      expect(page).toEqual(await single.asyncAll())
+      if (column === 'category') {
+        expect(page.some((r) => r.category === null) && page.some((r) => r.category !== null)).toBe(true)
+      }
+    }
+  })
+
+  it('without orderBy, pluck and all concatenate every shard’s rows', async () => {
     const all = await Event.acrossShards().asyncPluck('id')
     expect(all.length).toBe(ROWS)
     expect(new Set(all).size).toBe(ROWS)
+    const sorted = (values: Array<string | null>) => [...values].sort()
+    const across = await Event.acrossShards().where('score', '>=', 700).asyncPluck('label')
+    const single = await Event.where('score', '>=', 700).asyncPluck('label')
+    expect(sorted(across)).toEqual(sorted(single)) // the same multiset, duplicates included
+    const rows = await Event.acrossShards().where({ userId: 3 }).asyncAll()
+    const expected = await Event.where({ userId: 3 }).orderBy('id').asyncAll()
+    expect([...rows].sort((a, b) => a.id - b.id)).toEqual(expected)
+    const page = await Event.acrossShards().limit(250).offset(10).asyncPluck('id')
+    expect(page).toEqual(all.slice(10, 260)) // shard order, then offset and limit
   })
 
   it('groupBy merges each group with the same rules', async () => {
@@ -140,20 +215,51 @@ describe.each(testDialects())('acrossShards on %s: merged answers equal the sing
         high: r.high,
       })),
     )
-    const byUser = await Event.acrossShards().groupBy('userId', 'category').asyncAggregate({ n: 'count' })
-    const expected = Number(
-      await oracleScalar(sql`select count(*) as v from (select 1 from events group by user_id, category) t`),
+    const nulls = sql.raw(dialect === 'postgres' ? 'nulls last' : 'nulls first')
+    const byUser = await Event.acrossShards()
+      .groupBy('userId', 'category')
+      .asyncAggregate({ n: 'count', total: { sum: 'score' }, low: { min: 'label' } })
+    const { rows: userRows } = await sql<Record<string, unknown>>`select user_id, category,
+      count(*) as n, sum(score) as total, min(label) as low from events
+      group by user_id, category order by user_id, category ${nulls}`.execute(fixture.oracle)
+    expect(byUser).toEqual(
+      userRows.map((r) => ({
+        userId: Number(r.user_id),
+        category: r.category,
+        n: Number(r.n),
+        total: r.total === null ? null : toSqlNumber(r.total),
+        low: r.low,
+      })),
     )
-    expect(byUser.length).toBe(expected)
+    const none = await Event.acrossShards().where('score', '>', 10_000).groupBy('label').asyncAggregate({
+      n: 'count',
+    })
+    expect(none).toEqual([])
   })
 
-  it('compiles each query once per fan-out, not once per shard', async () => {
-    const spy = jest.spyOn(Object.getPrototypeOf(fixture.shards.s0 as Kysely<any>), 'selectFrom')
+  it('compiles each query once per fan-out and runs that one query on every pool', async () => {
+    const build = jest.spyOn(Object.getPrototypeOf(fixture.shards.s0 as Kysely<any>), 'selectFrom')
+    const run = jest.spyOn(connection, 'executeCompiled')
     try {
       await Event.acrossShards().where({ category: 'delta' }).asyncCount()
-      expect(spy).toHaveBeenCalledTimes(1)
+      expect(build).toHaveBeenCalledTimes(1)
+      expect(run.mock.calls.map(([db]) => db)).toEqual(SHARDS.map((s) => fixture.shards[s]))
+      const queries = new Set(run.mock.calls.map((call) => call[1]))
+      expect(queries.size).toBe(1) // the same CompiledQuery object on all four pools
+      expect([...queries][0]?.parameters).toContain('delta')
+
+      // A page: each shard is asked for limit + offset rows, compiled once as well.
+      build.mockClear()
+      run.mockClear()
+      await Event.acrossShards().orderBy('score').limit(30).offset(70).asyncPluck('id')
+      expect(build).toHaveBeenCalledTimes(1)
+      const pages = new Set(run.mock.calls.map((call) => call[1]))
+      expect(pages.size).toBe(1)
+      expect(run).toHaveBeenCalledTimes(SHARDS.length)
+      expect([...pages][0]?.parameters).toContain(100)
     } finally {
-      spy.mockRestore()
+      build.mockRestore()
+      run.mockRestore()
     }
   })
 
