@@ -21,6 +21,8 @@ export interface RedisSubscriberOverrides {
   readonly maxRetriesPerRequest?: number | null
   /** Shown in `CLIENT LIST`. */
   readonly connectionName?: string
+  /** How long `disconnect()` waits for the socket to close before destroying it, in ms. */
+  readonly disconnectTimeout?: number
 }
 
 /** The subscriber connection `duplicate()` returns; an ioredis `Redis` fits. */

@@ -119,7 +119,9 @@ function isWrongType(error: unknown): boolean {
 
 function commandError(error: unknown, name: string, key: string): SourceError {
   const message = error instanceof Error ? error.message : String(error)
-  const details = { source: name, key, cause: error }
+  // A plain copy: ioredis errors hold the failed command, and a failed AUTH's arguments are the password.
+  const cause = Object.assign(new Error(message), { name: error instanceof Error ? error.name : 'Error' })
+  const details = { source: name, key, cause }
   if (
     /ECONNREFUSED|Connection is closed|max retries per request|Stream isn't writeable|ETIMEDOUT/i.test(
       message,
@@ -127,7 +129,7 @@ function commandError(error: unknown, name: string, key: string): SourceError {
   ) {
     return new SourceUnavailableError(details, `${name}: Redis unavailable while reading ${key}: ${message}`)
   }
-  if (message.startsWith('NOPERM') || message.startsWith('NOAUTH')) {
+  if (/^(NOPERM|NOAUTH|WRONGPASS)/.test(message)) {
     return new SourcePermissionError(
       details,
       `${name}: Redis refused reading ${key}: ${message.split('\n')[0]}`,

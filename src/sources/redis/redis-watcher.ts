@@ -3,7 +3,13 @@
  * server publishes them, polling otherwise.
  */
 import { delay, raceAbort } from '../../core/abort'
-import { SourceUnavailableError, type ComponentRequest, type ComponentSource } from '../source'
+import {
+  SourceError,
+  SourcePermissionError,
+  SourceUnavailableError,
+  type ComponentRequest,
+  type ComponentSource,
+} from '../source'
 import {
   backoffDelay,
   createWatcherScope,
@@ -77,11 +83,15 @@ export function watchRedis(
   const key = `${settings.prefix ?? ''}${request.key ?? request.property}`
   const client = settings.client
   const pollInterval = Math.max(0, options.pollInterval ?? REDIS_POLL_INTERVAL_MS)
-  const unavailable = (error: unknown, what: string): SourceUnavailableError => {
+  const unavailable = (error: unknown, what: string): SourceError => {
     // A plain copy: ioredis errors can hold the failed command's arguments (AUTH's password).
     const reason = error instanceof Error ? error.message : String(error)
+    const details = { source: settings.name, key, cause: new Error(reason) }
+    if (/^(NOPERM|NOAUTH|WRONGPASS)/.test(reason)) {
+      return new SourcePermissionError(details, `${settings.name}: Redis refused ${what} ${key}: ${reason}`)
+    }
     return new SourceUnavailableError(
-      { source: settings.name, key, cause: new Error(reason) },
+      details,
       `${settings.name}: Redis unavailable while ${what} ${key}: ${reason}`,
     )
   }
@@ -124,6 +134,8 @@ export function watchRedis(
       maxRetriesPerRequest: null,
       retryStrategy: (times) => backoffDelay(times, options.backoff),
       connectionName: 'tributary-watch',
+      // Nothing to flush on a subscriber: close at once, and leave no ioredis timer behind.
+      disconnectTimeout: 0,
     })
     scope.onStop(() => void scope.track(closeSubscriber(subscriber)))
     let reading: Promise<void> | undefined
@@ -205,7 +217,10 @@ function closeSubscriber(subscriber: RedisSubscriberLike): Promise<void> {
   if (subscriber.status === 'end') return Promise.resolve()
   const ended = new Promise<void>((resolve) => subscriber.on('end', resolve))
   subscriber.disconnect()
-  // Between reconnect attempts there is no socket: disconnect() only cancels the next attempt.
-  if (subscriber.status === 'reconnecting' || subscriber.status === 'end') return Promise.resolve()
+  // Between reconnect attempts there is no socket: disconnect() cancels the next attempt and
+  // sets a 0 ms timer (disconnectTimeout) to destroy the closed stream; let it run first.
+  if (subscriber.status === 'reconnecting' || subscriber.status === 'end') {
+    return new Promise((resolve) => setTimeout(resolve, 0))
+  }
   return ended
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import Redis from 'ioredis'
 import {
   redisSource,
@@ -36,6 +37,8 @@ describeWithRedis('redis watcher (real Redis)', () => {
   afterEach(async () => {
     for (const client of clients.splice(0)) client.disconnect()
     await proxy.close()
+    // disconnect() of a client whose socket is already gone leaves a 0 ms ioredis timer.
+    await sleep(1)
   })
 
   /** A client of its own through the toggle proxy (so the test can take Redis away). */
@@ -45,6 +48,7 @@ describeWithRedis('redis watcher (real Redis)', () => {
       port: proxy.port,
       maxRetriesPerRequest: 1,
       lazyConnect: true,
+      disconnectTimeout: 0,
     })
     client.on('error', () => undefined)
     clients.push(client)
@@ -151,6 +155,25 @@ describeWithRedis('redis watcher (real Redis)', () => {
     })
   })
 
+  it('stop() during an outage ends the reconnect attempts of the subscriber', async () => {
+    const { client, prefix } = redis
+    await withNotifications('KA', async () => {
+      await client.set(`${prefix}down`, 'v')
+      const rec = recorder({ pollInterval: 60_000 })
+      const watcher = redisSource(viaProxy(), { prefix }).watch(request('down'), rec.options)
+      await rec.until(isValue('v'))
+      await waitFor(async () => (await subscribers(`${prefix}down`)) === 1)
+      await proxy.down()
+      await rec.until(lastKind('error'))
+      await watcher.stop()
+      await proxy.up()
+      await client.set(`${prefix}down`, 'w')
+      await sleep(300)
+      expect(await subscribers(`${prefix}down`)).toBe(0)
+      expect(rec.events.map((e) => e.kind)).toEqual(['value', 'error'])
+    })
+  })
+
   it('with notifications off: polls at pollInterval, no subscriber', async () => {
     const { client, prefix } = redis
     await withNotifications('', async () => {
@@ -179,6 +202,7 @@ describeWithRedis('redis watcher (real Redis)', () => {
       username: user,
       password: 'x',
       lazyConnect: true,
+      disconnectTimeout: 0,
     })
     clients.push(limited)
     try {
@@ -193,6 +217,37 @@ describeWithRedis('redis watcher (real Redis)', () => {
         await watcher.stop()
         expect(rec.events.filter((e) => e.kind === 'error')).toEqual([])
       })
+    } finally {
+      await client.call('ACL', 'DELUSER', user)
+    }
+  })
+
+  it('a wrong password is one SourcePermissionError that never shows the password', async () => {
+    const { client, prefix } = redis
+    const user = `${prefix.replace(/:$/, '')}_password`
+    const password = 'redis-password-do-not-print'
+    await client.call('ACL', 'SETUSER', user, 'on', '>the-right-one', '~*', '&*', '+@all')
+    const wrong = new Redis({
+      host: '127.0.0.1',
+      port: 6379,
+      username: user,
+      password,
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      disconnectTimeout: 0,
+    })
+    wrong.on('error', () => undefined)
+    clients.push(wrong)
+    try {
+      const rec = recorder({ pollInterval: 20 })
+      const watcher = redisSource(wrong, { prefix }).watch(request('secret', { secret: true }), rec.options)
+      await rec.until(lastKind('error'))
+      await sleep(200)
+      await watcher.stop()
+      expect(rec.events).toHaveLength(1)
+      const error = (rec.events[0] as { error: Error }).error
+      expect(error.name).toBe('SourcePermissionError')
+      expect(inspect(error, { depth: 8 })).not.toContain(password)
     } finally {
       await client.call('ACL', 'DELUSER', user)
     }
