@@ -63,6 +63,18 @@ describe('consul watcher (Consul double, real consul client)', () => {
     expect(reads('idle/key').length).toBeGreaterThanOrEqual(3)
   })
 
+  it("each blocking read's timeout outlasts the wait, whatever the client's own timeout", async () => {
+    double.set('slow/key', 'v')
+    // A client whose default timeout (150 ms) is shorter than the 600 ms wait.
+    client.destroy?.()
+    client = new Consul({ host: '127.0.0.1', port: proxy.port, timeout: 150 }) as unknown as ConsulClientLike
+    const { rec, watcher } = start('slow/key', 600)
+    await rec.until(isValue('v'))
+    while (reads('slow/key').filter((r) => r.includes('index=')).length < 3) await sleep(20)
+    await watcher.stop()
+    expect(rec.events.filter((e) => e.kind === 'error')).toEqual([])
+  })
+
   it('1,000 writes to one key stay rate-limited', async () => {
     double.set('flood/key', '0')
     const { rec, watcher } = start('flood/key', 5_000)
