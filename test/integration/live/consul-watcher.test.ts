@@ -67,7 +67,9 @@ describe('consul watcher (Consul double, real consul client)', () => {
     double.set('slow/key', 'v')
     // A client whose default timeout (150 ms) is shorter than the 600 ms wait.
     client.destroy?.()
-    client = new Consul({ host: '127.0.0.1', port: proxy.port, timeout: 150 }) as unknown as ConsulClientLike
+    // (papi reads `timeout` from the constructor options; consul's types leave it out.)
+    const options = { host: '127.0.0.1', port: proxy.port, timeout: 150 }
+    client = new Consul(options as ConstructorParameters<typeof Consul>[0]) as unknown as ConsulClientLike
     const { rec, watcher } = start('slow/key', 600)
     await rec.until(isValue('v'))
     while (reads('slow/key').filter((r) => r.includes('index=')).length < 3) await sleep(20)
