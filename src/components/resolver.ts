@@ -3,6 +3,7 @@
  * (dependencies first), with per-component resilience, caching and fallbacks, collecting every
  * failure into one `ComponentResolutionError`.
  */
+import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
@@ -59,6 +60,8 @@ class FetchFailure {
 class NoValueError extends TributaryError {}
 
 const neverAborted = new AbortController().signal
+// Shared by every resolve without a signal: many concurrent attempts listen on it at once.
+setMaxListeners(0, neverAborted)
 
 let batchNow = -1
 const endClockBatch = (): void => {

@@ -1,6 +1,7 @@
 /**
  * Small helpers for AbortSignal-based cancellation, used across tributary.
  */
+import { setMaxListeners } from 'node:events'
 import { AsyncCancelledError } from './errors'
 
 /** A signal combined from several, with a `dispose()` that detaches its listeners. */
@@ -20,6 +21,10 @@ export interface LinkedSignal {
  */
 export function linkSignals(...signals: Array<AbortSignal | undefined>): LinkedSignal {
   const controller = new AbortController()
+  // A linked signal is the parent of one child per concurrent piece of work (a component, a
+  // shard, an attempt); each child removes its listener when done, so more than Node's default
+  // of 10 at once is not a leak, and must not print MaxListenersExceededWarning.
+  setMaxListeners(0, controller.signal)
   const cleanups: Array<() => void> = []
   const dispose = (): void => {
     for (const cleanup of cleanups.splice(0)) cleanup()
