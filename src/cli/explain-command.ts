@@ -2,15 +2,14 @@
  * `tributary explain <module> [--class Name] [--json]`: resolves the module's decorated class
  * with its `sources` and prints where every value came from.
  */
-import { parseArgs } from 'node:util'
 import { explain, type ComponentExplanation } from '../components/explain'
 import { isComponentResolutionError } from '../components/errors'
 import { resolve } from '../components/resolver'
+import { parseComponentArgs } from './component-args'
 import { componentModule } from './component-module'
 import type { CliIo } from './io'
 import { loadModule } from './load-module'
 import { displayValue, formatTable } from './table'
-import { UsageError } from './usage-error'
 
 /** The usage text of `tributary explain`. */
 export const EXPLAIN_USAGE = `Usage: tributary explain <module> [--class Name] [--json] [--timeout ms]
@@ -29,22 +28,13 @@ Exit codes: 0 resolved, 1 some components failed (each error printed), 2 bad arg
 
 /** Runs `tributary explain`; returns the exit code. */
 export async function explainCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args)
+  const values = parseComponentArgs('explain', args, EXPLAIN_USAGE)
   if (values.help) {
     io.out(`${EXPLAIN_USAGE}\n`)
     return 0
   }
-  const [path, ...extra] = positionals
-  if (path === undefined) throw new UsageError('explain: missing <module>', EXPLAIN_USAGE)
-  if (extra.length > 0) throw new UsageError(`explain: unexpected argument ${extra[0]}`, EXPLAIN_USAGE)
-  const timeout = values.timeout === undefined ? 30_000 : Number(values.timeout)
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new UsageError(
-      `explain: --timeout must be a positive number of ms, got ${values.timeout}`,
-      EXPLAIN_USAGE,
-    )
-  }
-  const loaded = await componentModule(await loadModule(path), path, values.class, EXPLAIN_USAGE)
+  const { path, timeout } = values
+  const loaded = await componentModule(await loadModule(path), path, values.className, EXPLAIN_USAGE)
   try {
     const instance = await resolve(loaded.Class, { sources: loaded.sources, timeout, signal: io.signal })
     const rows = explain(instance)
@@ -90,23 +80,6 @@ export function explainTable(
     { colour },
   )
   return `${className}: ${rows.length} component(s)\n${table}`
-}
-
-function parse(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        class: { type: 'string' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-  } catch (error) {
-    throw new UsageError(`explain: ${(error as Error).message}`, EXPLAIN_USAGE)
-  }
 }
 
 function jsonValue(_key: string, value: unknown): unknown {

@@ -2,17 +2,16 @@
  * `tributary watch <module> [--class Name]`: resolves the module's decorated class, prints its
  * provenance table, then one line per live update until interrupted (Ctrl-C), and stops cleanly.
  */
-import { parseArgs } from 'node:util'
 import { explain } from '../components/explain'
 import { isComponentResolutionError } from '../components/errors'
 import type { ComponentUpdate } from '../live/update'
 import { watch } from '../live/watch'
+import { parseComponentArgs } from './component-args'
 import { componentModule } from './component-module'
 import { explainTable } from './explain-command'
 import type { CliIo } from './io'
 import { loadModule } from './load-module'
 import { displayValue } from './table'
-import { UsageError } from './usage-error'
 
 /** The usage text of `tributary watch`. */
 export const WATCH_USAGE = `Usage: tributary watch <module> [--class Name] [--json] [--timeout ms]
@@ -32,22 +31,13 @@ Exit codes: 0 stopped after an interrupt, 1 the first resolution failed, 2 bad a
 
 /** Runs `tributary watch`; returns the exit code once `io.signal` aborts. */
 export async function watchCommand(args: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(args)
+  const values = parseComponentArgs('watch', args, WATCH_USAGE)
   if (values.help) {
     io.out(`${WATCH_USAGE}\n`)
     return 0
   }
-  const [path, ...extra] = positionals
-  if (path === undefined) throw new UsageError('watch: missing <module>', WATCH_USAGE)
-  if (extra.length > 0) throw new UsageError(`watch: unexpected argument ${extra[0]}`, WATCH_USAGE)
-  const timeout = values.timeout === undefined ? 30_000 : Number(values.timeout)
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new UsageError(
-      `watch: --timeout must be a positive number of ms, got ${values.timeout}`,
-      WATCH_USAGE,
-    )
-  }
-  const loaded = await componentModule(await loadModule(path), path, values.class, WATCH_USAGE)
+  const { path, timeout } = values
+  const loaded = await componentModule(await loadModule(path), path, values.className, WATCH_USAGE)
   try {
     let live
     try {
@@ -105,22 +95,5 @@ function updateJson(update: ComponentUpdate): Record<string, unknown> {
   return {
     ...rest,
     error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
-  }
-}
-
-function parse(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        class: { type: 'string' },
-        json: { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-  } catch (error) {
-    throw new UsageError(`watch: ${(error as Error).message}`, WATCH_USAGE)
   }
 }
