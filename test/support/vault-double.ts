@@ -8,6 +8,7 @@
  *   deletion_time, destroyed, version } }`; soft-deleted → 404 with the envelope and `data.data: null`;
  *   writes (`POST|PUT data/<path>` with `{ data, options: { cas } }`), `DELETE data/<path>`, `POST delete|undelete|destroy/<path>`,
  *   `GET|DELETE metadata/<path>`;
+ * - `POST|DELETE sys/mounts/<path>` enables (type `kv` with `options.version`, or `kv-v2`) or disables a KV engine;
  * - sealed → 503 `{"errors":["Vault is sealed"]}` on everything but `sys/health` and `sys/seal-status`;
  * - `lease_duration`: KV v1 answers with the secret's `ttl` key (seconds or `30s`/`5m`/`1h`) or the
  *   mount default 2_764_800 (768h), with an empty `lease_id`, as Vault does; KV v2 with 0; a leased
@@ -140,6 +141,8 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         renewable: true,
       })
     }
+    if (path.startsWith('sys/mounts/')) return mountRoute(method, path.slice('sys/mounts/'.length), body, res)
+
     const target = split(path)
     if (!target || target.rest === '') {
       return sendJson(res, 404, { errors: [`no handler for route "${path}". route entry not found.`] })
@@ -264,6 +267,28 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.",
       ],
     })
+  }
+
+  // `POST sys/mounts/<path>` with `{ type: 'kv', options: { version } }` (or type `kv-v2`) enables a
+  // KV engine; `DELETE` disables it and drops its secrets. Other engine types are refused.
+  const mountRoute = (method: string | undefined, name: string, body: unknown, res: ServerResponse): void => {
+    const mount = name.replace(/\/+$/, '')
+    if (method === 'DELETE') {
+      mounts.delete(mount)
+      for (const id of [...v1.keys()]) if (id.startsWith(`${mount}/`)) v1.delete(id)
+      for (const id of [...v2.keys()]) if (id.startsWith(`${mount}/`)) v2.delete(id)
+      return sendEmpty(res)
+    }
+    if (method !== 'POST' && method !== 'PUT')
+      return sendJson(res, 405, { errors: ['unsupported operation'] })
+    if (mounts.has(mount)) return sendJson(res, 400, { errors: [`path is already in use at ${mount}/`] })
+    const request = isMap(body) ? body : {}
+    const options = isMap(request.options) ? request.options : {}
+    if (request.type !== 'kv' && request.type !== 'kv-v2') {
+      return sendJson(res, 400, { errors: [`plugin not found in the catalog: ${String(request.type)}`] })
+    }
+    mounts.set(mount, request.type === 'kv-v2' || String(options.version) === '2' ? 2 : 1)
+    return sendEmpty(res)
   }
 
   const server: Server = createServer((req, res) => {

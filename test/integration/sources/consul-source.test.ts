@@ -1,15 +1,9 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import Consul from 'consul'
-import {
-  consulSource,
-  isSourceError,
-  isSourceNotFoundError,
-  isSourcePermissionError,
-  isSourceUnavailableError,
-  type ComponentSource,
-} from 'tributary'
+import { consulSource, isSourcePermissionError, isSourceUnavailableError } from 'tributary'
 import { startConsulDouble, type ConsulDouble } from '../../support/consul-double'
+import { consulSourceCases } from './consul-source-cases'
 import { context, request } from './request'
 
 describe('Consul double through the real consul client', () => {
@@ -179,57 +173,24 @@ describe('Consul double with ACLs', () => {
   })
 })
 
-describe('consulSource', () => {
+describe('consulSource through the consul client against the double', () => {
   let double: ConsulDouble
-  let source: ComponentSource
+  beforeAll(async () => {
+    double = await startConsulDouble()
+  })
+  afterAll(() => double.close())
+
+  consulSourceCases(() => ({ url: double.url, prefix: 'tributary-test' }))
+})
+
+describe('consulSource: failures only a stand-in server can stage', () => {
+  let double: ConsulDouble
 
   beforeEach(async () => {
     double = await startConsulDouble()
-    source = consulSource({ url: double.url })
   })
   afterEach(async () => {
-    await source.close?.()
     await double.close()
-  })
-
-  it('is named consul and applies fields itself', () => {
-    expect(source.name).toBe('consul')
-    expect(source.appliesField).toBe(true)
-  })
-
-  it('reads a string value', async () => {
-    double.set('app/port', '8080')
-    expect(await source.fetch(request({ key: 'app/port' }), context())).toBe('8080')
-  })
-
-  it('reads an empty value as an empty string', async () => {
-    double.set('app/empty', null)
-    expect(await source.fetch(request({ key: 'app/empty' }), context())).toBe('')
-  })
-
-  it('parses JSON for a field, dotted paths included', async () => {
-    double.set('app/db', JSON.stringify({ primary: { host: 'db1', port: 5432 } }))
-    expect(await source.fetch(request({ key: 'app/db', field: 'primary.port' }), context())).toBe(5432)
-    const missing = await source
-      .fetch(request({ key: 'app/db', field: 'replica' }), context())
-      .catch((e: unknown) => e)
-    expect(isSourceNotFoundError(missing)).toBe(true)
-    expect((missing as Error).message).toContain('replica')
-  })
-
-  it('rejects a field on a value that is not JSON', async () => {
-    double.set('app/plain', 'hello')
-    const error = await source
-      .fetch(request({ key: 'app/plain', field: 'x' }), context())
-      .catch((e: unknown) => e)
-    expect(isSourceError(error)).toBe(true)
-    expect((error as Error).message).toMatch(/not valid JSON/)
-  })
-
-  it('maps a missing key (the client returns undefined for 404) to SourceNotFoundError', async () => {
-    const error = await source.fetch(request({ key: 'app/missing' }), context()).catch((e: unknown) => e)
-    expect(isSourceNotFoundError(error)).toBe(true)
-    expect(error).toMatchObject({ source: 'consul', key: 'app/missing' })
   })
 
   it('maps a refused connection to SourceUnavailableError', async () => {
