@@ -118,6 +118,12 @@ export function isAsyncCancelledError(error: unknown): error is AsyncCancelledEr
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message || cause.name
   if (typeof cause === 'string') return cause
+  // An error from another realm (a vm context, a native addon's own Error) fails instanceof.
+  if (Object.prototype.toString.call(cause) === '[object Error]') {
+    const { message, name } = cause as { message?: unknown; name?: unknown }
+    if (typeof message === 'string' && message) return message
+    if (typeof name === 'string') return name
+  }
   try {
     return JSON.stringify(cause) ?? String(cause)
   } catch {

@@ -2,6 +2,7 @@ import {
   AsyncExecutionError,
   AsyncTimeoutError,
   TributaryError,
+  describeCause,
   isAsyncExecutionError,
   isAsyncTimeoutError,
   isTributaryError,
@@ -41,5 +42,18 @@ describe('errors', () => {
     expect(isAsyncTimeoutError(foreign)).toBe(true)
     expect(isTributaryError(foreign)).toBe(true)
     expect(Other!.isAsyncTimeoutError(new AsyncTimeoutError('here', 1))).toBe(true)
+  })
+})
+
+describe('describeCause', () => {
+  it('reads the message of an error from another realm, which fails instanceof Error', () => {
+    const { runInNewContext } = require('node:vm') as typeof import('node:vm')
+    const foreign = runInNewContext(
+      'Object.assign(new Error("no such table: users"), { code: "SQLITE_ERROR" })',
+    )
+    expect(foreign instanceof Error).toBe(false)
+    expect(describeCause(foreign)).toBe('no such table: users')
+    expect(describeCause(new Error('local'))).toBe('local')
+    expect(describeCause({ code: 'X' })).toBe('{"code":"X"}')
   })
 })
