@@ -16,7 +16,7 @@ import {
   type WhereAttributes,
 } from '../model/scope'
 import { ShardError, type ShardFailure } from './errors'
-import { fanOut } from './executor'
+import { settleAcrossShards } from './executor'
 import {
   concatPage,
   DEFAULT_MAX_DISTINCT,
@@ -334,7 +334,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const sqlite = databaseState(manager.database(shards[0] as string) as unknown as AnyKysely).sqlite
     return AsyncResult.from(
       async (signal) => {
-        const results = fanOut(
+        const settled = await settleAcrossShards(
           manager,
           shards,
           ({ db, signal: shardSignal }) =>
@@ -346,14 +346,12 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             timeout: options?.timeout ?? this.ctx.options.timeout,
             concurrency: this.ctx.options.concurrency,
           },
-          true,
         )
-        const settled = await results.settle()
         const parts: P[] = []
         const values = new Map<string, P>()
         const failures: ShardFailure[] = []
         const cancelled: string[] = []
-        for (const s of settled.values()) {
+        for (const s of settled) {
           if (s.status === 'fulfilled') {
             parts.push(s.value)
             values.set(s.shard, s.value)
@@ -640,7 +638,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     )
     return AsyncResult.from(
       async (signal) => {
-        const settled = await fanOut(
+        const settled = await settleAcrossShards(
           manager,
           shards,
           ({ db, signal: shardSignal }) =>
@@ -653,11 +651,10 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             timeout: options?.timeout ?? this.ctx.options.timeout,
             concurrency: this.ctx.options.concurrency,
           },
-          true,
-        ).settle()
+        )
         const byShard = new Map<string, number>()
         const failedShards: ShardFailure[] = []
-        for (const s of settled.values()) {
+        for (const s of settled) {
           if (s.status === 'fulfilled') byShard.set(s.shard, s.value)
           else failedShards.push({ shard: s.shard, cause: s.reason })
         }

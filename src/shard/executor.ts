@@ -6,6 +6,7 @@ import { type Kysely } from 'kysely'
 import pLimit from 'p-limit'
 import { linkSignals, raceAbort } from '../core/abort'
 import { AsyncResult } from '../core/async-result'
+import { AsyncMetrics } from '../core/metrics'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { type SqlNumber } from '../model/coerce'
 import { addSqlNumbers } from './merge'
@@ -72,7 +73,6 @@ export class ShardResults<T> extends Map<string, AsyncResult<T>> {
     /** The operation name used in a `ShardError`. */
     readonly operation: string,
     private readonly cancelledBy: () => unknown,
-    private readonly cancelAll?: (reason: unknown) => void,
   ) {
     super(entries)
   }
@@ -135,8 +135,7 @@ export class ShardResults<T> extends Map<string, AsyncResult<T>> {
 
   /** Cancels every shard still running or queued. */
   cancel(reason?: unknown): void {
-    if (this.cancelAll) this.cancelAll(reason ?? new AsyncCancelledError(this.operation))
-    else for (const result of this.values()) result.cancel(reason)
+    for (const result of this.values()) result.cancel(reason)
   }
 }
 
@@ -200,72 +199,47 @@ function findManager<DB>(shards: readonly string[]): ShardManager<DB> {
 }
 
 /**
- * Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}.
- *
- * Cost matters here (a fan-out over local databases takes about a millisecond, and creating an
- * `AbortSignal` costs microseconds on Node 20). Each shard's result has its own signal, which
- * a timeout, the caller's signal, `failFast` and `cancel()` abort. `internal` is for the
- * cross-shard helpers, whose per-shard results nobody else holds and whose work honours its
- * signal: the shards share one signal (a shard with a `timeout` gets its own), the function
- * is not raced against it again, and it is not wrapped in `withShard` (it is given the db).
+ * Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}. Each shard's result
+ * has one `AbortSignal`, its own, which a timeout, the caller's signal, `failFast` and
+ * `cancel()` abort (creating signals costs microseconds on Node 20, so there are no others).
  */
 export function fanOut<T, DB>(
   manager: ShardManager<DB>,
   shards: readonly string[] | undefined,
   fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
   options: FanOutOptions,
-  internal = false,
 ): ShardResults<T> {
-  const names = shards ?? manager.names
-  const dbs = names.map((name) => manager.database(name))
-  const operation = options.operation ?? 'executeAcrossShards'
-  const concurrency = options.concurrency ?? manager.concurrency
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
-  }
-  const timeout = options.timeout
-  if (timeout !== undefined && !(timeout > 0)) {
-    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
-  }
-  const limit = concurrency < names.length ? pLimit(concurrency) : undefined
+  const plan = planFanOut(manager, shards, options, 'executeAcrossShards')
+  const { operation, timeout, limit } = plan
   const caller = options.signal
-  const group = internal ? new AbortController() : undefined
   let cancelReason: unknown
   const results: Array<readonly [string, AsyncResult<T>]> = []
   const cancelAll = (reason: unknown): void => {
-    if (group) group.abort(reason)
-    else for (const [, result] of results) result.cancel(reason)
+    for (const [, result] of results) result.cancel(reason)
   }
-
-  names.forEach((shard, i) => {
-    const db = dbs[i] as Kysely<DB>
+  plan.names.forEach((shard, i) => {
+    const db = plan.dbs[i] as Kysely<DB>
     const self: { result?: AsyncResult<T> } = {}
     const run = async (signal: AbortSignal): Promise<T> => {
       signal.throwIfAborted()
-      let own: ReturnType<typeof linkSignals> | undefined
-      let timer: ReturnType<typeof setTimeout> | undefined
-      if (timeout !== undefined) {
-        const expired = (): AsyncTimeoutError => new AsyncTimeoutError(`${operation}@${shard}`, timeout)
-        if (group) {
-          own = linkSignals(signal)
-          signal = own.signal
-          timer = setTimeout(() => own?.abort(expired()), timeout)
-        } else timer = setTimeout(() => self.result?.cancel(expired()), timeout)
-      }
+      const timer =
+        timeout === undefined
+          ? undefined
+          : setTimeout(
+              () => self.result?.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
+              timeout,
+            )
       try {
         const context = { shard, db, signal }
-        if (group) return await fn(context)
         const work = new Promise<T>((resolve) => resolve(manager.withShard(shard, () => fn(context))))
         return await raceAbort(work, signal)
       } finally {
         if (timer) clearTimeout(timer)
-        own?.dispose()
       }
     }
-    const start = (signal: AbortSignal): Promise<T> => (limit ? limit(() => run(signal)) : run(signal))
-    const result = group
-      ? AsyncResult.from(() => start(group.signal), { operation: `${operation}@${shard}` })
-      : AsyncResult.from((signal) => start(signal), { operation: `${operation}@${shard}` })
+    const result = AsyncResult.from((signal) => (limit ? limit(() => run(signal)) : run(signal)), {
+      operation: `${operation}@${shard}`,
+    })
     self.result = result
     if (options.failFast) {
       result.then(undefined, (error: unknown) => {
@@ -276,7 +250,6 @@ export function fanOut<T, DB>(
     }
     results.push([shard, result])
   })
-
   if (caller) {
     if (caller.aborted) cancelAll(caller.reason)
     else {
@@ -289,5 +262,107 @@ export function fanOut<T, DB>(
       for (const [, result] of results) result.then(done, done)
     }
   }
-  return new ShardResults<T>(results, operation, () => cancelReason, group ? cancelAll : undefined)
+  return new ShardResults<T>(results, operation, () => cancelReason)
+}
+
+/**
+ * @internal The fan-out of the cross-shard helpers: runs `fn` (which honours its signal) on
+ * every shard and resolves with each shard's settlement, in shard order; never rejects.
+ *
+ * Leaner than {@link fanOut}, because nobody else holds its per-shard results: plain promises,
+ * one `AbortSignal` shared by the shards (a shard with a `timeout` gets its own), no
+ * `withShard` (`fn` is given the shard's Kysely). Each shard is still recorded in
+ * `AsyncMetrics` as `<operation>@<shard>`.
+ */
+export function settleAcrossShards<T, DB>(
+  manager: ShardManager<DB>,
+  shards: readonly string[] | undefined,
+  fn: (context: ShardContext<DB>) => PromiseLike<T>,
+  options: FanOutOptions,
+): Promise<Array<ShardSettlement<T>>> {
+  const plan = planFanOut(manager, shards, options, 'acrossShards')
+  const { operation, timeout, limit } = plan
+  const group = new AbortController()
+  const caller = options.signal
+  let onAbort: (() => void) | undefined
+  if (caller?.aborted) group.abort(caller.reason)
+  else if (caller)
+    caller.addEventListener('abort', (onAbort = () => group.abort(caller.reason)), { once: true })
+  let cancelReason: unknown
+  const metrics = AsyncMetrics.default
+
+  const settlements = plan.names.map((shard, i): Promise<ShardSettlement<T>> => {
+    const db = plan.dbs[i] as Kysely<DB>
+    const run = async (): Promise<T> => {
+      let signal = group.signal
+      signal.throwIfAborted()
+      if (timeout === undefined) return await fn({ shard, db, signal })
+      const own = linkSignals(signal)
+      signal = own.signal
+      const timer = setTimeout(
+        () => own.abort(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
+        timeout,
+      )
+      try {
+        return await fn({ shard, db, signal })
+      } finally {
+        clearTimeout(timer)
+        own.dispose()
+      }
+    }
+    const counter = metrics.operation(`${operation}@${shard}`)
+    const startedAt = counter.begin()
+    return (limit ? limit(run) : run()).then(
+      (value): ShardSettlement<T> => {
+        counter.end(startedAt, false)
+        return { shard, status: 'fulfilled', value }
+      },
+      (reason: unknown): ShardSettlement<T> => {
+        counter.end(startedAt, true)
+        const cancelled = cancelReason !== undefined && reason === cancelReason
+        if (options.failFast && !group.signal.aborted) {
+          cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
+          group.abort(cancelReason)
+        }
+        return { shard, status: 'rejected', reason, cancelled }
+      },
+    )
+  })
+  const all = Promise.all(settlements)
+  if (onAbort) {
+    const listener = onAbort
+    void all.then(() => caller?.removeEventListener('abort', listener))
+  }
+  return all
+}
+
+interface FanOutPlan<DB> {
+  readonly names: readonly string[]
+  readonly dbs: ReadonlyArray<Kysely<DB>>
+  readonly operation: string
+  readonly timeout: number | undefined
+  readonly limit: ReturnType<typeof pLimit> | undefined
+}
+
+/** Checks the options of a fan-out and resolves its shards. */
+function planFanOut<DB>(
+  manager: ShardManager<DB>,
+  shards: readonly string[] | undefined,
+  options: FanOutOptions,
+  defaultOperation: string,
+): FanOutPlan<DB> {
+  const names = shards ?? manager.names
+  const dbs = names.map((name) => manager.database(name))
+  const operation = options.operation ?? defaultOperation
+  const concurrency = options.concurrency ?? manager.concurrency
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
+  }
+  const timeout = options.timeout
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
+  }
+  // No limiter when every shard may run at once: it would only add work.
+  const limit = concurrency < names.length ? pLimit(concurrency) : undefined
+  return { names, dbs, operation, timeout, limit }
 }

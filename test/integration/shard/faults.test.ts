@@ -1,7 +1,15 @@
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { Kysely, PostgresDialect, sql, SqliteDialect } from 'kysely'
 import { Pool } from 'pg'
-import { Column, isAsyncTimeoutError, isShardError, Model, ShardManager, Table } from 'tributary'
+import {
+  Column,
+  isAsyncCancelledError,
+  isAsyncTimeoutError,
+  isShardError,
+  Model,
+  ShardManager,
+  Table,
+} from 'tributary'
 import { createPgDatabase, createSqliteDatabase, type TestDatabase } from '../../support/database'
 import { describeWithPostgres } from '../../support/services'
 
@@ -163,6 +171,24 @@ describeWithPostgres('PostgreSQL faults', () => {
       // The backends were cancelled on the server, not left sleeping for 5 s.
       expect(await activeQueries(fast.db, slow.name, 2_000)).toBe(0)
       expect(Date.now() - started).toBeLessThan(4_500)
+    })
+
+    it('the caller’s signal and cancel() stop every shard’s query on the server', async () => {
+      const controller = new AbortController()
+      const started = Date.now()
+      const viaSignal = Item.acrossShards().asyncCount({ signal: controller.signal })
+      await activeBackend(fast.db, slow.name)
+      controller.abort(new Error('user left'))
+      expect(await failureOf(viaSignal)).toEqual(new Error('user left'))
+      expect(await activeQueries(fast.db, slow.name, 2_000)).toBe(0)
+
+      const viaCancel = Item.acrossShards({ onShardError: 'partial' }).asyncSum('id')
+      await activeBackend(fast.db, slow.name)
+      viaCancel.cancel()
+      expect(isAsyncCancelledError(await failureOf(viaCancel))).toBe(true)
+      expect(await activeQueries(fast.db, slow.name, 2_000)).toBe(0)
+      expect(Date.now() - started).toBeLessThan(4_500)
+      expect(await Item.acrossShards(['fast']).asyncCount()).toBe(3) // the pool is healthy
     })
   })
 
