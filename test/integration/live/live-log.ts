@@ -1,13 +1,4 @@
-import {
-  canWatch,
-  type ComponentRequest,
-  type ComponentSource,
-  type ComponentUpdate,
-  type LiveComponents,
-  type SourceWatchOptions,
-  type SourceWatcher,
-  type WatchableSource,
-} from 'tributary'
+import type { ComponentUpdate, LiveComponents } from 'tributary'
 
 /** What a handle published, and waits on it (real timers). */
 export interface UpdateLog {
@@ -62,18 +53,5 @@ export const lastIs =
     const last = updates.at(-1)
     return last !== undefined && describeUpdate(last) === line
   }
-
-/**
- * `source` itself when its factory already gives it `watch`; until then, the same source with
- * the watcher from its backend folder attached.
- */
-export function withWatch(
-  source: ComponentSource,
-  watcher: (request: ComponentRequest, options: SourceWatchOptions) => SourceWatcher,
-): ComponentSource {
-  if (canWatch(source)) return source
-  const watchable: WatchableSource = { ...source, watch: watcher }
-  return watchable
-}
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

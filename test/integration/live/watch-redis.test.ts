@@ -1,7 +1,7 @@
-import { Component, pollingWatcher, redisSource, watch } from 'tributary'
+import { Component, redisSource, watch } from 'tributary'
 import { createTestRedis, type TestRedis } from '../../support/redis'
 import { describeWithRedis } from '../../support/services'
-import { lastIs, logUpdates, withWatch } from './live-log'
+import { lastIs, logUpdates } from './live-log'
 
 describeWithRedis('watch() on Redis', () => {
   let redis: TestRedis
@@ -14,8 +14,8 @@ describeWithRedis('watch() on Redis', () => {
     const { client, prefix } = redis
     await client.set(`${prefix}theme`, 'dark')
     await client.hset(`${prefix}limits`, 'rps', '10')
-    const source = redisSource(client, { prefix })
-    const sources = [withWatch(source, pollingWatcher(source))]
+    // redisSource's watcher uses keyspace notifications when the server publishes them, else polls
+    const sources = [redisSource(client, { prefix })]
     class RedisConfig {
       @Component({ fetchFrom: 'redis', key: 'theme', fallback: 'light', pollInterval: 20 }) theme!: string
       @Component({ fetchFrom: 'redis', key: 'limits', field: 'rps', pollInterval: 20 }) rps!: number
