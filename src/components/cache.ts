@@ -23,7 +23,16 @@ export interface CachedComponentValue {
   readonly expiresAt: number
 }
 
-/** Options for {@link ComponentValueCache.fetch}. */
+/**
+ * Options for {@link ComponentValueCache.fetch}.
+ *
+ * @example
+ * ```ts
+ * import { ComponentCache } from 'tributary'
+ * const cache = new ComponentCache()
+ * const port = await cache.fetch('consul:app/port', (signal) => readPort(signal), { ttl: 60, signal })
+ * ```
+ */
 export interface ComponentCacheFetchOptions {
   /** Seconds a stored value stays fresh (served without calling the fetcher). Defaults to 0. */
   readonly ttl?: number
@@ -31,7 +40,17 @@ export interface ComponentCacheFetchOptions {
   readonly signal?: AbortSignal
 }
 
-/** What the resolver needs from a cache. Keys are opaque strings the resolver builds. */
+/**
+ * What the resolver needs from a cache. Keys are opaque strings the resolver builds.
+ * {@link ComponentCache} is the implementation; pass another as `resolve(Class, { cache })`.
+ *
+ * @example
+ * ```ts
+ * import { ComponentCache, resolve, type ComponentValueCache } from 'tributary'
+ * const cache: ComponentValueCache = new ComponentCache({ maxEntries: 200 })
+ * const config = await resolve(AppConfig, { sources, cache })
+ * ```
+ */
 export interface ComponentValueCache {
   /** The entry for `key`, fresh or stale, or undefined. Counts as a use for the LRU bound. */
   get(key: string): CachedComponentValue | undefined
