@@ -178,9 +178,10 @@ describe('consulSource through the consul client against the double', () => {
   beforeAll(async () => {
     double = await startConsulDouble()
   })
-  afterAll(() => double.close())
 
   consulSourceCases(() => ({ url: double.url, prefix: 'tributary-test' }))
+  // Registered after the cases' hooks, so it runs after their cleanup.
+  afterAll(() => double.close())
 })
 
 describe('consulSource: failures only a stand-in server can stage', () => {

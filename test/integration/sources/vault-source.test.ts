@@ -79,7 +79,6 @@ describe('vaultSource through node-vault against the double', () => {
   beforeAll(async () => {
     double = await startVaultDouble()
   })
-  afterAll(() => double.close())
 
   vaultSourceCases(() => ({
     endpoint: double.url,
@@ -88,6 +87,8 @@ describe('vaultSource through node-vault against the double', () => {
     v1Mount: 'kv',
     prefix: 'tributary-test',
   }))
+  // Registered after the cases' hooks, so it runs after their cleanup.
+  afterAll(() => double.close())
 })
 
 describe('vaultSource: failures only the double can stage', () => {
