@@ -16,7 +16,7 @@ import {
   type WhereAttributes,
 } from '../model/scope'
 import { ShardError, type ShardFailure } from './errors'
-import { settleAcrossShards } from './executor'
+import { settleAcrossShards } from './settle-across-shards'
 import {
   concatPage,
   DEFAULT_MAX_DISTINCT,
@@ -45,10 +45,25 @@ import {
   type ShardQueryState,
 } from './shard-query'
 
-/** What a fan-out does when a shard fails: reject (`'fail'`) or answer from the healthy shards (`'partial'`). */
+/**
+ * What a fan-out does when a shard fails: reject (`'fail'`) or answer from the healthy shards (`'partial'`).
+ *
+ * @example
+ * ```ts
+ * import { acrossShards } from 'tributary'
+ * acrossShards(User, { onShardError: 'partial' })
+ * ```
+ */
 export type ShardErrorMode = 'fail' | 'partial'
 
-/** A merged answer from the healthy shards (`onShardError: 'partial'`). */
+/**
+ * A merged answer from the healthy shards (`onShardError: 'partial'`).
+ *
+ * @example
+ * ```ts
+ * const { value, failedShards, complete } = await User.acrossShards({ onShardError: 'partial' }).asyncCount()
+ * ```
+ */
 export interface PartialShardAnswer<T> {
   /** The answer merged from the shards that succeeded. */
   readonly value: T
@@ -58,10 +73,25 @@ export interface PartialShardAnswer<T> {
   readonly complete: boolean
 }
 
-/** `T` with `onShardError: 'fail'`, a {@link PartialShardAnswer} of `T` with `'partial'`. */
+/**
+ * `T` with `onShardError: 'fail'`, a {@link PartialShardAnswer} of `T` with `'partial'`.
+ *
+ * @example
+ * ```ts
+ * const strict: number = await User.acrossShards().asyncCount()
+ * const lenient = await User.acrossShards({ onShardError: 'partial' }).asyncCount() // PartialShardAnswer<number>
+ * ```
+ */
 export type ShardAnswer<Mode extends ShardErrorMode, T> = Mode extends 'partial' ? PartialShardAnswer<T> : T
 
-/** Options of `acrossShards`. */
+/**
+ * Options of `acrossShards`.
+ *
+ * @example
+ * ```ts
+ * User.acrossShards({ shards: ['us', 'eu'], onShardError: 'partial', timeout: 500, maxDistinct: 100_000 })
+ * ```
+ */
 export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
   /** The shards to query. Defaults to every shard of the manager. */
   shards?: readonly string[]
@@ -87,15 +117,30 @@ export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
   compare?: ValueComparator
 }
 
-/** Options of each cross-shard helper. */
+/**
+ * Options of each cross-shard helper.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController()
+ * await User.acrossShards().asyncCount({ signal: controller.signal, timeout: 2_000 })
+ * ```
+ */
 export interface ShardQueryOptions {
-  /** Cancels every shard's query. */
+  /** Cancels every shard's query (on the server, for PostgreSQL). Defaults to none. */
   signal?: AbortSignal
-  /** Overrides the scope's per-shard `timeout` (ms). */
+  /** Overrides the scope's per-shard `timeout` (ms). Defaults to the scope's (none unless set). */
   timeout?: number
 }
 
-/** What a cross-shard write did. There is no cross-shard atomicity: shards that succeeded stay written. */
+/**
+ * What a cross-shard write did. There is no cross-shard atomicity: shards that succeeded stay written.
+ *
+ * @example
+ * ```ts
+ * const { total, byShard, failedShards } = await User.acrossShards().where({ active: false }).asyncDelete()
+ * ```
+ */
 export interface ShardWriteResult {
   /** Rows changed on every shard that succeeded. */
   readonly total: number
@@ -105,7 +150,14 @@ export interface ShardWriteResult {
   readonly failedShards: readonly ShardFailure[]
 }
 
-/** One aggregate of `groupBy(...).asyncAggregate({...})`. */
+/**
+ * One aggregate of `groupBy(...).asyncAggregate({...})`.
+ *
+ * @example
+ * ```ts
+ * await User.acrossShards().groupBy('region').asyncAggregate({ n: 'count', scored: { count: 'score' }, top: { max: 'score' } })
+ * ```
+ */
 export type ShardAggregate<M> =
   | 'count'
   | { readonly count: ColumnKey<M> }
@@ -114,7 +166,15 @@ export type ShardAggregate<M> =
   | { readonly min: ColumnKey<M> }
   | { readonly max: ColumnKey<M> }
 
-/** The value type of a {@link ShardAggregate}. */
+/**
+ * The value type of a {@link ShardAggregate}.
+ *
+ * @example
+ * ```ts
+ * const [row] = await User.acrossShards().groupBy('region').asyncAggregate({ mean: { avg: 'score' } })
+ * row?.mean // number | null
+ * ```
+ */
 export type ShardAggregateValue<M, A> = A extends 'count'
   ? number
   : A extends { count: string }
@@ -129,12 +189,28 @@ export type ShardAggregateValue<M, A> = A extends 'count'
             ? M[K] | null
             : never
 
-/** One merged group: the group columns and the named aggregates. */
+/**
+ * One merged group: the group columns and the named aggregates.
+ *
+ * @example
+ * ```ts
+ * const rows = await User.acrossShards().groupBy('region').asyncAggregate({ n: 'count' })
+ * rows[0]?.region; rows[0]?.n
+ * ```
+ */
 export type ShardGroupRow<M, G extends keyof M, S> = { [K in G]: M[K] } & {
   [K in keyof S]: ShardAggregateValue<M, S[K]>
 }
 
-/** A cross-shard scope grouped by columns. */
+/**
+ * A cross-shard scope grouped by columns.
+ *
+ * @example
+ * ```ts
+ * const grouped = User.acrossShards().where({ active: true }).groupBy('region')
+ * await grouped.asyncAggregate({ n: 'count', total: { sum: 'score' } })
+ * ```
+ */
 export interface GroupedShardScope<M extends object, G extends ColumnKey<M>, Mode extends ShardErrorMode> {
   /**
    * Each group's aggregates, merged across shards with the same rules as the helpers (avg as

@@ -4,7 +4,17 @@
  */
 import { describeCause, hasErrorKind, TributaryError } from '../core/errors'
 
-/** One shard that failed during a fan-out, and why. */
+/**
+ * One shard that failed during a fan-out, and why.
+ *
+ * @example
+ * ```ts
+ * import { isShardError } from 'tributary'
+ * try { await User.acrossShards().asyncCount() } catch (e) {
+ *   if (isShardError(e)) for (const { shard, cause } of e.failures) console.error(shard, cause)
+ * }
+ * ```
+ */
 export interface ShardFailure {
   /** The shard's name. */
   readonly shard: string
@@ -53,12 +63,31 @@ export class ShardError extends TributaryError {
   }
 }
 
-/** True when `error` is a {@link ShardError}. */
+/**
+ * True when `error` is a {@link ShardError}.
+ *
+ * @example
+ * ```ts
+ * import { isShardError } from 'tributary'
+ * const error = await User.acrossShards().asyncCount().catch((e: unknown) => e)
+ * if (isShardError(error)) console.log(error.failedShards)
+ * ```
+ */
 export function isShardError(error: unknown): error is ShardError {
   return hasErrorKind(error, 'ShardError')
 }
 
-/** A shard name that the `ShardManager` does not hold; the message lists the known ones. */
+/**
+ * A shard name that the `ShardManager` does not hold; the message lists the known ones.
+ *
+ * @example
+ * ```ts
+ * import { isUnknownShardError } from 'tributary'
+ * try { shards.withShard('mars', () => User.asyncCount()) } catch (e) {
+ *   if (isUnknownShardError(e)) console.log(e.known) // ['us_east', 'us_west', 'eu']
+ * }
+ * ```
+ */
 export class UnknownShardError extends TributaryError {
   constructor(
     /** The name asked for. */
@@ -70,12 +99,30 @@ export class UnknownShardError extends TributaryError {
   }
 }
 
-/** True when `error` is an {@link UnknownShardError}. */
+/**
+ * True when `error` is an {@link UnknownShardError}.
+ *
+ * @example
+ * ```ts
+ * import { isUnknownShardError } from 'tributary'
+ * try { shards.database('mars') } catch (e) { if (isUnknownShardError(e)) console.log(e.shard) }
+ * ```
+ */
 export function isUnknownShardError(error: unknown): error is UnknownShardError {
   return hasErrorKind(error, 'UnknownShardError')
 }
 
-/** A shard resolver could not route a key (outside every range, or missing from the directory). */
+/**
+ * A shard resolver could not route a key (outside every range, or missing from the directory).
+ *
+ * @example
+ * ```ts
+ * import { isShardRoutingError, rangeShardResolver } from 'tributary'
+ * try { rangeShardResolver([{ shard: 'a', to: 10 }]).resolve(42) } catch (e) {
+ *   if (isShardRoutingError(e)) console.log(e.key) // 42
+ * }
+ * ```
+ */
 export class ShardRoutingError extends TributaryError {
   constructor(
     /** The resolver, e.g. `rangeShardResolver` or `AsyncShardResolver(shard_directory)`. */
@@ -89,12 +136,30 @@ export class ShardRoutingError extends TributaryError {
   }
 }
 
-/** True when `error` is a {@link ShardRoutingError}. */
+/**
+ * True when `error` is a {@link ShardRoutingError}.
+ *
+ * @example
+ * ```ts
+ * import { isShardRoutingError } from 'tributary'
+ * const error = await directory.resolveAsync('unknown-tenant').catch((e: unknown) => e)
+ * if (isShardRoutingError(error)) console.log(error.resolver)
+ * ```
+ */
 export function isShardRoutingError(error: unknown): error is ShardRoutingError {
   return hasErrorKind(error, 'ShardRoutingError')
 }
 
-/** A merge needed more memory than its bound allows (e.g. `countDistinct` past `maxDistinct`). */
+/**
+ * A merge needed more memory than its bound allows (e.g. `countDistinct` past `maxDistinct`).
+ *
+ * @example
+ * ```ts
+ * import { isShardMergeLimitError } from 'tributary'
+ * const n = await User.acrossShards({ maxDistinct: 10_000 }).asyncCountDistinct('email').catch((e: unknown) => e)
+ * if (isShardMergeLimitError(n)) console.log(n.limit) // 10000
+ * ```
+ */
 export class ShardMergeLimitError extends TributaryError {
   constructor(
     /** What was merging, e.g. `User.acrossShards.asyncCountDistinct`. */
@@ -107,7 +172,16 @@ export class ShardMergeLimitError extends TributaryError {
   }
 }
 
-/** True when `error` is a {@link ShardMergeLimitError}. */
+/**
+ * True when `error` is a {@link ShardMergeLimitError}.
+ *
+ * @example
+ * ```ts
+ * import { isShardMergeLimitError } from 'tributary'
+ * const n = await User.acrossShards().asyncCountDistinct('email').catch((e: unknown) => e)
+ * if (isShardMergeLimitError(n)) console.log('too many distinct values to merge')
+ * ```
+ */
 export function isShardMergeLimitError(error: unknown): error is ShardMergeLimitError {
   return hasErrorKind(error, 'ShardMergeLimitError')
 }

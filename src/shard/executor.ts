@@ -3,17 +3,26 @@
  * limit, each with an optional timeout) and hands back one `AsyncResult` per shard.
  */
 import { type Kysely } from 'kysely'
-import pLimit from 'p-limit'
-import { linkSignals, raceAbort } from '../core/abort'
+import { raceAbort } from '../core/abort'
 import { AsyncResult } from '../core/async-result'
-import { AsyncMetrics } from '../core/metrics'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { type SqlNumber } from '../model/coerce'
 import { addSqlNumbers } from './merge'
 import { ShardError, UnknownShardError, type ShardFailure } from './errors'
+import { planFanOut } from './fan-out-plan'
 import { openShardManagers, type ShardManager } from './shard-manager'
 
-/** What the function given to `executeAcrossShards` receives. */
+/**
+ * What the function given to `executeAcrossShards` receives.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * ShardedAsyncExecutor.executeAcrossShards(['a', 'b'], ({ shard, db, signal }) =>
+ *   db.selectFrom('users').select('id').execute(),
+ * )
+ * ```
+ */
 export interface ShardContext<DB = unknown> {
   /** The shard's name. */
   readonly shard: string
@@ -23,7 +32,19 @@ export interface ShardContext<DB = unknown> {
   readonly signal: AbortSignal
 }
 
-/** Options of a fan-out. */
+/**
+ * Options of a fan-out.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * new ShardedAsyncExecutor(shards).executeAcrossShards(undefined, () => User.asyncCount(), {
+ *   concurrency: 2,
+ *   timeout: 1_000,
+ *   failFast: true,
+ * })
+ * ```
+ */
 export interface FanOutOptions {
   /** How many shards run at once. Defaults to the manager's `concurrency`. */
   concurrency?: number
@@ -32,7 +53,7 @@ export interface FanOutOptions {
    * shard's signal aborts and its result rejects with an `AsyncTimeoutError`. Defaults to none.
    */
   timeout?: number
-  /** Cancels every shard still running or queued. */
+  /** Cancels every shard still running or queued. Defaults to none. */
   signal?: AbortSignal
   /**
    * Whether the first failure cancels the shards still running or queued. Defaults to `false`
@@ -43,7 +64,15 @@ export interface FanOutOptions {
   operation?: string
 }
 
-/** Options of the static `ShardedAsyncExecutor.executeAcrossShards`. */
+/**
+ * Options of the static `ShardedAsyncExecutor.executeAcrossShards`.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * ShardedAsyncExecutor.executeAcrossShards(['a', 'b'], () => User.asyncCount(), { manager: shards })
+ * ```
+ */
 export interface StaticFanOutOptions<DB> extends FanOutOptions {
   /**
    * The manager holding the shards. Defaults to the one open `ShardManager` that holds every
@@ -52,7 +81,16 @@ export interface StaticFanOutOptions<DB> extends FanOutOptions {
   manager?: ShardManager<DB>
 }
 
-/** How one shard's work ended. */
+/**
+ * How one shard's work ended.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * const settled = await ShardedAsyncExecutor.executeAcrossShards(['a', 'b'], () => User.asyncCount()).settle()
+ * for (const s of settled.values()) console.log(s.shard, s.status === 'fulfilled' ? s.value : s.reason)
+ * ```
+ */
 export type ShardSettlement<T> =
   | { readonly shard: string; readonly status: 'fulfilled'; readonly value: T }
   | {
@@ -65,6 +103,14 @@ export type ShardSettlement<T> =
 /**
  * The per-shard results of a fan-out, keyed by shard name (in the order given), with helpers
  * to wait for them together.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * const perShard = ShardedAsyncExecutor.executeAcrossShards(['us', 'eu'], () => User.asyncCount())
+ * await perShard.get('eu') // one shard's count
+ * await perShard.sum() // all of them; a ShardError if any failed
+ * ```
  */
 export class ShardResults<T> extends Map<string, AsyncResult<T>> {
   /** @internal */
@@ -203,7 +249,7 @@ function findManager<DB>(shards: readonly string[]): ShardManager<DB> {
  * has one `AbortSignal`, its own, which a timeout, the caller's signal, `failFast` and
  * `cancel()` abort (creating signals costs microseconds on Node 20, so there are no others).
  */
-export function fanOut<T, DB>(
+function fanOut<T, DB>(
   manager: ShardManager<DB>,
   shards: readonly string[] | undefined,
   fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
@@ -263,106 +309,4 @@ export function fanOut<T, DB>(
     }
   }
   return new ShardResults<T>(results, operation, () => cancelReason)
-}
-
-/**
- * @internal The fan-out of the cross-shard helpers: runs `fn` (which honours its signal) on
- * every shard and resolves with each shard's settlement, in shard order; never rejects.
- *
- * Leaner than {@link fanOut}, because nobody else holds its per-shard results: plain promises,
- * one `AbortSignal` shared by the shards (a shard with a `timeout` gets its own), no
- * `withShard` (`fn` is given the shard's Kysely). Each shard is still recorded in
- * `AsyncMetrics` as `<operation>@<shard>`.
- */
-export function settleAcrossShards<T, DB>(
-  manager: ShardManager<DB>,
-  shards: readonly string[] | undefined,
-  fn: (context: ShardContext<DB>) => PromiseLike<T>,
-  options: FanOutOptions,
-): Promise<Array<ShardSettlement<T>>> {
-  const plan = planFanOut(manager, shards, options, 'acrossShards')
-  const { operation, timeout, limit } = plan
-  const group = new AbortController()
-  const caller = options.signal
-  let onAbort: (() => void) | undefined
-  if (caller?.aborted) group.abort(caller.reason)
-  else if (caller)
-    caller.addEventListener('abort', (onAbort = () => group.abort(caller.reason)), { once: true })
-  let cancelReason: unknown
-  const metrics = AsyncMetrics.default
-
-  const settlements = plan.names.map((shard, i): Promise<ShardSettlement<T>> => {
-    const db = plan.dbs[i] as Kysely<DB>
-    const run = async (): Promise<T> => {
-      let signal = group.signal
-      signal.throwIfAborted()
-      if (timeout === undefined) return await fn({ shard, db, signal })
-      const own = linkSignals(signal)
-      signal = own.signal
-      const timer = setTimeout(
-        () => own.abort(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
-        timeout,
-      )
-      try {
-        return await fn({ shard, db, signal })
-      } finally {
-        clearTimeout(timer)
-        own.dispose()
-      }
-    }
-    const counter = metrics.operation(`${operation}@${shard}`)
-    const startedAt = counter.begin()
-    return (limit ? limit(run) : run()).then(
-      (value): ShardSettlement<T> => {
-        counter.end(startedAt, false)
-        return { shard, status: 'fulfilled', value }
-      },
-      (reason: unknown): ShardSettlement<T> => {
-        counter.end(startedAt, true)
-        const cancelled = cancelReason !== undefined && reason === cancelReason
-        if (options.failFast && !group.signal.aborted) {
-          cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
-          group.abort(cancelReason)
-        }
-        return { shard, status: 'rejected', reason, cancelled }
-      },
-    )
-  })
-  const all = Promise.all(settlements)
-  if (onAbort) {
-    const listener = onAbort
-    void all.then(() => caller?.removeEventListener('abort', listener))
-  }
-  return all
-}
-
-interface FanOutPlan<DB> {
-  readonly names: readonly string[]
-  readonly dbs: ReadonlyArray<Kysely<DB>>
-  readonly operation: string
-  readonly timeout: number | undefined
-  readonly limit: ReturnType<typeof pLimit> | undefined
-}
-
-/** Checks the options of a fan-out and resolves its shards. */
-function planFanOut<DB>(
-  manager: ShardManager<DB>,
-  shards: readonly string[] | undefined,
-  options: FanOutOptions,
-  defaultOperation: string,
-): FanOutPlan<DB> {
-  const names = shards ?? manager.names
-  const dbs = names.map((name) => manager.database(name))
-  const operation = options.operation ?? defaultOperation
-  const concurrency = options.concurrency ?? manager.concurrency
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
-  }
-  const timeout = options.timeout
-  if (timeout !== undefined && !(timeout > 0)) {
-    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
-  }
-  // No limiter when every shard may run at once: it would only add work.
-  const limit = concurrency < names.length ? pLimit(concurrency) : undefined
-  return { names, dbs, operation, timeout, limit }
 }

@@ -24,6 +24,12 @@ function normalize(value: bigint): SqlNumber {
 /**
  * `a + b`, exact for integers: the result is a `number` while it is a safe integer, a `bigint`
  * past that; non-integer numbers add as floats.
+ *
+ * @example
+ * ```ts
+ * import { addSqlNumbers } from 'tributary'
+ * addSqlNumbers(Number.MAX_SAFE_INTEGER, 1) // 9007199254740992n
+ * ```
  */
 export function addSqlNumbers(a: SqlNumber, b: SqlNumber): SqlNumber {
   if (typeof a === 'number' && typeof b === 'number') {
@@ -37,27 +43,61 @@ export function addSqlNumbers(a: SqlNumber, b: SqlNumber): SqlNumber {
   return normalize(BigInt(a) + BigInt(b))
 }
 
-/** Σ counts. */
+/**
+ * Σ counts.
+ *
+ * @example
+ * ```ts
+ * import { mergeCount } from 'tributary'
+ * mergeCount([3, 0, 7]) // 10
+ * ```
+ */
 export function mergeCount(counts: Iterable<number>): number {
   let total = 0
   for (const c of counts) total += c
   return total
 }
 
-/** Σ sums; `null` only when every sum is `null` (no shard had a non-null value). */
+/**
+ * Σ sums; `null` only when every sum is `null` (no shard had a non-null value).
+ *
+ * @example
+ * ```ts
+ * import { mergeSum } from 'tributary'
+ * mergeSum([5, null, -2]) // 3
+ * mergeSum([null, null]) // null
+ * ```
+ */
 export function mergeSum(sums: Iterable<SqlNumber | null>): SqlNumber | null {
   let total: SqlNumber | null = null
   for (const s of sums) if (s !== null) total = total === null ? s : addSqlNumbers(total, s)
   return total
 }
 
-/** One shard's share of an average: the sum and the count of the non-null values. */
+/**
+ * One shard's share of an average: the sum and the count of the non-null values.
+ *
+ * @example
+ * ```ts
+ * import { mergeAvg, type AvgPart } from 'tributary'
+ * const parts: AvgPart[] = [{ sum: 1, count: 1 }, { sum: 27, count: 3 }]
+ * mergeAvg(parts) // 7
+ * ```
+ */
 export interface AvgPart {
   readonly sum: SqlNumber | null
   readonly count: number
 }
 
-/** Σsum / Σcount, or `null` when no shard had a non-null value. Never the mean of means. */
+/**
+ * Σsum / Σcount, or `null` when no shard had a non-null value. Never the mean of means.
+ *
+ * @example
+ * ```ts
+ * import { mergeAvg } from 'tributary'
+ * mergeAvg([{ sum: 1, count: 1 }, { sum: 27, count: 3 }]) // 7 (the mean of means would be 5)
+ * ```
+ */
 export function mergeAvg(parts: Iterable<AvgPart>): number | null {
   const list = [...parts]
   const count = mergeCount(list.map((p) => p.count))
@@ -69,7 +109,15 @@ export function mergeAvg(parts: Iterable<AvgPart>): number | null {
   return Number(sum / n) + Number(sum % n) / count
 }
 
-/** Orders two non-null values: numbers and bigints by value, dates by time, strings by UTF-16 code units, booleans false < true. */
+/**
+ * Orders two non-null values: numbers and bigints by value, dates by time, strings by UTF-16 code units, booleans false < true.
+ *
+ * @example
+ * ```ts
+ * import { compareValues } from 'tributary'
+ * [10n, 2, 7].sort(compareValues) // [2, 7, 10n]
+ * ```
+ */
 export function compareValues(a: unknown, b: unknown): number {
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime()
   if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
@@ -82,10 +130,26 @@ export function compareValues(a: unknown, b: unknown): number {
   return x < y ? -1 : x > y ? 1 : 0
 }
 
-/** Compares two non-null values; {@link compareValues} unless a collation is given. */
+/**
+ * Compares two non-null values; {@link compareValues} unless a collation is given.
+ *
+ * @example
+ * ```ts
+ * import { type ValueComparator } from 'tributary'
+ * const german: ValueComparator = (a, b) => new Intl.Collator('de').compare(String(a), String(b))
+ * ```
+ */
 export type ValueComparator = (a: unknown, b: unknown) => number
 
-/** The extreme of the shards' extremes (`null`s ignored; `null` when all are `null`). */
+/**
+ * The extreme of the shards' extremes (`null`s ignored; `null` when all are `null`).
+ *
+ * @example
+ * ```ts
+ * import { mergeExtreme } from 'tributary'
+ * mergeExtreme('max', [3, null, 9]) // 9
+ * ```
+ */
 export function mergeExtreme<T>(
   kind: 'min' | 'max',
   values: Iterable<T | null | undefined>,
@@ -103,13 +167,30 @@ export function mergeExtreme<T>(
   return best
 }
 
-/** Whether any shard had a row. */
+/**
+ * Whether any shard had a row.
+ *
+ * @example
+ * ```ts
+ * import { mergeExists } from 'tributary'
+ * mergeExists([false, true]) // true
+ * ```
+ */
 export function mergeExists(flags: Iterable<boolean>): boolean {
   for (const f of flags) if (f) return true
   return false
 }
 
-/** One `orderBy` term for merging rows the way the database ordered them. */
+/**
+ * One `orderBy` term for merging rows the way the database ordered them.
+ *
+ * @example
+ * ```ts
+ * import { rowComparator, type SortKey } from 'tributary'
+ * const byScore: SortKey<{ score: number | null }> = { get: (r) => r.score, direction: 'desc' }
+ * rowComparator([byScore])
+ * ```
+ */
 export interface SortKey<R> {
   /** Reads the ordered value from a row. */
   readonly get: (row: R) => unknown
@@ -124,7 +205,16 @@ export interface SortKey<R> {
   readonly compare?: ValueComparator
 }
 
-/** A row comparator from `orderBy` terms, matching the database's order (nulls included). */
+/**
+ * A row comparator from `orderBy` terms, matching the database's order (nulls included).
+ *
+ * @example
+ * ```ts
+ * import { rowComparator } from 'tributary'
+ * const compare = rowComparator<{ score: number | null }>([{ get: (r) => r.score, nullsLargest: false }])
+ * ;[{ score: 2 }, { score: null }].sort(compare) // [{ score: null }, { score: 2 }] (SQLite's order)
+ * ```
+ */
 export function rowComparator<R>(keys: readonly SortKey<R>[]): (a: R, b: R) => number {
   return (a, b) => {
     for (const key of keys) {
@@ -148,6 +238,12 @@ export function rowComparator<R>(keys: readonly SortKey<R>[]): (a: R, b: R) => n
 /**
  * A k-way merge of already-ordered lists (a binary heap over the list heads: O(total · log k)),
  * stopping after `take` rows. Ties keep list order, so the merge is stable.
+ *
+ * @example
+ * ```ts
+ * import { compareValues, mergeSorted } from 'tributary'
+ * mergeSorted([[1, 4], [2, 3]], compareValues) // [1, 2, 3, 4]
+ * ```
  */
 export function mergeSorted<R>(
   lists: readonly (readonly R[])[],
@@ -211,6 +307,12 @@ export function mergeSorted<R>(
 /**
  * Rows `offset … offset + limit − 1` of the merged order, given each shard's first
  * `offset + limit` rows in that order (without `limit`: every row from `offset` on).
+ *
+ * @example
+ * ```ts
+ * import { compareValues, mergePage } from 'tributary'
+ * mergePage([[1, 4, 6], [2, 3, 5]], compareValues, { limit: 2, offset: 1 }) // [2, 3]
+ * ```
  */
 export function mergePage<R>(
   lists: readonly (readonly R[])[],
@@ -222,7 +324,15 @@ export function mergePage<R>(
   return mergeSorted(lists, compare, take).slice(offset)
 }
 
-/** Rows of every shard concatenated in shard order, then `offset`/`limit` applied. */
+/**
+ * Rows of every shard concatenated in shard order, then `offset`/`limit` applied.
+ *
+ * @example
+ * ```ts
+ * import { concatPage } from 'tributary'
+ * concatPage([[1, 2], [3]], { offset: 1, limit: 2 }) // [2, 3]
+ * ```
+ */
 export function concatPage<R>(
   lists: readonly (readonly R[])[],
   page: { readonly limit?: number; readonly offset?: number } = {},
@@ -235,6 +345,12 @@ export function concatPage<R>(
 /**
  * The identity of a value for deduplication: equal values from different shards map to the
  * same key (a `bigint` and a `number` of equal value, two `Date`s of the same instant).
+ *
+ * @example
+ * ```ts
+ * import { distinctKey } from 'tributary'
+ * distinctKey(5n) === distinctKey(5) // true
+ * ```
  */
 export function distinctKey(value: unknown): unknown {
   if (typeof value === 'bigint') return normalize(value)
@@ -243,12 +359,26 @@ export function distinctKey(value: unknown): unknown {
   return value
 }
 
-/** Defaults for {@link mergeDistinct}: one million values (tens of MB for short strings). */
+/**
+ * Defaults for {@link mergeDistinct}: one million values (tens of MB for short strings).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_DISTINCT, mergeDistinct } from 'tributary'
+ * mergeDistinct([['a'], ['a', 'b']], DEFAULT_MAX_DISTINCT) // 2
+ * ```
+ */
 export const DEFAULT_MAX_DISTINCT = 1_000_000
 
 /**
  * The number of distinct non-null values across the shards' distinct-value lists. Holds at
  * most `maxDistinct` keys in memory; past that it throws a {@link ShardMergeLimitError}.
+ *
+ * @example
+ * ```ts
+ * import { mergeDistinct } from 'tributary'
+ * mergeDistinct([['a', 'b'], ['b', null, 'c']]) // 3
+ * ```
  */
 export function mergeDistinct(
   lists: Iterable<Iterable<unknown>>,
@@ -270,6 +400,14 @@ export function mergeDistinct(
  * Merges grouped rows: rows of all shards whose `key` is equal (by {@link distinctKey}, `null`
  * equal to `null` as in SQL `GROUP BY`) are passed together to `merge`. Groups come out in the
  * order first seen.
+ *
+ * @example
+ * ```ts
+ * import { mergeCount, mergeGroups } from 'tributary'
+ * const shards = [[{ k: 'a', n: 2 }], [{ k: 'a', n: 3 }, { k: 'b', n: 1 }]]
+ * mergeGroups(shards, (r) => [r.k], ([k], rows) => ({ k, n: mergeCount(rows.map((r) => r.n)) }))
+ * // [{ k: 'a', n: 5 }, { k: 'b', n: 1 }]
+ * ```
  */
 export function mergeGroups<R, O>(
   lists: readonly (readonly R[])[],

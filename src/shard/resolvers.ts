@@ -8,10 +8,27 @@ import { AsyncResult } from '../core/async-result'
 import { ShardRoutingError } from './errors'
 import { compareValues } from './merge'
 
-/** A key a resolver can route. */
+/**
+ * A key a resolver can route.
+ *
+ * @example
+ * ```ts
+ * import { hashShardResolver, type ShardKey } from 'tributary'
+ * const key: ShardKey = 42n
+ * hashShardResolver(['a', 'b']).resolve(key)
+ * ```
+ */
 export type ShardKey = string | number | bigint
 
-/** Chooses a shard from a key, synchronously. */
+/**
+ * Chooses a shard from a key, synchronously.
+ *
+ * @example
+ * ```ts
+ * import { type ShardResolver } from 'tributary'
+ * const byTenant: ShardResolver<string> = { resolve: (tenant) => (tenant < 'm' ? 'a_to_l' : 'm_to_z') }
+ * ```
+ */
 export interface ShardResolver<K = ShardKey> {
   /** The shard name for `key`; throws a `ShardRoutingError` when it cannot route it. */
   resolve(key: K): string
@@ -78,7 +95,16 @@ export function hashShardResolver(shards: readonly string[]): ShardResolver<Shar
   }
 }
 
-/** One range of {@link rangeShardResolver}: keys in `[from, to)` live on `shard`. */
+/**
+ * One range of {@link rangeShardResolver}: keys in `[from, to)` live on `shard`.
+ *
+ * @example
+ * ```ts
+ * import { rangeShardResolver, type ShardRange } from 'tributary'
+ * const ranges: ShardRange<number>[] = [{ shard: 'old', to: 1_000 }, { shard: 'new', from: 1_000 }]
+ * rangeShardResolver(ranges).resolve(5) // 'old'
+ * ```
+ */
 export interface ShardRange<K> {
   readonly shard: string
   /** Inclusive lower bound. Defaults to no bound. */
@@ -140,7 +166,19 @@ export function rangeShardResolver<K extends ShardKey>(ranges: readonly ShardRan
   }
 }
 
-/** Options of {@link AsyncShardResolver}. */
+/**
+ * Options of {@link AsyncShardResolver}.
+ *
+ * @example
+ * ```ts
+ * import { AsyncShardResolver } from 'tributary'
+ * const resolver = new AsyncShardResolver<string>({
+ *   lookup: async (tenant) => (await fetchDirectory(tenant)).shard,
+ *   ttl: 30_000,
+ *   maxEntries: 50_000,
+ * })
+ * ```
+ */
 export interface AsyncShardResolverOptions<K> {
   /** Looks a key up (e.g. in a directory table); `undefined`/`null` when the key is unknown. */
   lookup: (key: K, context: { signal: AbortSignal }) => PromiseLike<string | null | undefined>

@@ -14,7 +14,15 @@ import {
 } from '../model/connection'
 import { UnknownShardError } from './errors'
 
-/** Options for {@link ShardManager}. */
+/**
+ * Options for {@link ShardManager}.
+ *
+ * @example
+ * ```ts
+ * import { ShardManager } from 'tributary'
+ * new ShardManager({ us: dbA, eu: dbB }, { concurrency: 8, defaultShard: 'us', ownsDatabases: true })
+ * ```
+ */
 export interface ShardManagerOptions {
   /**
    * How many shards a fan-out (`executeAcrossShards`, `acrossShards()`) runs at once; the rest
@@ -40,7 +48,16 @@ const attachments = new Map<object, ShardManager<unknown>>()
 /** Open managers, for `ShardedAsyncExecutor.executeAcrossShards` without a manager. */
 const open = new Set<ShardManager<unknown>>()
 
-/** The manager `model` (or its nearest parent class) is attached to, if any. */
+/**
+ * The manager `model` (or its nearest parent class) is attached to, if any.
+ *
+ * @example
+ * ```ts
+ * import { shardManagerOf } from 'tributary'
+ * User.use(shards)
+ * shardManagerOf(User) === shards // true
+ * ```
+ */
 export function shardManagerOf(model: ModelConstructor): ShardManager<unknown> | undefined {
   for (let c: unknown = model; typeof c === 'function'; c = Object.getPrototypeOf(c)) {
     const manager = attachments.get(c)
@@ -56,7 +73,15 @@ const resolver: DatabaseResolver = (model) => {
   return name === undefined ? undefined : (manager.database(name) as unknown as AnyKysely)
 }
 
-/** The open managers (used to find the manager of a fan-out given only shard names). */
+/**
+ * The open managers (used to find the manager of a fan-out given only shard names).
+ *
+ * @example
+ * ```ts
+ * import { openShardManagers } from 'tributary'
+ * for (const manager of openShardManagers()) console.log(manager.names)
+ * ```
+ */
 export function openShardManagers(): ReadonlySet<ShardManager<unknown>> {
   return open
 }

@@ -1,0 +1,40 @@
+/**
+ * The checked shape of a fan-out: its shards, operation name, per-shard timeout and limiter.
+ * Shared by `ShardedAsyncExecutor` and the cross-shard helpers.
+ */
+import { type Kysely } from 'kysely'
+import pLimit from 'p-limit'
+import { type FanOutOptions } from './executor'
+import { type ShardManager } from './shard-manager'
+
+/** @internal */
+export interface FanOutPlan<DB> {
+  readonly names: readonly string[]
+  readonly dbs: ReadonlyArray<Kysely<DB>>
+  readonly operation: string
+  readonly timeout: number | undefined
+  readonly limit: ReturnType<typeof pLimit> | undefined
+}
+
+/** @internal Checks the options of a fan-out and resolves its shards. */
+export function planFanOut<DB>(
+  manager: ShardManager<DB>,
+  shards: readonly string[] | undefined,
+  options: FanOutOptions,
+  defaultOperation: string,
+): FanOutPlan<DB> {
+  const names = shards ?? manager.names
+  const dbs = names.map((name) => manager.database(name))
+  const operation = options.operation ?? defaultOperation
+  const concurrency = options.concurrency ?? manager.concurrency
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
+  }
+  const timeout = options.timeout
+  if (timeout !== undefined && !(timeout > 0)) {
+    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
+  }
+  // No limiter when every shard may run at once: it would only add work.
+  const limit = concurrency < names.length ? pLimit(concurrency) : undefined
+  return { names, dbs, operation, timeout, limit }
+}
