@@ -26,6 +26,15 @@ export interface DatabaseSourceOptions {
   readonly name?: string
 }
 
+/**
+ * Opens the database a {@link databaseSource} reads, from the values the component
+ * `dependsOn` (for example a URL resolved from Vault). Called on the first fetch; its answer is
+ * kept until `close()`, which destroys it.
+ */
+export type DatabaseFactory<DB> = (
+  resolved: Readonly<Record<string, unknown>>,
+) => Kysely<DB> | Promise<Kysely<DB>>
+
 /** The part of `kysely` this source loads lazily (kysely is an optional peer dependency). */
 interface KyselyModule {
   sql: { raw<R>(sql: string): { execute(db: Kysely<never>): Promise<{ rows: R[] }> } }
@@ -48,10 +57,45 @@ interface KyselyModule {
  * }
  * const config = await resolve(AppConfig, { sources: [databaseSource(db, { table: 'settings' })] })
  * ```
+ *
+ * Pass a {@link DatabaseFactory} instead of a Kysely instance to open the connection from
+ * values resolved first — the database URL kept in Vault:
+ *
+ * ```ts
+ * class AppConfig {
+ *   @Component({ fetchFrom: 'vault', key: 'secret/data/db', field: 'url', secret: true }) databaseUrl!: string
+ *   @Component({ fetchFrom: 'database', key: 'max_connections', dependsOn: 'databaseUrl' }) maxConnections!: number
+ * }
+ * const database = databaseSource(({ databaseUrl }) =>
+ *   new Kysely({ dialect: new PostgresDialect({ pool: new Pool({ connectionString: String(databaseUrl) }) }) }))
+ * const config = await resolve(AppConfig, { sources: [vaultSource(), database] })
+ * await database.close?.() // destroys the Kysely the factory opened
+ * ```
  */
-export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOptions = {}): WatchableSource {
-  const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
+export function databaseSource<DB>(
+  dbOrFactory: Kysely<DB> | DatabaseFactory<DB>,
+  options: DatabaseSourceOptions = {},
+): WatchableSource {
   const name = options.name ?? 'database'
+  let opened: Promise<Kysely<DB>> | undefined
+  const open = (resolved: Readonly<Record<string, unknown>>): Promise<Kysely<DB>> => {
+    if (typeof dbOrFactory !== 'function') return Promise.resolve(dbOrFactory)
+    opened ??= Promise.resolve()
+      .then(() => dbOrFactory(resolved))
+      .catch((error: unknown) => {
+        opened = undefined
+        // The factory's message may quote what it was given (a URL with a password): mask it.
+        let reason = error instanceof Error ? error.message : String(error)
+        for (const value of Object.values(resolved)) {
+          if (typeof value === 'string' && value.length >= 4) reason = reason.split(value).join('***')
+        }
+        throw new SourceUnavailableError(
+          { source: name, cause: new Error(reason) },
+          `${name}: opening the database failed: ${reason}`,
+        )
+      })
+    return opened
+  }
   const table = options.table ?? 'config'
   const keyColumn = options.keyColumn ?? 'key'
   const valueColumn = options.valueColumn ?? 'value'
@@ -63,6 +107,8 @@ export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOption
       const label = request.query ?? request.key ?? request.property
       const details = { source: name, key: label }
       let row: Record<string, unknown> | undefined
+      const db = typeof dbOrFactory === 'function' ? await open(context.resolved) : dbOrFactory
+      const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
       try {
         if (request.query !== undefined) {
           const { sql } = loadKysely()
@@ -100,6 +146,11 @@ export function databaseSource<DB>(db: Kysely<DB>, options: DatabaseSourceOption
       return selectField(parseJson(value, name, label, request.field), request.field, details)
     },
     watch: (request, watchOptions) => watchDatabase(source, request, watchOptions),
+    async close(): Promise<void> {
+      const pending = opened
+      opened = undefined
+      if (pending) await pending.then((db) => db.destroy()).catch(() => undefined)
+    },
   }
   return source
 }

@@ -7,15 +7,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import vault from 'node-vault'
 import { Pool } from 'pg'
-import {
-  Component,
-  SourceError,
-  databaseSource,
-  explain,
-  resolve,
-  vaultSource,
-  type ComponentSource,
-} from 'tributary'
+import { Component, databaseSource, explain, resolve, vaultSource, type ComponentSource } from 'tributary'
 import { createTestDatabase, type TestDatabase } from '../../support/database'
 import { describeWithPostgres } from '../../support/services'
 import { startVaultDouble, type VaultDouble } from '../../support/vault-double'
@@ -23,37 +15,23 @@ import { startVaultDouble, type VaultDouble } from '../../support/vault-double'
 type AnyKysely = Kysely<Record<string, Record<string, unknown>>>
 
 /**
- * What a user writes: a database source whose connection comes from the `databaseUrl`
- * component, opened on first use and kept.
+ * What a user writes: `databaseSource` with a factory that opens the connection from the
+ * resolved `databaseUrl` (called once, on the first fetch; `close()` destroys what it opened).
+ * The URLs it was given are recorded for the assertions.
  */
 function databaseFromResolved(open: (url: string) => AnyKysely): ComponentSource & {
   readonly urls: string[]
   close(): Promise<void>
 } {
   const urls: string[] = []
-  let db: AnyKysely | undefined
-  return {
-    name: 'database',
-    appliesField: true,
-    urls,
-    fetch(request, context) {
-      const url = context.resolved.databaseUrl
-      if (typeof url !== 'string') {
-        throw new SourceError('database: no databaseUrl resolved yet (add dependsOn: "databaseUrl")', {
-          source: 'database',
-          key: request.key,
-        })
-      }
-      if (db === undefined) {
-        urls.push(url)
-        db = open(url)
-      }
-      return databaseSource(db).fetch(request, context)
-    },
-    async close() {
-      await db?.destroy()
-    },
-  }
+  const source = databaseSource(({ databaseUrl }) => {
+    if (typeof databaseUrl !== 'string')
+      throw new Error('no databaseUrl resolved (add dependsOn: "databaseUrl")')
+    urls.push(databaseUrl)
+    return open(databaseUrl)
+  })
+  const close = source.close!.bind(source)
+  return Object.assign(source, { urls, close })
 }
 
 function suite(dialect: 'sqlite' | 'postgres'): void {
@@ -105,6 +83,24 @@ function suite(dialect: 'sqlite' | 'postgres'): void {
     } finally {
       await db.close()
     }
+  })
+
+  it('a factory that cannot open the database is one error per dependent, never printing the URL', async () => {
+    class AppConfig {
+      @Component({ fetchFrom: 'vault', key: 'secret/data/app/db', field: 'url', secret: true })
+      databaseUrl!: string
+      @Component({ fetchFrom: 'database', key: 'max_connections', dependsOn: 'databaseUrl' })
+      maxConnections!: number
+    }
+    const failing = databaseSource(({ databaseUrl }) => {
+      throw new Error(`cannot connect to ${String(databaseUrl)}`)
+    })
+    const error = await resolve(AppConfig, { sources: [vaultSrc, failing] }).catch((e: unknown) => e)
+    expect((error as AggregateError).errors).toHaveLength(1)
+    const message = (error as AggregateError).errors[0].message as string
+    expect(message).toContain('database: opening the database failed: cannot connect to ***')
+    expect(message).not.toContain(database.url)
+    await failing.close?.()
   })
 
   it('a failed URL leaves its dependents unfetched, each reported', async () => {
