@@ -1,6 +1,12 @@
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, sql, SqliteDialect } from 'kysely'
-import { AsyncShardResolver, hashShardResolver, isShardRoutingError, rangeShardResolver } from 'tributary'
+import {
+  AsyncResult,
+  AsyncShardResolver,
+  hashShardResolver,
+  isShardRoutingError,
+  rangeShardResolver,
+} from 'tributary'
 
 describe('hashShardResolver', () => {
   const keys = Array.from({ length: 20_000 }, (_, i) => `user-${i}`)
@@ -197,8 +203,15 @@ describe('AsyncShardResolver', () => {
         table: 'tenant_shards',
         keyColumn: 'tenant',
       })
-      expect(await resolver.resolveAsync('acme')).toBe('eu')
+      const acme = resolver.resolveAsync('acme')
+      expect(acme).toBeInstanceOf(AsyncResult)
+      expect(await acme).toBe('eu')
       expect(await resolver.resolveAsync('globex')).toBe('us')
+      // Cached for the ttl: a move in the directory is seen after invalidate (or the ttl).
+      await sql`update tenant_shards set shard = 'apac' where tenant = 'acme'`.execute(db)
+      expect(await resolver.resolveAsync('acme')).toBe('eu')
+      resolver.invalidate('acme')
+      expect(await resolver.resolveAsync('acme')).toBe('apac')
       await expect(resolver.resolveAsync('initech')).rejects.toThrow(
         /tenant_shards.*initech.*not in the directory/,
       )
