@@ -3,7 +3,7 @@
  * per-handler concurrency limits, rate limits, timeouts and retries.
  */
 import { setMaxListeners } from 'node:events'
-import { ASYNC_DISPOSE, DISPOSE } from './dispose'
+import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { Emission, type Entry, type Route } from './emission'

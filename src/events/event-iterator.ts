@@ -1,7 +1,7 @@
 /**
  * `bus.events(EventClass)`: an async iterator over emitted events with a bounded buffer.
  */
-import { ASYNC_DISPOSE } from './dispose'
+import { ASYNC_DISPOSE } from '../core/dispose'
 import { EventBufferOverflowError } from './errors'
 
 /** What an {@link EventIterator} does when an event arrives and its buffer is full. */

@@ -5,6 +5,7 @@
  */
 import { AsyncCancelledError } from '../core/errors'
 import { raceAbort } from '../core/abort'
+import { DISPOSE } from '../core/dispose'
 import { hashKey, hashStartsWith, prefixOfHash, type QueryKey } from './key-hash'
 import { Mutation, type MutationHost, type MutationOptions, type Mutator } from './mutation'
 import { Notifier } from './notifier'
@@ -227,8 +228,8 @@ export class QueryStore {
     this.clear()
   }
 
-  /** Same as {@link close}. */
-  [Symbol.dispose](): void {
+  /** Same as {@link close}, for `using store = new QueryStore()`. */
+  [DISPOSE](): void {
     this.close()
   }
 
