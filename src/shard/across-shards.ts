@@ -90,6 +90,7 @@ export type ShardAnswer<Mode extends ShardErrorMode, T> = Mode extends 'partial'
  * @example
  * ```ts
  * User.acrossShards({ shards: ['us', 'eu'], onShardError: 'partial', timeout: 500, maxDistinct: 100_000 })
+ * User.acrossShards({ failFast: true }) // the first failed shard cancels the others
  * ```
  */
 export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
@@ -98,11 +99,20 @@ export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
   /** The manager holding the shards. Defaults to the one the model is attached to. */
   manager?: ShardManager<unknown>
   /**
-   * `'fail'`: reject with a `ShardError` listing every failed shard, after cancelling and
-   * settling the others. `'partial'`: resolve with the merged answer of the healthy shards and
-   * `failedShards` (still a `ShardError` when every shard failed). Defaults to `'fail'`.
+   * `'fail'`: reject with a `ShardError` listing every failed shard and its cause, once every
+   * other shard has settled (or, with `failFast`, been cancelled). `'partial'`: resolve with the
+   * merged answer of the healthy shards and `failedShards` (still a `ShardError` when every
+   * shard failed). Defaults to `'fail'`.
    */
   onShardError?: Mode
+  /**
+   * With `onShardError: 'fail'`, whether the first failure cancels the shards still running
+   * (their PostgreSQL queries on the server) instead of waiting for them: the error comes
+   * sooner, and those shards are listed in the `ShardError`'s `cancelled`, without the errors
+   * they might have had. Defaults to `false`: every shard settles, so every failure is reported
+   * with its cause.
+   */
+  failFast?: boolean
   /** Milliseconds each shard's query may run; PostgreSQL queries are cancelled on the server. Defaults to none. */
   timeout?: number
   /** How many shards run at once. Defaults to the manager's `concurrency`. */
@@ -418,7 +428,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
           {
             operation,
             signal,
-            failFast: mode === 'fail',
+            failFast: mode === 'fail' && this.ctx.options.failFast === true,
             timeout: options?.timeout ?? this.ctx.options.timeout,
             concurrency: this.ctx.options.concurrency,
           },

@@ -135,6 +135,53 @@ describeWithPostgres('PostgreSQL faults', () => {
     cause: /dead \(.*ECONNREFUSED/,
   }))
 
+  describe('two shards unreachable', () => {
+    const Item = defineItem()
+    let ok: TestDatabase
+    let dead: Kysely<any>[]
+    let shards: ShardManager<any>
+
+    beforeAll(async () => {
+      ok = await createPgDatabase('trib_shard_ok')
+      await seed(ok.db, 4)
+      dead = await Promise.all(
+        [1, 2].map(
+          async () =>
+            new Kysely<any>({
+              dialect: new PostgresDialect({
+                pool: new Pool({ host: '127.0.0.1', port: await closedPort(), user: 'postgres' }).on(
+                  'error',
+                  () => undefined,
+                ),
+              }),
+            }),
+        ),
+      )
+      shards = new ShardManager(
+        { d1: dead[0] as Kysely<any>, ok: ok.db, d2: dead[1] as Kysely<any> },
+        { ownsDatabases: false },
+      ).attach(Item)
+    })
+    afterAll(async () => {
+      await shards.close()
+      await Promise.all(dead.map((db) => db.destroy()))
+      await ok.drop()
+    })
+
+    it('lists both, each with its cause, and keeps the healthy answer', async () => {
+      const error = await failureOf(Item.acrossShards().asyncCount())
+      expect(isShardError(error)).toBe(true)
+      if (!isShardError(error)) return
+      expect(error.failedShards).toEqual(['d1', 'd2'])
+      for (const failure of error.failures) expect(String(failure.cause)).toMatch(/ECONNREFUSED/)
+      expect(error.message).toMatch(/failed on 2 shards: d1 \(.*ECONNREFUSED.*\), d2 \(.*ECONNREFUSED/)
+      expect([...error.completed]).toEqual([['ok', 4]])
+      const partial = await Item.acrossShards({ onShardError: 'partial' }).asyncMax('id')
+      expect(partial.value).toBe(4)
+      expect(partial.failedShards.map((f) => f.shard)).toEqual(['d1', 'd2'])
+    })
+  })
+
   describe('timeouts cancel the slow shard’s query on the server', () => {
     const Item = defineItem()
     let fast: TestDatabase
@@ -263,7 +310,7 @@ describeWithPostgres('PostgreSQL faults', () => {
     })
   })
 
-  describe("'fail' cancels the shards still running when one fails", () => {
+  describe("'fail' with failFast cancels the shards still running when one fails", () => {
     const Item = defineItem()
     let slow: TestDatabase
     let broken: Kysely<any>
@@ -292,9 +339,22 @@ describeWithPostgres('PostgreSQL faults', () => {
       await slow.drop()
     })
 
+    it('without failFast, waits for every shard and reports each failure with its cause', async () => {
+      const started = Date.now()
+      const error = await failureOf(Item.acrossShards({ timeout: 1_000 }).asyncCount())
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950) // it waited for the slow shard
+      expect(isShardError(error)).toBe(true)
+      if (!isShardError(error)) return
+      expect(error.failedShards).toEqual(['slow', 'broken'])
+      expect(error.cancelled).toEqual([])
+      expect(isAsyncTimeoutError(error.failures[0]?.cause)).toBe(true)
+      expect(String(error.failures[1]?.cause)).toMatch(/Connection terminated/)
+      expect(await activeQueries(slow.db, slow.name, 2_000)).toBe(0)
+    })
+
     it('rejects once the slow shard is cancelled, listing it as cancelled, and its query stops', async () => {
       const started = Date.now()
-      const pending = Item.acrossShards().asyncCount()
+      const pending = Item.acrossShards({ failFast: true }).asyncCount()
       await activeBackend(slow.db, slow.name) // the slow query is running
       const error = await failureOf(pending)
       expect(Date.now() - started).toBeLessThan(5_000)
