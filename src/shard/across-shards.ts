@@ -42,7 +42,10 @@ import {
   compileWrite,
   condition,
   orderedSelect,
+  shapeOf,
+  ShardQuery,
   type ShardQueryState,
+  type ShardShape,
 } from './shard-query'
 
 /**
@@ -319,7 +322,8 @@ const EMPTY: ShardQueryState = { conditions: [], order: [], limit: undefined, of
 type Row = Record<string, unknown>
 
 class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements ShardScope<M, Mode> {
-  private readonly compiled = new Map<string, CompileOnce<Row>>()
+  private readonly compiled = new Map<string, ShardQuery<Row>>()
+  private shaped: ShardShape | undefined
 
   constructor(
     private readonly ctx: Context,
@@ -387,10 +391,17 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
 
   // ---- running ------------------------------------------------------------------------------
 
-  private query(key: string, build: (db: AnyKysely) => CompiledQuery<Row>): CompileOnce<Row> {
-    let once = this.compiled.get(key)
-    if (!once) this.compiled.set(key, (once = new CompileOnce(build)))
-    return once
+  /** The query `key` of this scope; `build` gets the scope's state with holes for its values. */
+  private query(
+    key: string,
+    build: (db: AnyKysely, state: ShardQueryState) => CompiledQuery<Row>,
+  ): ShardQuery<Row> {
+    let query = this.compiled.get(key)
+    if (!query) {
+      this.shaped ??= shapeOf(this.state)
+      this.compiled.set(key, (query = new ShardQuery(this.ctx.meta, key, this.shaped, build)))
+    }
+    return query
   }
 
   private operation(helper: string): string {
@@ -410,7 +421,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   /** Runs `query` on every shard, reads each result, merges the healthy ones. */
   private read<P, T>(
     helper: string,
-    query: CompileOnce<Row>,
+    query: ShardQuery<Row>,
     readPart: (result: QueryResult<Row>) => P,
     merge: (parts: P[], sqlite: boolean) => T,
     options: ShardQueryOptions | undefined,
@@ -459,8 +470,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
 
   asyncCount(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number>> {
     this.noPaging('asyncCount')
-    const query = this.query('count', (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions)
+    const query = this.query('count', (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions)
         .select(sql`count(*)`.as('n'))
         .compile(),
     )
@@ -473,8 +484,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   ): AsyncResult<ShardAnswer<Mode, SqlNumber | null>> {
     this.noPaging('asyncSum')
     const col = columnOf(this.ctx.meta, column)
-    const query = this.query(`sum:${col.name}`, (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions)
+    const query = this.query(`sum:${col.name}`, (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions)
         .select(sql`sum(${sql.id(col.name)})`.as('s'))
         .compile(),
     )
@@ -484,8 +495,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   asyncAvg(column: ColumnKey<M>, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number | null>> {
     this.noPaging('asyncAvg')
     const col = columnOf(this.ctx.meta, column)
-    const query = this.query(`avg:${col.name}`, (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions)
+    const query = this.query(`avg:${col.name}`, (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions)
         .select([sql`sum(${sql.id(col.name)})`.as('s'), sql`count(${sql.id(col.name)})`.as('n')])
         .compile(),
     )
@@ -516,8 +527,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const helper = fn === 'min' ? 'asyncMin' : 'asyncMax'
     this.noPaging(helper)
     const col = columnOf(this.ctx.meta, column)
-    const query = this.query(`${fn}:${col.name}`, (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions)
+    const query = this.query(`${fn}:${col.name}`, (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions)
         .select(sql`${sql.raw(fn)}(${sql.id(col.name)})`.as('m'))
         .compile(),
     )
@@ -532,8 +543,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
 
   asyncExists(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, boolean>> {
     this.noPaging('asyncExists')
-    const query = this.query('exists', (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions).select(sql.lit(1).as('v')).limit(1).compile(),
+    const query = this.query('exists', (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions).select(sql.lit(1).as('v')).limit(1).compile(),
     )
     return this.read('asyncExists', query, (r) => r.rows.length > 0, mergeExists, options)
   }
@@ -544,8 +555,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   ): AsyncResult<ShardAnswer<Mode, number>> {
     this.noPaging('asyncCountDistinct')
     const col = columnOf(this.ctx.meta, column)
-    const query = this.query(`distinct:${col.name}`, (db) =>
-      baseSelect(db, this.ctx.meta, this.state.conditions)
+    const query = this.query(`distinct:${col.name}`, (db, state) =>
+      baseSelect(db, this.ctx.meta, state.conditions)
         .where(sql.id(col.name), 'is not', null)
         .select(aliased(col.name, 'v'))
         .distinct()
@@ -571,8 +582,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   ): AsyncResult<ShardAnswer<Mode, T>> {
     const order = this.state.order
     const orderSelection = order.map((o, i) => aliased(o.column.name, `o${i}`))
-    const query = this.query(key, (db) =>
-      orderedSelect(db, this.ctx.meta, this.state, [...selection(), ...orderSelection]),
+    const query = this.query(key, (db, state) =>
+      orderedSelect(db, this.ctx.meta, state, [...selection(), ...orderSelection]),
     )
     const page = { limit: this.state.limit, offset: this.state.offset }
     return this.read(
@@ -648,7 +659,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       return { name, fn: fn as 'count' | 'sum' | 'avg' | 'min' | 'max', col: columnOf(meta, column), i }
     })
     const key = `group:${groups.map((g) => g.name).join(',')}:${specs.map((s) => `${s.name}=${s.fn}(${s.col?.name ?? '*'})`).join(',')}`
-    const query = this.query(key, (db) => {
+    const query = this.query(key, (db, state) => {
       const selection: unknown[] = groups.map((g, i) => aliased(g.name, `g${i}`))
       for (const s of specs) {
         const ref = s.col ? sql.id(s.col.name) : sql`*`
@@ -657,7 +668,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         if (s.fn === 'avg') selection.push(sql`count(${ref})`.as(`a${s.i}n`))
         if (s.fn === 'min' || s.fn === 'max') selection.push(sql`${sql.raw(s.fn)}(${ref})`.as(`a${s.i}m`))
       }
-      return baseSelect(db, meta, this.state.conditions)
+      return baseSelect(db, meta, state.conditions)
         .select(selection as never)
         .groupBy(groups.map((g) => sql.id(g.name)) as never)
         .compile() as CompiledQuery<Row>

@@ -14,10 +14,11 @@ import { type ShardManager } from './shard-manager'
  * @internal The fan-out of the cross-shard helpers: runs `fn` (which honours its signal) on
  * every shard and resolves with each shard's settlement, in shard order; never rejects.
  *
- * Leaner than the fan-out of `ShardedAsyncExecutor`, because nobody else holds its per-shard results: plain promises,
- * one `AbortSignal` shared by the shards (a shard with a `timeout` gets its own), no
- * `withShard` (`fn` is given the shard's Kysely). Each shard is still recorded in
- * `AsyncMetrics` as `<operation>@<shard>`.
+ * Leaner than the fan-out of `ShardedAsyncExecutor`, because nobody else holds its per-shard
+ * results: plain promises; one `AbortSignal` shared by the shards — the caller's, unless
+ * `failFast` needs one it can abort (a shard with a `timeout` gets its own); no `withShard`
+ * (`fn` is given the shard's Kysely). Each shard is still recorded in `AsyncMetrics` as
+ * `<operation>@<shard>`.
  */
 export function settleAcrossShards<T, DB>(
   manager: ShardManager<DB>,
@@ -27,11 +28,14 @@ export function settleAcrossShards<T, DB>(
 ): Promise<Array<ShardSettlement<T>>> {
   const plan = planFanOut(manager, shards, options, 'acrossShards')
   const { operation, timeout, limit } = plan
-  const group = new AbortController()
   const caller = options.signal
+  // The shards share the caller's signal, unless failFast must be able to cancel them while
+  // the caller's stays untouched: then one signal of their own, linked to it.
+  const group = options.failFast || !caller ? new AbortController() : undefined
+  const shared = group ? group.signal : (caller as AbortSignal)
   let onAbort: (() => void) | undefined
-  if (caller?.aborted) group.abort(caller.reason)
-  else if (caller)
+  if (group && caller?.aborted) group.abort(caller.reason)
+  else if (group && caller)
     caller.addEventListener('abort', (onAbort = () => group.abort(caller.reason)), { once: true })
   let cancelReason: unknown
   const metrics = AsyncMetrics.default
@@ -39,7 +43,7 @@ export function settleAcrossShards<T, DB>(
   const settlements = plan.names.map((shard, i): Promise<ShardSettlement<T>> => {
     const db = plan.dbs[i] as Kysely<DB>
     const run = async (): Promise<T> => {
-      let signal = group.signal
+      let signal = shared
       signal.throwIfAborted()
       if (timeout === undefined) return await fn({ shard, db, signal })
       const own = linkSignals(signal)
@@ -65,7 +69,7 @@ export function settleAcrossShards<T, DB>(
       (reason: unknown): ShardSettlement<T> => {
         counter.end(startedAt, true)
         const cancelled = cancelReason !== undefined && reason === cancelReason
-        if (options.failFast && !group.signal.aborted) {
+        if (options.failFast && group && !group.signal.aborted) {
           cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
           group.abort(cancelReason)
         }

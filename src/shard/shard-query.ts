@@ -4,10 +4,11 @@
  * Compiled once per dialect and reused on every shard of that dialect.
  */
 import { sql, type CompiledQuery, type Expression, type RawBuilder, type SqlBool } from 'kysely'
-import { writeValue } from '../model/coerce'
+import { writeValue, type ColumnKind } from '../model/coerce'
 import { databaseState, type AnyKysely } from '../model/connection'
 import { type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from '../model/errors'
+import { fillHoles, Hole } from '../model/templates'
 
 /** The operators a cross-shard `where(column, operator, value)` allows. */
 export const SHARD_OPERATORS: ReadonlySet<string> = new Set([
@@ -85,12 +86,13 @@ function whereExpression(
       const v = c.value === null ? sql`null` : c.value ? sql`true` : sql`false`
       return sql`${ref} ${sql.raw(c.operator)} ${v}`
     }
+    const bind = (v: unknown): unknown => (v instanceof Hole ? v : writeValue(c.column.kind, v, sqlite))
     if (c.operator === 'in' || c.operator === 'not in') {
-      const values = (c.value as unknown[]).map((v) => writeValue(c.column.kind, v, sqlite))
+      const values = (c.value as unknown[]).map(bind)
       if (values.length === 0) return c.operator === 'in' ? sql`1 = 0` : sql`1 = 1`
       return sql`${ref} ${sql.raw(c.operator)} (${sql.join(values)})`
     }
-    return sql`${ref} ${sql.raw(c.operator)} ${writeValue(c.column.kind, c.value, sqlite)}`
+    return sql`${ref} ${sql.raw(c.operator)} ${bind(c.value)}`
   })
   return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
 }
@@ -128,7 +130,10 @@ export function compileWrite(
   return qb.compile()
 }
 
-/** @internal Orders and limits rows: each shard returns its first `offset + limit` rows. */
+/**
+ * @internal Orders and limits rows. Given a {@link ShardShape}'s holed state, whose `limit`
+ * already stands for `offset + limit`: each shard returns its first `offset + limit` rows.
+ */
 export function orderedSelect(
   db: AnyKysely,
   meta: ModelMeta,
@@ -137,13 +142,117 @@ export function orderedSelect(
 ): CompiledQuery<Record<string, unknown>> {
   let qb = baseSelect(db, meta, state.conditions).select(selection as never)
   for (const o of state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
-  if (state.limit !== undefined) qb = qb.limit(state.limit + (state.offset ?? 0))
+  if (state.limit !== undefined) qb = qb.limit(state.limit)
   return qb.compile() as CompiledQuery<Record<string, unknown>>
 }
 
 /** @internal `column as alias`. */
 export function aliased(column: string, alias: string) {
   return sql.id(column).as(alias)
+}
+
+/**
+ * @internal What a cross-shard scope's SQL depends on (columns, operators, list lengths, order,
+ * whether rows are limited) as `key`, its values in hole order, and a copy of its state with a
+ * {@link Hole} for each value (`limit` standing for the `offset + limit` rows each shard sends).
+ */
+export interface ShardShape {
+  readonly key: string
+  readonly values: readonly unknown[]
+  readonly kinds: readonly ColumnKind[]
+  readonly holed: ShardQueryState
+}
+
+/** @internal The {@link ShardShape} of `state`. */
+export function shapeOf(state: ShardQueryState): ShardShape {
+  let key = ''
+  const values: unknown[] = []
+  const kinds: ColumnKind[] = []
+  const hole = (value: unknown, kind: ColumnKind): Hole => {
+    values.push(value)
+    kinds.push(kind)
+    return new Hole(values.length - 1)
+  }
+  const conditions = state.conditions.map((c): ShardCondition => {
+    key += `${JSON.stringify(c.column.name)} ${c.operator} `
+    if (c.operator === 'is' || c.operator === 'is not') {
+      key += `${String(c.value)};`
+      return c
+    }
+    if (c.operator === 'in' || c.operator === 'not in') {
+      const list = c.value as unknown[]
+      key += `[${list.length}];`
+      return { ...c, value: list.map((v) => hole(v, c.column.kind)) }
+    }
+    key += '?;'
+    return { ...c, value: hole(c.value, c.column.kind) }
+  })
+  key += '|'
+  for (const o of state.order) key += `${JSON.stringify(o.column.name)} ${o.direction},`
+  let limit: number | undefined
+  if (state.limit !== undefined) {
+    key += '|L'
+    // Kysely binds a limit of any value as a parameter, so a hole can stand in for it.
+    limit = hole(state.limit + (state.offset ?? 0), 'unknown') as unknown as number
+  }
+  return { key, values, kinds, holed: { conditions, order: state.order, limit, offset: undefined } }
+}
+
+/** The most shapes kept per model; past it the oldest go. */
+const MAX_TEMPLATES = 512
+const NO_PLUGINS = {}
+const templates = new WeakMap<ModelMeta, Map<string, Map<unknown, Map<unknown, CompiledQuery<unknown>>>>>()
+
+/** The template of `key` for `db`'s dialect (and plugins), built with `build` the first time. */
+function templateFor<R>(meta: ModelMeta, key: string, db: AnyKysely, build: () => CompiledQuery<R>) {
+  let byKey = templates.get(meta)
+  if (!byKey) templates.set(meta, (byKey = new Map()))
+  let byDialect = byKey.get(key)
+  if (!byDialect) {
+    if (byKey.size >= MAX_TEMPLATES) byKey.delete(byKey.keys().next().value as string)
+    byKey.set(key, (byDialect = new Map()))
+  }
+  const executor = db.getExecutor()
+  const dialect = executor.adapter.constructor
+  // Plugins can change the SQL: shards with plugins get templates of their own.
+  const plugins = executor.plugins.length === 0 ? NO_PLUGINS : executor.plugins
+  let byPlugins = byDialect.get(dialect)
+  if (!byPlugins) byDialect.set(dialect, (byPlugins = new Map()))
+  let template = byPlugins.get(plugins)
+  if (!template) byPlugins.set(plugins, (template = build() as CompiledQuery<unknown>))
+  return template as CompiledQuery<R>
+}
+
+/**
+ * @internal One query of a cross-shard scope. Its SQL is compiled once per shape and dialect
+ * (and kept for later scopes of the same shape, as model scopes do), then filled with this
+ * scope's values once per dialect: every shard of a dialect runs the same `CompiledQuery`.
+ */
+export class ShardQuery<R> {
+  private readonly filled = new Map<unknown, CompiledQuery<R>>()
+
+  constructor(
+    private readonly meta: ModelMeta,
+    private readonly key: string,
+    private readonly shape: ShardShape,
+    private readonly build: (db: AnyKysely, holed: ShardQueryState) => CompiledQuery<R>,
+  ) {}
+
+  for(db: AnyKysely): CompiledQuery<R> {
+    const executor = db.getExecutor()
+    const id = executor.plugins.length === 0 ? executor.adapter.constructor : executor.plugins
+    let query = this.filled.get(id)
+    if (query) return query
+    const sqlite = databaseState(db).sqlite
+    const { key, values, kinds, holed } = this.shape
+    const template = templateFor(this.meta, `${this.key}|${key}`, db, () => this.build(db, holed))
+    query = fillHoles(
+      template,
+      values.map((v, i) => writeValue(kinds[i] as ColumnKind, v, sqlite)),
+    )
+    this.filled.set(id, query)
+    return query
+  }
 }
 
 /** @internal Compiles once per dialect (adapter class) and reuses the query on every shard. */
