@@ -180,7 +180,7 @@ async function main(): Promise<void> {
               for (let i = 0; i < OPS; i++) await baseline()
             },
           },
-          { operationsPerRun: OPS, runs: 9, goal: '<= 1.10x' },
+          { operationsPerRun: OPS, runs: 15, goal: '<= 1.10x' },
         ),
       )
       // Wall time on a shared machine is noisy; the client's CPU time per fan-out is what
