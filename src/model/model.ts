@@ -61,6 +61,7 @@ export class Model {
    * Given a `ShardManager` instead, the model is routed by it (`shards.attach(User)`): inside
    * `shards.withShard(name, fn)` its helpers run on that shard, and `User.acrossShards()` runs
    * on all of them. Binding anything else later (or `null`) detaches it from the manager.
+   * `options` apply to a Kysely only; for shards, `configureDatabase` each shard's Kysely.
    *
    * @example
    * ```ts
