@@ -118,11 +118,13 @@ export function isAsyncCancelledError(error: unknown): error is AsyncCancelledEr
 export function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message || cause.name
   if (typeof cause === 'string') return cause
-  // An error from another realm (a vm context, a native addon's own Error) fails instanceof.
-  if (Object.prototype.toString.call(cause) === '[object Error]') {
+  // An error from another realm fails instanceof: one made in a vm context, or one a native
+  // addon builds with the constructor it was given in the first realm that loaded it
+  // (better-sqlite3's SqliteError under jest). Its message still says what happened.
+  if (cause !== null && typeof cause === 'object') {
     const { message, name } = cause as { message?: unknown; name?: unknown }
     if (typeof message === 'string' && message) return message
-    if (typeof name === 'string') return name
+    if (Object.prototype.toString.call(cause) === '[object Error]' && typeof name === 'string') return name
   }
   try {
     return JSON.stringify(cause) ?? String(cause)

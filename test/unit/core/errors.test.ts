@@ -55,5 +55,8 @@ describe('describeCause', () => {
     expect(describeCause(foreign)).toBe('no such table: users')
     expect(describeCause(new Error('local'))).toBe('local')
     expect(describeCause({ code: 'X' })).toBe('{"code":"X"}')
+    // not an Error at all, but built like one (better-sqlite3's SqliteError from another realm)
+    const built = Object.create({ name: 'SqliteError' }, { message: { value: 'no such table: t' } })
+    expect(describeCause(Object.assign(built, { code: 'SQLITE_ERROR' }))).toBe('no such table: t')
   })
 })
