@@ -40,7 +40,8 @@ export type WhereAttributes<M> = { [K in ColumnKey<M>]?: M[K] | readonly M[K][] 
 export type ComparisonOperator =
   '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | 'in' | 'not in' | 'like' | 'not like' | 'is' | 'is not'
 
-const OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>([
+/** The allow-list of `where(column, operator, value)` operators (lower case), for scopes and shard scopes. */
+export const OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>([
   '=',
   '!=',
   '<>',

@@ -8,24 +8,8 @@ import { writeValue, type ColumnKind } from '../model/coerce'
 import { databaseState, type AnyKysely } from '../model/connection'
 import { type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from '../model/errors'
+import { OPERATORS } from '../model/scope'
 import { fillHoles, Hole } from '../model/templates'
-
-/** The operators a cross-shard `where(column, operator, value)` allows. */
-export const SHARD_OPERATORS: ReadonlySet<string> = new Set([
-  '=',
-  '!=',
-  '<>',
-  '<',
-  '<=',
-  '>',
-  '>=',
-  'in',
-  'not in',
-  'like',
-  'not like',
-  'is',
-  'is not',
-])
 
 /** @internal One condition of a cross-shard scope. */
 export interface ShardCondition {
@@ -63,7 +47,7 @@ export function condition(
   value: unknown,
 ): ShardCondition {
   const op = typeof operator === 'string' ? operator.toLowerCase() : operator
-  if (typeof op !== 'string' || !SHARD_OPERATORS.has(op)) throw new InvalidOperatorError(meta.model, operator)
+  if (typeof op !== 'string' || !OPERATORS.has(op)) throw new InvalidOperatorError(meta.model, operator)
   if ((op === 'in' || op === 'not in') && !Array.isArray(value)) {
     throw new InvalidQueryError(meta.model, col.property, `"${op}" needs an array value`)
   }

@@ -152,3 +152,17 @@ export function selectField(document: unknown, field: string, details: SourceErr
   }
   return current
 }
+
+/**
+ * Node's network error codes after which trying again later may succeed (the server is down,
+ * unreachable or hung up): a source maps them to {@link SourceUnavailableError}.
+ */
+export const NETWORK_UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+])

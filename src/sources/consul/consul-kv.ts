@@ -3,7 +3,13 @@
  * use, the value of an entry, and the mapping of client errors to typed source errors.
  */
 import type { EventEmitter } from 'node:events'
-import { SourceError, SourcePermissionError, SourceUnavailableError, selectField } from '../source'
+import {
+  NETWORK_UNAVAILABLE_CODES,
+  SourceError,
+  SourcePermissionError,
+  SourceUnavailableError,
+  selectField,
+} from '../source'
 
 /** One KV entry as the `consul` client returns it (`Value` already base64-decoded). */
 export interface ConsulKvEntry {
@@ -57,15 +63,6 @@ export function consulValue(
   return selectField(document, field, details)
 }
 
-const UNAVAILABLE_CODES = [
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-] as const
-
 /**
  * Maps a `consul`/papi error to a typed {@link SourceError}; `action` is `'reading'` or
  * `'watching'`. The cause kept is a plain copy (papi errors hold the request headers, tokens
@@ -84,7 +81,8 @@ export function consulError(
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
   let reason = typeof e.message === 'string' ? e.message : String(error)
   for (const secret of secrets) if (secret) reason = reason.split(secret).join('***')
-  const code = typeof e.code === 'string' ? e.code : UNAVAILABLE_CODES.find((c) => reason.includes(c))
+  const code =
+    typeof e.code === 'string' ? e.code : [...NETWORK_UNAVAILABLE_CODES].find((c) => reason.includes(c))
   const cause = Object.assign(new Error(reason), { statusCode: status, code })
   const details = { source: name, key, cause }
   const where = JSON.stringify(key)
@@ -96,7 +94,7 @@ export function consulError(
   }
   if (
     (status !== undefined && (status >= 500 || status === 429)) ||
-    (code !== undefined && (UNAVAILABLE_CODES as readonly string[]).includes(code)) ||
+    (code !== undefined && NETWORK_UNAVAILABLE_CODES.has(code)) ||
     e.isTimeout === true ||
     /socket hang up|timeout/i.test(reason)
   ) {

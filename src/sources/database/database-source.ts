@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import {
+  NETWORK_UNAVAILABLE_CODES,
   SourceError,
   SourceNotFoundError,
   SourceUnavailableError,
@@ -160,21 +161,14 @@ function loadKysely(): KyselyModule {
   return require('kysely') as KyselyModule
 }
 
-const UNAVAILABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  '57P03',
-  '53300',
-])
+/** PostgreSQL SQLSTATEs for a server that cannot serve now: starting up, too many connections. */
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(['57P03', '53300'])
 
 function queryError(error: unknown, name: string, label: string, table: string | undefined): SourceError {
   const code = (error as { code?: unknown }).code
   const reason = error instanceof Error ? error.message : String(error)
   const details = { source: name, key: label, cause: error }
-  if (typeof code === 'string' && UNAVAILABLE.has(code)) {
+  if (typeof code === 'string' && (NETWORK_UNAVAILABLE_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code))) {
     return new SourceUnavailableError(
       details,
       `${name}: database unavailable (${code}) while reading ${label}`,

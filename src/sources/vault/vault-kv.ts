@@ -4,7 +4,13 @@
  * typed source errors.
  */
 import type { Agent } from 'node:http'
-import { SourceError, SourceNotFoundError, SourcePermissionError, SourceUnavailableError } from '../source'
+import {
+  NETWORK_UNAVAILABLE_CODES,
+  SourceError,
+  SourceNotFoundError,
+  SourcePermissionError,
+  SourceUnavailableError,
+} from '../source'
 
 /**
  * Per-request options `node-vault` forwards to its HTTP client (axios). The watcher passes
@@ -51,16 +57,6 @@ function isV2Envelope(data: unknown): data is { data: unknown; metadata: Record<
   const metadata = (data as { metadata?: unknown }).metadata
   return 'data' in data && metadata !== null && typeof metadata === 'object' && 'version' in metadata
 }
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-])
 
 /**
  * Maps a node-vault error (its classes are not exported: an API error has
@@ -119,7 +115,7 @@ export function vaultError(
       `${name}: unavailable while reading ${where} (${status}: ${reason})`,
     )
   }
-  if (status === undefined && code !== undefined && UNAVAILABLE_CODES.has(code)) {
+  if (status === undefined && code !== undefined && NETWORK_UNAVAILABLE_CODES.has(code)) {
     return new SourceUnavailableError(details, `${name}: cannot reach Vault while reading ${where} (${code})`)
   }
   const what = status === undefined ? (code ?? reason) : `${status}: ${reason}`
