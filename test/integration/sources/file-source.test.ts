@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import {
@@ -141,14 +142,32 @@ describe('fileSource', () => {
     expect((error as Error).message).toBe('file: cannot read a-directory.json (EISDIR)')
   })
 
-  const asRoot = process.getuid?.() === 0
-  ;(asRoot ? it.skip : it)('an unreadable file is a SourcePermissionError (skipped as root)', async () => {
+  it('an unreadable file is a SourcePermissionError', async () => {
     const path = join(dir, 'secret.json')
     writeFileSync(path, '{}', { mode: 0o000 })
-    const error = await fileSource()
-      .fetch(request({ key: path }), context())
-      .catch((e: unknown) => e)
-    expect(isSourcePermissionError(error)).toBe(true)
+    if (process.getuid?.() !== 0) {
+      const error = await fileSource()
+        .fetch(request({ key: path }), context())
+        .catch((e: unknown) => e)
+      expect(isSourcePermissionError(error)).toBe(true)
+      return
+    }
+    // root reads any file whatever its mode: read it from a child process running as nobody.
+    chmodSync(dir, 0o755)
+    const script = `
+      const { fileSource, isSourcePermissionError } = require('./src')
+      fileSource().fetch({ className: 'C', property: 'p', key: ${JSON.stringify(path)}, secret: false },
+        { signal: new AbortController().signal, attempt: 0, resolved: {} })
+        .then(() => console.log('read'), (e) => console.log(isSourcePermissionError(e) ? 'permission' : e.name + ': ' + e.message))`
+    const child = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+      cwd: join(__dirname, '..', '..', '..'),
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+      env: { ...process.env, HOME: tmpdir() },
+    })
+    expect(child.stderr).toBe('')
+    expect(child.stdout.trim()).toBe('permission')
   })
 
   it('rejects with the reason when the signal has aborted', async () => {
