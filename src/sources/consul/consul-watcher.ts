@@ -94,12 +94,12 @@ export function watchConsul(
         failures = 0
         const header = response.headers['x-consul-index']
         const next = Number(Array.isArray(header) ? header[0] : header)
-        if (!Number.isFinite(next)) index = 0
-        else if (next < index) index = 0
-        else if (next === index) {
+        if (index > 0 && next === index) {
           reporter.ok()
           continue
-        } else index = next <= 0 ? 1 : next
+        }
+        // Backwards (or unreadable): a fresh read next. Otherwise never below 1, so reads block.
+        index = !Number.isFinite(next) || next < index ? 0 : Math.max(1, next)
         if (entry === undefined || entry === null) reporter.removed()
         else reporter.value(consulValue(entry, request.field, name, key))
       } catch (error) {

@@ -14,9 +14,12 @@ import {
   redisSource,
   vaultRereadDelay,
   vaultSource,
+  watchConsul,
   type ComponentSource,
+  type ConsulClientLike,
   type RedisClientLike,
 } from 'tributary'
+import type { EventEmitter } from 'node:events'
 import type { Kysely } from 'kysely'
 
 describe('source watch helpers', () => {
@@ -149,5 +152,41 @@ describe('keyspaceNotificationsCover', () => {
     expect(keyspaceNotificationsCover('')).toBe(false)
     expect(keyspaceNotificationsCover('EA')).toBe(false)
     expect(keyspaceNotificationsCover('K$g')).toBe(false)
+  })
+})
+
+describe('watchConsul', () => {
+  it('an X-Consul-Index of 0 is taken as 1: the value is reported and the next read blocks', async () => {
+    const calls: Array<{ index?: string; ctx: EventEmitter }> = []
+    const client = {
+      kv: {
+        get: (options: { index?: string; ctx: EventEmitter }) => {
+          calls.push(options)
+          if (calls.length === 1) {
+            return Promise.resolve([
+              { headers: { 'x-consul-index': '0' } },
+              { Key: 'k', Value: 'v', ModifyIndex: 0 },
+            ])
+          }
+          // Held like a blocking read until the watcher cancels it.
+          return new Promise((_, reject) => options.ctx.once('cancel', () => reject(new Error('cancelled'))))
+        },
+      },
+    } as unknown as ConsulClientLike
+    const values: unknown[] = []
+    const watcher = watchConsul(
+      { className: 'C', property: 'p', key: 'k', secret: false },
+      {
+        signal: new AbortController().signal,
+        onChange: (v) => values.push(v),
+        onRemove: () => values.push('removed'),
+        onError: (e) => values.push(e),
+      },
+      { name: 'consul', client: () => client },
+    )
+    while (calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 10))
+    await watcher.stop()
+    expect(values).toEqual(['v'])
+    expect(calls[1]?.index).toBe('1')
   })
 })
