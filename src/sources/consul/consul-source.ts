@@ -8,13 +8,7 @@ import type { WatchableSource } from '../watch'
 import { consulError, consulValue, type ConsulClientLike, type ConsulKvEntry } from './consul-kv'
 import { watchConsul } from './consul-watcher'
 
-export {
-  consulError,
-  consulValue,
-  type ConsulClientLike,
-  type ConsulGetOptions,
-  type ConsulKvEntry,
-} from './consul-kv'
+export type { ConsulClientLike, ConsulGetOptions, ConsulKvEntry } from './consul-kv'
 
 /** Connection options from which {@link consulSource} builds its own `consul` client. */
 export interface ConsulSourceOptions {
