@@ -4,6 +4,7 @@
  */
 import { sql, type CompiledQuery, type QueryResult } from 'kysely'
 import { AsyncResult } from '../core/async-result'
+import { invalidateTable } from '../model/cache'
 import { readValue, toSqlNumber, type SqlNumber } from '../model/coerce'
 import { databaseState, executeCompiled, type AnyKysely } from '../model/connection'
 import { getModelMeta, type ModelMeta } from '../model/decorators'
@@ -749,6 +750,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             concurrency: this.ctx.options.concurrency,
           },
         )
+        // Shards that succeeded stay written, even when others failed.
+        invalidateTable(meta.table)
         const byShard = new Map<string, number>()
         const failedShards: ShardFailure[] = []
         for (const s of settled) {

@@ -119,6 +119,16 @@ describe('Model.use(shards)', () => {
     expect(await shards.withShard('a', () => Item.asyncCount())).toBe(2)
   })
 
+  it('a cross-shard write marks the model’s cached reads stale on every shard', async () => {
+    const Item = defineItem()
+    const shards = await shardsOf(2, 3)
+    Item.use(shards)
+    const cached = Item.cached({ ttl: 60 })
+    expect(await shards.withShard('s1', () => cached.asyncCount())).toBe(3)
+    expect((await Item.acrossShards().where({ label: 'r1' }).asyncDelete()).total).toBe(2)
+    expect(await shards.withShard('s1', () => cached.asyncCount())).toBe(2)
+  })
+
   it('routes every model when given to Model itself', async () => {
     const Item = defineItem()
     const shards = await shardsOf(2, 3)
