@@ -187,6 +187,12 @@ export interface WatcherScope {
   onStop(cleanup: () => void): void
   /** Keeps `work` in flight until it settles; `stop()` waits for it. Never rejects. */
   track(work: Promise<unknown>): Promise<void>
+  /**
+   * Runs {@link pollLoop} until the watcher stops: `interval()` ms after a successful `run`, the
+   * options' `backoff` after a failure, every failure given to the reporter (so an outage is
+   * reported once). Tracked: `stop()` waits for it. Never rejects.
+   */
+  poll(interval: () => number, run: (signal: AbortSignal) => Promise<void>): Promise<void>
   /** The {@link SourceWatcher} to hand back. */
   readonly watcher: SourceWatcher
 }
@@ -215,6 +221,15 @@ export function createWatcherScope(options: SourceWatchOptions): WatcherScope {
     { once: true },
   )
   const reporter = createWatchReporter({ ...options, signal })
+  const track = (work: Promise<unknown>): Promise<void> => {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    )
+    inFlight.add(settled)
+    void settled.then(() => inFlight.delete(settled))
+    return settled
+  }
   return {
     signal,
     reporter,
@@ -222,15 +237,17 @@ export function createWatcherScope(options: SourceWatchOptions): WatcherScope {
       if (signal.aborted) cleanup()
       else cleanups.push(cleanup)
     },
-    track(work) {
-      const settled = work.then(
-        () => undefined,
-        () => undefined,
-      )
-      inFlight.add(settled)
-      void settled.then(() => inFlight.delete(settled))
-      return settled
-    },
+    track,
+    poll: (interval, run) =>
+      track(
+        pollLoop({
+          signal,
+          interval,
+          backoff: options.backoff,
+          run,
+          onError: (error) => reporter.error(error),
+        }),
+      ),
     watcher: {
       async stop() {
         controller.abort()
@@ -258,14 +275,9 @@ export function pollingWatcher(
   return (request, options) => {
     const scope = createWatcherScope(options)
     const interval = options.pollInterval ?? defaults.pollInterval ?? 5_000
-    void scope.track(
-      pollLoop({
-        signal: scope.signal,
-        interval: () => interval,
-        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-        run: (signal) => readAndReport(source, request, options, scope.reporter, signal),
-        onError: (error) => scope.reporter.error(error),
-      }),
+    void scope.poll(
+      () => interval,
+      (signal) => readAndReport(source, request, options, scope.reporter, signal),
     )
     return scope.watcher
   }

@@ -4,7 +4,7 @@
  */
 import { linkSignals } from '../../core/abort'
 import { SourceError, SourceUnavailableError, isSourceNotFoundError, type ComponentRequest } from '../source'
-import { createWatcherScope, pollLoop, type SourceWatchOptions, type SourceWatcher } from '../watch'
+import { createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
 import { httpStatusError } from './http-errors'
 import { fetchFailure, httpTarget, readHttpValue, type HttpSettings } from './http-exchange'
 
@@ -120,14 +120,6 @@ export function watchHttp(
     }
   }
 
-  void scope.track(
-    pollLoop({
-      signal: scope.signal,
-      interval: () => Math.max(pollInterval, fresh),
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      run,
-      onError: (error) => reporter.error(error),
-    }),
-  )
+  void scope.poll(() => Math.max(pollInterval, fresh), run)
   return scope.watcher
 }

@@ -13,7 +13,6 @@ import {
 import {
   backoffDelay,
   createWatcherScope,
-  pollLoop,
   readAndReport,
   type SourceWatchOptions,
   type SourceWatcher,
@@ -97,13 +96,10 @@ export function watchRedis(
   }
 
   const poll = (): Promise<void> =>
-    pollLoop({
-      signal,
-      interval: () => pollInterval,
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      run: (runSignal) => readAndReport(source, request, options, reporter, runSignal),
-      onError: (error) => reporter.error(error),
-    })
+    scope.poll(
+      () => pollInterval,
+      (runSignal) => readAndReport(source, request, options, reporter, runSignal),
+    )
 
   const start = async (): Promise<void> => {
     if (!canNotify(client)) return poll()

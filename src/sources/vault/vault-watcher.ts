@@ -5,7 +5,7 @@
 import { Agent } from 'node:http'
 import { raceAbort } from '../../core/abort'
 import { isSourceNotFoundError, selectField, type ComponentRequest } from '../source'
-import { createWatcherScope, pollLoop, type SourceWatchOptions, type SourceWatcher } from '../watch'
+import { createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
 import { unwrapVaultSecret, vaultError, type VaultClientLike, type VaultRequestOptions } from './vault-kv'
 
 /** Settings of {@link watchVault}, taken from the Vault source. */
@@ -122,14 +122,6 @@ export function watchVault(
     reporter.value(value)
   }
 
-  void scope.track(
-    pollLoop({
-      signal: scope.signal,
-      interval: () => next,
-      ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
-      run,
-      onError: (error) => reporter.error(error),
-    }),
-  )
+  void scope.poll(() => next, run)
   return scope.watcher
 }
