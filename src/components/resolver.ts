@@ -9,7 +9,7 @@ import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/a
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, type ComponentValueCache } from './cache'
-import { ComponentError, ComponentOptionsError, ComponentResolutionError, isComponentError } from './errors'
+import { ComponentError, ComponentResolutionError, isComponentError } from './errors'
 import {
   provenanceRecords,
   recordProvenanceLazily,
@@ -17,12 +17,11 @@ import {
   type ProvenanceRecord,
 } from './explain'
 import { finishValue, isThenable, pickField } from './finish'
-import { suggest } from './options'
 import { planFor, type Plan, type PlannedComponent } from './plan'
 import { componentPolicy, timedOut } from './policies'
+import { sourcesFor, type ComponentSources } from './source-registry'
 
-/** Sources: an array (each under its own `name`) or a record (each under its key). */
-export type ComponentSources = readonly ComponentSource[] | Readonly<Record<string, ComponentSource>>
+export type { ComponentSources }
 
 /** Options for {@link resolve}. */
 export interface ResolveOptions {
@@ -90,57 +89,6 @@ function sourceId(source: ComponentSource): number {
     sourceIds.set(source, id)
   }
   return id
-}
-
-const registries = new WeakMap<object, Map<string, ComponentSource>>()
-
-function registryOf(sources: ComponentSources): Map<string, ComponentSource> {
-  let registry = registries.get(sources)
-  if (registry) return registry
-  registry = new Map()
-  if (Array.isArray(sources)) {
-    for (const source of sources as readonly ComponentSource[]) {
-      if (registry.has(source.name)) {
-        throw new TributaryError(
-          `two sources are named ${JSON.stringify(source.name)}; pass a record to rename one`,
-        )
-      }
-      registry.set(source.name, source)
-    }
-  } else {
-    for (const [name, source] of Object.entries(sources)) registry.set(name, source)
-  }
-  registries.set(sources, registry)
-  return registry
-}
-
-const checked = new WeakMap<Plan, WeakMap<Map<string, ComponentSource>, ComponentSource[]>>()
-
-/** Checks every `fetchFrom` once per plan and registry; returns each component's source by plan index. */
-function sourcesFor(plan: Plan, registry: Map<string, ComponentSource>): ComponentSource[] {
-  let byRegistry = checked.get(plan)
-  const known = byRegistry?.get(registry)
-  if (known) return known
-  checkEachSource(plan, registry)
-  const sources = plan.components.map((c) => registry.get(c.definition.options.fetchFrom) as ComponentSource)
-  if (!byRegistry) checked.set(plan, (byRegistry = new WeakMap()))
-  byRegistry.set(registry, sources)
-  return sources
-}
-
-function checkEachSource(plan: Plan, registry: Map<string, ComponentSource>): void {
-  for (const { definition } of plan.components) {
-    const name = definition.options.fetchFrom
-    if (registry.has(name)) continue
-    const known = [...registry.keys()]
-    const hint = suggest(name, known)
-    throw new ComponentOptionsError(
-      { className: plan.className, property: definition.property, option: 'fetchFrom' },
-      `unknown source ${JSON.stringify(name)} (sources given: ${known.join(', ') || 'none'}${
-        hint ? `; did you mean ${JSON.stringify(hint)}?` : ''
-      })`,
-    )
-  }
 }
 
 /** One resolution in progress. */
@@ -537,8 +485,7 @@ export async function resolve<T extends object>(
   options: ResolveOptions,
 ): Promise<T> {
   const plan = planFor(target)
-  const registry = registryOf(options.sources)
-  const sources = sourcesFor(plan, registry)
+  const sources = sourcesFor(plan, options.sources)
   if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {
     throw new RangeError(`resolve timeout must be a number of ms > 0, got ${options.timeout}`)
   }

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { ComponentOptionsError } from '../components/errors'
 import type { WatchCondition } from '../components/options'
 import type { Plan, PlannedComponent } from '../components/plan'
-import type { ComponentSources } from '../components/resolver'
+import { sourcesFor, type ComponentSources } from '../components/source-registry'
 import type { ComponentSource } from '../sources/source'
 import { canWatch, type WatchableSource } from '../sources/watch'
 import type { ScheduleOptions } from './scheduling'
@@ -28,15 +28,6 @@ export interface LiveSpec {
   readonly dependents: readonly string[]
   /** Properties whose components have a `condition` on this one. */
   readonly conditioned: readonly string[]
-}
-
-/** The source registered under `name` (`resolve` has already checked that it exists). */
-function sourceNamed(sources: ComponentSources, name: string): ComponentSource {
-  const source = Array.isArray(sources)
-    ? (sources as readonly ComponentSource[]).find((s) => s.name === name)
-    : (sources as Readonly<Record<string, ComponentSource>>)[name]
-  if (!source) throw new RangeError(`no source named ${JSON.stringify(name)}`)
-  return source
 }
 
 /** Checks each `condition` names a component of the class; throws a `ComponentOptionsError`. */
@@ -67,10 +58,11 @@ export function liveSpecs(plan: Plan, sources: ComponentSources): Map<string, Li
     const target = definition.options.condition?.component
     if (target !== undefined) add(conditioned, target, definition.property)
   }
+  const sourceOf = sourcesFor(plan, sources)
   const specs = new Map<string, LiveSpec>()
   for (const planned of plan.components) {
     const { property, options } = planned.definition
-    const source = sourceNamed(sources, options.fetchFrom)
+    const source = sourceOf[planned.index] as ComponentSource
     const optedOut = options.watch === false
     specs.set(property, {
       planned,
