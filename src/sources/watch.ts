@@ -193,6 +193,12 @@ export interface WatcherScope {
    * reported once). Tracked: `stop()` waits for it. Never rejects.
    */
   poll(interval: () => number, run: (signal: AbortSignal) => Promise<void>): Promise<void>
+  /**
+   * A trigger for `work`: it runs at once, or, while a run is in flight, once more after it
+   * (however many triggers came meanwhile), so runs never overlap and no change is missed.
+   * Nothing starts after the watcher stops; runs are tracked. A rejection of `work` is ignored.
+   */
+  coalesce(work: () => Promise<void>): () => void
   /** The {@link SourceWatcher} to hand back. */
   readonly watcher: SourceWatcher
 }
@@ -248,6 +254,26 @@ export function createWatcherScope(options: SourceWatchOptions): WatcherScope {
           onError: (error) => reporter.error(error),
         }),
       ),
+    coalesce(work) {
+      let running = false
+      let again = false
+      const trigger = (): void => {
+        if (signal.aborted) return
+        if (running) {
+          again = true
+          return
+        }
+        running = true
+        again = false
+        void track(
+          work().finally(() => {
+            running = false
+            if (again) trigger()
+          }),
+        )
+      }
+      return trigger
+    },
     watcher: {
       async stop() {
         controller.abort()

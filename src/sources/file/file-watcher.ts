@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, resolve as resolvePath } from 'node:path
 import type { ComponentRequest, ComponentSource } from '../source'
 import {
   backoffDelay,
-  createWatchReporter,
+  createWatcherScope,
   readAndReport,
   type SourceWatchOptions,
   type SourceWatcher,
@@ -52,35 +52,27 @@ export function watchFile(
   const directory = dirname(path)
   const name = basename(path)
   const debounceMs = options.debounce ?? FILE_WATCH_DEBOUNCE_MS
-  const controller = new AbortController()
-  const { signal } = controller
-  const onAbort = (): void => controller.abort()
-  if (options.signal.aborted) controller.abort()
-  else options.signal.addEventListener('abort', onAbort, { once: true })
-  const reporter = createWatchReporter({ ...options, signal })
+  const scope = createWatcherScope(options)
+  const { signal, reporter } = scope
 
   let fsWatcher: FSWatcher | undefined
   let debounceTimer: ReturnType<typeof setTimeout> | undefined
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let pollTimer: ReturnType<typeof setInterval> | undefined
-  let reading: Promise<void> | undefined
-  let dirty = false
   let failures = 0
+  scope.onStop(() => {
+    fsWatcher?.close()
+    fsWatcher = undefined
+    for (const timer of [debounceTimer, retryTimer]) if (timer !== undefined) clearTimeout(timer)
+    if (pollTimer !== undefined) clearInterval(pollTimer)
+    debounceTimer = retryTimer = pollTimer = undefined
+  })
 
-  const read = (): void => {
-    if (signal.aborted) return
-    if (reading) {
-      dirty = true
-      return
-    }
-    dirty = false
-    reading = readAndReport(source, request, options, reporter, signal)
-      .catch((error: unknown) => reporter.error(error))
-      .finally(() => {
-        reading = undefined
-        if (dirty) read()
-      })
-  }
+  const read = scope.coalesce(() =>
+    readAndReport(source, request, options, reporter, signal).catch((error: unknown) =>
+      reporter.error(error),
+    ),
+  )
 
   const schedule = (): void => {
     if (signal.aborted) return
@@ -125,24 +117,5 @@ export function watchFile(
   if (!signal.aborted && options.pollInterval !== undefined && options.pollInterval > 0) {
     pollTimer = setInterval(read, options.pollInterval)
   }
-
-  signal.addEventListener(
-    'abort',
-    () => {
-      options.signal.removeEventListener('abort', onAbort)
-      fsWatcher?.close()
-      fsWatcher = undefined
-      for (const timer of [debounceTimer, retryTimer]) if (timer !== undefined) clearTimeout(timer)
-      if (pollTimer !== undefined) clearInterval(pollTimer)
-      debounceTimer = retryTimer = pollTimer = undefined
-    },
-    { once: true },
-  )
-
-  return {
-    async stop() {
-      controller.abort()
-      await reading
-    },
-  }
+  return scope.watcher
 }

@@ -16,7 +16,6 @@ import {
   readAndReport,
   type SourceWatchOptions,
   type SourceWatcher,
-  type WatcherScope,
 } from '../watch'
 import type { RedisClientLike, RedisNotifyingClientLike, RedisSubscriberLike } from './redis-client'
 
@@ -119,12 +118,12 @@ export function watchRedis(
       if (signal.aborted) return
       if (flags === undefined || !keyspaceNotificationsCover(flags)) return poll()
       const db = client.options?.db ?? 0
-      subscribe(scope, client, `__keyspace@${db}__:${client.options?.keyPrefix ?? ''}${key}`)
+      subscribe(client, `__keyspace@${db}__:${client.options?.keyPrefix ?? ''}${key}`)
       return
     }
   }
 
-  const subscribe = (scope: WatcherScope, notifying: RedisNotifyingClientLike, channel: string): void => {
+  const subscribe = (notifying: RedisNotifyingClientLike, channel: string): void => {
     const subscriber = notifying.duplicate({
       lazyConnect: false,
       maxRetriesPerRequest: null,
@@ -134,22 +133,8 @@ export function watchRedis(
       disconnectTimeout: 0,
     })
     scope.onStop(() => void scope.track(closeSubscriber(subscriber)))
-    let reading: Promise<void> | undefined
-    let dirty = false
-    const read = (): void => {
-      if (signal.aborted) return
-      if (reading) {
-        dirty = true
-        return
-      }
-      dirty = false
-      reading = readUntilDone().finally(() => {
-        reading = undefined
-        if (dirty) read()
-      })
-      void scope.track(reading)
-    }
-    const readUntilDone = async (): Promise<void> => {
+    // Until a read succeeds (an event during the read reads once more after it).
+    const read = scope.coalesce(async () => {
       for (let failures = 1; !signal.aborted; failures += 1) {
         try {
           return await readAndReport(source, request, options, reporter, signal)
@@ -159,7 +144,7 @@ export function watchRedis(
           await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
         }
       }
-    }
+    })
     // Subscribe first, then read: a change between the two is seen by one or the other.
     const resubscribe = (): void => {
       if (signal.aborted) return

@@ -3,6 +3,7 @@ import {
   SourceUnavailableError,
   backoffDelay,
   canWatch,
+  createWatcherScope,
   consulSource,
   databaseSource,
   envSource,
@@ -188,5 +189,34 @@ describe('watchConsul', () => {
     await watcher.stop()
     expect(values).toEqual(['v'])
     expect(calls[1]?.index).toBe('1')
+  })
+})
+
+describe('WatcherScope.coalesce', () => {
+  it('runs once more after the run in flight, however many triggers came, and never after stop()', async () => {
+    const scope = createWatcherScope({
+      signal: new AbortController().signal,
+      onChange: () => undefined,
+      onRemove: () => undefined,
+      onError: () => undefined,
+    })
+    let runs = 0
+    let release: () => void = () => undefined
+    const trigger = scope.coalesce(async () => {
+      runs += 1
+      await new Promise<void>((resolve) => (release = resolve))
+    })
+    trigger()
+    trigger()
+    trigger()
+    expect(runs).toBe(1)
+    release()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(runs).toBe(2)
+    const stopped = scope.watcher.stop()
+    trigger()
+    release()
+    await stopped
+    expect(runs).toBe(2)
   })
 })
