@@ -255,15 +255,15 @@ export class LiveComponent {
       const field = this.spec.planned.definition.options.field
       const raw = this.spec.source.appliesField ? report.raw : pickField(report.raw, field)
       if (raw !== undefined && raw !== null) {
-        return this.finish(raw, (value) => this.commit(value, 'source', false, started))
+        return this.finish(raw, (value) => this.commit(value, 'source', started))
       }
     }
     const { options, required } = this.spec.planned.definition
     if (options.fallback !== undefined) {
-      return this.finish(options.fallback, (value) => this.commit(value, 'fallback', true, started))
+      return this.finish(options.fallback, (value) => this.commit(value, 'fallback', started))
     }
     if (!required) {
-      this.commit(undefined, 'missing', true, started)
+      this.commit(undefined, 'missing', started)
       return undefined
     }
     this.fail(
@@ -281,7 +281,8 @@ export class LiveComponent {
     return undefined
   }
 
-  private commit(value: unknown, origin: ComponentOrigin, removal: boolean, started: number): void {
+  /** Assigns and publishes `value`; any origin but `'source'` means the key was deleted. */
+  private commit(value: unknown, origin: ComponentOrigin, started: number): void {
     if (this.host.signal.aborted) return
     const old = this.value
     const oldOrigin = this.origin
@@ -289,6 +290,7 @@ export class LiveComponent {
     if (same && origin === oldOrigin) return
     const { property, secret, options } = this.spec.planned.definition
     const key = this.spec.planned.label
+    const removed = origin !== 'source'
     this.value = value
     this.origin = origin
     this.host.instance[property] = value
@@ -302,7 +304,7 @@ export class LiveComponent {
         attempts: 1,
         origin,
         secret,
-        ...(origin === 'source' ? {} : { reason: DELETED }),
+        ...(removed ? { reason: DELETED } : {}),
       },
     ])
     if (same) {
@@ -310,7 +312,7 @@ export class LiveComponent {
       return
     }
     const base = { property, source: options.fetchFrom, key, at: Date.now(), secret }
-    const update: ComponentUpdate = removal
+    const update: ComponentUpdate = removed
       ? { kind: 'removed', ...base, oldValue: maskValue(old, secret), newValue: maskValue(value, secret) }
       : oldOrigin === 'missing' || old === undefined
         ? { kind: 'added', ...base, newValue: maskValue(value, secret) }
