@@ -33,7 +33,8 @@ export interface WatchOptions extends ResolveOptions {
    */
   bus?: UpdatePublisher
   /**
-   * Waits after failures, for source watchers and re-fetches.
+   * Waits after failures, for source watchers (a re-fetch after a `dependsOn` or `condition`
+   * change uses the component's own `retry` instead).
    * Defaults to `{ initialDelay: 200, maxDelay: 30_000 }`.
    */
   backoff?: WatchBackoff
