@@ -1,7 +1,8 @@
 /**
  * The bookkeeping of one emit: which handlers ran, which failed, and when all have settled.
- * Kept lean for the hot path: no per-handler closures, and failures are attributed to their
- * handlers only when something actually failed. @internal
+ * Kept lean for the hot path: a counter instead of a list of promises, and one fulfilment
+ * callback shared by every handler (only the rejection callback, which names its handler, is
+ * made per handler). @internal
  */
 import type { OperationCounter } from '../core/metrics'
 import { HandlerError } from './errors'
