@@ -1,6 +1,6 @@
 /**
  * Vault KV as `node-vault` exposes it: the client shape the source and its watcher use, the
- * secret inside an answer (KV v1 or the KV v2 envelope), and the mapping of client errors to
+ * value of an answer (KV v1 or the KV v2 envelope), and the mapping of client errors to
  * typed source errors.
  */
 import type { Agent } from 'node:http'
@@ -10,6 +10,7 @@ import {
   SourceNotFoundError,
   SourcePermissionError,
   SourceUnavailableError,
+  selectField,
 } from '../source'
 
 /**
@@ -34,18 +35,23 @@ export interface VaultClientLike {
 }
 
 /**
- * The secret map in a Vault answer: `data` for KV v1 (and other engines), `data.data` for a
- * KV v2 `<mount>/data/<path>` read. `null`/`undefined` when the answer holds no secret.
+ * The component value of a Vault answer: the secret map (`data` for KV v1 and other engines,
+ * `data.data` for a KV v2 `<mount>/data/<path>` read), or with `field` the dotted path inside
+ * it. An answer that holds no secret, or a missing field, is a {@link SourceNotFoundError}.
  *
  * @example
  * ```ts
- * unwrapVaultSecret(await client.read('secret/data/app'), 'secret/data/app') // { apiKey: '…' }
+ * vaultValue(await client.read('secret/data/app'), 'secret/data/app', 'apiKey', 'vault') // '…'
  * ```
  */
-export function unwrapVaultSecret(body: unknown, path: string): unknown {
+export function vaultValue(body: unknown, path: string, field: string | undefined, name: string): unknown {
+  const details = { source: name, key: path }
   const data = (body as { data?: unknown } | null | undefined)?.data
-  if (isKvV2Path(path) && isV2Envelope(data)) return data.data
-  return data
+  const secret = isKvV2Path(path) && isV2Envelope(data) ? data.data : data
+  if (secret === null || secret === undefined) {
+    throw new SourceNotFoundError(details, `${name}: secret ${JSON.stringify(path)} has no data`)
+  }
+  return field === undefined ? secret : selectField(secret, field, details)
 }
 
 function isKvV2Path(path: string): boolean {

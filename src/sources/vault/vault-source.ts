@@ -2,9 +2,9 @@
  * `vaultSource(clientOrOptions)`: components read from HashiCorp Vault KV (v1 and v2).
  */
 import { raceAbort, throwIfAborted } from '../../core/abort'
-import { SourceNotFoundError, selectField, type ComponentRequest, type SourceContext } from '../source'
+import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
-import { unwrapVaultSecret, vaultError, type VaultClientLike } from './vault-kv'
+import { vaultError, vaultValue, type VaultClientLike } from './vault-kv'
 import { watchVault } from './vault-watcher'
 
 export type { VaultClientLike, VaultRequestOptions } from './vault-kv'
@@ -80,7 +80,6 @@ export function vaultSource(
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
       throwIfAborted(context.signal, `${name} fetch`)
       const path = (request.key ?? request.property).replace(/^\/+/, '').replace(/^v1\//, '')
-      const details = { source: name, key: path }
       let body: unknown
       try {
         body = await raceAbort(client().read(path), context.signal)
@@ -88,11 +87,7 @@ export function vaultSource(
         if (context.signal.aborted) throw error
         throw vaultError(error, name, path, redact)
       }
-      const secret = unwrapVaultSecret(body, path)
-      if (secret === null || secret === undefined) {
-        throw new SourceNotFoundError(details, `${name}: secret ${JSON.stringify(path)} has no data`)
-      }
-      return request.field === undefined ? secret : selectField(secret, request.field, details)
+      return vaultValue(body, path, request.field, name)
     },
     watch: (request, watchOptions) => watchVault(request, watchOptions, { name, client, redact }),
     async close(): Promise<void> {

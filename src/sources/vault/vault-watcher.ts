@@ -4,9 +4,9 @@
  */
 import { Agent } from 'node:http'
 import { raceAbort } from '../../core/abort'
-import { isSourceNotFoundError, selectField, type ComponentRequest } from '../source'
+import { isSourceNotFoundError, type ComponentRequest } from '../source'
 import { createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
-import { unwrapVaultSecret, vaultError, type VaultClientLike, type VaultRequestOptions } from './vault-kv'
+import { vaultError, vaultValue, type VaultClientLike, type VaultRequestOptions } from './vault-kv'
 
 /** Settings of {@link watchVault}, taken from the Vault source. */
 export interface VaultWatchSettings {
@@ -79,7 +79,6 @@ export function watchVault(
   const { name } = settings
   const redact = (text: string): string => settings.redact?.(text) ?? text
   const path = (request.key ?? request.property).replace(/^\/+/, '').replace(/^v1\//, '')
-  const details = { source: name, key: path }
   const pollInterval = Math.max(0, options.pollInterval ?? VAULT_POLL_INTERVAL_MS)
   const idle = Math.max(VAULT_MIN_INTERVAL_MS, pollInterval)
   let next = idle
@@ -109,12 +108,9 @@ export function watchVault(
       return
     }
     next = vaultRereadDelay(body, pollInterval)
-    const secret = unwrapVaultSecret(body, path)
-    if (secret === null || secret === undefined) return reporter.removed()
-    if (request.field === undefined) return reporter.value(secret)
     let value: unknown
     try {
-      value = selectField(secret, request.field, details)
+      value = vaultValue(body, path, request.field, name)
     } catch (error) {
       if (isSourceNotFoundError(error)) return reporter.removed()
       throw error
