@@ -102,13 +102,7 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
   }
   const components = order.map((definition, index): PlannedComponent => {
     const o = definition.options
-    const fetchKey = [
-      o.fetchFrom,
-      o.key ?? '',
-      o.query ?? '',
-      o.field ?? '',
-      (o.key ?? o.query) ? '' : definition.property,
-    ].join('\u0000')
+    const fetchKey = fetchKeyOf(definition)
     const resilient =
       (o.retry !== undefined && o.retry !== 0) || o.timeout !== undefined || !!o.circuitBreaker
     const cached = (o.ttl ?? 0) > 0 || o.fallbackTo === 'cache'
