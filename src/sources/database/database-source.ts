@@ -79,10 +79,12 @@ export function databaseSource<DB>(
 ): WatchableSource {
   const name = options.name ?? 'database'
   let opened: Promise<Kysely<DB>> | undefined
-  const open = (resolved: Readonly<Record<string, unknown>>): Promise<Kysely<DB>> => {
-    if (typeof dbOrFactory !== 'function') return Promise.resolve(dbOrFactory)
+  const open = (
+    factory: DatabaseFactory<DB>,
+    resolved: Readonly<Record<string, unknown>>,
+  ): Promise<Kysely<DB>> => {
     opened ??= Promise.resolve()
-      .then(() => dbOrFactory(resolved))
+      .then(() => factory(resolved))
       .catch((error: unknown) => {
         opened = undefined
         // The factory's message may quote what it was given (a URL with a password): mask it.
@@ -108,7 +110,7 @@ export function databaseSource<DB>(
       const label = request.query ?? request.key ?? request.property
       const details = { source: name, key: label }
       let row: Record<string, unknown> | undefined
-      const db = typeof dbOrFactory === 'function' ? await open(context.resolved) : dbOrFactory
+      const db = typeof dbOrFactory === 'function' ? await open(dbOrFactory, context.resolved) : dbOrFactory
       const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
       try {
         if (request.query !== undefined) {
