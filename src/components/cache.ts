@@ -41,8 +41,10 @@ export interface ComponentCacheFetchOptions {
 }
 
 /**
- * What the resolver needs from a cache. Keys are opaque strings the resolver builds.
- * {@link ComponentCache} is the implementation; pass another as `resolve(Class, { cache })`.
+ * A cache of component values. `resolve` calls `fetch` (for `ttl` and identical concurrent
+ * fetches) and `get` (for `fallbackTo: 'cache'`); the other methods are for the cache's owner.
+ * Keys are opaque strings the resolver builds. {@link ComponentCache} is the implementation;
+ * pass another as `resolve(Class, { cache })`.
  *
  * @example
  * ```ts
