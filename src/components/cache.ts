@@ -219,10 +219,5 @@ export class ComponentCache implements ComponentValueCache {
   }
 }
 
-/** True when a cached entry's ttl has not passed. */
-export function isFresh(entry: CachedComponentValue, now = Date.now()): boolean {
-  return entry.expiresAt > now
-}
-
 /** The cache `resolve` uses when no `cache` option is given. */
 export const defaultComponentCache: ComponentCache = new ComponentCache()
