@@ -158,8 +158,9 @@ export interface Scope<M extends object> {
 
   /**
    * The compiled query of an aggregate on this scope, for `db` (defaults to the model's
-   * database), and a function reading its value from the result. Compiled once per database
-   * and reusable on any database of the same dialect (a shard manager runs it on every shard).
+   * database), and a function reading its value from the result. Its SQL is compiled once per
+   * shape and dialect, and the query is reusable on any database of the same dialect (a shard
+   * manager runs it on every shard).
    */
   compileAggregate(fn: AggregateFunction, column?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate
 }
@@ -346,7 +347,7 @@ class ModelScope<M extends object> implements Scope<M> {
 
   /**
    * The compiled query `key` of this scope on `db`: the template of this scope's shape (built
-   * by `build` on a copy of the scope whose values are holes, once per shape and database),
+   * by `build` on a copy of the scope whose values are holes, once per shape and dialect),
    * filled with this scope's values. Kept per scope, so a scope returns the same object.
    */
   private compiledOnce<R>(

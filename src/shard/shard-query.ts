@@ -9,7 +9,7 @@ import { databaseState, type AnyKysely } from '../model/connection'
 import { type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from '../model/errors'
 import { OPERATORS } from '../model/scope'
-import { fillHoles, Hole } from '../model/templates'
+import { compilerKey, fillHoles, Hole, templateFor } from '../model/templates'
 
 /** @internal One condition of a cross-shard scope. */
 export interface ShardCondition {
@@ -182,31 +182,6 @@ export function shapeOf(state: ShardQueryState): ShardShape {
   return { key, values, kinds, holed: { conditions, order: state.order, limit, offset: undefined } }
 }
 
-/** The most shapes kept per model; past it the oldest go. */
-const MAX_TEMPLATES = 512
-const NO_PLUGINS = {}
-const templates = new WeakMap<ModelMeta, Map<string, Map<unknown, Map<unknown, CompiledQuery<unknown>>>>>()
-
-/** The template of `key` for `db`'s dialect (and plugins), built with `build` the first time. */
-function templateFor<R>(meta: ModelMeta, key: string, db: AnyKysely, build: () => CompiledQuery<R>) {
-  let byKey = templates.get(meta)
-  if (!byKey) templates.set(meta, (byKey = new Map()))
-  let byDialect = byKey.get(key)
-  if (!byDialect) {
-    if (byKey.size >= MAX_TEMPLATES) byKey.delete(byKey.keys().next().value as string)
-    byKey.set(key, (byDialect = new Map()))
-  }
-  const executor = db.getExecutor()
-  const dialect = executor.adapter.constructor
-  // Plugins can change the SQL: shards with plugins get templates of their own.
-  const plugins = executor.plugins.length === 0 ? NO_PLUGINS : executor.plugins
-  let byPlugins = byDialect.get(dialect)
-  if (!byPlugins) byDialect.set(dialect, (byPlugins = new Map()))
-  let template = byPlugins.get(plugins)
-  if (!template) byPlugins.set(plugins, (template = build() as CompiledQuery<unknown>))
-  return template as CompiledQuery<R>
-}
-
 /**
  * @internal One query of a cross-shard scope. Its SQL is compiled once per shape and dialect
  * (and kept for later scopes of the same shape, as model scopes do), then filled with this
@@ -223,36 +198,36 @@ export class ShardQuery<R> {
   ) {}
 
   for(db: AnyKysely): CompiledQuery<R> {
-    const executor = db.getExecutor()
-    const id = executor.plugins.length === 0 ? executor.adapter.constructor : executor.plugins
-    let query = this.filled.get(id)
+    const compiler = compilerKey(db)
+    let query = this.filled.get(compiler)
     if (query) return query
     const sqlite = databaseState(db).sqlite
     const { key, values, kinds, holed } = this.shape
-    const template = templateFor(this.meta, `${this.key}|${key}`, db, () => this.build(db, holed))
+    // Namespaced: a model scope of the same model keeps its own templates under similar keys.
+    const template = templateFor(this.meta, `acrossShards:${this.key}|${key}`, db, () =>
+      this.build(db, holed),
+    )
     query = fillHoles(
       template,
       values.map((v, i) => writeValue(kinds[i] as ColumnKind, v, sqlite)),
     )
-    this.filled.set(id, query)
+    this.filled.set(compiler, query)
     return query
   }
 }
 
-/** @internal Compiles once per dialect (adapter class) and reuses the query on every shard. */
+/**
+ * @internal Compiles once per dialect (and plugins, see `compilerKey`) and reuses the query on
+ * every shard of it.
+ */
 export class CompileOnce<R> {
-  private readonly byDialect = new Map<unknown, CompiledQuery<R>>()
+  private readonly byCompiler = new Map<object, CompiledQuery<R>>()
   constructor(private readonly build: (db: AnyKysely) => CompiledQuery<R>) {}
 
-  /** How many times the query was compiled (one per dialect). */
-  get compilations(): number {
-    return this.byDialect.size
-  }
-
   for(db: AnyKysely): CompiledQuery<R> {
-    const dialect = db.getExecutor().adapter.constructor
-    let query = this.byDialect.get(dialect)
-    if (!query) this.byDialect.set(dialect, (query = this.build(db)))
+    const compiler = compilerKey(db)
+    let query = this.byCompiler.get(compiler)
+    if (!query) this.byCompiler.set(compiler, (query = this.build(db)))
     return query
   }
 }

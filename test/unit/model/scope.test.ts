@@ -70,6 +70,29 @@ describe('scopes', () => {
     )
   })
 
+  it('compiles a shape once for every database of one dialect, apart for one with plugins', () => {
+    const other = new Kysely<any>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
+    const plugged = db.withPlugin({
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => args.result,
+    })
+    // A shape no other test uses.
+    const scope = (name: string) => Person.where('name', 'not like', name).orderBy('admin', 'desc')
+    const build = jest.spyOn(Kysely.prototype, 'selectFrom')
+    try {
+      const a = scope('a').compileAggregate('min', 'id', db as never).query
+      const b = scope('b').compileAggregate('min', 'id', other as never).query
+      expect(build).toHaveBeenCalledTimes(1)
+      expect(b.sql).toBe(a.sql)
+      expect(b.parameters).toEqual(['b'])
+      expect(scope('c').compileAggregate('min', 'id', plugged as never).query.parameters).toEqual(['c'])
+      expect(build).toHaveBeenCalledTimes(2)
+    } finally {
+      build.mockRestore()
+      void other.destroy()
+    }
+  })
+
   it('compiles each shape once: scopes that differ only in values share the SQL, with their own parameters', () => {
     let compiles = 0
     const counting = db.withPlugin({

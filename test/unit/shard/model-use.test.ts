@@ -1,7 +1,7 @@
 // `Model.use(shards)`: a ShardManager given where a Kysely goes routes the model through it,
 // and binding anything else later releases it.
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, sql, SqliteDialect } from 'kysely'
+import { Kysely, sql, SqliteDialect, WithSchemaPlugin } from 'kysely'
 import {
   Column,
   isInvalidQueryError,
@@ -10,6 +10,7 @@ import {
   ShardManager,
   Table,
 } from 'tributary'
+import * as connection from '../../../src/model/connection'
 
 async function memoryDb(rows: number): Promise<Kysely<unknown>> {
   const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
@@ -127,6 +128,25 @@ describe('Model.use(shards)', () => {
     expect(await shards.withShard('s1', () => cached.asyncCount())).toBe(3)
     expect((await Item.acrossShards().where({ label: 'r1' }).asyncDelete()).total).toBe(2)
     expect(await shards.withShard('s1', () => cached.asyncCount())).toBe(2)
+  })
+
+  it('a cross-shard write runs on a shard with plugins as compiled with them', async () => {
+    const Item = defineItem()
+    const [plain, other] = await Promise.all([own(2), own(3)])
+    const plugged = other.withPlugin(new WithSchemaPlugin('main'))
+    const shards = new ShardManager({ a: plain, b: plugged }, { ownsDatabases: false })
+    managers.push(shards)
+    Item.use(shards)
+    const run = jest.spyOn(connection, 'executeCompiled')
+    try {
+      expect((await Item.acrossShards().where({ label: 'r1' }).asyncUpdate({ label: 'x' })).total).toBe(2)
+      expect(run.mock.calls.map(([db, query]) => [db, query.sql.includes('"main"."items"')])).toEqual([
+        [plain, false],
+        [plugged, true],
+      ])
+    } finally {
+      run.mockRestore()
+    }
   })
 
   it('routes every model when given to Model itself', async () => {
