@@ -4,23 +4,27 @@
  * queries it compiles are cached per database, so running the same scope again (or on many
  * databases of one dialect) compiles once.
  */
-import {
-  sql,
-  type CompiledQuery,
-  type Expression,
-  type QueryResult,
-  type RawBuilder,
-  type SqlBool,
-} from 'kysely'
+import { sql, type CompiledQuery, type Expression, type QueryResult, type SqlBool } from 'kysely'
 import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import { aggregateExpression, readAggregate, type AggregateFunction } from './aggregates'
-import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce'
+import { readValue, writeValue, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
+import {
+  columnOf,
+  orderTerm,
+  QueryShape,
+  rowCount,
+  touchColumn,
+  whereConditions,
+  whereExpression,
+  type Condition,
+  type Order,
+} from './conditions'
 import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
-import { InvalidColumnError, InvalidOperatorError, InvalidQueryError, RecordNotFoundError } from './errors'
-import { fillHoles, Hole, templateFor } from './templates'
+import { InvalidQueryError, RecordNotFoundError } from './errors'
+import { Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
 export type ModelClass<M extends object = object> = new () => M
@@ -39,23 +43,6 @@ export type WhereAttributes<M> = { [K in ColumnKey<M>]?: M[K] | readonly M[K][] 
 /** The operators `where(column, operator, value)` allows; anything else is refused. */
 export type ComparisonOperator =
   '=' | '!=' | '<>' | '<' | '<=' | '>' | '>=' | 'in' | 'not in' | 'like' | 'not like' | 'is' | 'is not'
-
-/** The allow-list of `where(column, operator, value)` operators (lower case), for scopes and shard scopes. */
-export const OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>([
-  '=',
-  '!=',
-  '<>',
-  '<',
-  '<=',
-  '>',
-  '>=',
-  'in',
-  'not in',
-  'like',
-  'not like',
-  'is',
-  'is not',
-])
 
 /** Options every helper takes. */
 export interface QueryOptions {
@@ -171,17 +158,6 @@ export interface CompiledAggregate {
   read(result: QueryResult<{ v: unknown }>): unknown
 }
 
-interface Condition {
-  readonly column: ColumnMeta
-  readonly operator: string
-  readonly value: unknown
-}
-
-interface Order {
-  readonly column: ColumnMeta
-  readonly direction: 'asc' | 'desc'
-}
-
 interface ScopeState {
   readonly conditions: readonly Condition[]
   readonly order: readonly Order[]
@@ -194,11 +170,10 @@ const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset:
 // Stands for the value `asyncFind` looks up: its compiled query is a template reused per id.
 const ID_HOLE = new Hole(-1)
 
-/** A scope's shape (what its SQL depends on) and its values, in hole order. */
-interface Shape {
-  readonly key: string
-  readonly values: readonly unknown[]
-  readonly kinds: readonly ColumnKind[]
+/** A scope's shape, and the scope's state with a {@link Hole} for each value. */
+interface Shaped {
+  readonly shape: QueryShape
+  readonly holed: ScopeState
 }
 
 const operationNames = new WeakMap<object, Map<string, string>>()
@@ -210,23 +185,10 @@ function operationName(model: ModelClass, helper: string): string {
   return name
 }
 
-function column(meta: ModelMeta, name: unknown): ColumnMeta {
-  const found = typeof name === 'string' ? meta.lookup.get(name) : undefined
-  if (!found) throw new InvalidColumnError(meta.model, name)
-  return found
-}
-
-function count(meta: ModelMeta, what: string, n: unknown): number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidQueryError(meta.model, what, `${what} must be a non-negative integer, got ${String(n)}`)
-  }
-  return n
-}
-
 class ModelScope<M extends object> implements Scope<M> {
   private compiled: Map<string, WeakMap<AnyKysely, CompiledQuery<unknown>>> | undefined
   private firstRow: ModelScope<M> | undefined
-  private shaped: Shape | undefined
+  private shaped: Shaped | undefined
 
   constructor(
     private readonly model: ModelClass<M>,
@@ -249,54 +211,20 @@ class ModelScope<M extends object> implements Scope<M> {
     operator?: ComparisonOperator,
     value?: unknown,
   ): Scope<M> {
-    const added: Condition[] = []
-    if (typeof attributesOrColumn === 'string') {
-      const op = typeof operator === 'string' ? operator.toLowerCase() : operator
-      if (typeof op !== 'string' || !OPERATORS.has(op))
-        throw new InvalidOperatorError(this.meta.model, operator)
-      added.push(this.condition(column(this.meta, attributesOrColumn), op, value))
-    } else {
-      if (typeof attributesOrColumn !== 'object' || attributesOrColumn === null) {
-        throw new InvalidQueryError(
-          this.meta.model,
-          'where',
-          'where() takes an attributes object or (column, operator, value)',
-        )
-      }
-      for (const key of Object.keys(attributesOrColumn)) {
-        const v = (attributesOrColumn as Record<string, unknown>)[key]
-        if (v === undefined) continue
-        added.push(this.condition(column(this.meta, key), Array.isArray(v) ? 'in' : '=', v))
-      }
-    }
+    const added = whereConditions(this.meta, attributesOrColumn, operator, value)
     return this.with({ conditions: [...this.state.conditions, ...added] })
   }
 
-  private condition(col: ColumnMeta, operator: string, value: unknown): Condition {
-    if ((operator === 'in' || operator === 'not in') && !Array.isArray(value)) {
-      throw new InvalidQueryError(this.meta.model, col.property, `"${operator}" needs an array value`)
-    }
-    if (value === null && operator === '=') return { column: col, operator: 'is', value }
-    if (value === null && (operator === '!=' || operator === '<>'))
-      return { column: col, operator: 'is not', value }
-    if ((operator === 'is' || operator === 'is not') && value !== null && typeof value !== 'boolean') {
-      throw new InvalidQueryError(this.meta.model, col.property, `"${operator}" takes null or a boolean`)
-    }
-    return { column: col, operator, value }
-  }
-
   orderBy(name: ColumnKey<M>, direction: 'asc' | 'desc' = 'asc'): Scope<M> {
-    if (direction !== 'asc' && direction !== 'desc')
-      throw new InvalidOperatorError(this.meta.model, direction)
-    return this.with({ order: [...this.state.order, { column: column(this.meta, name), direction }] })
+    return this.with({ order: [...this.state.order, orderTerm(this.meta, name, direction)] })
   }
 
   limit(n: number): Scope<M> {
-    return this.with({ limit: count(this.meta, 'limit', n) })
+    return this.with({ limit: rowCount(this.meta, 'limit', n) })
   }
 
   offset(n: number): Scope<M> {
-    return this.with({ offset: count(this.meta, 'offset', n) })
+    return this.with({ offset: rowCount(this.meta, 'offset', n) })
   }
 
   cached(options: ModelCacheOptions): Scope<M> {
@@ -305,31 +233,9 @@ class ModelScope<M extends object> implements Scope<M> {
 
   // ---- SQL building ------------------------------------------------------------------------
 
-  private whereExpression(sqlite: boolean, extra?: Condition): Expression<SqlBool> | undefined {
-    const all = extra ? [...this.state.conditions, extra] : this.state.conditions
-    if (all.length === 0) return undefined
-    const parts = all.map((c): RawBuilder<unknown> => {
-      const ref = sql.id(c.column.name)
-      if (c.value instanceof Hole) return sql`${ref} ${sql.raw(c.operator)} ${c.value}`
-      if (c.operator === 'is' || c.operator === 'is not') {
-        const v = c.value === null ? sql`null` : c.value ? sql`true` : sql`false`
-        return sql`${ref} ${sql.raw(c.operator)} ${v}`
-      }
-      if (c.operator === 'in' || c.operator === 'not in') {
-        const values = (c.value as unknown[]).map((v) =>
-          v instanceof Hole ? v : writeValue(c.column.kind, v, sqlite),
-        )
-        if (values.length === 0) return c.operator === 'in' ? sql`1 = 0` : sql`1 = 1`
-        return sql`${ref} ${sql.raw(c.operator)} (${sql.join(values)})`
-      }
-      return sql`${ref} ${sql.raw(c.operator)} ${writeValue(c.column.kind, c.value, sqlite)}`
-    })
-    return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
-  }
-
   private select(db: AnyKysely, sqlite: boolean, extra?: Condition) {
     let qb = db.selectFrom(this.meta.table)
-    const where = this.whereExpression(sqlite, extra)
+    const where = whereExpression(extra ? [...this.state.conditions, extra] : this.state.conditions, sqlite)
     if (where) qb = qb.where(where)
     for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
     if (this.state.limit !== undefined) qb = qb.limit(this.state.limit)
@@ -361,69 +267,37 @@ class ModelScope<M extends object> implements Scope<M> {
     let query = perDb.get(db) as CompiledQuery<R> | undefined
     if (query) return query
     const sqlite = databaseState(db).sqlite
-    const shape = this.shape()
-    const template = templateFor(this.meta, `${key}|${shape.key}`, db, () => build(this.holed(), sqlite))
-    query = fillHoles(
-      template,
-      shape.values.map((v, i) => writeValue(shape.kinds[i] as ColumnKind, v, sqlite)),
+    const { shape, holed } = this.shape()
+    const template = templateFor(this.meta, `${key}|${shape.key}`, db, () =>
+      build(new ModelScope(this.model, this.meta, holed), sqlite),
     )
+    query = shape.fill(template, sqlite)
     perDb.set(db, query as CompiledQuery<unknown>)
     return query
   }
 
-  /** What this scope's SQL depends on, and its values in the order of their holes. */
-  private shape(): Shape {
+  /** What this scope's SQL depends on, and its state with a hole for each value. */
+  private shape(): Shaped {
     if (this.shaped) return this.shaped
-    let key = ''
-    const values: unknown[] = []
-    const kinds: ColumnKind[] = []
-    const add = (value: unknown, kind: ColumnKind): void => {
-      values.push(value)
-      kinds.push(kind)
-    }
-    for (const c of this.state.conditions) {
-      key += `${JSON.stringify(c.column.name)} ${c.operator} `
-      if (c.operator === 'is' || c.operator === 'is not') key += `${String(c.value)};`
-      else if (c.operator === 'in' || c.operator === 'not in') {
-        const list = c.value as unknown[]
-        key += `[${list.length}];`
-        for (const v of list) add(v, c.column.kind)
-      } else {
-        key += '?;'
-        add(c.value, c.column.kind)
-      }
-    }
-    key += '|'
-    for (const o of this.state.order) key += `${JSON.stringify(o.column.name)} ${o.direction},`
+    const shape = new QueryShape()
+    const conditions = shape.where(this.state.conditions)
+    shape.orderBy(this.state.order)
+    // Kysely binds a limit or offset of any value as a parameter, so a hole stands in for it.
+    let limit: number | undefined
+    let offset: number | undefined
     if (this.state.limit !== undefined) {
-      add(this.state.limit, 'unknown')
-      key += '|L'
+      shape.key += '|L'
+      limit = shape.hole(this.state.limit) as unknown as number
     }
     if (this.state.offset !== undefined) {
-      add(this.state.offset, 'unknown')
-      key += '|O'
+      shape.key += '|O'
+      offset = shape.hole(this.state.offset) as unknown as number
     }
-    return (this.shaped = { key, values, kinds })
-  }
-
-  /** A copy of this scope with a {@link Hole} for each value, in {@link shape} order. */
-  private holed(): ModelScope<M> {
-    let next = 0
-    const hole = (): Hole => new Hole(next++)
-    const conditions = this.state.conditions.map((c): Condition => {
-      if (c.operator === 'is' || c.operator === 'is not') return c
-      if (c.operator === 'in' || c.operator === 'not in')
-        return { ...c, value: (c.value as unknown[]).map(hole) }
-      return { ...c, value: hole() }
-    })
-    // Kysely binds a limit or offset of any value as a parameter, so a hole stands in for it.
-    const limit = this.state.limit === undefined ? undefined : (hole() as unknown as number)
-    const offset = this.state.offset === undefined ? undefined : (hole() as unknown as number)
-    return new ModelScope(this.model, this.meta, { ...this.state, conditions, limit, offset })
+    return (this.shaped = { shape, holed: { ...this.state, conditions, limit, offset } })
   }
 
   compileAggregate(fn: AggregateFunction, name?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate {
-    const col = name === undefined ? undefined : column(this.meta, name)
+    const col = name === undefined ? undefined : columnOf(this.meta, name)
     if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
     const target = db ?? resolveDatabase(this.model)
     const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, (holed, sqlite) => {
@@ -569,7 +443,7 @@ class ModelScope<M extends object> implements Scope<M> {
       helper,
       options,
       (db, sqlite) => {
-        const c = (col = column(this.meta, name))
+        const c = (col = columnOf(this.meta, name))
         return scope.compiledOnce(`values:${c.name}`, db, (holed) =>
           holed.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
         )
@@ -660,7 +534,8 @@ class ModelScope<M extends object> implements Scope<M> {
 
   /** A condition restricting a write to this scope's rows, when it has order/limit/offset. */
   private writeFilter(db: AnyKysely, sqlite: boolean): Expression<SqlBool> | undefined {
-    if (this.state.limit === undefined && this.state.offset === undefined) return this.whereExpression(sqlite)
+    if (this.state.limit === undefined && this.state.offset === undefined)
+      return whereExpression(this.state.conditions, sqlite)
     const primary = this.meta.primary
     if (!primary) {
       throw new InvalidQueryError(
@@ -678,7 +553,7 @@ class ModelScope<M extends object> implements Scope<M> {
     for (const key of Object.keys(attributes)) {
       const v = (attributes as Record<string, unknown>)[key]
       if (v === undefined) continue
-      const col = column(this.meta, key)
+      const col = columnOf(this.meta, key)
       values[col.name] = writeValue(col.kind, v, sqlite)
     }
     return values
@@ -693,21 +568,10 @@ class ModelScope<M extends object> implements Scope<M> {
     const options = typeof last === 'object' ? (last as QueryOptions) : undefined
     const names = (options ? args.slice(0, -1) : args) as string[]
     return this.update('asyncTouchAll', options, () => {
-      const cols = names.length > 0 ? names.map((n) => column(this.meta, n)) : [this.touchColumn()]
+      const cols = names.length > 0 ? names.map((n) => columnOf(this.meta, n)) : [touchColumn(this.meta)]
       const now = new Date()
       return Object.fromEntries(cols.map((c) => [c.property, now]))
     })
-  }
-
-  private touchColumn(): ColumnMeta {
-    const found = this.meta.lookup.get('updatedAt') ?? this.meta.lookup.get('updated_at')
-    if (!found)
-      throw new InvalidQueryError(
-        this.meta.model,
-        'updatedAt',
-        `asyncTouchAll() needs column names: ${this.meta.model} has no updatedAt`,
-      )
-    return found
   }
 
   private update(

@@ -6,8 +6,9 @@ import { sql, type CompiledQuery, type QueryResult } from 'kysely'
 import { AsyncResult } from '../core/async-result'
 import { invalidateTable } from '../model/cache'
 import { readValue, toSqlNumber, type SqlNumber } from '../model/coerce'
+import { columnOf, orderTerm, rowCount, touchColumn, whereConditions } from '../model/conditions'
 import { databaseState, executeCompiled, type AnyKysely } from '../model/connection'
-import { getModelMeta, type ModelMeta } from '../model/decorators'
+import { getModelMeta, type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidQueryError } from '../model/errors'
 import {
   type Attributes,
@@ -38,10 +39,8 @@ import { shardManagerOf, type ShardManager } from './shard-manager'
 import {
   aliased,
   baseSelect,
-  columnOf,
   CompileOnce,
   compileWrite,
-  condition,
   orderedSelect,
   shapeOf,
   ShardQuery,
@@ -340,44 +339,20 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     operator?: ComparisonOperator,
     value?: unknown,
   ): ShardScope<M, Mode> {
-    const meta = this.ctx.meta
-    const added =
-      typeof attributesOrColumn === 'string'
-        ? [condition(meta, columnOf(meta, attributesOrColumn), operator, value)]
-        : Object.entries(attributesOrColumn as Record<string, unknown>)
-            .filter(([, v]) => v !== undefined)
-            .map(([k, v]) => condition(meta, columnOf(meta, k), Array.isArray(v) ? 'in' : '=', v))
+    const added = whereConditions(this.ctx.meta, attributesOrColumn, operator, value)
     return this.with({ conditions: [...this.state.conditions, ...added] })
   }
 
   orderBy(column: ColumnKey<M>, direction: 'asc' | 'desc' = 'asc'): ShardScope<M, Mode> {
-    if (direction !== 'asc' && direction !== 'desc') {
-      throw new InvalidQueryError(
-        this.ctx.meta.model,
-        'orderBy',
-        `direction must be 'asc' or 'desc', got ${String(direction)}`,
-      )
-    }
-    return this.with({ order: [...this.state.order, { column: columnOf(this.ctx.meta, column), direction }] })
+    return this.with({ order: [...this.state.order, orderTerm(this.ctx.meta, column, direction)] })
   }
 
   limit(count: number): ShardScope<M, Mode> {
-    return this.with({ limit: this.count('limit', count) })
+    return this.with({ limit: rowCount(this.ctx.meta, 'limit', count) })
   }
 
   offset(count: number): ShardScope<M, Mode> {
-    return this.with({ offset: this.count('offset', count) })
-  }
-
-  private count(what: string, n: unknown): number {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-      throw new InvalidQueryError(
-        this.ctx.meta.model,
-        what,
-        `${what} must be a non-negative integer, got ${String(n)}`,
-      )
-    }
-    return n
+    return this.with({ offset: rowCount(this.ctx.meta, 'offset', count) })
   }
 
   groupBy<G extends ColumnKey<M>>(...columns: G[]): GroupedShardScope<M, G, Mode> {
@@ -640,7 +615,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   }
 
   private grouped(
-    groups: ReturnType<typeof columnOf>[],
+    groups: ColumnMeta[],
     aggregates: Record<string, ShardAggregate<M>>,
     options?: ShardQueryOptions,
   ): AsyncResult<unknown> {
@@ -688,8 +663,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             for (const s of specs) {
               const n = (row: Row): number => Number(row[`a${s.i}n`] ?? 0)
               const sum = (row: Row): SqlNumber | null => readSum(row[`a${s.i}s`])
-              const m = (row: Row): unknown =>
-                readValue((s.col as { kind: Parameters<typeof readValue>[0] }).kind, row[`a${s.i}m`])
+              const m = (row: Row): unknown => readValue((s.col as ColumnMeta).kind, row[`a${s.i}m`])
               out[s.name] =
                 s.fn === 'count'
                   ? mergeCount(rows.map(n))
@@ -791,23 +765,9 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     options?: ShardQueryOptions,
   ): AsyncResult<ShardWriteResult> {
     const meta = this.ctx.meta
-    const cols =
-      columns && columns.length > 0
-        ? columns.map((c) => columnOf(meta, c))
-        : [meta.lookup.get('updatedAt') ?? meta.lookup.get('updated_at')]
-    if (cols.some((c) => c === undefined)) {
-      throw new InvalidQueryError(
-        meta.model,
-        'updatedAt',
-        `asyncTouchAll() needs column names: ${meta.model} has no updatedAt`,
-      )
-    }
+    const cols = columns && columns.length > 0 ? columns.map((c) => columnOf(meta, c)) : [touchColumn(meta)]
     const now = new Date()
-    return this.write(
-      'asyncTouchAll',
-      Object.fromEntries(cols.map((c) => [c?.property as string, now])),
-      options,
-    )
+    return this.write('asyncTouchAll', Object.fromEntries(cols.map((c) => [c.property, now])), options)
   }
 }
 

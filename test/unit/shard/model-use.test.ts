@@ -4,6 +4,8 @@ import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, sql, SqliteDialect, WithSchemaPlugin } from 'kysely'
 import {
   Column,
+  isInvalidColumnError,
+  isInvalidOperatorError,
   isInvalidQueryError,
   isModelWithoutDatabaseError,
   Model,
@@ -147,6 +149,31 @@ describe('Model.use(shards)', () => {
     } finally {
       run.mockRestore()
     }
+  })
+
+  it('a cross-shard scope refuses what a model scope refuses, with the same errors', async () => {
+    const Item = defineItem()
+    Item.use(await shardsOf(1, 1))
+    const refusals: Array<[string, (scope: any) => unknown, (e: unknown) => boolean]> = [
+      ['operator', (s) => s.where('id', '= 1 or 1=1 --', 1), isInvalidOperatorError],
+      ['column', (s) => s.where({ 'id; drop': 1 }), isInvalidColumnError],
+      ['in without an array', (s) => s.where('id', 'in', '1, 2'), isInvalidQueryError],
+      ['is with a number', (s) => s.where('id', 'is', 1), isInvalidQueryError],
+      ['where(null)', (s) => s.where(null), isInvalidQueryError],
+      ['direction', (s) => s.orderBy('id', 'sideways'), isInvalidOperatorError],
+      ['limit', (s) => s.limit(-1), isInvalidQueryError],
+    ]
+    for (const [what, refuse, guard] of refusals) {
+      const model = await errorOf(() => refuse(Item.all()))
+      const across = await errorOf(() => refuse(Item.acrossShards()))
+      expect([what, guard(model), guard(across)]).toEqual([what, true, true])
+      expect((across as Error).message).toBe((model as Error).message)
+    }
+    expect(
+      await Item.acrossShards()
+        .where('label', 'LIKE' as never, 'r%')
+        .asyncCount(),
+    ).toBe(2)
   })
 
   it('routes every model when given to Model itself', async () => {

@@ -1,0 +1,194 @@
+/**
+ * What model scopes and cross-shard scopes share: their inputs checked before any SQL is built
+ * (columns, operators, orders, limits), the `where` SQL of their conditions, and their shape —
+ * what their SQL depends on — with a {@link Hole} for each value. @internal
+ */
+import { sql, type CompiledQuery, type Expression, type RawBuilder, type SqlBool } from 'kysely'
+import { writeValue, type ColumnKind } from './coerce'
+import { type ColumnMeta, type ModelMeta } from './decorators'
+import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from './errors'
+import { type ComparisonOperator } from './scope'
+import { fillHoles, Hole } from './templates'
+
+/** One `column operator value` condition. @internal */
+export interface Condition {
+  readonly column: ColumnMeta
+  readonly operator: string
+  readonly value: unknown
+}
+
+/** One `orderBy` term. @internal */
+export interface Order {
+  readonly column: ColumnMeta
+  readonly direction: 'asc' | 'desc'
+}
+
+/** The allow-list of `where(column, operator, value)` operators (lower case). */
+const OPERATORS: ReadonlySet<string> = new Set<ComparisonOperator>([
+  '=',
+  '!=',
+  '<>',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  'in',
+  'not in',
+  'like',
+  'not like',
+  'is',
+  'is not',
+])
+
+/** The declared column `name`; an `InvalidColumnError` otherwise. @internal */
+export function columnOf(meta: ModelMeta, name: unknown): ColumnMeta {
+  const found = typeof name === 'string' ? meta.lookup.get(name) : undefined
+  if (!found) throw new InvalidColumnError(meta.model, name)
+  return found
+}
+
+/** `column operator value`, checked and normalised (`= null` is `is null`). @internal */
+function condition(meta: ModelMeta, name: unknown, operator: unknown, value: unknown): Condition {
+  const op = typeof operator === 'string' ? operator.toLowerCase() : operator
+  if (typeof op !== 'string' || !OPERATORS.has(op)) throw new InvalidOperatorError(meta.model, operator)
+  const col = columnOf(meta, name)
+  if ((op === 'in' || op === 'not in') && !Array.isArray(value)) {
+    throw new InvalidQueryError(meta.model, col.property, `"${op}" needs an array value`)
+  }
+  if (value === null && op === '=') return { column: col, operator: 'is', value }
+  if (value === null && (op === '!=' || op === '<>')) return { column: col, operator: 'is not', value }
+  if ((op === 'is' || op === 'is not') && value !== null && typeof value !== 'boolean') {
+    throw new InvalidQueryError(meta.model, col.property, `"${op}" takes null or a boolean`)
+  }
+  return { column: col, operator: op, value }
+}
+
+/**
+ * The conditions of `where(attributes)` (`=`, arrays as `in`, `null` as `is null`; `undefined`
+ * skipped) or `where(column, operator, value)`. @internal
+ */
+export function whereConditions(
+  meta: ModelMeta,
+  attributesOrColumn: unknown,
+  operator: unknown,
+  value: unknown,
+): Condition[] {
+  if (typeof attributesOrColumn === 'string') return [condition(meta, attributesOrColumn, operator, value)]
+  if (typeof attributesOrColumn !== 'object' || attributesOrColumn === null) {
+    throw new InvalidQueryError(
+      meta.model,
+      'where',
+      'where() takes an attributes object or (column, operator, value)',
+    )
+  }
+  const added: Condition[] = []
+  for (const key of Object.keys(attributesOrColumn)) {
+    const v = (attributesOrColumn as Record<string, unknown>)[key]
+    if (v !== undefined) added.push(condition(meta, key, Array.isArray(v) ? 'in' : '=', v))
+  }
+  return added
+}
+
+/** An `orderBy` term; a direction other than `'asc'`/`'desc'` is an `InvalidOperatorError`. @internal */
+export function orderTerm(meta: ModelMeta, name: unknown, direction: unknown): Order {
+  if (direction !== 'asc' && direction !== 'desc') throw new InvalidOperatorError(meta.model, direction)
+  return { column: columnOf(meta, name), direction }
+}
+
+/** A `limit` or `offset`: a non-negative safe integer. @internal */
+export function rowCount(meta: ModelMeta, what: string, n: unknown): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidQueryError(meta.model, what, `${what} must be a non-negative integer, got ${String(n)}`)
+  }
+  return n
+}
+
+/** The column `asyncTouchAll()` sets when given none: `updatedAt` or `updated_at`. @internal */
+export function touchColumn(meta: ModelMeta): ColumnMeta {
+  const found = meta.lookup.get('updatedAt') ?? meta.lookup.get('updated_at')
+  if (!found) {
+    throw new InvalidQueryError(
+      meta.model,
+      'updatedAt',
+      `asyncTouchAll() needs column names: ${meta.model} has no updatedAt`,
+    )
+  }
+  return found
+}
+
+/**
+ * The `where` expression of `conditions` (values bound as parameters; a {@link Hole} is kept
+ * for a template to fill), or `undefined` when there are none. @internal
+ */
+export function whereExpression(
+  conditions: readonly Condition[],
+  sqlite: boolean,
+): Expression<SqlBool> | undefined {
+  if (conditions.length === 0) return undefined
+  const parts = conditions.map((c): RawBuilder<unknown> => {
+    const ref = sql.id(c.column.name)
+    if (c.operator === 'is' || c.operator === 'is not') {
+      const v = c.value === null ? sql`null` : c.value ? sql`true` : sql`false`
+      return sql`${ref} ${sql.raw(c.operator)} ${v}`
+    }
+    const bind = (v: unknown): unknown => (v instanceof Hole ? v : writeValue(c.column.kind, v, sqlite))
+    if (c.operator === 'in' || c.operator === 'not in') {
+      const values = (c.value as unknown[]).map(bind)
+      if (values.length === 0) return c.operator === 'in' ? sql`1 = 0` : sql`1 = 1`
+      return sql`${ref} ${sql.raw(c.operator)} (${sql.join(values)})`
+    }
+    return sql`${ref} ${sql.raw(c.operator)} ${bind(c.value)}`
+  })
+  return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
+}
+
+/**
+ * A query's shape, built up in one pass: `key` says what its SQL depends on (columns,
+ * operators, list lengths, `is` values, order, whether it has a limit or offset) and each
+ * value becomes a {@link Hole}, so the template compiled for the key can be {@link fill}ed
+ * with the values of any query of that shape. @internal
+ */
+export class QueryShape {
+  key = ''
+  private readonly values: unknown[] = []
+  private readonly kinds: ColumnKind[] = []
+
+  /** A hole standing for `value`, bound as a `kind` value when filled. */
+  hole(value: unknown, kind: ColumnKind = 'unknown'): Hole {
+    this.values.push(value)
+    this.kinds.push(kind)
+    return new Hole(this.values.length - 1)
+  }
+
+  /** `conditions` with a hole for each value (an `is` value stays, in the key). */
+  where(conditions: readonly Condition[]): Condition[] {
+    return conditions.map((c): Condition => {
+      this.key += `${JSON.stringify(c.column.name)} ${c.operator} `
+      if (c.operator === 'is' || c.operator === 'is not') {
+        this.key += `${String(c.value)};`
+        return c
+      }
+      if (c.operator === 'in' || c.operator === 'not in') {
+        const list = c.value as unknown[]
+        this.key += `[${list.length}];`
+        return { ...c, value: list.map((v) => this.hole(v, c.column.kind)) }
+      }
+      this.key += '?;'
+      return { ...c, value: this.hole(c.value, c.column.kind) }
+    })
+  }
+
+  /** Adds the order terms to the key. */
+  orderBy(order: readonly Order[]): void {
+    this.key += '|'
+    for (const o of order) this.key += `${JSON.stringify(o.column.name)} ${o.direction},`
+  }
+
+  /** `template` with this shape's values, bound for the dialect (`sqlite`), in its holes. */
+  fill<R>(template: CompiledQuery<R>, sqlite: boolean): CompiledQuery<R> {
+    return fillHoles(
+      template,
+      this.values.map((v, i) => writeValue(this.kinds[i] as ColumnKind, v, sqlite)),
+    )
+  }
+}
