@@ -71,8 +71,8 @@ export function modelCache(model: string, options: ModelCacheOptions): ModelCach
   return { store, ttlMs: ttl * 1_000 }
 }
 
-/** The prefix of every cached read of `table`. @internal */
-export function tablePrefix(table: string): QueryKey {
+/** The prefix of every cached read of `table`. */
+function tablePrefix(table: string): QueryKey {
   return ['tributary.model', table]
 }
 
