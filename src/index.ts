@@ -24,6 +24,7 @@ export * from './events/errors'
 export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events/handler-options'
 export * from './events/event-iterator'
 export * from './events/event-bus'
+export { ListenerAdded, ListenerRemoved } from './events/meta-events'
 
 export * from './model/model'
 export * from './model/decorators'

@@ -3,9 +3,10 @@
  */
 import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker'
 import { isCircuitBreaker } from '../resilience/breaker'
-import type { RetryInput } from '../resilience/retry'
+import { retryInputProblem, type RetryInput } from '../resilience/retry'
 import type { ComponentType } from './coerce'
 import { ComponentOptionsError } from './errors'
+import { suggest } from '../core/suggest'
 
 /** What `validate` may answer: `false` or a message rejects the value; `true`/nothing accepts it. */
 export type ValidationResult = boolean | string | void
@@ -106,36 +107,7 @@ const KNOWN: ReadonlyArray<keyof ComponentOptions> = [
   'pollInterval',
   'condition',
 ]
-const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'exponent', 'jitter', 'retryIf', 'onRetry']
 const BREAKER_KEYS = ['threshold', 'halfOpenAfter', 'failureIf']
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] as number
-      row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
-      previous = current
-    }
-  }
-  return row[b.length] as number
-}
-
-/** The closest known name to `name`, if one is close enough to be a likely typo. */
-export function suggest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const candidate of known) {
-    const d = distance(name.toLowerCase(), candidate.toLowerCase())
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
-}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -237,29 +209,8 @@ function checkWatchOptions(
 }
 
 function checkRetry(retry: unknown, fail: (option: string, problem: string) => never): void {
-  if (retry === undefined) return
-  if (typeof retry === 'number') {
-    if (!Number.isInteger(retry) || retry < 0)
-      fail('retry', `\`retry\` must be a whole number >= 0, got ${retry}`)
-    return
-  }
-  if (!isPlainObject(retry)) return fail('retry', '`retry` must be a count of retries or retry options')
-  for (const name of Object.keys(retry)) {
-    if (!RETRY_KEYS.includes(name)) fail('retry', `unknown retry option ${JSON.stringify(name)}`)
-  }
-  const attempts = retry.attempts
-  if (
-    attempts !== undefined &&
-    !(typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0)
-  ) {
-    fail('retry', `\`retry.attempts\` must be a whole number >= 0, got ${String(attempts)}`)
-  }
-  for (const name of ['initialDelay', 'maxDelay'] as const) {
-    const value = retry[name]
-    if (value !== undefined && !(typeof value === 'number' && value >= 0)) {
-      fail('retry', `\`retry.${name}\` must be a number >= 0`)
-    }
-  }
+  const problem = retryInputProblem(retry)
+  if (problem !== undefined) fail('retry', problem)
 }
 
 function checkBreaker(breaker: unknown, fail: (option: string, problem: string) => never): void {

@@ -6,7 +6,7 @@
 import { TributaryError } from '../core/errors'
 import type { ComponentSource } from '../sources/source'
 import { ComponentOptionsError } from './errors'
-import { suggest } from './options'
+import { suggest } from '../core/suggest'
 import type { Plan } from './plan'
 
 /** Sources: an array (each under its own `name`) or a record (each under its key). */

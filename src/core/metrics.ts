@@ -148,6 +148,7 @@ export class AsyncMetrics {
   /** Whether anything is recorded. */
   enabled: boolean
   private readonly isEnabled = (): boolean => this.enabled
+  private resets = 0
 
   constructor(options: AsyncMetricsOptions = {}) {
     this.sampleSize = Math.max(1, options.sampleSize ?? 1024)
@@ -197,5 +198,15 @@ export class AsyncMetrics {
   /** Forgets every figure; operations still running are no longer counted. */
   reset(): void {
     this.counters.clear()
+    this.resets++
+  }
+
+  /**
+   * How many times {@link reset} has run. A caller that caches a counter from
+   * {@link operation} compares this to know when to fetch it again (after a reset the old
+   * counter is no longer in any snapshot).
+   */
+  get generation(): number {
+    return this.resets
   }
 }

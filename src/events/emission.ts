@@ -12,6 +12,8 @@ import type { EmitResult, EventClass, EventHandler } from './types'
 /** One registration. @internal */
 export interface Entry {
   readonly key: EventClass | null
+  /** Shared by the entries of one call (`on([A, B], h)`): an emit runs a group at most once. */
+  readonly group: object
   readonly handler: EventHandler<object>
   readonly name: string
   readonly fallible: boolean
@@ -21,6 +23,8 @@ export interface Entry {
   active: boolean
   /** For `once` and `events()`: told when the bus removes the entry (clear/close). */
   readonly onRemoved: ((reason: unknown) => void) | undefined
+  /** Whether adding and removing it emits `ListenerAdded` / `ListenerRemoved`. */
+  readonly announced: boolean
 }
 
 /** The handlers an event class reaches, in registration order, plus its metrics counter. @internal */
@@ -28,6 +32,9 @@ export interface Route {
   readonly name: string
   readonly entries: readonly Entry[]
   readonly counter: OperationCounter
+  /** The bus's registry version and the metrics' generation it was built at. */
+  readonly version: number
+  readonly generation: number
 }
 
 /** The tally of one emit. @internal */

@@ -2,6 +2,9 @@
  * Errors raised by the event bus.
  */
 import { TributaryError, describeCause, hasErrorKind } from '../core/errors'
+import type { EmitResult } from './types'
+
+const KINDS = Symbol.for('tributary.error.kinds')
 
 /**
  * One handler failed while an event was delivered. `emit` rejects with an `AggregateError`
@@ -85,4 +88,98 @@ export class EventBufferOverflowError extends TributaryError {
 /** True when `error` is an {@link EventBufferOverflowError}. */
 export function isEventBufferOverflowError(error: unknown): error is EventBufferOverflowError {
   return hasErrorKind(error, 'EventBufferOverflowError')
+}
+
+/**
+ * An awaited `emit` (or `emitSerial`) in which at least one `on` handler failed. It is an
+ * `AggregateError` whose `errors` are the `on` handlers' {@link HandlerError}s in registration
+ * order; `result` is the `EmitResult` the emit would have resolved with, so the failures of
+ * `onFallible` handlers in the same emit (`result.errors`) are not lost.
+ *
+ * @example
+ * ```ts
+ * import { isEmitError } from 'tributary'
+ * try { await bus.emit(new UserCreated(1)) } catch (e) {
+ *   if (isEmitError(e)) console.error(e.errors.length, 'failed;', e.result.errors.length, 'fallible failed')
+ * }
+ * ```
+ */
+export class EmitError extends AggregateError {
+  declare readonly errors: HandlerError[]
+  /** The event's class name. */
+  readonly eventName: string
+  /** What the emit would have resolved with: `handled`, `dropped`, the fallible `errors`, `durationMs`. */
+  readonly result: EmitResult
+
+  constructor(eventName: string, failures: HandlerError[], result: EmitResult) {
+    const total = result.handled + result.dropped + failures.length + result.errors.length
+    const names = failures.map((f) => f.handlerName).join(', ')
+    const fallible = result.errors.length > 0 ? ` (and ${result.errors.length} fallible)` : ''
+    super(failures, `${failures.length} of ${total} handlers failed for ${eventName}: ${names}${fallible}`)
+    this.eventName = eventName
+    this.result = result
+    Object.defineProperty(this, KINDS, {
+      value: new Set(['EmitError', 'AggregateError', 'TributaryError']),
+      enumerable: false,
+    })
+  }
+
+  /** `'EmitError'`. */
+  override get name(): string {
+    return 'EmitError'
+  }
+}
+
+/** True when `error` is an {@link EmitError}. */
+export function isEmitError(error: unknown): error is EmitError {
+  return hasErrorKind(error, 'EmitError')
+}
+
+/**
+ * A bus method was called with an option it does not know or a value it cannot take:
+ * `bus.on(UserCreated, h, { concurency: 2 })`, `bus.once(UserCreated, { timeout: -1 })`. Thrown
+ * at the call (or, for `once`, the returned promise rejects with it).
+ */
+export class EventBusOptionsError extends TributaryError {
+  constructor(
+    /** The bus method, e.g. `'on'`, `'once'`, `'events'`. */
+    readonly method: string,
+    /** The option at fault (`'concurrency'`, `'rateLimit.max'`, …), or `undefined` for the options object itself. */
+    readonly option: string | undefined,
+    /** The event class name, or `'any event'` for `onAny`. */
+    readonly eventName: string,
+    /** The handler's name, when there is a handler. */
+    readonly handlerName: string | undefined,
+    problem: string,
+  ) {
+    const handler = handlerName === undefined ? '' : ` handler "${handlerName}"`
+    const target = option === undefined ? '' : ` option "${option}":`
+    super(`AsyncEventBus.${method}(${eventName})${handler}:${target} ${problem}`)
+  }
+}
+
+/** True when `error` is an {@link EventBusOptionsError}. */
+export function isEventBusOptionsError(error: unknown): error is EventBusOptionsError {
+  return hasErrorKind(error, 'EventBusOptionsError')
+}
+
+/**
+ * What was passed is not an event the bus can deliver, or not an event class it can listen
+ * to: a primitive, an object with no constructor (`Object.create(null)`), `null` where a class
+ * belongs, or one of the bus's own meta events (`ListenerAdded`, `ListenerRemoved`), which
+ * only the bus emits.
+ */
+export class InvalidEventError extends TributaryError {
+  constructor(
+    /** The bus method, e.g. `'emit'`, `'on'`. */
+    readonly method: string,
+    problem: string,
+  ) {
+    super(`AsyncEventBus.${method}: ${problem}`)
+  }
+}
+
+/** True when `error` is an {@link InvalidEventError}. */
+export function isInvalidEventError(error: unknown): error is InvalidEventError {
+  return hasErrorKind(error, 'InvalidEventError')
 }

@@ -1,17 +1,32 @@
 /**
  * `AsyncEventBus`: class-keyed typed events, awaited emission that loses no error, and
- * per-handler concurrency limits, rate limits, timeouts and retries.
+ * per-handler concurrency limits, rate limits, timeouts, retries and per-key ordering.
  */
-import { setMaxListeners } from 'node:events'
 import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { Emission, type Entry, type Route } from './emission'
-import { BusClosedError, type HandlerError } from './errors'
-import { EventIterator, type EventIteratorOptions } from './event-iterator'
-import { compileInvoker, needsInvoker, type HandlerOptions } from './handler-options'
+import { BusClosedError, EmitError, InvalidEventError, type HandlerError } from './errors'
+import { EventIterator, checkIteratorOptions, type EventIteratorOptions } from './event-iterator'
+import {
+  checkDuration,
+  checkKnownKeys,
+  checkOptionsObject,
+  checkSignal,
+  compileInvoker,
+  needsInvoker,
+  optionFailure,
+  validateHandlerOptions,
+  type HandlerOptions,
+} from './handler-options'
+import { ListenerAdded, ListenerRemoved, isMetaEventClass } from './meta-events'
 import type {
   BusErrorListener,
+  DeadLetter,
+  DeadLetterListener,
+  DebugAction,
+  DebugLogger,
+  DebugOptions,
   EmitOutcome,
   EmitResult,
   EventClass,
@@ -26,6 +41,8 @@ export interface AsyncEventBusOptions {
   metrics?: AsyncMetrics
   /** How long `close()` waits for in-flight handlers, in ms. Defaults to 10,000. */
   closeTimeout?: number
+  /** Logs subscriptions, emits and clears (see {@link DebugOptions}). Defaults to none. */
+  debug?: DebugOptions
 }
 
 /** Options for `bus.once()`. */
@@ -36,6 +53,17 @@ export interface OnceOptions<E> {
   timeout?: number
   /** Only an event for which this returns true settles the wait. Defaults to the first event. */
   filter?: (event: E) => boolean
+  /** Also settle on events of subclasses (as `on`'s `inherited`). Defaults to `false`. */
+  inherited?: boolean
+}
+
+/**
+ * What `bus.once()` returns: a promise of the event, with `off()` to stop waiting (the
+ * promise then never settles, as emittery's).
+ */
+export interface OncePromise<E> extends Promise<E> {
+  /** Stops waiting: the handler is removed and the timeout cleared. Harmless when already settled. */
+  off(): void
 }
 
 /** Options for `bus.close()`. */
@@ -52,29 +80,39 @@ export interface CloseResult {
   readonly abandoned: number
 }
 
-const NO_ERRORS: readonly HandlerError[] = Object.freeze([])
+/** One or several event classes, as `on`, `off`, `once`, `events`, `clear` and `listenerCount` take. */
+export type EventClasses<E extends object = object> = EventClass<E> | readonly EventClass<E>[]
 
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
-}
+const NO_ERRORS: readonly HandlerError[] = Object.freeze([])
+const ONCE_KEYS = ['signal', 'timeout', 'filter', 'inherited']
+const BUS_KEYS = ['metrics', 'closeTimeout', 'debug']
+const ENV_DEBUG = /(^|[\s,])(tributary(:events)?|\*)([\s,]|$)/
 
 function className(eventClass: EventClass): string {
   return eventClass.name || 'AnonymousEvent'
 }
 
-function constructorOf(event: object): EventClass {
-  return (event as { constructor: EventClass }).constructor
+function describe(classes: readonly EventClass[] | null): string {
+  return classes === null ? 'any event' : classes.map(className).join(', ')
+}
+
+function isObject(value: unknown): value is object {
+  return value !== null && (typeof value === 'object' || typeof value === 'function')
+}
+
+const defaultLogger: DebugLogger = (action, busName, eventClass, event) => {
+  const time = new Date().toISOString().slice(11, 23)
+  const name = eventClass === undefined ? 'any event' : className(eventClass)
+  if (event === undefined) console.debug(`[${time}][tributary:${action}][${busName}] ${name}`)
+  else console.debug(`[${time}][tributary:${action}][${busName}] ${name}`, event)
 }
 
 /**
  * An event bus whose events are classes. `emit` runs every handler concurrently and waits for
  * all of them; no failure is lost: `emit` rejects (after all have settled) with one
- * `AggregateError` of `HandlerError`s, `onFallible` failures land in the `EmitResult`, and
- * `emitAndForget` failures reach {@link onError} and `AsyncMetrics`.
+ * `EmitError` (an `AggregateError` of `HandlerError`s that also carries the `EmitResult` with
+ * the `onFallible` failures), and `emitAndForget` failures reach {@link onError} (or, with no
+ * listener, `AsyncMetrics.onUnobservedError`) and are counted in `AsyncMetrics`.
  *
  * @example
  * ```ts
@@ -89,11 +127,22 @@ function constructorOf(event: object): EventClass {
  * ```
  */
 export class AsyncEventBus implements AsyncDisposable {
+  /**
+   * Turns debug logging on for every bus (each logs with its own `debug` name and logger).
+   * Defaults to `true` when the `DEBUG` environment variable names `tributary` or `*`.
+   */
+  static isDebug: boolean = ENV_DEBUG.test(process.env.DEBUG ?? '')
+
+  /** This bus's debug settings; may be set or changed at any time. */
+  debug: DebugOptions | undefined
+
   private readonly byClass = new Map<EventClass, Entry[]>()
   private anyEntries: Entry[] = []
-  private readonly routes = new Map<EventClass, Route>()
+  private routes = new WeakMap<EventClass, Route>()
+  private version = 0
   private readonly internal = new Set<Entry>()
   private readonly errorListeners = new Set<BusErrorListener>()
+  private readonly deadLetterListeners = new Set<DeadLetterListener>()
   private readonly lifetime = new AbortController()
   private readonly context: HandlerContext
   private readonly metrics: AsyncMetrics
@@ -105,12 +154,17 @@ export class AsyncEventBus implements AsyncDisposable {
   private onDrained: (() => void) | undefined = undefined
 
   constructor(options: AsyncEventBusOptions = {}) {
+    const fail = optionFailure({ method: 'constructor', eventName: 'options' })
+    checkOptionsObject(options, fail)
+    checkKnownKeys(options, BUS_KEYS, fail)
+    if (options.metrics !== undefined && !(options.metrics instanceof AsyncMetrics))
+      fail('metrics', 'must be an AsyncMetrics')
+    checkDuration(options.closeTimeout, 'closeTimeout', fail)
+    if (options.debug !== undefined) checkDebug(options.debug, fail)
     this.metrics = options.metrics ?? AsyncMetrics.default
     this.closeTimeout = options.closeTimeout ?? 10_000
+    this.debug = options.debug
     this.context = Object.freeze({ signal: this.lifetime.signal, attempt: 0 })
-    // Every queued or timed invocation listens on the bus's lifetime signal until it starts or
-    // ends: many at once is normal here, not a leak, so Node's warning past 10 is turned off.
-    setMaxListeners(Number.POSITIVE_INFINITY, this.lifetime.signal)
   }
 
   /** True once {@link close} has been called. */
@@ -119,15 +173,22 @@ export class AsyncEventBus implements AsyncDisposable {
   }
 
   /**
-   * Registers `handler` for events of `eventClass`. If it fails, `emit` rejects. Returns an
+   * Registers `handler` for events of `eventClass` (or of each class in an array: one
+   * registration, run at most once per emit). If it fails, `emit` rejects. Returns an
    * unsubscribe function (also `Disposable`).
    */
   on<E extends object>(
     eventClass: EventClass<E>,
     handler: EventHandler<E>,
-    options?: HandlerOptions,
-  ): Unsubscribe {
-    return this.subscribe(eventClass, handler as EventHandler<object>, options, false)
+    options?: HandlerOptions<E>,
+  ): Unsubscribe
+  on<C extends readonly EventClass[]>(
+    eventClasses: C,
+    handler: EventHandler<InstanceType<C[number]>>,
+    options?: HandlerOptions<InstanceType<C[number]>>,
+  ): Unsubscribe
+  on(eventClass: EventClasses, handler: EventHandler<object>, options?: HandlerOptions): Unsubscribe {
+    return this.subscribe('on', this.classes('on', eventClass), handler, options, false)
   }
 
   /**
@@ -137,150 +198,240 @@ export class AsyncEventBus implements AsyncDisposable {
   onFallible<E extends object>(
     eventClass: EventClass<E>,
     handler: EventHandler<E>,
-    options?: HandlerOptions,
-  ): Unsubscribe {
-    return this.subscribe(eventClass, handler as EventHandler<object>, options, true)
+    options?: HandlerOptions<E>,
+  ): Unsubscribe
+  onFallible<C extends readonly EventClass[]>(
+    eventClasses: C,
+    handler: EventHandler<InstanceType<C[number]>>,
+    options?: HandlerOptions<InstanceType<C[number]>>,
+  ): Unsubscribe
+  onFallible(eventClass: EventClasses, handler: EventHandler<object>, options?: HandlerOptions): Unsubscribe {
+    return this.subscribe('onFallible', this.classes('onFallible', eventClass), handler, options, true)
   }
 
-  /** Registers `handler` for every event, whatever its class. */
+  /** Registers `handler` for every event, whatever its class (the meta events excepted). */
   onAny(handler: EventHandler<object>, options?: Omit<HandlerOptions, 'inherited'>): Unsubscribe {
-    return this.subscribe(null, handler, options, false)
+    return this.subscribe('onAny', null, handler, options, false)
   }
 
-  /** Removes every registration of `handler` for `eventClass` (exactly that class). */
-  off<E extends object>(eventClass: EventClass<E>, handler: EventHandler<E>): void {
-    for (const entry of this.byClass.get(eventClass) ?? []) {
-      if (entry.handler === handler) this.remove(entry, undefined)
+  /** Removes every registration of `handler` for `eventClass` (exactly that class, or each in an array). */
+  off<E extends object>(eventClass: EventClasses<E>, handler: EventHandler<E>): void {
+    const classes = this.classes('off', eventClass)
+    this.requireHandler('off', classes, handler)
+    for (const key of classes) {
+      for (const entry of this.byClass.get(key) ?? []) {
+        if (entry.handler === handler) this.remove(entry, undefined)
+      }
     }
+  }
+
+  /** Removes every `onAny` registration of `handler`. */
+  offAny(handler: EventHandler<object>): void {
+    this.requireHandler('offAny', null, handler)
+    for (const entry of this.anyEntries) if (entry.handler === handler) this.remove(entry, undefined)
   }
 
   /**
    * Listens for `onError`: failures nobody awaits (those of {@link emitAndForget}), each a
-   * `HandlerError` (or a `BusClosedError`), with the event. Returns an unsubscribe function.
+   * `HandlerError` (or a `BusClosedError` / `InvalidEventError`), with the event. While no
+   * listener is registered, they go to `AsyncMetrics.onUnobservedError` listeners instead.
+   * Returns an unsubscribe function.
    */
   onError(listener: BusErrorListener): Unsubscribe {
+    this.requireHandler('onError', null, listener)
     this.errorListeners.add(listener)
     return this.unsubscriber(() => this.errorListeners.delete(listener))
   }
 
   /**
-   * Resolves with the next event of `eventClass` (that passes `filter`). Rejects with an
-   * `AsyncTimeoutError` after `timeout`, with the signal's reason on abort, with a
-   * `BusClosedError` when the bus closes, and with an `AsyncCancelledError` on `clear()`.
+   * Listens for dead letters: an invocation of a handler with `retry` whose last attempt
+   * failed (retries exhausted, or `retryIf` said no) hands its event and last error here, in
+   * addition to the normal error path. Not called for invocations the bus abandoned on
+   * `close()`. Returns an unsubscribe function.
    */
-  once<E extends object>(eventClass: EventClass<E>, options: OnceOptions<E> = {}): Promise<E> {
-    const name = `once(${className(eventClass)})`
-    if (this.closed) return Promise.reject(new BusClosedError(name))
-    const { signal, timeout, filter } = options
-    if (signal?.aborted) return Promise.reject(signal.reason ?? new AsyncCancelledError(name))
-    return new Promise<E>((resolve, reject) => {
+  onDeadLetter(listener: DeadLetterListener): Unsubscribe {
+    this.requireHandler('onDeadLetter', null, listener)
+    this.deadLetterListeners.add(listener)
+    return this.unsubscriber(() => this.deadLetterListeners.delete(listener))
+  }
+
+  /**
+   * Resolves with the next event of `eventClass` (or of any class in an array) that passes
+   * `filter` (given in the options or as the second argument). Rejects with an
+   * `AsyncTimeoutError` after `timeout`, with the signal's reason on abort, with a
+   * `BusClosedError` when the bus closes, with an `AsyncCancelledError` on `clear()`, and
+   * with an `InvalidEventError` / `EventBusOptionsError` for bad arguments. The promise's
+   * `off()` stops waiting.
+   */
+  once<E extends object>(
+    eventClass: EventClass<E>,
+    options?: OnceOptions<E> | ((event: E) => boolean),
+  ): OncePromise<E>
+  once<C extends readonly EventClass[]>(
+    eventClasses: C,
+    options?: OnceOptions<InstanceType<C[number]>> | ((event: InstanceType<C[number]>) => boolean),
+  ): OncePromise<InstanceType<C[number]>>
+  once(
+    eventClass: EventClasses,
+    input?: OnceOptions<object> | ((event: object) => boolean),
+  ): OncePromise<object> {
+    let off = (): void => undefined
+    const promise = new Promise<object>((resolve, reject) => {
+      const classes = this.classes('once', eventClass)
+      const options: OnceOptions<object> = typeof input === 'function' ? { filter: input } : (input ?? {})
+      const name = `once(${describe(classes)})`
+      const fail = optionFailure({ method: 'once', eventName: describe(classes) })
+      checkOptionsObject(options, fail)
+      checkKnownKeys(options, ONCE_KEYS, fail)
+      const { signal, timeout, filter, inherited } = options
+      checkSignal(signal, fail)
+      checkDuration(timeout, 'timeout', fail)
+      if (filter !== undefined && typeof filter !== 'function')
+        fail('filter', `must be a function of the event, got ${String(filter)}`)
+      if (inherited !== undefined && typeof inherited !== 'boolean')
+        fail('inherited', `must be true or false, got ${String(inherited)}`)
+      if (this.closed) throw new BusClosedError(name)
+      if (signal?.aborted) throw signal.reason ?? new AsyncCancelledError(name)
       let settled = false
       let timer: ReturnType<typeof setTimeout> | undefined
+      const entries: Entry[] = []
       const finish = (): void => {
         settled = true
         if (timer !== undefined) clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
+        for (const entry of entries) this.remove(entry, undefined)
       }
-      const fail = (error: unknown): void => {
+      const failWait = (error: unknown): void => {
         if (settled) return
         finish()
-        this.remove(entry, undefined)
         reject(error)
       }
-      const onAbort = (): void => fail(signal?.reason ?? new AsyncCancelledError(name))
-      const entry = this.register(
-        eventClass,
-        (event: object) => {
-          if (settled) return
-          try {
-            if (filter && !filter(event as E)) return
-          } catch (error) {
-            fail(error)
-            return
-          }
-          finish()
-          this.remove(entry, undefined)
-          resolve(event as E)
-        },
-        { name },
-        false,
-        fail,
-      )
-      if (timeout !== undefined) timer = setTimeout(() => fail(new AsyncTimeoutError(name, timeout)), timeout)
+      const onAbort = (): void => failWait(signal?.reason ?? new AsyncCancelledError(name))
+      const listener = (event: object): void => {
+        if (settled) return
+        try {
+          if (filter && !filter(event)) return
+        } catch (error) {
+          failWait(error)
+          return
+        }
+        finish()
+        resolve(event)
+      }
+      const group = {}
+      for (const key of classes) {
+        entries.push(
+          this.register(key, group, listener, { name, inherited }, false, undefined, failWait, true),
+        )
+      }
+      this.announceAdded(entries)
+      if (timeout !== undefined)
+        timer = setTimeout(() => failWait(new AsyncTimeoutError(name, timeout)), timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
+      off = () => {
+        if (!settled) finish()
+      }
     })
+    return Object.assign(promise, { off: () => off() })
   }
 
   /**
-   * An async iterator over events of `eventClass`, with a bounded buffer (see
-   * `EventIteratorOptions` for the overflow policy). Ends on abort, `break`, or `close()`.
+   * An async iterator over events of `eventClass` (or of each class in an array), with a
+   * bounded buffer (see `EventIteratorOptions` for the overflow policy and `inherited`). Ends
+   * on abort, `break`, `clear()` or `close()`.
    */
-  events<E extends object>(eventClass: EventClass<E>, options: EventIteratorOptions = {}): EventIterator<E> {
-    let entry: Entry | undefined
-    const iterator = new EventIterator<E>(className(eventClass), options, () => {
-      if (entry) this.remove(entry, undefined)
-    })
-    if (this.closed) iterator.end()
-    else if (!options.signal?.aborted) {
-      entry = this.register(
-        eventClass,
-        (event: object) => iterator.push(event as E),
-        { name: 'events' },
-        false,
-        () => iterator.end(),
-      )
-    }
-    return iterator
+  events<E extends object>(eventClass: EventClass<E>, options?: EventIteratorOptions): EventIterator<E>
+  events<C extends readonly EventClass[]>(
+    eventClasses: C,
+    options?: EventIteratorOptions,
+  ): EventIterator<InstanceType<C[number]>>
+  events(eventClass: EventClasses, options: EventIteratorOptions = {}): EventIterator<object> {
+    const classes = this.classes('events', eventClass)
+    return this.iterate('events', classes, options)
+  }
+
+  /** An async iterator over every event (the meta events excepted); options as {@link events}. */
+  anyEvent(options: Omit<EventIteratorOptions, 'inherited'> = {}): EventIterator<object> {
+    return this.iterate('anyEvent', null, options)
   }
 
   /**
    * How many handlers an emit of `eventClass` would reach (its own, inherited and `onAny`
-   * ones); without an argument, every registration on the bus.
+   * ones; summed over an array); without an argument, every registration on the bus.
    */
-  listenerCount(eventClass?: EventClass): number {
-    return eventClass === undefined ? this.size : this.route(eventClass).entries.length
+  listenerCount(eventClass?: EventClasses): number {
+    if (eventClass === undefined) return this.size
+    let count = 0
+    for (const key of this.classes('listenerCount', eventClass)) count += this.route(key).entries.length
+    return count
   }
 
   /**
-   * Removes every handler of `eventClass` (or every handler, `onAny` ones included). Pending
-   * `once` waits reject with an `AsyncCancelledError`; `events()` iterators end.
+   * Removes every handler of `eventClass` (or of each class in an array; without an argument,
+   * every handler, `onAny` ones and iterators included). Pending `once` waits reject with an
+   * `AsyncCancelledError`; `events()` iterators end after their buffer.
    */
-  clear(eventClass?: EventClass): void {
+  clear(eventClass?: EventClasses): void {
+    const classes = eventClass === undefined ? undefined : this.classes('clear', eventClass)
+    if (classes === undefined) this.log('clear', undefined, undefined)
+    else for (const key of classes) this.log('clear', key, undefined)
     const entries =
-      eventClass === undefined
+      classes === undefined
         ? [...this.byClass.values()].flat().concat(this.anyEntries)
-        : (this.byClass.get(eventClass) ?? [])
-    for (const entry of entries)
-      this.remove(entry, new AsyncCancelledError(`once(${entry.key ? className(entry.key) : 'any'})`))
+        : classes.flatMap((key) => this.byClass.get(key) ?? [])
+    for (const entry of entries) this.remove(entry, new AsyncCancelledError(`clear(${entry.name})`))
   }
 
   /**
    * Runs every handler for `event` concurrently and resolves when all have settled. If any
-   * `on` handler failed, rejects — after all settled — with an `AggregateError` of
-   * `HandlerError`s. Handlers added during the emit do not run for it; handlers removed
-   * during it are skipped.
+   * `on` handler failed, rejects — after all settled — with an {@link EmitError}: an
+   * `AggregateError` of `HandlerError`s that also carries the `EmitResult`. Handlers added
+   * during the emit do not run for it; handlers removed during it are skipped. Never throws
+   * synchronously: a bad event rejects with an `InvalidEventError`, a closed bus with a
+   * `BusClosedError`.
    */
   emit<E extends object>(event: E): Promise<EmitResult> {
-    if (this.closed || typeof event !== 'object' || event === null) return Promise.reject(this.refusal(event))
-    return this.dispatch(event, false) as Promise<EmitResult>
+    try {
+      const route = this.routeOf('emit', event)
+      if (this.closed) return Promise.reject(this.refuse(route, event))
+      return this.dispatch(event, route, false) as Promise<EmitResult>
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
-   * Emits without waiting. Never throws and never rejects: failures (including a closed bus)
-   * go to the {@link onError} listeners and are counted in `AsyncMetrics`.
+   * Emits without waiting. Never throws and never rejects: failures (a closed bus and a bad
+   * event included) go to the {@link onError} listeners — or, with none, to
+   * `AsyncMetrics.onUnobservedError` — and are counted in `AsyncMetrics`.
    */
   emitAndForget<E extends object>(event: E): void {
-    if (this.closed || typeof event !== 'object' || event === null) {
-      this.report(this.refusal(event), event)
+    let route: Route
+    try {
+      route = this.routeOf('emitAndForget', event)
+    } catch (error) {
+      this.report(error, event, 'emit')
       return
     }
-    this.dispatch(event, true)
+    if (this.closed) {
+      this.report(this.refuse(route, event), event, route.counter.name)
+      return
+    }
+    try {
+      this.dispatch(event, route, true)
+    } catch (error) {
+      this.report(error, event, route.counter.name)
+    }
   }
 
-  /** Runs the handlers one at a time, in registration order, each awaited. Errors as {@link emit}. */
+  /**
+   * Runs the handlers one at a time, in registration order, each awaited. Unlike emittery's,
+   * a failure does not stop the others: errors as {@link emit}.
+   */
   async emitSerial<E extends object>(event: E): Promise<EmitResult> {
-    if (this.closed || typeof event !== 'object' || event === null) throw this.refusal(event)
-    const route = this.route(constructorOf(event))
+    const route = this.routeOf('emitSerial', event)
+    if (this.closed) throw this.refuse(route, event)
+    this.log('emitSerial', constructorOf(event), event)
     const emission = this.begin(event, route)
     this.inflight++
     try {
@@ -300,7 +451,11 @@ export class AsyncEventBus implements AsyncDisposable {
 
   /** Emits every event concurrently (each like {@link emit}); resolves with one outcome per event, in order. */
   emitBatchConcurrent<E extends object>(events: Iterable<E>): Promise<Array<EmitOutcome<E>>> {
-    return Promise.all(Array.from(events, (event) => this.outcome(event, this.emit(event))))
+    try {
+      return Promise.all(Array.from(events, (event) => this.outcome(event, this.emit(event))))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /** Emits the events one after another (each like {@link emit}); resolves with one outcome per event. */
@@ -312,14 +467,19 @@ export class AsyncEventBus implements AsyncDisposable {
 
   /**
    * Stops accepting emits, rejects pending `once` waits with a `BusClosedError`, ends every
-   * `events()` iterator, and waits for in-flight handlers — at most `timeout` ms, after which
-   * their signals abort (reason: an `AsyncTimeoutError`). Safe to call more than once.
+   * iterator, and waits for in-flight handlers — at most `timeout` ms, after which their
+   * signals abort (reason: an `AsyncTimeoutError`). Safe to call more than once.
    */
   async close(options: CloseOptions = {}): Promise<CloseResult> {
+    const fail = optionFailure({ method: 'close', eventName: 'options' })
+    checkOptionsObject(options, fail)
+    checkKnownKeys(options, ['timeout'], fail)
+    checkDuration(options.timeout, 'timeout', fail)
     const timeout = options.timeout ?? this.closeTimeout
     if (!this.closed) {
       this.closed = true
       for (const entry of [...this.internal]) this.remove(entry, new BusClosedError(entry.name))
+      this.routes = new WeakMap()
     }
     if (this.inflight === 0) return { timedOut: false, abandoned: 0 }
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -347,8 +507,8 @@ export class AsyncEventBus implements AsyncDisposable {
 
   // ---- emission -------------------------------------------------------------------------
 
-  private dispatch(event: object, forget: boolean): Promise<EmitResult> | undefined {
-    const route = this.route(constructorOf(event))
+  private dispatch(event: object, route: Route, forget: boolean): Promise<EmitResult> | undefined {
+    if (this.debug !== undefined || AsyncEventBus.isDebug) this.log('emit', constructorOf(event), event)
     const emission = this.begin(event, route)
     const entries = route.entries
     for (let i = 0; i < entries.length; i++) {
@@ -361,7 +521,9 @@ export class AsyncEventBus implements AsyncDisposable {
         emission.fail(entry, error)
         continue
       }
-      if (isPromiseLike(value)) emission.track(value, entry)
+      // Adopt a returned promise or thenable as Promise.resolve does: a native promise is used
+      // as it is; a foreign `then` runs later, guarded, and can settle the call only once.
+      if (isObject(value)) emission.track(Promise.resolve(value), entry)
       else emission.ok(value)
     }
     if (emission.release()) {
@@ -406,27 +568,27 @@ export class AsyncEventBus implements AsyncDisposable {
     )
   }
 
-  /** Builds the result; throws the aggregate for an awaited emit, reports it for a forgotten one. */
+  /** Builds the result; throws the `EmitError` for an awaited emit, reports failures of a forgotten one. */
   private finish(emission: Emission, forget: boolean): EmitResult {
     emission.sort()
     const failures = emission.failures
-    emission.route.counter.end(emission.metricStart, failures !== undefined)
+    const errors = emission.errors
+    emission.route.counter.end(
+      emission.metricStart,
+      failures !== undefined || (forget && errors !== undefined),
+    )
     const result: EmitResult = {
       handled: emission.handled,
       dropped: emission.dropped,
-      errors: emission.errors ?? NO_ERRORS,
+      errors: errors ?? NO_ERRORS,
       durationMs: performance.now() - emission.start,
     }
     if (forget) {
-      if (failures) for (const failure of failures) this.report(failure, emission.event)
-      if (emission.errors) for (const failure of emission.errors) this.report(failure, emission.event)
+      const operation = emission.route.counter.name
+      if (failures) for (const failure of failures) this.report(failure, emission.event, operation)
+      if (errors) for (const failure of errors) this.report(failure, emission.event, operation)
     } else if (failures) {
-      const total = emission.handled + emission.dropped + failures.length + result.errors.length
-      const names = failures.map((f) => f.handlerName).join(', ')
-      throw new AggregateError(
-        failures,
-        `${failures.length} of ${total} handlers failed for ${emission.route.name}: ${names}`,
-      )
+      throw new EmitError(emission.route.name, failures, result)
     }
     return result
   }
@@ -447,14 +609,18 @@ export class AsyncEventBus implements AsyncDisposable {
     }
   }
 
-  private refusal(event: unknown): Error {
-    if (typeof event !== 'object' || event === null) {
-      return new TypeError(`AsyncEventBus: an event must be a class instance, got ${String(event)}`)
-    }
+  /** A closed bus refuses `event`: counted as a failed emit, and the error to hand back. */
+  private refuse(route: Route, event: object): BusClosedError {
+    route.counter.end(route.counter.begin(), true)
     return new BusClosedError(`emit(${className(constructorOf(event))})`)
   }
 
-  private report(error: unknown, event: unknown): void {
+  /** A failure nobody awaits: to the `onError` listeners, or else to the unobserved-error listeners. */
+  private report(error: unknown, event: unknown, operation: string): void {
+    if (this.errorListeners.size === 0) {
+      this.metrics.recordUnobserved(operation, error)
+      return
+    }
     for (const listener of this.errorListeners) {
       try {
         listener(error, event as object)
@@ -464,80 +630,206 @@ export class AsyncEventBus implements AsyncDisposable {
     }
   }
 
+  private deadLetter(letter: DeadLetter): void {
+    for (const listener of this.deadLetterListeners) {
+      try {
+        listener(letter)
+      } catch {
+        // A faulty dead-letter listener must not break the others or the handler's error path.
+      }
+    }
+  }
+
+  private log(action: DebugAction, eventClass: EventClass | undefined, event: object | undefined): void {
+    const debug = this.debug
+    if (!(debug?.enabled === true || AsyncEventBus.isDebug)) return
+    if (eventClass !== undefined && isMetaEventClass(eventClass)) return
+    try {
+      ;(debug?.logger ?? defaultLogger)(action, debug?.name ?? 'AsyncEventBus', eventClass, event)
+    } catch {
+      // A faulty logger must not break the bus.
+    }
+  }
+
   // ---- registry -------------------------------------------------------------------------
+
+  /** The event classes of a call, checked; an array is de-duplicated. */
+  private classes(method: string, input: unknown): EventClass[] {
+    const list = Array.isArray(input) ? (input as unknown[]) : [input]
+    if (list.length === 0) throw new InvalidEventError(method, 'needs at least one event class, got []')
+    for (const key of list) {
+      if (typeof key !== 'function') {
+        throw new InvalidEventError(
+          method,
+          `needs an event class (or an array of them), got ${key === null ? 'null' : typeof key === 'object' ? 'an object' : String(key)}`,
+        )
+      }
+    }
+    return [...new Set(list as EventClass[])]
+  }
+
+  /** The route of an event to emit, after checking that it is one. */
+  private routeOf(method: string, event: unknown): Route {
+    if (!isObject(event))
+      throw new InvalidEventError(method, `an event must be a class instance, got ${String(event)}`)
+    let eventClass: unknown
+    try {
+      eventClass = (event as { constructor?: unknown }).constructor
+    } catch {
+      eventClass = undefined
+    }
+    if (typeof eventClass !== 'function') {
+      throw new InvalidEventError(method, 'an event must be a class instance; this object has no constructor')
+    }
+    if (isMetaEventClass(eventClass)) {
+      throw new InvalidEventError(method, `${className(eventClass as EventClass)} is emitted by the bus only`)
+    }
+    return this.route(eventClass as EventClass)
+  }
 
   private route(eventClass: EventClass): Route {
     const cached = this.routes.get(eventClass)
-    if (cached) return cached
-    const entries: Entry[] = [...(this.byClass.get(eventClass) ?? [])]
+    if (cached && cached.version === this.version && cached.generation === this.metrics.generation)
+      return cached
+    const found: Entry[] = [...(this.byClass.get(eventClass) ?? [])]
     for (
       let parent: unknown = Object.getPrototypeOf(eventClass);
       typeof parent === 'function' && parent !== Function.prototype;
       parent = Object.getPrototypeOf(parent)
     ) {
-      for (const entry of this.byClass.get(parent as EventClass) ?? [])
-        if (entry.inherited) entries.push(entry)
+      for (const entry of this.byClass.get(parent as EventClass) ?? []) if (entry.inherited) found.push(entry)
     }
-    entries.push(...this.anyEntries)
-    entries.sort((a, b) => a.seq - b.seq)
+    if (!isMetaEventClass(eventClass)) found.push(...this.anyEntries)
+    found.sort((a, b) => a.seq - b.seq)
+    const groups = new Set<object>()
+    const entries = found.filter((entry) => !groups.has(entry.group) && groups.add(entry.group) !== undefined)
     const name = className(eventClass)
-    const route: Route = { name, entries, counter: this.metrics.operation(`emit(${name})`) }
-    this.routes.set(eventClass, route)
+    const route: Route = {
+      name,
+      entries,
+      counter: this.metrics.operation(`emit(${name})`),
+      version: this.version,
+      generation: this.metrics.generation,
+    }
+    if (!this.closed) this.routes.set(eventClass, route)
     return route
   }
 
+  private requireHandler(method: string, classes: readonly EventClass[] | null, handler: unknown): void {
+    if (typeof handler !== 'function') {
+      throw new TypeError(
+        `AsyncEventBus.${method}(${describe(classes)}): the handler must be a function, got ${String(handler)}`,
+      )
+    }
+  }
+
   private subscribe(
-    key: EventClass | null,
+    method: string,
+    classes: EventClass[] | null,
     handler: EventHandler<object>,
     options: HandlerOptions | undefined,
     fallible: boolean,
   ): Unsubscribe {
-    if (typeof handler !== 'function') {
-      throw new TypeError(
-        `AsyncEventBus: the handler for ${key ? className(key) : 'onAny'} must be a function`,
-      )
+    this.requireHandler(method, classes, handler)
+    const name = options?.name ?? (handler.name || 'anonymous')
+    const labels = { method, handlerName: name, eventName: describe(classes) }
+    validateHandlerOptions(options, labels, classes === null)
+    const signal = options?.signal
+    if (signal?.aborted) return this.unsubscriber(() => undefined)
+    const group = {}
+    const invoke: Entry['invoke'] = needsInvoker(options)
+      ? compileInvoker(
+          handler,
+          options as HandlerOptions,
+          labels,
+          this.lifetime.signal,
+          (): boolean => entries.some((entry) => entry.active),
+          (event, error, attempts) =>
+            this.deadLetter({
+              event,
+              eventName: className(constructorOf(event)),
+              handlerName: name,
+              error,
+              attempts,
+            }),
+        )
+      : undefined
+    const keys: Array<EventClass | null> = classes ?? [null]
+    const entries: Entry[] = keys.map((key) =>
+      this.register(key, group, handler, options, fallible, invoke, undefined, true),
+    )
+    this.announceAdded(entries)
+    const unsubscribe = (): void => {
+      signal?.removeEventListener('abort', unsubscribe)
+      for (const entry of entries) this.remove(entry, undefined)
     }
-    if (key !== null && typeof key !== 'function') {
-      throw new TypeError(`AsyncEventBus: on() needs an event class, got ${String(key)}`)
+    signal?.addEventListener('abort', unsubscribe, { once: true })
+    return this.unsubscriber(unsubscribe)
+  }
+
+  private iterate(
+    method: string,
+    classes: EventClass[] | null,
+    options: EventIteratorOptions,
+  ): EventIterator<object> {
+    checkIteratorOptions(options, optionFailure({ method, eventName: describe(classes) }), classes !== null)
+    const entries: Entry[] = []
+    const iterator = new EventIterator<object>(describe(classes), options, () => {
+      for (const entry of entries) this.remove(entry, undefined)
+    })
+    if (this.closed) iterator.end()
+    else if (!options.signal?.aborted) {
+      const group = {}
+      const push = (event: object): void => iterator.push(event)
+      const end = (): void => iterator.end()
+      for (const key of classes ?? [null]) {
+        entries.push(
+          this.register(
+            key,
+            group,
+            push,
+            { name: method, inherited: options.inherited },
+            false,
+            undefined,
+            end,
+            false,
+          ),
+        )
+      }
     }
-    const entry = this.register(key, handler, options, fallible, undefined)
-    return this.unsubscriber(() => this.remove(entry, undefined))
+    return iterator
   }
 
   private register(
     key: EventClass | null,
+    group: object,
     handler: EventHandler<object>,
     options: HandlerOptions | undefined,
     fallible: boolean,
+    invoke: Entry['invoke'],
     onRemoved: ((reason: unknown) => void) | undefined,
+    announced: boolean,
   ): Entry {
     const name = options?.name ?? (handler.name || 'anonymous')
-    const labels = { handlerName: name, eventName: key ? className(key) : 'any event' }
     const entry: Entry = {
       key,
+      group,
       handler,
       name,
       fallible,
       inherited: options?.inherited === true,
       seq: this.seq++,
-      invoke: undefined,
+      invoke,
       active: true,
       onRemoved,
-    }
-    if (needsInvoker(options)) {
-      entry.invoke = compileInvoker(
-        handler,
-        options as HandlerOptions,
-        labels,
-        this.lifetime.signal,
-        () => entry.active,
-      )
+      announced: announced && !isMetaEventClass(key),
     }
     if (key === null) this.anyEntries = [...this.anyEntries, entry]
     else this.byClass.set(key, [...(this.byClass.get(key) ?? []), entry])
     if (onRemoved) this.internal.add(entry)
     this.size++
-    this.routes.clear()
+    this.version++
+    if (announced) this.log('subscribe', key ?? undefined, undefined)
     return entry
   }
 
@@ -546,7 +838,7 @@ export class AsyncEventBus implements AsyncDisposable {
     if (!entry.active) return
     entry.active = false
     this.size--
-    this.routes.clear()
+    this.version++
     this.internal.delete(entry)
     if (entry.key === null) this.anyEntries = this.anyEntries.filter((e) => e !== entry)
     else {
@@ -554,7 +846,26 @@ export class AsyncEventBus implements AsyncDisposable {
       if (remaining.length === 0) this.byClass.delete(entry.key)
       else this.byClass.set(entry.key, remaining)
     }
+    if (entry.onRemoved === undefined || entry.announced)
+      this.log('unsubscribe', entry.key ?? undefined, undefined)
     if (reason !== undefined) entry.onRemoved?.(reason)
+    if (entry.announced) this.announce(ListenerRemoved, entry)
+  }
+
+  private announceAdded(entries: readonly Entry[]): void {
+    for (const entry of entries) if (entry.announced) this.announce(ListenerAdded, entry)
+  }
+
+  /** Emits a meta event when anyone listens for it (failures go to `onError`, as for `emitAndForget`). */
+  private announce(metaClass: typeof ListenerAdded | typeof ListenerRemoved, entry: Entry): void {
+    if (this.closed || !this.byClass.has(metaClass)) return
+    const event = new metaClass(entry.key ?? undefined, entry.handler)
+    const route = this.route(metaClass)
+    try {
+      this.dispatch(event, route, true)
+    } catch (error) {
+      this.report(error, event, route.counter.name)
+    }
   }
 
   private unsubscriber(action: () => void): Unsubscribe {
@@ -563,4 +874,17 @@ export class AsyncEventBus implements AsyncDisposable {
     }
     return Object.assign(unsubscribe, { [DISPOSE]: unsubscribe })
   }
+}
+
+function constructorOf(event: object): EventClass {
+  return (event as { constructor: EventClass }).constructor
+}
+
+function checkDebug(debug: unknown, fail: (option: string | undefined, problem: string) => never): void {
+  if (typeof debug !== 'object' || debug === null) fail('debug', 'must be { name, enabled?, logger? }')
+  checkKnownKeys(debug as object, ['name', 'enabled', 'logger'], fail, 'debug.')
+  const { name, enabled, logger } = debug as Record<string, unknown>
+  if (typeof name !== 'string') fail('debug.name', `must be a string, got ${String(name)}`)
+  if (enabled !== undefined && typeof enabled !== 'boolean') fail('debug.enabled', 'must be true or false')
+  if (logger !== undefined && typeof logger !== 'function') fail('debug.logger', 'must be a function')
 }

@@ -2,7 +2,9 @@
  * `bus.events(EventClass)`: an async iterator over emitted events with a bounded buffer.
  */
 import { ASYNC_DISPOSE } from '../core/dispose'
+import { Deque } from '../core/deque'
 import { EventBufferOverflowError } from './errors'
+import { checkKnownKeys, checkOptionsObject, checkSignal, type OptionFailure } from './handler-options'
 
 /** What an {@link EventIterator} does when an event arrives and its buffer is full. */
 export type OverflowPolicy = 'dropOldest' | 'dropNewest' | 'error'
@@ -19,6 +21,29 @@ export interface EventIteratorOptions {
    * what is buffered and then throws an `EventBufferOverflowError`. Defaults to `'dropOldest'`.
    */
   overflow?: OverflowPolicy
+  /** Also receive events of subclasses (as `on`'s `inherited`). Defaults to `false`. */
+  inherited?: boolean
+}
+
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['dropOldest', 'dropNewest', 'error']
+
+/** Checks `events()` / `anyEvent()` options, throwing an `EventBusOptionsError`. @internal */
+export function checkIteratorOptions(options: unknown, fail: OptionFailure, inherited: boolean): void {
+  checkOptionsObject(options, fail)
+  if (options === undefined) return
+  checkKnownKeys(
+    options,
+    inherited ? ['signal', 'bufferSize', 'overflow', 'inherited'] : ['signal', 'bufferSize', 'overflow'],
+    fail,
+  )
+  const o = options as Record<string, unknown>
+  checkSignal(o.signal, fail)
+  if (o.bufferSize !== undefined && !(Number.isInteger(o.bufferSize) && (o.bufferSize as number) >= 1))
+    fail('bufferSize', `must be an integer >= 1, got ${String(o.bufferSize)}`)
+  if (o.overflow !== undefined && !OVERFLOW_POLICIES.includes(o.overflow as OverflowPolicy))
+    fail('overflow', `must be 'dropOldest', 'dropNewest' or 'error', got ${String(o.overflow)}`)
+  if (o.inherited !== undefined && typeof o.inherited !== 'boolean')
+    fail('inherited', `must be true or false, got ${String(o.inherited)}`)
 }
 
 /**
@@ -40,11 +65,11 @@ export interface EventIteratorOptions {
 export class EventIterator<E> implements AsyncIterableIterator<E>, AsyncDisposable {
   /** Events discarded because the buffer was full. */
   dropped = 0
-  private readonly buffer: E[] = []
-  private readonly waiting: Array<{
+  private readonly buffer = new Deque<E>()
+  private readonly waiting = new Deque<{
     resolve(result: IteratorResult<E>): void
     reject(error: unknown): void
-  }> = []
+  }>(4)
   private done = false
   private failure: unknown = undefined
   private readonly bufferSize: number
@@ -57,13 +82,7 @@ export class EventIterator<E> implements AsyncIterableIterator<E>, AsyncDisposab
     options: EventIteratorOptions,
     private detach: (() => void) | undefined,
   ) {
-    const bufferSize = options.bufferSize ?? 1024
-    if (!(Number.isInteger(bufferSize) && bufferSize >= 1)) {
-      throw new RangeError(
-        `events(${eventName}): bufferSize must be an integer >= 1, got ${String(bufferSize)}`,
-      )
-    }
-    this.bufferSize = bufferSize
+    this.bufferSize = options.bufferSize ?? 1024
     this.overflow = options.overflow ?? 'dropOldest'
     this.signal = options.signal
     if (this.signal?.aborted) this.end()
@@ -99,7 +118,7 @@ export class EventIterator<E> implements AsyncIterableIterator<E>, AsyncDisposab
     this.done = true
     this.unsubscribe()
     if (this.buffer.length === 0)
-      for (const waiter of this.waiting.splice(0)) waiter.resolve({ value: undefined, done: true })
+      for (const waiter of this.waiting.drain()) waiter.resolve({ value: undefined, done: true })
   }
 
   /** The next event; waits for one when the buffer is empty. */
@@ -115,12 +134,16 @@ export class EventIterator<E> implements AsyncIterableIterator<E>, AsyncDisposab
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
   }
 
-  /** Stops listening and discards what is buffered. */
-  return(): Promise<IteratorResult<E>> {
-    this.buffer.length = 0
+  /**
+   * Stops listening and discards what is buffered; a pending `next()` resolves done. Resolves
+   * `{ done: true, value }` with `value` awaited, as async generators do.
+   */
+  async return<R>(value?: R | PromiseLike<R>): Promise<IteratorResult<E, R | undefined>> {
+    this.buffer.drain()
     this.failure = undefined
     this.end()
-    return Promise.resolve({ value: undefined, done: true })
+    for (const waiter of this.waiting.drain()) waiter.resolve({ value: undefined, done: true })
+    return { value: await value, done: true }
   }
 
   /** Same as {@link return}, for `await using`. */

@@ -1,12 +1,20 @@
 /**
- * Per-handler options (`concurrency`, `timeout`, `retry`, `rateLimit`) and the invoker they
- * compile to. A handler registered without any of them takes the bus's fast path instead.
+ * Per-handler options (`concurrency`, `timeout`, `retry`, `rateLimit`, `partitionBy`), their
+ * checks, and the invoker they compile to. A handler registered without any of them takes the
+ * bus's fast path instead.
+ *
+ * Waiting and timing an invocation cost O(1): queues are ring buffers, each timed or retried
+ * invocation gets its own `AbortController` kept in a set, and the invoker holds at most one
+ * listener on the bus's lifetime signal (only while it has invocations in flight). When the
+ * bus gives up on its handlers, that one listener fails every waiter and aborts every
+ * controller.
  */
-import { linkSignals } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
-import { retryPolicy, type RetryInput } from '../resilience/retry'
+import { Deque } from '../core/deque'
+import { suggest } from '../core/suggest'
+import { retryInputProblem, retryPolicy, type RetryInput } from '../resilience/retry'
 import type { ResiliencePolicy } from '../resilience/policy'
-import { RateLimitError } from './errors'
+import { EventBusOptionsError, RateLimitError } from './errors'
 import { ConcurrencyLimiter, RateLimiter } from './limiters'
 import type { EventHandler, HandlerContext } from './types'
 
@@ -40,9 +48,10 @@ export interface RateLimitOptions {
  *   retry: { attempts: 3, initialDelay: 200 },
  *   rateLimit: { max: 100, windowMs: 1_000, onLimit: 'queue' },
  * })
+ * bus.on(OrderPlaced, (e) => ship(e), { partitionBy: (e) => e.customerId, concurrency: 10 })
  * ```
  */
-export interface HandlerOptions {
+export interface HandlerOptions<E extends object = object> {
   /** The name used in `HandlerError`s and timeouts. Defaults to the function's name, or `'anonymous'`. */
   name?: string
   /**
@@ -56,7 +65,11 @@ export interface HandlerOptions {
    * fails with an `AsyncTimeoutError`. Defaults to no timeout.
    */
   timeout?: number
-  /** Retries after a failure: a count or full `RetryOptions` (backoff, jitter, `retryIf`). Defaults to none. */
+  /**
+   * Retries after a failure: a count or full `RetryOptions` (backoff, jitter, `retryIf`). When
+   * the last attempt fails, the event and the error also go to `bus.onDeadLetter` listeners.
+   * Defaults to none.
+   */
   retry?: RetryInput
   /** A sliding-window rate limit on invocations. Defaults to none. */
   rateLimit?: RateLimitOptions
@@ -65,6 +78,15 @@ export interface HandlerOptions {
    * { inherited: true })` hears `UserCreated extends DomainEvent`). Defaults to `false`.
    */
   inherited?: boolean
+  /** Aborting it removes the handler (as calling the unsubscribe function does). */
+  signal?: AbortSignal
+  /**
+   * Per-key ordering: events for which this returns the same key (compared as `Map` keys
+   * compare) are handled one at a time, in emit order, retries included; events with
+   * different keys run concurrently (up to `concurrency`, when given). Defaults to no
+   * partitioning.
+   */
+  partitionBy?(event: E): unknown
 }
 
 /** An invocation's outcome when it did not run the handler. @internal */
@@ -77,54 +99,140 @@ export type Invoker = (event: object) => Promise<unknown>
 
 /** Names used in errors. @internal */
 export interface InvocationLabels {
+  readonly method: string
   readonly handlerName: string
   readonly eventName: string
 }
 
-function invalid(labels: InvocationLabels, property: string, value: unknown, expected: string): RangeError {
-  return new RangeError(
-    `AsyncEventBus: option "${property}" of handler "${labels.handlerName}" for ${labels.eventName} must be ${expected}, got ${String(value)}`,
-  )
+/** Where the invoker reports an invocation whose last attempt failed. @internal */
+export type DeadLetterSink = (event: object, error: unknown, attempts: number) => void
+
+/** The option names each bus method accepts. @internal */
+export const HANDLER_OPTION_KEYS = [
+  'name',
+  'concurrency',
+  'timeout',
+  'retry',
+  'rateLimit',
+  'inherited',
+  'signal',
+  'partitionBy',
+] as const
+const ANY_HANDLER_OPTION_KEYS = HANDLER_OPTION_KEYS.filter((k) => k !== 'inherited')
+const RATE_LIMIT_KEYS = ['max', 'windowMs', 'onLimit']
+
+/** A checker bound to one call: `fail(option, problem)` throws the typed error. @internal */
+export type OptionFailure = (option: string | undefined, problem: string) => never
+
+/** Builds the `fail` of a call. @internal */
+export function optionFailure(
+  labels: Omit<InvocationLabels, 'handlerName'> & { handlerName?: string },
+): OptionFailure {
+  return (option, problem) => {
+    throw new EventBusOptionsError(labels.method, option, labels.eventName, labels.handlerName, problem)
+  }
 }
 
-/** Checks options and reports the handler, event class and property at fault. @internal */
-export function validateHandlerOptions(options: HandlerOptions, labels: InvocationLabels): void {
-  const { concurrency, timeout, rateLimit } = options
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
-    throw invalid(labels, 'concurrency', concurrency, 'an integer >= 1')
+/** Refuses keys not in `known`, suggesting the closest one. @internal */
+export function checkKnownKeys(
+  options: object,
+  known: readonly string[],
+  fail: OptionFailure,
+  prefix = '',
+): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue
+    const hint = suggest(name, known)
+    fail(
+      `${prefix}${name}`,
+      `unknown option${hint ? ` (did you mean ${JSON.stringify(`${prefix}${hint}`)}?)` : ''}`,
+    )
   }
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw invalid(labels, 'timeout', timeout, 'a finite number of ms > 0')
+}
+
+/** Refuses anything but a plain options object (or `undefined`). @internal */
+export function checkOptionsObject(
+  options: unknown,
+  fail: OptionFailure,
+): asserts options is object | undefined {
+  if (options === undefined) return
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    fail(undefined, `the options must be an object, got ${String(options)}`)
+}
+
+/** A positive finite number of milliseconds, or undefined. @internal */
+export function checkDuration(value: unknown, option: string, fail: OptionFailure): void {
+  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0))
+    fail(option, `must be a finite number of ms > 0, got ${String(value)}`)
+}
+
+/** A signal, or undefined. @internal */
+export function checkSignal(value: unknown, fail: OptionFailure): void {
+  if (value !== undefined && !(value instanceof AbortSignal))
+    fail('signal', `must be an AbortSignal, got ${String(value)}`)
+}
+
+/**
+ * Checks handler options and reports the method, handler, event class and option at fault
+ * with an `EventBusOptionsError` (with a suggestion for a misspelt name). @internal
+ */
+export function validateHandlerOptions(options: unknown, labels: InvocationLabels, any: boolean): void {
+  const fail = optionFailure(labels)
+  checkOptionsObject(options, fail)
+  if (options === undefined) return
+  checkKnownKeys(options, any ? ANY_HANDLER_OPTION_KEYS : HANDLER_OPTION_KEYS, fail)
+  const o = options as Record<string, unknown>
+  if (o.name !== undefined && typeof o.name !== 'string')
+    fail('name', `must be a string, got ${String(o.name)}`)
+  if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && (o.concurrency as number) >= 1)) {
+    fail('concurrency', `must be an integer >= 1, got ${String(o.concurrency)}`)
   }
+  checkDuration(o.timeout, 'timeout', fail)
+  const retryProblem = retryInputProblem(o.retry)
+  if (retryProblem !== undefined) fail('retry', retryProblem)
+  if (o.inherited !== undefined && typeof o.inherited !== 'boolean')
+    fail('inherited', `must be true or false, got ${String(o.inherited)}`)
+  checkSignal(o.signal, fail)
+  if (o.partitionBy !== undefined && typeof o.partitionBy !== 'function')
+    fail('partitionBy', `must be a function of the event, got ${String(o.partitionBy)}`)
+  const rateLimit = o.rateLimit
   if (rateLimit !== undefined) {
-    if (!(Number.isInteger(rateLimit.max) && rateLimit.max >= 1)) {
-      throw invalid(labels, 'rateLimit.max', rateLimit.max, 'an integer >= 1')
-    }
-    if (!(Number.isFinite(rateLimit.windowMs) && rateLimit.windowMs > 0)) {
-      throw invalid(labels, 'rateLimit.windowMs', rateLimit.windowMs, 'a finite number of ms > 0')
-    }
-    const action = rateLimit.onLimit
-    if (action !== undefined && action !== 'queue' && action !== 'drop' && action !== 'error') {
-      throw invalid(labels, 'rateLimit.onLimit', action, "'queue', 'drop' or 'error'")
-    }
+    if (typeof rateLimit !== 'object' || rateLimit === null)
+      fail('rateLimit', `must be { max, windowMs, onLimit? }, got ${String(rateLimit)}`)
+    checkKnownKeys(rateLimit as object, RATE_LIMIT_KEYS, fail, 'rateLimit.')
+    const { max, windowMs, onLimit } = rateLimit as Record<string, unknown>
+    if (!(Number.isInteger(max) && (max as number) >= 1))
+      fail('rateLimit.max', `must be an integer >= 1, got ${String(max)}`)
+    if (!(typeof windowMs === 'number' && Number.isFinite(windowMs) && windowMs > 0))
+      fail('rateLimit.windowMs', `must be a finite number of ms > 0, got ${String(windowMs)}`)
+    if (onLimit !== undefined && onLimit !== 'queue' && onLimit !== 'drop' && onLimit !== 'error')
+      fail('rateLimit.onLimit', `must be 'queue', 'drop' or 'error', got ${String(onLimit)}`)
   }
 }
 
-/** True when the options need the invoker (anything but `name` / `inherited`). @internal */
+/** True when the options need the invoker (anything but `name`, `inherited`, `signal`). @internal */
 export function needsInvoker(options: HandlerOptions | undefined): boolean {
   return (
     options !== undefined &&
     (options.concurrency !== undefined ||
       options.timeout !== undefined ||
       options.retry !== undefined ||
-      options.rateLimit !== undefined)
+      options.rateLimit !== undefined ||
+      options.partitionBy !== undefined)
   )
 }
 
+interface LaneWaiter {
+  readonly event: object
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
 /**
- * Compiles options into an invoker: rate limit (once per invocation) → retry → per attempt:
- * concurrency slot → timeout → handler. Resolves to {@link DROPPED} or {@link SKIPPED} when
- * the handler did not run. @internal
+ * Compiles options into an invoker: partition lane (per key, the whole invocation) → rate
+ * limit (once per invocation) → retry → per attempt: concurrency slot → timeout → handler.
+ * Resolves to {@link DROPPED} or {@link SKIPPED} when the handler did not run. Options must
+ * have been checked with {@link validateHandlerOptions}. @internal
  */
 export function compileInvoker(
   handler: EventHandler<object>,
@@ -132,67 +240,166 @@ export function compileInvoker(
   labels: InvocationLabels,
   lifetime: AbortSignal,
   isActive: () => boolean,
+  deadLetter: DeadLetterSink,
 ): Invoker {
-  validateHandlerOptions(options, labels)
   const limiter = options.concurrency === undefined ? undefined : new ConcurrencyLimiter(options.concurrency)
   const rate = options.rateLimit
   const rateLimiter = rate === undefined ? undefined : new RateLimiter(rate.max, rate.windowMs)
   const onLimit = rate?.onLimit ?? 'queue'
-  const max = rate?.max ?? 0
-  const windowMs = rate?.windowMs ?? 0
   const retry: ResiliencePolicy | undefined =
     options.retry === undefined ? undefined : retryPolicy(options.retry)
   const timeout = options.timeout
+  const partitionBy = options.partitionBy
   const operation = `${labels.eventName} handler ${labels.handlerName}`
+
+  // Invocations in flight, the controllers they own, and the one lifetime listener.
+  const controllers = new Set<AbortController>()
+  const lanes = new Map<unknown, Deque<LaneWaiter>>()
+  let inflight = 0
+  const onLifetimeAbort = (): void => {
+    const reason: unknown = lifetime.reason
+    limiter?.rejectAll(reason)
+    rateLimiter?.rejectAll(reason)
+    for (const controller of controllers) controller.abort(reason)
+    controllers.clear()
+    for (const lane of lanes.values()) for (const waiter of lane.drain()) waiter.reject(reason)
+    lanes.clear()
+  }
+  const enter = (): void => {
+    if (inflight++ === 0) lifetime.addEventListener('abort', onLifetimeAbort, { once: true })
+  }
+  const leave = (): void => {
+    if (--inflight === 0) lifetime.removeEventListener('abort', onLifetimeAbort)
+  }
+  const own = (): AbortController => {
+    const controller = new AbortController()
+    controllers.add(controller)
+    return controller
+  }
 
   const attempt = async (event: object, signal: AbortSignal, attemptNumber: number): Promise<unknown> => {
     if (limiter) {
-      const wait = limiter.acquire(signal)
+      const wait = limiter.acquire()
       if (wait) await wait
     }
     if (!isActive()) {
       limiter?.release()
       return SKIPPED
     }
+    const controller = timeout === undefined ? undefined : own()
+    const context: HandlerContext = {
+      signal: controller ? controller.signal : signal,
+      attempt: attemptNumber,
+    }
     let call: Promise<unknown>
-    const link = timeout === undefined ? undefined : linkSignals(signal)
-    const context: HandlerContext = { signal: link ? link.signal : signal, attempt: attemptNumber }
     try {
       call = Promise.resolve(handler(event, context))
     } catch (error) {
       call = Promise.reject(error)
     }
     if (limiter) call.then(limiter.release, limiter.release)
-    if (link === undefined || timeout === undefined) return call
+    if (controller === undefined || timeout === undefined) return call
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         const error = new AsyncTimeoutError(operation, timeout)
-        link.abort(error)
+        controllers.delete(controller)
+        controller.abort(error)
         reject(error)
       }, timeout)
+      const done = (): void => {
+        clearTimeout(timer)
+        controllers.delete(controller)
+      }
       call.then(
         (value) => {
-          clearTimeout(timer)
-          link.dispose()
+          done()
           resolve(value)
         },
         (error: unknown) => {
-          clearTimeout(timer)
-          link.dispose()
+          done()
           reject(error)
         },
       )
     })
   }
 
-  return async (event: object): Promise<unknown> => {
-    if (rateLimiter && !rateLimiter.tryAdmit()) {
-      if (onLimit === 'drop') return DROPPED
-      if (onLimit === 'error') throw new RateLimitError(labels.handlerName, labels.eventName, max, windowMs)
-      await rateLimiter.wait(lifetime)
-    }
-    if (!isActive()) return SKIPPED
+  const withRetry = async (event: object): Promise<unknown> => {
     if (!retry) return attempt(event, lifetime, 0)
-    return retry.execute((context) => attempt(event, context.signal, context.attempt), lifetime)
+    const controller = own()
+    let attempts = 0
+    try {
+      return await retry.execute((context) => {
+        attempts = context.attempt + 1
+        return attempt(event, context.signal, context.attempt)
+      }, controller.signal)
+    } catch (error) {
+      if (!lifetime.aborted) deadLetter(event, error, attempts)
+      throw error
+    } finally {
+      controllers.delete(controller)
+    }
+  }
+
+  const run = async (event: object): Promise<unknown> => {
+    enter()
+    try {
+      if (lifetime.aborted) throw lifetime.reason
+      if (rateLimiter && !rateLimiter.tryAdmit()) {
+        if (onLimit === 'drop') return DROPPED
+        if (onLimit === 'error')
+          throw new RateLimitError(labels.handlerName, labels.eventName, rate?.max ?? 0, rate?.windowMs ?? 0)
+        await rateLimiter.wait()
+      }
+      if (!isActive()) return SKIPPED
+      return await withRetry(event)
+    } finally {
+      leave()
+    }
+  }
+
+  if (partitionBy === undefined) return run
+
+  const startInLane = (key: unknown, event: object): Promise<unknown> => {
+    const result = run(event)
+    const next = (): void => {
+      const lane = lanes.get(key)
+      if (lane === undefined) return
+      const waiter = lane.shift()
+      if (waiter === undefined) {
+        lanes.delete(key)
+        return
+      }
+      startInLane(key, waiter.event).then(waiter.resolve, waiter.reject)
+    }
+    result.then(next, next)
+    return result
+  }
+  return (event: object): Promise<unknown> => {
+    let key: unknown
+    try {
+      key = partitionBy(event)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const lane = lanes.get(key)
+    if (lane === undefined) {
+      lanes.set(key, new Deque<LaneWaiter>(4))
+      return startInLane(key, event)
+    }
+    enter()
+    return new Promise<unknown>((resolve, reject) => {
+      const settle = (): void => leave()
+      lane.push({
+        event,
+        resolve: (value) => {
+          settle()
+          resolve(value)
+        },
+        reject: (error) => {
+          settle()
+          reject(error)
+        },
+      })
+    })
   }
 }

@@ -1,58 +1,48 @@
 /**
- * The two per-handler admission controls: a concurrency limiter (at most N running calls,
- * the rest wait in FIFO order) and a sliding-window rate limiter.
+ * The per-handler admission controls: a concurrency limiter (at most N running calls, the
+ * rest wait in FIFO order) and a sliding-window rate limiter.
+ *
+ * Waiting costs O(1): waiters sit in a ring-buffer queue and register nothing on any signal.
+ * The invoker that owns a limiter calls {@link ConcurrencyLimiter.rejectAll} once when the
+ * bus gives up on its handlers, instead of every waiter listening on the bus's signal (which
+ * made each removal scan every other listener).
  */
-import { abortError } from '../core/abort'
+import { Deque } from '../core/deque'
 
 interface Waiter {
   resolve(): void
   reject(error: unknown): void
-  signal: AbortSignal | undefined
-  onAbort: (() => void) | undefined
 }
 
-function enqueue(queue: Waiter[], signal: AbortSignal | undefined, onEmpty?: () => void): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal))
-  return new Promise<void>((resolve, reject) => {
-    const waiter: Waiter = { resolve, reject, signal, onAbort: undefined }
-    if (signal) {
-      waiter.onAbort = () => {
-        const index = queue.indexOf(waiter)
-        if (index >= 0) queue.splice(index, 1)
-        if (queue.length === 0) onEmpty?.()
-        reject(abortError(signal))
-      }
-      signal.addEventListener('abort', waiter.onAbort, { once: true })
-    }
-    queue.push(waiter)
-  })
-}
-
-function admit(waiter: Waiter): void {
-  if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-  waiter.resolve()
+function waitIn(queue: Deque<Waiter>): Promise<void> {
+  return new Promise<void>((resolve, reject) => queue.push({ resolve, reject }))
 }
 
 /** At most `limit` holders at once; `acquire` returns `undefined` when a slot is free now. */
 export class ConcurrencyLimiter {
   private active = 0
-  private readonly queue: Waiter[] = []
+  private readonly queue = new Deque<Waiter>()
   /** `release`, bound once so it can be passed to `then`. */
   readonly release = (): void => {
     const next = this.queue.shift()
-    if (next) admit(next)
+    if (next) next.resolve()
     else this.active--
   }
 
   constructor(private readonly limit: number) {}
 
   /** Takes a slot: `undefined` if one was free, else a promise that resolves when one is. */
-  acquire(signal?: AbortSignal): Promise<void> | undefined {
+  acquire(): Promise<void> | undefined {
     if (this.active < this.limit) {
       this.active++
       return undefined
     }
-    return enqueue(this.queue, signal)
+    return waitIn(this.queue)
+  }
+
+  /** Fails every waiting acquisition with `reason` (slots already held are kept). */
+  rejectAll(reason: unknown): void {
+    for (const waiter of this.queue.drain()) waiter.reject(reason)
   }
 }
 
@@ -62,8 +52,8 @@ export class ConcurrencyLimiter {
  */
 export class RateLimiter {
   /** Admission times, oldest first; never more than `max`. */
-  private readonly starts: number[] = []
-  private readonly queue: Waiter[] = []
+  private readonly starts = new Deque<number>()
+  private readonly queue = new Deque<Waiter>()
   private timer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
@@ -80,20 +70,28 @@ export class RateLimiter {
   }
 
   /** Waits, in FIFO order, until the window has room, then admits. */
-  wait(signal?: AbortSignal): Promise<void> {
-    const promise = enqueue(this.queue, signal, () => this.stopTimer())
+  wait(): Promise<void> {
+    const promise = waitIn(this.queue)
     this.schedule()
     return promise
   }
 
+  /** Fails every waiting admission with `reason` and stops the timer. */
+  rejectAll(reason: unknown): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    for (const waiter of this.queue.drain()) waiter.reject(reason)
+  }
+
   private hasRoom(now: number): boolean {
-    while (this.starts.length > 0 && (this.starts[0] as number) <= now - this.windowMs) this.starts.shift()
+    while (this.starts.length > 0 && (this.starts.peek() as number) <= now - this.windowMs)
+      this.starts.shift()
     return this.starts.length < this.max
   }
 
   private schedule(): void {
     if (this.timer !== undefined || this.queue.length === 0) return
-    const oldest = this.starts[0] ?? Date.now()
+    const oldest = this.starts.peek() ?? Date.now()
     const wait = Math.max(0, oldest + this.windowMs - Date.now())
     this.timer = setTimeout(this.drain, wait)
   }
@@ -103,13 +101,8 @@ export class RateLimiter {
     const now = Date.now()
     while (this.queue.length > 0 && this.hasRoom(now)) {
       this.starts.push(now)
-      admit(this.queue.shift() as Waiter)
+      ;(this.queue.shift() as Waiter).resolve()
     }
     this.schedule()
-  }
-
-  private stopTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
   }
 }

@@ -56,3 +56,47 @@ export interface Unsubscribe extends Disposable {
 
 /** Receives failures nobody awaited: those of `emitAndForget` (see `bus.onError`). */
 export type BusErrorListener = (error: unknown, event: object) => void
+
+/** What `bus.onDeadLetter` listeners receive: an invocation that failed after its last attempt. */
+export interface DeadLetter<E extends object = object> {
+  /** The event that could not be handled. */
+  readonly event: E
+  /** The event's class name. */
+  readonly eventName: string
+  /** The handler's name. */
+  readonly handlerName: string
+  /** The last attempt's error. */
+  readonly error: unknown
+  /** How many attempts were made (1 + the retries). */
+  readonly attempts: number
+}
+
+/** Receives {@link DeadLetter}s (see `bus.onDeadLetter`). */
+export type DeadLetterListener = (letter: DeadLetter) => void
+
+/** The kinds of action a debug logger is told about. */
+export type DebugAction = 'subscribe' | 'unsubscribe' | 'emit' | 'emitSerial' | 'clear'
+
+/**
+ * A debug logger: called with the kind of action, the bus's debug name, the event class
+ * (`undefined` for `onAny` and for a `clear()` of everything) and, for emits, the event.
+ */
+export type DebugLogger = (
+  action: DebugAction,
+  busName: string,
+  eventClass: EventClass | undefined,
+  event: object | undefined,
+) => void
+
+/** The `debug` option of `new AsyncEventBus()`, in the spirit of emittery's. */
+export interface DebugOptions {
+  /** The name printed with every line, to tell buses apart. */
+  name: string
+  /**
+   * Whether this bus logs. Defaults to `false` (then it logs only while `AsyncEventBus.isDebug`
+   * is true, which `DEBUG=tributary` or `DEBUG=*` in the environment turns on).
+   */
+  enabled?: boolean
+  /** Receives each action. Defaults to one `console.debug` line per action. */
+  logger?: DebugLogger
+}

@@ -12,6 +12,7 @@ import {
 } from 'cockatiel'
 import { delay, throwIfAborted } from '../core/abort'
 import { hasErrorKind } from '../core/errors'
+import { suggest } from '../core/suggest'
 import type { PolicyWork, ResiliencePolicy } from './policy'
 
 /** How backoff delays are randomised. */
@@ -56,6 +57,48 @@ export function isRetryableError(error: unknown): boolean {
     hasErrorKind(error, 'AsyncCancelledError') ||
     (error instanceof Error && error.name === 'AbortError')
   )
+}
+
+const RETRY_KEYS = ['attempts', 'initialDelay', 'maxDelay', 'exponent', 'jitter', 'retryIf', 'onRetry']
+
+/**
+ * What is wrong with a {@link RetryInput} given by a user (a count, or options with known
+ * keys and sane numbers), or `undefined` when it is fine or absent. Every option checker that
+ * takes `retry` uses this one. @internal
+ */
+export function retryInputProblem(retry: unknown): string | undefined {
+  if (retry === undefined) return undefined
+  if (typeof retry === 'number') {
+    return Number.isInteger(retry) && retry >= 0
+      ? undefined
+      : `\`retry\` must be a whole number >= 0, got ${retry}`
+  }
+  if (typeof retry !== 'object' || retry === null || Array.isArray(retry))
+    return '`retry` must be a count of retries or retry options'
+  const options = retry as Record<string, unknown>
+  for (const name of Object.keys(options)) {
+    if (!RETRY_KEYS.includes(name)) {
+      const hint = suggest(name, RETRY_KEYS)
+      return `unknown retry option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`
+    }
+  }
+  const attempts = options.attempts
+  if (
+    attempts !== undefined &&
+    !(typeof attempts === 'number' && Number.isInteger(attempts) && attempts >= 0)
+  ) {
+    return `\`retry.attempts\` must be a whole number >= 0, got ${String(attempts)}`
+  }
+  for (const name of ['initialDelay', 'maxDelay'] as const) {
+    const value = options[name]
+    if (value !== undefined && !(typeof value === 'number' && value >= 0))
+      return `\`retry.${name}\` must be a number >= 0`
+  }
+  for (const name of ['retryIf', 'onRetry'] as const) {
+    const value = options[name]
+    if (value !== undefined && typeof value !== 'function') return `\`retry.${name}\` must be a function`
+  }
+  return undefined
 }
 
 /** Normalises a {@link RetryInput} to full options. */

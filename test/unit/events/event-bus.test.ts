@@ -1,6 +1,13 @@
 ;(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('nodejs.dispose')
 import { AsyncEventBus } from '../../../src/events/event-bus'
-import { BusClosedError, HandlerError, isBusClosedError, isHandlerError } from '../../../src/events/errors'
+import {
+  BusClosedError,
+  HandlerError,
+  isBusClosedError,
+  isEmitError,
+  isHandlerError,
+  type EmitError,
+} from '../../../src/events/errors'
 import { AsyncMetrics } from '../../../src/core/metrics'
 
 class UserCreated {
@@ -209,9 +216,11 @@ describe('AsyncEventBus: delivery and ordering', () => {
   it('rejects a non-object event and a non-function handler with clear errors', async () => {
     const bus = new AsyncEventBus({ metrics: new AsyncMetrics() })
     await expect(bus.emit(null as unknown as object)).rejects.toThrow(/must be a class instance/)
-    expect(() => bus.on(UserCreated, 'nope' as never)).toThrow(/handler for UserCreated must be a function/)
+    expect(() => bus.on(UserCreated, 'nope' as never)).toThrow(
+      /on\(UserCreated\): the handler must be a function/,
+    )
     expect(() => bus.on(UserCreated, () => undefined, { concurrency: 0, name: 'mailer' })).toThrow(
-      /"concurrency" of handler "mailer" for UserCreated/,
+      /on\(UserCreated\) handler "mailer": option "concurrency"/,
     )
   })
 })
@@ -293,7 +302,7 @@ describe('AsyncEventBus: errors', () => {
     ])
   })
 
-  it('a failing on handler rejects even when fallible ones also failed; the aggregate holds only on failures', async () => {
+  it('a failing on handler rejects even when fallible ones also failed; the rejection carries both', async () => {
     const bus = new AsyncEventBus({ metrics: new AsyncMetrics() })
     bus.onFallible(UserCreated, () => {
       throw new Error('soft')
@@ -301,8 +310,13 @@ describe('AsyncEventBus: errors', () => {
     bus.on(UserCreated, function hard() {
       throw new Error('hard')
     })
-    const error = (await bus.emit(new UserCreated(1)).catch((e: unknown) => e)) as AggregateError
-    expect((error.errors as HandlerError[]).map((e) => e.handlerName)).toEqual(['hard'])
+    const error = (await bus.emit(new UserCreated(1)).catch((e: unknown) => e)) as EmitError
+    expect(isEmitError(error)).toBe(true)
+    expect(error).toBeInstanceOf(AggregateError)
+    expect(error.errors.map((e) => e.handlerName)).toEqual(['hard'])
+    // The fallible failure of the same emit is not lost: it rides on the rejection's result.
+    expect(error.result.errors.map((e) => (e.cause as Error).message)).toEqual(['soft'])
+    expect(error.message).toMatch(/1 of 2 handlers failed for UserCreated: hard \(and 1 fallible\)/)
   })
 
   it('records each emit, and failed ones, in AsyncMetrics', async () => {

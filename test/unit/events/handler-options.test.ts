@@ -231,7 +231,7 @@ describe('handler option: rateLimit', () => {
   it('rejects invalid limits naming the handler, event class and property', () => {
     const bus = newBus()
     expect(() => bus.on(Job, () => undefined, { name: 'h', rateLimit: { max: 0, windowMs: 10 } })).toThrow(
-      'AsyncEventBus: option "rateLimit.max" of handler "h" for Job must be an integer >= 1, got 0',
+      'AsyncEventBus.on(Job) handler "h": option "rateLimit.max": must be an integer >= 1, got 0',
     )
     expect(() =>
       bus.on(Job, () => undefined, { rateLimit: { max: 1, windowMs: 10, onLimit: 'x' as never } }),

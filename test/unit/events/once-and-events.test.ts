@@ -156,7 +156,7 @@ describe('events() iterator', () => {
 
   it('rejects a bad bufferSize', () => {
     expect(() => newBus().events(Tick, { bufferSize: 0 })).toThrow(
-      'events(Tick): bufferSize must be an integer >= 1, got 0',
+      'AsyncEventBus.events(Tick): option "bufferSize": must be an integer >= 1, got 0',
     )
   })
 })
