@@ -5,6 +5,7 @@ import { type Kysely } from 'kysely'
 import { type AsyncResult } from '../core/async-result'
 import { type ModelCacheOptions } from './cache'
 import { type SqlNumber } from './coerce'
+import { type GroupedScope } from './grouping'
 import {
   configureDatabase,
   isModelRouter,
@@ -177,13 +178,37 @@ export class Model {
     return createScope(this).asyncPluck(column, options)
   }
 
-  /** The first row's `column`, or `undefined` on an empty table. */
+  /** The first row's `column`, or `null` on an empty table (Rails' `pick` gives `nil`). */
   static asyncPick<M extends Model, K extends ColumnKey<M>>(
     this: ModelClass<M>,
     column: K,
     options?: QueryOptions,
-  ): AsyncResult<M[K] | undefined> {
+  ): AsyncResult<M[K] | null> {
     return createScope(this).asyncPick(column, options)
+  }
+
+  /** `count(distinct column)`: the number of distinct non-null values. */
+  static asyncCountDistinct<M extends Model>(
+    this: ModelClass<M>,
+    column: ColumnKey<M>,
+    options?: QueryOptions,
+  ): AsyncResult<number> {
+    return createScope(this).asyncCountDistinct(column, options)
+  }
+
+  /**
+   * Every row grouped by `columns`, for `having`, `orderBy`, `limit` and `asyncAggregate`.
+   *
+   * @example
+   * ```ts
+   * const rows = await User.groupBy('region').having('n', '>', 1).asyncAggregate({ n: 'count', top: { max: 'score' } })
+   * ```
+   */
+  static groupBy<M extends Model, G extends ColumnKey<M>>(
+    this: ModelClass<M>,
+    ...columns: G[]
+  ): GroupedScope<M, G> {
+    return createScope(this).groupBy(...columns)
   }
 
   /** The row with primary key `id`, or `undefined`. */

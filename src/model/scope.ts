@@ -7,7 +7,7 @@
 import { sql, type CompiledQuery, type Expression, type QueryResult, type SqlBool } from 'kysely'
 import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
-import { aggregateExpression, readAggregate, type AggregateFunction } from './aggregates'
+import { aggregateExpression, readAggregate, readCount, type AggregateFunction } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import {
@@ -24,6 +24,16 @@ import {
 import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidQueryError, RecordNotFoundError } from './errors'
+import {
+  compileGrouped,
+  GroupedBuilder,
+  groupingState,
+  groupTerms,
+  parseAggregates,
+  readGroupRows,
+  type GroupedScope,
+  type GroupingState,
+} from './grouping'
 import { Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
@@ -111,8 +121,20 @@ export interface Scope<M extends object> {
   asyncMax<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | null>
   /** The column's values, in scope order. */
   asyncPluck<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<Array<M[K]>>
-  /** The first row's value of the column, or `undefined` when there is no row. */
-  asyncPick<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | undefined>
+  /** The first row's value of the column, or `null` when there is no row (as Rails' `pick` gives `nil`). */
+  asyncPick<K extends ColumnKey<M>>(column: K, options?: QueryOptions): AsyncResult<M[K] | null>
+  /** `count(distinct column)`: the number of distinct non-null values (over the limited rows, with `limit`). */
+  asyncCountDistinct(column: ColumnKey<M>, options?: QueryOptions): AsyncResult<number>
+  /**
+   * Groups rows by `columns` for `asyncAggregate` (see {@link GroupedScope}); this scope's
+   * `orderBy`, `limit` and `offset` apply to the groups, as in Rails' `group`.
+   *
+   * @example
+   * ```ts
+   * const perRegion = await User.where({ active: true }).groupBy('region').asyncAggregate({ n: 'count' })
+   * ```
+   */
+  groupBy<G extends ColumnKey<M>>(...columns: G[]): GroupedScope<M, G>
   /** The row with this primary key, or `undefined`. */
   asyncFind(id: unknown, options?: QueryOptions): AsyncResult<M | undefined>
   /** The row with this primary key; rejects with a `RecordNotFoundError` when missing. */
@@ -233,11 +255,13 @@ class ModelScope<M extends object> implements Scope<M> {
 
   // ---- SQL building ------------------------------------------------------------------------
 
-  private select(db: AnyKysely, sqlite: boolean, extra?: Condition) {
+  private select(db: AnyKysely, sqlite: boolean, extra?: Condition, ordered = true) {
     let qb = db.selectFrom(this.meta.table)
     const where = whereExpression(extra ? [...this.state.conditions, extra] : this.state.conditions, sqlite)
     if (where) qb = qb.where(where)
-    for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
+    // An aggregate over every row ignores the order (PostgreSQL refuses `count(*) … order by
+    // col`); with a limit or offset the order picks the rows, so it stays in the subquery.
+    if (ordered) for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
     if (this.state.limit !== undefined) qb = qb.limit(this.state.limit)
     if (this.state.offset !== undefined) {
       // SQLite needs a LIMIT before OFFSET.
@@ -301,8 +325,9 @@ class ModelScope<M extends object> implements Scope<M> {
     if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
     const target = db ?? resolveDatabase(this.model)
     const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, (holed, sqlite) => {
-      const inner = holed.select(target, sqlite)
-      if (holed.state.limit === undefined && holed.state.offset === undefined) {
+      const paged = holed.state.limit !== undefined || holed.state.offset !== undefined
+      const inner = holed.select(target, sqlite, undefined, paged)
+      if (!paged) {
         return inner.select(aggregateExpression(fn, col?.name).as('v')).compile() as CompiledQuery<{
           v: unknown
         }>
@@ -424,9 +449,52 @@ class ModelScope<M extends object> implements Scope<M> {
     )
   }
 
-  asyncPick<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | undefined> {
+  asyncPick<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | null> {
     return this.values1('asyncPick', this.first(), name, options, (rows, col) =>
-      rows[0] ? (readValue(col.kind, rows[0].v) as M[K]) : undefined,
+      rows[0] ? (readValue(col.kind, rows[0].v) as M[K]) : null,
+    )
+  }
+
+  asyncCountDistinct(name: ColumnKey<M>, options?: QueryOptions): AsyncResult<number> {
+    return this.run(
+      'asyncCountDistinct',
+      options,
+      (db, sqlite) => {
+        const col = columnOf(this.meta, name)
+        return this.compiledOnce(`distinct:${col.name}`, db, (holed) => {
+          const paged = holed.state.limit !== undefined || holed.state.offset !== undefined
+          const inner = holed.select(db, sqlite, undefined, paged)
+          if (!paged) return inner.select(sql`count(distinct ${sql.id(col.name)})`.as('v')).compile()
+          const sub = inner.select(sql.id(col.name).as('c')).as('t')
+          return db
+            .selectFrom(sub)
+            .select(sql`count(distinct ${sql.id('c')})`.as('v'))
+            .compile()
+        })
+      },
+      (result) => readCount((result.rows[0] as { v?: unknown } | undefined)?.v),
+    )
+  }
+
+  groupBy<G extends ColumnKey<M>>(...columns: G[]): GroupedScope<M, G> {
+    const state = groupingState(this.meta, columns, this.state.order, this.state.limit, this.state.offset)
+    return new GroupedBuilder(this.meta, state, (grouping, aggregates, options) =>
+      this.grouped(grouping, aggregates, options as QueryOptions | undefined),
+    ) as unknown as GroupedScope<M, G>
+  }
+
+  private grouped(
+    grouping: GroupingState,
+    aggregates: unknown,
+    options: QueryOptions | undefined,
+  ): AsyncResult<Array<Record<string, unknown>>> {
+    const specs = parseAggregates(this.meta, grouping, aggregates)
+    const terms = groupTerms(this.meta, grouping, specs)
+    return this.run(
+      'asyncAggregate',
+      options,
+      (db, sqlite) => compileGrouped(db, sqlite, this.meta, this.state.conditions, grouping, specs, terms),
+      (result) => readGroupRows(result.rows as Array<Record<string, unknown>>, grouping, specs),
     )
   }
 

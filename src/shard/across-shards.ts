@@ -2,14 +2,25 @@
  * `acrossShards(Model)` / `Model.acrossShards()`: a scope whose helpers run on every shard at
  * once and return one exactly merged answer (see `merge.ts` for the rules).
  */
-import { sql, type CompiledQuery, type QueryResult } from 'kysely'
+import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely'
 import { AsyncResult } from '../core/async-result'
 import { invalidateTable } from '../model/cache'
-import { readValue, toSqlNumber, type SqlNumber } from '../model/coerce'
+import { readValue, type SqlNumber } from '../model/coerce'
 import { columnOf, orderTerm, rowCount, touchColumn, whereConditions } from '../model/conditions'
 import { databaseState, executeCompiled, type AnyKysely } from '../model/connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidQueryError } from '../model/errors'
+import {
+  GroupedBuilder,
+  groupingState,
+  groupTerms,
+  parseAggregates,
+  type Aggregate,
+  type AggregateValue,
+  type GroupingState,
+  type GroupRow,
+  type HavingOperator,
+} from '../model/grouping'
 import {
   type Attributes,
   type ColumnKey,
@@ -17,24 +28,30 @@ import {
   type ModelClass,
   type WhereAttributes,
 } from '../model/scope'
-import { ShardError, type ShardFailure } from './errors'
-import { settleAcrossShards } from './settle-across-shards'
+import { checkCollations } from './collation'
+import { isUnsupportedCollationError, ShardError, ShardMergeLimitError, type ShardFailure } from './errors'
+import { mergeGroupedRows, type GroupMergePlan } from './grouped-merge'
 import {
   concatPage,
   DEFAULT_MAX_DISTINCT,
-  mergeAvg,
   mergeCount,
-  mergeDistinct,
   mergeExists,
-  mergeExtreme,
-  mergeGroups,
   mergePage,
-  mergeSum,
   rowComparator,
-  type AvgPart,
   type SortKey,
   type ValueComparator,
 } from './merge'
+import {
+  avgParts,
+  customCodec,
+  keyCodec,
+  needsEpochKey,
+  sumParts,
+  type KeyCodec,
+  type MergeDialect,
+} from './merge-keys'
+import { type ShardKey, type ShardResolver } from './resolvers'
+import { settleAcrossShards } from './settle-across-shards'
 import { shardManagerOf, type ShardManager } from './shard-manager'
 import {
   aliased,
@@ -123,11 +140,21 @@ export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
   /** The most distinct values `asyncCountDistinct` holds in memory. Defaults to 1 000 000. */
   maxDistinct?: number
   /**
-   * Compares two non-null values when merging `min`, `max` and ordered rows. Defaults to
-   * code-unit order for strings (PostgreSQL's `C` collation, SQLite's `BINARY`); pass
-   * `new Intl.Collator(...).compare` to match a locale collation.
+   * Compares two non-null values (as read) when merging `min`, `max`, ordered rows and the
+   * order of groups. Defaults to the database's order: strings by code point (PostgreSQL's
+   * `C`, `POSIX` and `C.UTF-8` collations, SQLite's `BINARY`), numbers, decimals and
+   * timestamps exactly. On PostgreSQL a text column of any other collation makes those
+   * helpers reject with an `UnsupportedCollationError` unless `compare` is given (e.g.
+   * `new Intl.Collator('en').compare`).
    */
   compare?: ValueComparator
+  /**
+   * Where rows live: the column a resolver places rows by (`hashShardResolver`,
+   * `rangeShardResolver`). A read whose conditions pin that column (`where({ userId: 7 })`,
+   * `asyncFindBy({ userId: 7 })`, `in` lists; `asyncFind(id)` when it is the primary key)
+   * runs only on the shards the resolver names. Defaults to none: every read asks every shard.
+   */
+  shardKey?: { readonly column: string; readonly resolver: ShardResolver<ShardKey> }
 }
 
 /**
@@ -164,23 +191,17 @@ export interface ShardWriteResult {
 }
 
 /**
- * One aggregate of `groupBy(...).asyncAggregate({...})`.
+ * One aggregate of `groupBy(...).asyncAggregate({...})` (the same as a model's {@link Aggregate}).
  *
  * @example
  * ```ts
  * await User.acrossShards().groupBy('region').asyncAggregate({ n: 'count', scored: { count: 'score' }, top: { max: 'score' } })
  * ```
  */
-export type ShardAggregate<M> =
-  | 'count'
-  | { readonly count: ColumnKey<M> }
-  | { readonly sum: ColumnKey<M> }
-  | { readonly avg: ColumnKey<M> }
-  | { readonly min: ColumnKey<M> }
-  | { readonly max: ColumnKey<M> }
+export type ShardAggregate<M> = Aggregate<M>
 
 /**
- * The value type of a {@link ShardAggregate}.
+ * The value type of a {@link ShardAggregate} (a sum over no value is `0`, as a model's).
  *
  * @example
  * ```ts
@@ -188,19 +209,7 @@ export type ShardAggregate<M> =
  * row?.mean // number | null
  * ```
  */
-export type ShardAggregateValue<M, A> = A extends 'count'
-  ? number
-  : A extends { count: string }
-    ? number
-    : A extends { sum: string }
-      ? SqlNumber | null
-      : A extends { avg: string }
-        ? number | null
-        : A extends { min: infer K extends keyof M }
-          ? M[K] | null
-          : A extends { max: infer K extends keyof M }
-            ? M[K] | null
-            : never
+export type ShardAggregateValue<M, A> = AggregateValue<M, A>
 
 /**
  * One merged group: the group columns and the named aggregates.
@@ -211,24 +220,31 @@ export type ShardAggregateValue<M, A> = A extends 'count'
  * rows[0]?.region; rows[0]?.n
  * ```
  */
-export type ShardGroupRow<M, G extends keyof M, S> = { [K in G]: M[K] } & {
-  [K in keyof S]: ShardAggregateValue<M, S[K]>
-}
+export type ShardGroupRow<M, G extends keyof M, S> = GroupRow<M, G, S>
 
 /**
- * A cross-shard scope grouped by columns.
+ * A cross-shard scope grouped by columns, with the API of a model's `GroupedScope`.
+ * Each shard sends its groups with partial aggregates; groups of equal keys are merged
+ * exactly (avg as Σsum/Σcount), then `having`, the order (ties by the group columns
+ * ascending) and `offset`/`limit` apply to the merged groups — every shard's groups are
+ * merged first, as Vitess does.
  *
  * @example
  * ```ts
  * const grouped = User.acrossShards().where({ active: true }).groupBy('region')
- * await grouped.asyncAggregate({ n: 'count', total: { sum: 'score' } })
+ * await grouped.having('n', '>', 10).orderBy('total', 'desc').limit(3).asyncAggregate({ n: 'count', total: { sum: 'score' } })
  * ```
  */
 export interface GroupedShardScope<M extends object, G extends ColumnKey<M>, Mode extends ShardErrorMode> {
-  /**
-   * Each group's aggregates, merged across shards with the same rules as the helpers (avg as
-   * Σsum/Σcount). Groups come back ordered by the group columns, ascending.
-   */
+  /** Keeps the groups whose aggregate (or group column) `name` compares true with `value`. */
+  having(name: string, operator: HavingOperator, value: unknown): GroupedShardScope<M, G, Mode>
+  /** Orders groups by a group column or an aggregate. `direction` defaults to `'asc'`. */
+  orderBy(name: string, direction?: 'asc' | 'desc'): GroupedShardScope<M, G, Mode>
+  /** At most `count` groups. */
+  limit(count: number): GroupedShardScope<M, G, Mode>
+  /** Skips `count` groups. */
+  offset(count: number): GroupedShardScope<M, G, Mode>
+  /** Each merged group's aggregates. */
   asyncAggregate<S extends Record<string, ShardAggregate<M>>>(
     aggregates: S,
     options?: ShardQueryOptions,
@@ -265,11 +281,11 @@ export interface ShardScope<M extends object, Mode extends ShardErrorMode = 'fai
 
   /** Σ of each shard's `count(*)`. */
   asyncCount(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number>>
-  /** Σ of each shard's `sum(column)`; `null` only when no shard has a non-null value. */
-  asyncSum(
-    column: ColumnKey<M>,
-    options?: ShardQueryOptions,
-  ): AsyncResult<ShardAnswer<Mode, SqlNumber | null>>
+  /**
+   * Σ of each shard's `sum(column)`, exact for integers and decimals; `0` when no row has a
+   * value, as a model's `asyncSum` (and Rails' `sum`).
+   */
+  asyncSum(column: ColumnKey<M>, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, SqlNumber>>
   /** Σsum / Σcount of the non-null values (never the mean of means); `null` when there are none. */
   asyncAvg(column: ColumnKey<M>, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number | null>>
   /** The least of the shards' `min(column)`. */
@@ -291,6 +307,22 @@ export interface ShardScope<M extends object, Mode extends ShardErrorMode = 'fai
   ): AsyncResult<ShardAnswer<Mode, Array<M[K]>>>
   /** The rows as model instances: merged in order with `orderBy`, else in shard order. */
   asyncAll(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, M[]>>
+  /** The first row's value of the column (in the merged order), or `null` when there is no row. */
+  asyncPick<K extends ColumnKey<M>>(
+    column: K,
+    options?: ShardQueryOptions,
+  ): AsyncResult<ShardAnswer<Mode, M[K] | null>>
+  /**
+   * The row with this primary key, or `undefined`: from the shard the `shardKey` resolver
+   * names when the primary key is the shard key, else from every shard (the first found, in
+   * shard order).
+   */
+  asyncFind(id: unknown, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, M | undefined>>
+  /** The first row matching `attributes` (in the merged order), or `undefined`; routed by `shardKey`. */
+  asyncFindBy(
+    attributes: WhereAttributes<M>,
+    options?: ShardQueryOptions,
+  ): AsyncResult<ShardAnswer<Mode, M | undefined>>
   /**
    * The exact number of distinct non-null values: each shard sends its distinct values and
    * they are deduplicated in a `Set` of at most `maxDistinct` entries (past it the helper
@@ -315,6 +347,8 @@ interface Context {
   readonly shards: readonly string[]
   readonly mode: ShardErrorMode
   readonly options: AcrossShardsOptions<ShardErrorMode>
+  readonly dialect: MergeDialect
+  readonly shardKey: { readonly column: ColumnMeta; readonly resolver: ShardResolver<ShardKey> } | undefined
 }
 
 const EMPTY: ShardQueryState = { conditions: [], order: [], limit: undefined, offset: undefined }
@@ -324,6 +358,8 @@ type Row = Record<string, unknown>
 class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements ShardScope<M, Mode> {
   private readonly compiled = new Map<string, ShardQuery<Row>>()
   private shaped: ShardShape | undefined
+  private routed: readonly string[] | undefined
+  private firstRow: ShardScopeImpl<M, Mode> | undefined
 
   constructor(
     private readonly ctx: Context,
@@ -356,13 +392,45 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   }
 
   groupBy<G extends ColumnKey<M>>(...columns: G[]): GroupedShardScope<M, G, Mode> {
-    if (columns.length === 0)
-      throw new InvalidQueryError(this.ctx.meta.model, 'groupBy', 'groupBy needs a column')
-    const groups = columns.map((c) => columnOf(this.ctx.meta, c))
-    return {
-      asyncAggregate: (aggregates, options) =>
-        this.grouped(groups, aggregates as Record<string, ShardAggregate<M>>, options) as never,
-    }
+    const state = groupingState(this.ctx.meta, columns, this.state.order, this.state.limit, this.state.offset)
+    return new GroupedBuilder(this.ctx.meta, state, (grouping, aggregates, options) =>
+      this.grouped(grouping, aggregates, options as ShardQueryOptions | undefined),
+    ) as unknown as GroupedShardScope<M, G, Mode>
+  }
+
+  // ---- merge keys ---------------------------------------------------------------------------
+
+  /** Whether merge keys are the database's own values (not the caller's `compare` on read values). */
+  private get exact(): boolean {
+    return this.ctx.options.compare === undefined
+  }
+
+  /**
+   * How the merge compares and deduplicates `col`'s raw values: merge keys (selected with
+   * {@link keySql}), or with `values` the column's own values (what `min`/`max` return).
+   */
+  private codec(col: ColumnMeta, values = false): KeyCodec {
+    const compare = this.ctx.options.compare
+    return compare
+      ? customCodec((raw) => readValue(col.kind, raw), compare)
+      : keyCodec(col.kind, this.ctx.dialect, !values && this.epoch(col))
+  }
+
+  /** Whether `col`'s merge key is selected as its exact epoch (PostgreSQL timestamps). */
+  private epoch(col: ColumnMeta): boolean {
+    return this.exact && needsEpochKey(col.kind, this.ctx.dialect)
+  }
+
+  /** The SQL of `col`'s merge key. */
+  private keySql(col: ColumnMeta): RawBuilder<unknown> {
+    return this.epoch(col) ? sql`extract(epoch from ${sql.id(col.name)})` : sql.id(col.name)
+  }
+
+  /** The columns whose collation a merge relies on (PostgreSQL text, without `compare`). */
+  private collated(cols: readonly ColumnMeta[]): ColumnMeta[] | undefined {
+    if (this.ctx.dialect !== 'postgres' || !this.exact) return undefined
+    const text = cols.filter((c) => c.kind === 'string' || c.kind === 'unknown' || c.kind === 'json')
+    return text.length > 0 ? text : undefined
   }
 
   // ---- running ------------------------------------------------------------------------------
@@ -394,24 +462,50 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     }
   }
 
-  /** Runs `query` on every shard, reads each result, merges the healthy ones. */
+  /** The shards to ask: those the `shardKey` resolver names for the pinned keys, else all. */
+  private targets(): readonly string[] {
+    if (this.routed) return this.routed
+    const key = this.ctx.shardKey
+    let shards = this.ctx.shards
+    if (key) {
+      for (const c of this.state.conditions) {
+        if (c.column !== key.column) continue
+        const values =
+          c.operator === '=' ? [c.value] : c.operator === 'in' ? (c.value as unknown[]) : undefined
+        if (!values) continue
+        const named = new Set(values.map((v) => key.resolver.resolve(v as ShardKey)))
+        shards = shards.filter((s) => named.has(s))
+      }
+    }
+    return (this.routed = shards)
+  }
+
+  /**
+   * Runs `query` on every target shard (after the collation check of `collated`, once per
+   * database), reads each result, merges the healthy ones.
+   */
   private read<P, T>(
     helper: string,
     query: ShardQuery<Row>,
     readPart: (result: QueryResult<Row>) => P,
-    merge: (parts: P[], sqlite: boolean) => T,
+    merge: (parts: P[]) => T,
     options: ShardQueryOptions | undefined,
+    collated?: readonly ColumnMeta[],
   ): AsyncResult<ShardAnswer<Mode, T>> {
     const operation = this.operation(helper)
-    const { manager, shards, mode } = this.ctx
-    const sqlite = databaseState(manager.database(shards[0] as string) as unknown as AnyKysely).sqlite
+    const { manager, mode, meta } = this.ctx
     return AsyncResult.from(
       async (signal) => {
         const settled = await settleAcrossShards(
           manager,
-          shards,
-          ({ db, signal: shardSignal }) =>
-            executeCompiled(db as AnyKysely, query.for(db as AnyKysely), shardSignal).then(readPart),
+          this.targets(),
+          ({ db, signal: shardSignal }) => {
+            const target = db as AnyKysely
+            const run = (): Promise<P> =>
+              executeCompiled(target, query.for(target), shardSignal).then(readPart)
+            const check = collated && checkCollations(target, meta, collated)
+            return check ? check.then(run) : run()
+          },
           {
             operation,
             signal,
@@ -429,13 +523,20 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             parts.push(s.value)
             values.set(s.shard, s.value)
           } else if (s.cancelled) cancelled.push(s.shard)
-          else failures.push({ shard: s.shard, cause: s.reason })
+          else {
+            // A collation the merge cannot follow is the caller's to fix, not a shard's failure.
+            if (isUnsupportedCollationError(s.reason)) throw s.reason
+            failures.push({ shard: s.shard, cause: s.reason })
+          }
         }
         if (signal.aborted) throw signal.reason
-        if ((mode === 'fail' && failures.length + cancelled.length > 0) || parts.length === 0) {
+        if (
+          (mode === 'fail' && failures.length + cancelled.length > 0) ||
+          (parts.length === 0 && settled.length > 0)
+        ) {
           throw new ShardError(operation, failures, cancelled, values)
         }
-        const value = merge(parts, sqlite)
+        const value = merge(parts)
         return (
           mode === 'partial' ? { value, failedShards: failures, complete: failures.length === 0 } : value
         ) as ShardAnswer<Mode, T>
@@ -454,10 +555,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     return this.read('asyncCount', query, (r) => Number(r.rows[0]?.n ?? 0), mergeCount, options)
   }
 
-  asyncSum(
-    column: ColumnKey<M>,
-    options?: ShardQueryOptions,
-  ): AsyncResult<ShardAnswer<Mode, SqlNumber | null>> {
+  asyncSum(column: ColumnKey<M>, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, SqlNumber>> {
     this.noPaging('asyncSum')
     const col = columnOf(this.ctx.meta, column)
     const query = this.query(`sum:${col.name}`, (db, state) =>
@@ -465,7 +563,13 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         .select(sql`sum(${sql.id(col.name)})`.as('s'))
         .compile(),
     )
-    return this.read('asyncSum', query, (r) => readSum(r.rows[0]?.s), mergeSum, options)
+    return this.read(
+      'asyncSum',
+      query,
+      (r) => r.rows[0]?.s,
+      (parts) => sumParts(parts) ?? 0,
+      options,
+    )
   }
 
   asyncAvg(column: ColumnKey<M>, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number | null>> {
@@ -479,8 +583,13 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     return this.read(
       'asyncAvg',
       query,
-      (r): AvgPart => ({ sum: readSum(r.rows[0]?.s), count: Number(r.rows[0]?.n ?? 0) }),
-      mergeAvg,
+      (r) => r.rows[0],
+      (parts) =>
+        avgParts(
+          parts.map((p) => p?.s),
+          parts.map((p) => p?.n),
+          this.ctx.dialect,
+        ),
       options,
     )
   }
@@ -503,6 +612,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const helper = fn === 'min' ? 'asyncMin' : 'asyncMax'
     this.noPaging(helper)
     const col = columnOf(this.ctx.meta, column)
+    const codec = this.codec(col, true)
     const query = this.query(`${fn}:${col.name}`, (db, state) =>
       baseSelect(db, this.ctx.meta, state.conditions)
         .select(sql`${sql.raw(fn)}(${sql.id(col.name)})`.as('m'))
@@ -511,9 +621,23 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     return this.read(
       helper,
       query,
-      (r) => readValue(col.kind, r.rows[0]?.m),
-      (parts) => mergeExtreme(fn, parts, this.ctx.options.compare),
+      (r) => r.rows[0]?.m,
+      (parts) => {
+        let best: unknown = null
+        let bestKey: unknown
+        for (const raw of parts) {
+          if (raw === null || raw === undefined) continue
+          const key = codec.key(raw)
+          const c = best === null ? 0 : codec.compare(key, bestKey)
+          if (best === null || (fn === 'min' ? c < 0 : c > 0)) {
+            best = raw
+            bestKey = key
+          }
+        }
+        return readValue(col.kind, best)
+      },
       options,
+      this.collated([col]),
     )
   }
 
@@ -531,19 +655,32 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   ): AsyncResult<ShardAnswer<Mode, number>> {
     this.noPaging('asyncCountDistinct')
     const col = columnOf(this.ctx.meta, column)
-    const query = this.query(`distinct:${col.name}`, (db, state) =>
+    const codec = this.codec(col)
+    const key = this.keySql(col)
+    const query = this.query(`distinct:${this.exact ? 'x' : 'c'}:${col.name}`, (db, state) =>
       baseSelect(db, this.ctx.meta, state.conditions)
         .where(sql.id(col.name), 'is not', null)
-        .select(aliased(col.name, 'v'))
+        .select(key.as('v'))
         .distinct()
         .compile(),
     )
     const operation = this.operation('asyncCountDistinct')
+    const max = this.ctx.options.maxDistinct ?? DEFAULT_MAX_DISTINCT
     return this.read(
       'asyncCountDistinct',
       query,
-      (r) => r.rows.map((row) => readValue(col.kind, row.v)),
-      (parts) => mergeDistinct(parts, this.ctx.options.maxDistinct ?? DEFAULT_MAX_DISTINCT, operation),
+      (r) => r.rows,
+      (lists) => {
+        const seen = new Set<unknown>()
+        for (const rows of lists) {
+          for (const row of rows) {
+            if (row.v === null || row.v === undefined) continue
+            seen.add(codec.identity(codec.key(row.v)))
+            if (seen.size > max) throw new ShardMergeLimitError(operation, max, 'distinct values')
+          }
+        }
+        return seen.size
+      },
       options,
     )
   }
@@ -557,30 +694,41 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     options?: ShardQueryOptions,
   ): AsyncResult<ShardAnswer<Mode, T>> {
     const order = this.state.order
-    const orderSelection = order.map((o, i) => aliased(o.column.name, `o${i}`))
-    const query = this.query(key, (db, state) =>
-      orderedSelect(db, this.ctx.meta, state, [...selection(), ...orderSelection]),
+    const codecs = order.map((o) => this.codec(o.column))
+    const query = this.query(`${key}:${this.exact ? 'x' : 'c'}`, (db, state) =>
+      orderedSelect(db, this.ctx.meta, state, [
+        ...selection(),
+        ...order.map((o, i) => this.keySql(o.column).as(`o${i}`)),
+      ]),
     )
     const page = { limit: this.state.limit, offset: this.state.offset }
+    const nullsLargest = this.ctx.dialect !== 'sqlite'
     return this.read(
       helper,
       query,
       (r) => r.rows,
-      (lists, sqlite) => {
+      (lists) => {
         if (order.length === 0) return finish(concatPage(lists, page))
-        // Read each order value once, not at every comparison of the merge.
+        // Read each order key once, not at every comparison of the merge.
         const keyed = lists.map((rows) =>
-          rows.map((row) => ({ row, key: order.map((o, i) => readValue(o.column.kind, row[`o${i}`])) })),
+          rows.map((row) => ({
+            row,
+            key: codecs.map((codec, i) => {
+              const raw = row[`o${i}`]
+              return raw === null || raw === undefined ? null : codec.key(raw)
+            }),
+          })),
         )
         const keys: SortKey<{ key: unknown[] }>[] = order.map((o, i) => ({
           get: (entry) => entry.key[i],
           direction: o.direction,
-          nullsLargest: !sqlite,
-          compare: this.ctx.options.compare,
+          nullsLargest,
+          compare: (codecs[i] as KeyCodec).compare,
         }))
         return finish(mergePage(keyed, rowComparator(keys), page).map((entry) => entry.row))
       },
       options,
+      this.collated(order.map((o) => o.column)),
     )
   }
 
@@ -598,45 +746,112 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     )
   }
 
-  asyncAll(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, M[]>> {
+  /** This scope limited to one row (kept, so its compiled queries are reused). */
+  private first(): ShardScopeImpl<M, Mode> {
+    if (this.state.limit !== undefined && this.state.limit <= 1) return this
+    return (this.firstRow ??= this.with({ limit: 1 }))
+  }
+
+  asyncPick<K extends ColumnKey<M>>(
+    column: K,
+    options?: ShardQueryOptions,
+  ): AsyncResult<ShardAnswer<Mode, M[K] | null>> {
+    const col = columnOf(this.ctx.meta, column)
+    return this.first().rows(
+      'asyncPick',
+      `pluck:${col.name}`,
+      () => [aliased(col.name, 'v')],
+      (rows) => (rows[0] ? (readValue(col.kind, rows[0].v) as M[K]) : null),
+      options,
+    )
+  }
+
+  private instances(rows: readonly Row[]): M[] {
     const { meta, model } = this.ctx
+    return rows.map((row) => {
+      const instance = new model() as Record<string, unknown>
+      for (const c of meta.columns) instance[c.property] = readValue(c.kind, row[`c_${c.property}`])
+      return instance as M
+    })
+  }
+
+  private selection(): ReturnType<typeof aliased>[] {
+    return this.ctx.meta.columns.map((c) => aliased(c.name, `c_${c.property}`))
+  }
+
+  asyncAll(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, M[]>> {
     return this.rows(
       'asyncAll',
       'all',
-      () => meta.columns.map((c) => aliased(c.name, `c_${c.property}`)),
-      (rows) =>
-        rows.map((row) => {
-          const instance = new model() as Record<string, unknown>
-          for (const c of meta.columns) instance[c.property] = readValue(c.kind, row[`c_${c.property}`])
-          return instance as M
-        }),
+      () => this.selection(),
+      (rows) => this.instances(rows),
+      options,
+    )
+  }
+
+  asyncFind(id: unknown, options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, M | undefined>> {
+    const primary = this.ctx.meta.primary
+    if (!primary) {
+      throw new InvalidQueryError(
+        this.ctx.meta.model,
+        'primary',
+        `${this.ctx.meta.model} has no @Column({ primary: true })`,
+      )
+    }
+    const scope = this.where(primary.property, '=', id) as ShardScopeImpl<M, Mode>
+    return scope.first().rows(
+      'asyncFind',
+      'all',
+      () => scope.selection(),
+      (rows) => scope.instances(rows)[0],
+      options,
+    )
+  }
+
+  asyncFindBy(
+    attributes: WhereAttributes<M>,
+    options?: ShardQueryOptions,
+  ): AsyncResult<ShardAnswer<Mode, M | undefined>> {
+    const scope = (this.where(attributes) as ShardScopeImpl<M, Mode>).first()
+    return scope.rows(
+      'asyncFindBy',
+      'all',
+      () => scope.selection(),
+      (rows) => scope.instances(rows)[0],
       options,
     )
   }
 
   private grouped(
-    groups: ColumnMeta[],
-    aggregates: Record<string, ShardAggregate<M>>,
-    options?: ShardQueryOptions,
+    grouping: GroupingState,
+    aggregates: unknown,
+    options: ShardQueryOptions | undefined,
   ): AsyncResult<unknown> {
-    this.noPaging('asyncAggregate')
     const meta = this.ctx.meta
-    const specs = Object.entries(aggregates).map(([name, spec], i) => {
-      if (spec === 'count') return { name, fn: 'count' as const, col: undefined, i }
-      const entries = typeof spec === 'object' && spec !== null ? Object.entries(spec) : []
-      const [fn, column] = entries[0] ?? []
-      if (entries.length !== 1 || !['count', 'sum', 'avg', 'min', 'max'].includes(fn as string)) {
-        throw new InvalidQueryError(
-          meta.model,
-          name,
-          `aggregate ${name} must be 'count' or { count|sum|avg|min|max: column }`,
-        )
-      }
-      return { name, fn: fn as 'count' | 'sum' | 'avg' | 'min' | 'max', col: columnOf(meta, column), i }
-    })
-    const key = `group:${groups.map((g) => g.name).join(',')}:${specs.map((s) => `${s.name}=${s.fn}(${s.col?.name ?? '*'})`).join(',')}`
+    const specs = parseAggregates(meta, grouping, aggregates)
+    const terms = groupTerms(meta, grouping, specs)
+    const groups = grouping.groups
+    const plan: GroupMergePlan = {
+      state: grouping,
+      specs,
+      terms,
+      groupKeys: groups.map((g, i) => ({ codec: this.codec(g), alias: this.epoch(g) ? `k${i}` : `g${i}` })),
+      extremes: new Map(
+        specs
+          .filter((s) => s.fn === 'min' || s.fn === 'max')
+          .map((s) => [s.i, this.codec(s.col as ColumnMeta, true)] as const),
+      ),
+      dialect: this.ctx.dialect,
+    }
+    const key =
+      `group:${this.exact ? 'x' : 'c'}:${groups.map((g) => g.name).join(',')}:` +
+      specs.map((s) => `${s.fn}(${s.col?.name ?? '*'})`).join(',')
     const query = this.query(key, (db, state) => {
-      const selection: unknown[] = groups.map((g, i) => aliased(g.name, `g${i}`))
+      const selection: unknown[] = []
+      groups.forEach((g, i) => {
+        selection.push(aliased(g.name, `g${i}`))
+        if (this.epoch(g)) selection.push(this.keySql(g).as(`k${i}`))
+      })
       for (const s of specs) {
         const ref = s.col ? sql.id(s.col.name) : sql`*`
         if (s.fn === 'count') selection.push(sql`count(${ref})`.as(`a${s.i}n`))
@@ -649,43 +864,17 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         .groupBy(groups.map((g) => sql.id(g.name)) as never)
         .compile() as CompiledQuery<Row>
     })
+    const collated = this.collated([
+      ...groups,
+      ...specs.filter((s) => s.fn === 'min' || s.fn === 'max').map((s) => s.col as ColumnMeta),
+    ])
     return this.read(
       'asyncAggregate',
       query,
       (r) => r.rows,
-      (lists, sqlite) => {
-        const merged = mergeGroups(
-          lists,
-          (row) => groups.map((g, i) => readValue(g.kind, row[`g${i}`])),
-          (groupKey, rows) => {
-            const out: Row = {}
-            groups.forEach((g, i) => (out[g.property] = groupKey[i]))
-            for (const s of specs) {
-              const n = (row: Row): number => Number(row[`a${s.i}n`] ?? 0)
-              const sum = (row: Row): SqlNumber | null => readSum(row[`a${s.i}s`])
-              const m = (row: Row): unknown => readValue((s.col as ColumnMeta).kind, row[`a${s.i}m`])
-              out[s.name] =
-                s.fn === 'count'
-                  ? mergeCount(rows.map(n))
-                  : s.fn === 'sum'
-                    ? mergeSum(rows.map(sum))
-                    : s.fn === 'avg'
-                      ? mergeAvg(rows.map((row) => ({ sum: sum(row), count: n(row) })))
-                      : mergeExtreme(s.fn, rows.map(m), this.ctx.options.compare)
-            }
-            return out
-          },
-        )
-        const compare = rowComparator<Row>(
-          groups.map((g) => ({
-            get: (row) => row[g.property],
-            nullsLargest: !sqlite,
-            compare: this.ctx.options.compare,
-          })),
-        )
-        return merged.sort(compare)
-      },
+      (lists) => mergeGroupedRows(lists, plan),
       options,
+      collated,
     )
   }
 
@@ -771,10 +960,6 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   }
 }
 
-function readSum(value: unknown): SqlNumber | null {
-  return value === null || value === undefined ? null : toSqlNumber(value)
-}
-
 /**
  * A cross-shard scope of `model` (the same as `Model.acrossShards(...)`). The first argument
  * is the shard names or the options; the manager defaults to the one the model is attached
@@ -817,8 +1002,22 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
       `onShardError must be 'fail' or 'partial', got ${String(mode)}`,
     )
   }
+  const first = databaseState(manager.database(shards[0] as string) as unknown as AnyKysely)
+  const dialect: MergeDialect = first.postgres ? 'postgres' : first.sqlite ? 'sqlite' : 'other'
+  let shardKey: Context['shardKey']
+  if (options.shardKey !== undefined) {
+    const resolver = (options.shardKey as Partial<NonNullable<AcrossShardsOptions['shardKey']>>).resolver
+    if (typeof resolver?.resolve !== 'function') {
+      throw new InvalidQueryError(
+        meta.model,
+        'shardKey',
+        'shardKey needs { column, resolver } with resolve(key)',
+      )
+    }
+    shardKey = { column: columnOf(meta, options.shardKey.column), resolver }
+  }
   return new ShardScopeImpl<M, Mode>(
-    { model: model as ModelClass, meta, manager, shards, mode, options },
+    { model: model as ModelClass, meta, manager, shards, mode, options, dialect, shardKey },
     EMPTY,
   )
 }

@@ -3,6 +3,7 @@
  * and merges that would exceed their memory bound.
  */
 import { describeCause, hasErrorKind, TributaryError } from '../core/errors'
+import { InvalidQueryError } from '../model/errors'
 
 /**
  * One shard that failed during a fan-out, and why.
@@ -184,4 +185,47 @@ export class ShardMergeLimitError extends TributaryError {
  */
 export function isShardMergeLimitError(error: unknown): error is ShardMergeLimitError {
   return hasErrorKind(error, 'ShardMergeLimitError')
+}
+
+/**
+ * A cross-shard merge would order strings differently than the database: the column's
+ * PostgreSQL collation does not order by code point (only `C`, `POSIX`, `C.UTF-8` and the
+ * `builtin` provider do), and no `compare` was given. `model` names the class, `property` the
+ * column, `collation` the collation found; pass `acrossShards({ compare })` with a comparator
+ * of that collation (e.g. `new Intl.Collator('en').compare`) to merge in its order.
+ *
+ * @example
+ * ```ts
+ * import { isUnsupportedCollationError } from 'tributary'
+ * const e = await User.acrossShards().orderBy('name').asyncAll().catch((e: unknown) => e)
+ * if (isUnsupportedCollationError(e)) console.log(e.property, e.collation)
+ * ```
+ */
+export class UnsupportedCollationError extends InvalidQueryError {
+  constructor(
+    model: string,
+    column: string,
+    /** The collation of the column, e.g. `'default (en_US.UTF-8)'`. */
+    readonly collation: string,
+  ) {
+    super(
+      model,
+      column,
+      `${column} has collation ${collation}, whose order a cross-shard merge does not know: ` +
+        `pass acrossShards({ compare }) with a comparator of that collation, or give the column COLLATE "C"`,
+    )
+  }
+}
+
+/**
+ * True when `error` is an {@link UnsupportedCollationError}.
+ *
+ * @example
+ * ```ts
+ * import { isUnsupportedCollationError } from 'tributary'
+ * isUnsupportedCollationError(new Error('x')) // false
+ * ```
+ */
+export function isUnsupportedCollationError(error: unknown): error is UnsupportedCollationError {
+  return hasErrorKind(error, 'UnsupportedCollationError')
 }

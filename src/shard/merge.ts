@@ -14,6 +14,9 @@
  */
 import { type SqlNumber } from '../model/coerce'
 import { ShardMergeLimitError } from './errors'
+import { compareCodePoints } from './merge-keys'
+
+export { compareCodePoints } from './merge-keys'
 
 function normalize(value: bigint): SqlNumber {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
@@ -110,7 +113,8 @@ export function mergeAvg(parts: Iterable<AvgPart>): number | null {
 }
 
 /**
- * Orders two non-null values: numbers and bigints by value, dates by time, strings by UTF-16 code units, booleans false < true.
+ * Orders two non-null values: numbers and bigints by value, dates by time, strings by code
+ * point (PostgreSQL's `C` collation, SQLite's `BINARY`), booleans false < true.
  *
  * @example
  * ```ts
@@ -123,11 +127,9 @@ export function compareValues(a: unknown, b: unknown): number {
   if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
     return a < b ? -1 : a > b ? 1 : 0
   }
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0
+  if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b)
   if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
-  const x = String(a)
-  const y = String(b)
-  return x < y ? -1 : x > y ? 1 : 0
+  return compareCodePoints(String(a), String(b))
 }
 
 /**

@@ -116,7 +116,7 @@ export interface ShardRange<K> {
 /**
  * Routes keys by range: each key goes to the range with `from ≤ key < to`. Ranges must not
  * overlap; a key outside every range throws a `ShardRoutingError`. Keys compare as numbers
- * (numbers and bigints together) or as strings (UTF-16 code units).
+ * (numbers and bigints together) or as strings (by code point).
  *
  * @example
  * ```ts

@@ -1,0 +1,228 @@
+/**
+ * Merge keys in the database's own terms: what a cross-shard merge compares and deduplicates
+ * is the value the driver returned (pg's decimal text, a timestamp's exact epoch, SQLite's
+ * stored value), compared the way the database compares it — strings by code point (the
+ * order of PostgreSQL's `C`/`POSIX`/`C.UTF-8` collations and SQLite's `BINARY`), numbers and
+ * decimals exactly, SQLite's storage classes in SQLite's order. And the exact sums and
+ * averages of partial aggregates. @internal
+ */
+import { toSqlNumber, type ColumnKind, type SqlNumber } from '../model/coerce'
+import {
+  addDecimals,
+  compareDecimals,
+  decimalIdentity,
+  divideLikePostgres,
+  toDecimal,
+  type Decimal,
+} from './decimal'
+
+/** The SQL dialects whose merge rules differ. @internal */
+export type MergeDialect = 'postgres' | 'sqlite' | 'other'
+
+/**
+ * Orders two strings by Unicode code point (JavaScript's `<` orders UTF-16 code units, which
+ * puts characters past U+FFFF before U+E000–U+FFFF).
+ *
+ * @example
+ * ```ts
+ * import { compareCodePoints } from 'tributary'
+ * ;['😀', 'ＡＢ'].sort(compareCodePoints) // ['ＡＢ', '😀'], as PostgreSQL's C collation orders them
+ * ```
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0
+  const n = a.length < b.length ? a.length : b.length
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates (U+D800–U+DFFF) stand for code points past U+FFFF: move them above U+FFFF.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
+    }
+    return x - y
+  }
+  return a.length - b.length
+}
+
+/** How the merge reads, compares and deduplicates one column's raw values. @internal */
+export interface KeyCodec {
+  /** The comparable form of a non-null raw value (computed once per row). */
+  key(raw: unknown): unknown
+  /** Orders two keys. */
+  compare(a: unknown, b: unknown): number
+  /** A primitive equal for equal values (for `Set`s and group maps). */
+  identity(key: unknown): unknown
+}
+
+function compareNumbers(a: unknown, b: unknown): number {
+  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
+}
+
+const decimalCodec: KeyCodec = {
+  key: (raw) => toDecimal(raw) ?? { int: 0n, scale: 0, special: 'NaN' },
+  compare: (a, b) => compareDecimals(a as Decimal, b as Decimal),
+  identity: (k) => decimalIdentity(k as Decimal),
+}
+
+/** Integers of either type, and floats, as one numeric order (exact: JS compares bigint with number exactly). */
+const numberCodec: KeyCodec = {
+  key: (raw) => (typeof raw === 'bigint' || typeof raw === 'number' ? raw : (toDecimal(raw) ?? raw)),
+  compare: (a, b) =>
+    typeof a === 'object' || typeof b === 'object'
+      ? compareDecimals(asDecimal(a), asDecimal(b))
+      : compareNumbers(a, b),
+  identity: (k) =>
+    typeof k === 'object' ? decimalIdentity(k as Decimal) : typeof k === 'bigint' ? numberIdentity(k) : k,
+}
+
+function asDecimal(v: unknown): Decimal {
+  return typeof v === 'object' && v !== null
+    ? (v as Decimal)
+    : (toDecimal(v) ?? { int: 0n, scale: 0, special: 'NaN' })
+}
+
+function numberIdentity(v: bigint): number | bigint {
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
+}
+
+function rank(v: unknown): number {
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return 0
+  if (typeof v === 'string') return 1
+  return 2
+}
+
+function bytes(v: unknown): Uint8Array {
+  return v instanceof Uint8Array ? v : Buffer.from(String(v))
+}
+
+/** SQLite's order: numbers (integers and reals exactly) < text (code point) < blobs (memcmp). */
+const sqliteCodec: KeyCodec = {
+  key: (raw) => (typeof raw === 'boolean' ? Number(raw) : raw),
+  compare: (a, b) => {
+    const r = rank(a) - rank(b)
+    if (r !== 0) return r
+    if (typeof a === 'string') return compareCodePoints(a, b as string)
+    if (rank(a) === 0) return compareNumbers(a, b)
+    return Buffer.compare(bytes(a), bytes(b))
+  },
+  identity: (k) =>
+    typeof k === 'bigint'
+      ? numberIdentity(k)
+      : typeof k === 'string'
+        ? `s:${k}`
+        : typeof k === 'number'
+          ? k
+          : `b:${Buffer.from(bytes(k)).toString('hex')}`,
+}
+
+/** Values as tributary reads them (strings by code point, dates by time). */
+const genericCodec: KeyCodec = {
+  key: (raw) => (raw instanceof Date ? raw.getTime() : raw),
+  compare: (a, b) => {
+    if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b)
+    if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint'))
+      return compareNumbers(a, b)
+    if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
+    return compareCodePoints(String(a), String(b))
+  },
+  identity: (k) =>
+    typeof k === 'bigint'
+      ? numberIdentity(k)
+      : typeof k === 'object' && k !== null
+        ? `\u0000json:${JSON.stringify(k)}`
+        : k,
+}
+
+/**
+ * The codec of a column of `kind` on `dialect`. On PostgreSQL `number`/`bigint` columns come
+ * as decimal text for `numeric`/`bigint`, and `epoch` says the raw value is a `date` column's
+ * exact epoch (see {@link needsEpochKey}) rather than the driver's `Date`. @internal
+ */
+export function keyCodec(kind: ColumnKind, dialect: MergeDialect, epoch = false): KeyCodec {
+  if (dialect === 'sqlite') return sqliteCodec
+  if (dialect === 'postgres') {
+    if (kind === 'date' && epoch) return decimalCodec
+    if (kind === 'number' || kind === 'bigint') return numberCodec
+  }
+  return genericCodec
+}
+
+/** Whether a merge key of this column must be selected as its exact epoch (pg's `Date`s keep only milliseconds). @internal */
+export function needsEpochKey(kind: ColumnKind, dialect: MergeDialect): boolean {
+  return dialect === 'postgres' && kind === 'date'
+}
+
+/** A codec applying the caller's `compare` to the values as read (`acrossShards({ compare })`). @internal */
+export function customCodec(
+  read: (raw: unknown) => unknown,
+  compare: (a: unknown, b: unknown) => number,
+): KeyCodec {
+  return { key: read, compare, identity: genericCodec.identity }
+}
+
+// ---- exact sums and averages of partial aggregates -------------------------------------------
+
+function isExact(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v))
+}
+
+/**
+ * Σ of each shard's raw `sum` (decimal text, bigints, integers exactly; floats as floats), as
+ * the single database's helper would read it; `null` when every part is `null`. @internal
+ */
+export function sumParts(parts: readonly unknown[]): SqlNumber | null {
+  let exact: Decimal | undefined
+  let float = 0
+  let floats = false
+  let any = false
+  for (const p of parts) {
+    if (p === null || p === undefined) continue
+    any = true
+    if (!floats && isExact(p)) {
+      const d = toDecimal(p)
+      if (d) {
+        exact = exact ? addDecimals(exact, d) : d
+        continue
+      }
+    }
+    floats = true
+    float += Number(p)
+  }
+  if (!any) return null
+  if (!floats) return toSqlNumber(exactText(exact as Decimal))
+  return exact ? float + Number(exactText(exact)) : float
+}
+
+function exactText(d: Decimal): string {
+  if (d.special) return d.special
+  if (d.scale === 0) return d.int.toString()
+  const negative = d.int < 0n
+  const digits = (negative ? -d.int : d.int).toString().padStart(d.scale + 1, '0')
+  return `${negative ? '-' : ''}${digits.slice(0, -d.scale)}.${digits.slice(-d.scale)}`
+}
+
+/**
+ * Σsum / Σcount of the shards' raw `sum` and `count` parts, rounded as the database rounds its
+ * own `avg`: PostgreSQL divides exact `numeric`s (its `avg` of integers and decimals), SQLite
+ * divides the sum as a double. `null` when there are no values. @internal
+ */
+export function avgParts(
+  sums: readonly unknown[],
+  counts: readonly unknown[],
+  dialect: MergeDialect,
+): number | null {
+  let count = 0n
+  for (const c of counts) if (c !== null && c !== undefined) count += BigInt(c as string | number | bigint)
+  if (count === 0n) return null
+  const exact = sums.every((s) => s === null || s === undefined || isExact(s))
+  if (!exact) return (sumParts(sums) as number) / Number(count)
+  let total: Decimal = { int: 0n, scale: 0 }
+  for (const s of sums) if (s !== null && s !== undefined) total = addDecimals(total, toDecimal(s) as Decimal)
+  if (dialect === 'postgres') return Number(divideLikePostgres(total, count))
+  if (dialect === 'sqlite' && total.scale === 0) return Number(total.int) / Number(count)
+  // Exact integer part, then the remainder: one rounding.
+  const scaled = count * 10n ** BigInt(total.scale)
+  return Number(total.int / scaled) + Number(total.int % scaled) / Number(scaled)
+}
