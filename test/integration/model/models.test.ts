@@ -140,6 +140,72 @@ describe.each(testDialects())('models on %s', (dialect) => {
       )
     })
 
+    it('aggregates of an ordered scope run on PostgreSQL too (the order is dropped without a limit)', async () => {
+      const total = await User.asyncCount()
+      expect(await User.orderBy('email').asyncCount()).toBe(total)
+      expect(await User.orderBy('email', 'desc').asyncSum('score')).toBe(await User.asyncSum('score'))
+      expect(await User.orderBy('score').asyncAvg('score')).toBe(await User.asyncAvg('score'))
+      expect(await User.orderBy('id').asyncMin('email')).toBe(await User.asyncMin('email'))
+      expect(await User.orderBy('id').asyncMax('score')).toBe(await User.asyncMax('score'))
+      expect(await User.orderBy('email').asyncCountDistinct('active')).toBe(2)
+      // With a limit the order still picks the rows.
+      expect(await User.orderBy('id', 'desc').limit(2).asyncSum('id')).toBe(79)
+    })
+
+    it('groupBy with having, order and limit, and countDistinct, match SQL', async () => {
+      expect(await User.asyncCountDistinct('score')).toBe(
+        num(await scalar(db, 'select count(distinct score) as v from users')),
+      )
+      expect(await User.where('id', '<=', 10).asyncCountDistinct('active')).toBe(2)
+      const grouped = await User.groupBy('active')
+        .having('n', '>', 0)
+        .orderBy('total', 'desc')
+        .asyncAggregate({
+          n: 'count',
+          total: { sum: 'score' },
+          mean: { avg: 'score' },
+          top: { max: 'email' },
+        })
+      const rows = (
+        await sql
+          .raw<Record<string, unknown>>(
+            `select active, count(*) as n, sum(score) as total, avg(score) as mean, max(email) as top
+           from users group by active having count(*) > 0 order by sum(score) desc, active`,
+          )
+          .execute(db)
+      ).rows
+      expect(grouped).toEqual(
+        rows.map((r) => ({
+          active: r.active === true || r.active === 1,
+          n: Number(r.n),
+          total: Number(r.total ?? 0),
+          mean: num(r.mean),
+          top: r.top,
+        })),
+      )
+      const page = await User.where('score', 'is not', null)
+        .groupBy('score')
+        .orderBy('n', 'desc')
+        .limit(3)
+        .offset(1)
+        .asyncAggregate({ n: 'count' })
+      expect(page.map((g) => g.score)).toEqual(
+        (
+          await column(
+            db,
+            'select score as v from users where score is not null group by score order by count(*) desc, score limit 3 offset 1',
+          )
+        ).map(num),
+      )
+      expect(() => User.groupBy('active').having('n', 'like' as never, 1)).toThrow(/not an allowed operator/)
+      expect(() => User.groupBy('active').asyncAggregate({ bad: { total: 'score' } as never })).toThrow(
+        /aggregate bad/,
+      )
+      expect(() => User.groupBy('active').orderBy('nope').asyncAggregate({ n: 'count' })).toThrow(
+        expect.objectContaining({ model: 'User', property: 'nope' }),
+      )
+    })
+
     it('treats nulls as SQL does', async () => {
       expect(await User.where({ score: null }).asyncCount()).toBe(
         num(await scalar(db, 'select count(*) as v from users where score is null')),
