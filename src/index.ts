@@ -9,6 +9,7 @@ export * from './core/abort'
 export * from './core/metrics'
 export * from './core/async-result'
 export * from './core/coordinator'
+export * from './core/timers'
 
 export * from './resilience/policy'
 export * from './resilience/errors'
@@ -58,6 +59,9 @@ export * from './store/mutation'
 export * from './store/paginated'
 export * from './store/query-store'
 export * from './store/async-store'
+export * from './store/filters'
+export * from './store/hydration'
+export { replaceEqualDeep } from './store/structural-sharing'
 export * from './components/errors'
 export {
   CoercionError,

@@ -4,9 +4,10 @@
  * refetch the queries it invalidates after it succeeds.
  */
 import { linkSignals } from '../core/abort'
+import { AsyncCancelledError } from '../core/errors'
 import type { QueryKey } from './key-hash'
 import { callListener, type Notifiable, type Notifier } from './notifier'
-import type { Query } from './query'
+import type { QueryEntry } from './query-entry'
 import { defaultRetryDelay, runWithRetry, type RetryDelayOption, type RetryOption } from './retry'
 
 /** Performs the write. It should stop when `signal` aborts. */
@@ -24,7 +25,7 @@ export interface OptimisticUpdate<TVariables, TData> {
 }
 
 /** Options for `store.mutation(mutator, options)`. */
-export interface MutationOptions<TVariables, TResult, TData = unknown> {
+export interface MutationOptions<TVariables, TResult, TData = unknown, TContext = unknown> {
   /** Optimistic change(s), applied at once and rolled back exactly on failure. Defaults to none. */
   optimistic?: OptimisticUpdate<TVariables, TData> | ReadonlyArray<OptimisticUpdate<TVariables, TData>>
   /** Key prefixes invalidated (observed ones refetched) after success, awaited by `wait()`. Defaults to none. */
@@ -35,6 +36,26 @@ export interface MutationOptions<TVariables, TResult, TData = unknown> {
   retryDelay?: RetryDelayOption
   /** Per-attempt limit in ms (`AsyncTimeoutError` past it). Defaults to no limit. */
   timeout?: number
+  /** Names the mutation for `store.isMutating({ mutationKey })`. Defaults to none. */
+  mutationKey?: QueryKey
+  /** Calls of mutations with the same scope `id` run one after another, in call order. Defaults to none (concurrent). */
+  scope?: { readonly id: string }
+  /**
+   * Runs before the write (awaited); what it returns is the `context` given to the other
+   * callbacks. Throwing fails the call. Defaults to none.
+   */
+  onMutate?: (variables: TVariables) => TContext | Promise<TContext>
+  /** Runs after a successful write (awaited, before `invalidates`). Defaults to none. */
+  onSuccess?: (data: TResult, variables: TVariables, context: TContext | undefined) => unknown
+  /** Runs after a failed write (awaited), with the error. Defaults to none. */
+  onError?: (error: unknown, variables: TVariables, context: TContext | undefined) => unknown
+  /** Runs after either (awaited). Defaults to none. */
+  onSettled?: (
+    data: TResult | undefined,
+    error: unknown,
+    variables: TVariables,
+    context: TContext | undefined,
+  ) => unknown
 }
 
 /** Where a mutation (or one call of it) is. */
@@ -48,11 +69,19 @@ export interface MutationState<TVariables, TResult> {
   readonly variables: TVariables | undefined
   /** Calls still running. */
   readonly pending: number
+  /** Failed attempts of the latest call (while retrying, or after it failed); 0 after a success. */
+  readonly failureCount: number
+  /** The error of the latest failed attempt counted in `failureCount`; `null` when it is 0. */
+  readonly failureReason: unknown
 }
 
 /** What a mutation needs from its store. @internal */
 export interface MutationHost {
-  entry(key: QueryKey): Query<unknown>
+  entry(key: QueryKey): QueryEntry<unknown>
+  /** Counts a call running (+1) or finished (-1) for `isMutating`. */
+  running(key: QueryKey | undefined, change: 1 | -1): void
+  /** Runs `work` after every earlier call of the scope `id` has settled. */
+  inScope<T>(id: string, work: () => Promise<T>): Promise<T>
   invalidate(prefix: QueryKey): Promise<void>
   readonly notifier: Notifier
   onListenerError(error: unknown): void
@@ -137,13 +166,15 @@ export class MutationHandle<TResult> {
  * await rename.mutate({ id: 1, name: 'Ada' }).wait() // rolled back if it fails
  * ```
  */
-export class Mutation<TVariables, TResult, TData = unknown> implements Notifiable {
+export class Mutation<TVariables, TResult, TData = unknown, TContext = unknown> implements Notifiable {
   #state: MutationState<TVariables, TResult> = {
     status: 'idle',
     data: undefined,
     error: null,
     variables: undefined,
     pending: 0,
+    failureCount: 0,
+    failureReason: null,
   }
   #notified: MutationState<TVariables, TResult> | undefined
   #latest = 0
@@ -153,7 +184,7 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
   constructor(
     private readonly host: MutationHost,
     private readonly mutator: Mutator<TVariables, TResult>,
-    private readonly options: MutationOptions<TVariables, TResult, TData>,
+    private readonly options: MutationOptions<TVariables, TResult, TData, TContext>,
   ) {}
 
   /** The state of the latest call. */
@@ -177,15 +208,27 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
       error: null,
       variables,
       pending: this.#state.pending + 1,
+      failureCount: 0,
+      failureReason: null,
     })
+    const { mutationKey, scope } = this.options
+    this.host.running(mutationKey, 1)
     const applied = this.#applyOptimistic(variables)
-    const promise = this.#run(variables, linked.signal, applied)
+    const run = (): Promise<TResult> => this.#run(call, variables, linked.signal, applied)
+    const promise = scope === undefined ? run() : this.host.inScope(scope.id, run)
     promise.then(
       (data) => this.#finish(call, { status: 'success', data, error: null, variables }),
       (error: unknown) => this.#finish(call, { status: 'error', data: undefined, error, variables }),
     )
-    void promise.finally(linked.dispose).catch(noop)
-    return new MutationHandle(promise, () => linked.abort())
+    void promise
+      .finally(() => {
+        linked.dispose()
+        this.host.running(mutationKey, -1)
+      })
+      .catch(noop)
+    return new MutationHandle(promise, () =>
+      linked.abort(new AsyncCancelledError('QueryStore.mutation', 'cancel() was called')),
+    )
   }
 
   /** @internal */
@@ -196,26 +239,30 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
     for (const listener of this.#listeners) callListener(listener, state, this.host.onListenerError)
   }
 
-  #applyOptimistic(variables: TVariables): Array<{ query: Query<TData>; id: number }> {
+  #applyOptimistic(variables: TVariables): Array<{ query: QueryEntry<TData>; id: number }> {
     const { optimistic } = this.options
     if (!optimistic) return []
     const updates = (Array.isArray(optimistic) ? optimistic : [optimistic]) as Array<
       OptimisticUpdate<TVariables, TData>
     >
     return updates.map(({ key, update }) => {
-      const query = this.host.entry(key) as Query<TData>
+      const query = this.host.entry(key) as QueryEntry<TData>
       return { query, id: query.addOptimistic((old) => update(old, variables)) }
     })
   }
 
   async #run(
+    call: number,
     variables: TVariables,
     signal: AbortSignal,
-    applied: Array<{ query: Query<TData>; id: number }>,
+    applied: Array<{ query: QueryEntry<TData>; id: number }>,
   ): Promise<TResult> {
     const { options } = this
+    let context: TContext | undefined
     let result: TResult
     try {
+      if (signal.aborted) throw signal.reason
+      if (options.onMutate) context = await options.onMutate(variables)
       result = await runWithRetry(
         (attempt, attemptSignal) => this.mutator(variables, { signal: attemptSignal, attempt }),
         {
@@ -224,10 +271,17 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
           timeout: options.timeout ?? Infinity,
           signal,
           operation: 'QueryStore.mutation',
+          onFailure: (failureCount, _willRetry, failureReason) => {
+            if (call === this.#latest) this.#set({ ...this.#state, failureCount, failureReason })
+          },
         },
       )
+      await options.onSuccess?.(result, variables, context)
+      await options.onSettled?.(result, null, variables, context)
     } catch (error) {
       for (const { query, id } of applied) query.settleOptimistic(id, false)
+      await settleQuietly(() => options.onError?.(error, variables, context))
+      await settleQuietly(() => options.onSettled?.(undefined, error, variables, context))
       throw error
     }
     for (const { query, id } of applied) query.settleOptimistic(id, true)
@@ -239,13 +293,32 @@ export class Mutation<TVariables, TResult, TData = unknown> implements Notifiabl
     return result
   }
 
-  #finish(call: number, state: Omit<MutationState<TVariables, TResult>, 'pending'>): void {
+  #finish(
+    call: number,
+    state: Omit<MutationState<TVariables, TResult>, 'pending' | 'failureCount' | 'failureReason'>,
+  ): void {
     const pending = this.#state.pending - 1
-    this.#set(call === this.#latest ? { ...state, pending } : { ...this.#state, pending })
+    if (call !== this.#latest) return this.#set({ ...this.#state, pending })
+    const failed = state.status === 'error'
+    this.#set({
+      ...state,
+      pending,
+      failureCount: failed ? Math.max(1, this.#state.failureCount) : 0,
+      failureReason: failed ? (this.#state.failureReason ?? state.error) : null,
+    })
   }
 
   #set(state: MutationState<TVariables, TResult>): void {
     this.#state = state
     if (this.#listeners.size > 0) this.host.notifier.schedule(this)
+  }
+}
+
+/** Runs a callback of a failed call; its own failure must not hide the call's error. */
+async function settleQuietly(callback: () => unknown): Promise<void> {
+  try {
+    await callback()
+  } catch {
+    // the call's error is the one reported
   }
 }

@@ -1,28 +1,36 @@
 /**
  * `QueryStore`: the collection of cached queries — keyed by a stable hash, bounded by
- * `maxEntries` (least-recently-used eviction of unobserved entries) and `cacheTime`, with
- * prefix invalidation, mutations and paginated queries built on it.
+ * `maxEntries` (least-recently-used eviction of idle entries) and `gcTime`, with filters for
+ * bulk work (TanStack's `QueryClient` names), cache events, mutations and paginated queries.
  */
 import { AsyncCancelledError } from '../core/errors'
 import { raceAbort } from '../core/abort'
 import { DISPOSE } from '../core/dispose'
+import { entryMatcher, type QueryFilters } from './filters'
 import { hashKey, hashStartsWith, prefixOfHash, type QueryKey } from './key-hash'
 import { Mutation, type MutationHost, type MutationOptions, type Mutator } from './mutation'
-import { Notifier } from './notifier'
+import { callListener, Notifier } from './notifier'
 import { PaginatedQuery, type PageFetcher, type PaginatedOptions } from './paginated'
+import { Query, type QueryHandleHost } from './query'
+import { QueryEntry, type EntryHost, type EntryInitial } from './query-entry'
 import {
   DEFAULT_QUERY_OPTIONS,
-  Query,
   QueryStoreError,
+  resolveOptions,
   type QueryFetcher,
-  type QueryHost,
-  type StoreQueryOptions,
+  type EntryOptions,
+  type QueryHandleOptions,
   type ResolvedQueryOptions,
-} from './query'
+  type StoreQueryOptions,
+} from './options'
 
 /** Options for a {@link QueryStore}: defaults for every query, plus the cache bounds. */
 export interface QueryStoreOptions extends StoreQueryOptions {
-  /** Most entries kept; beyond it the least recently used unobserved ones go. Defaults to no limit. */
+  /**
+   * Most entries kept; beyond it the least recently used idle ones go (never one observed,
+   * fetching, with pending optimistic updates, or the one just used: when none can go, the
+   * bound is exceeded until one becomes idle). Defaults to no limit.
+   */
   maxEntries?: number
   /** Receives errors thrown by listeners. Defaults to `console.error`. */
   onListenerError?: (error: unknown) => void
@@ -30,22 +38,55 @@ export interface QueryStoreOptions extends StoreQueryOptions {
 
 /** Options for {@link QueryStore.fetch}: query options plus a signal for this caller. */
 export interface FetchOptions extends StoreQueryOptions {
-  /** Stops this caller's wait (the shared fetch goes on for other callers). */
+  /** Stops this caller's wait (the shared fetch goes on for other callers). Defaults to none. */
   signal?: AbortSignal
 }
 
 /** Which queries `invalidate` refetches at once. */
 export type InvalidateRefetch = 'observed' | 'all' | 'none'
 
+/** Which matched queries `invalidateQueries` refetches: observed, unobserved, all or none. */
+export type RefetchType = 'active' | 'inactive' | 'all' | 'none'
+
+/** Picks running mutations for {@link QueryStore.isMutating}. */
+export interface MutationFilters {
+  /** Mutations whose `mutationKey` starts with this one (or equals it with `exact`). Defaults to every mutation. */
+  mutationKey?: QueryKey
+  /** Match `mutationKey` exactly. Defaults to false. */
+  exact?: boolean
+}
+
+/** What changed in the cache: an entry was added, removed, or its state changed. */
+export interface QueryCacheEvent {
+  readonly type: 'added' | 'removed' | 'updated'
+  /** The store's handle on the entry. */
+  readonly query: Query<unknown>
+}
+
+/** Receives {@link QueryCacheEvent}s, synchronously as they happen. */
+export type QueryCacheListener = (event: QueryCacheEvent) => void
+
+/** Options for {@link QueryStore.refetchQueries}. */
+export interface RefetchQueriesOptions {
+  /** Supersede a fetch in flight (with data) instead of sharing it. Defaults to true. */
+  cancelRefetch?: boolean
+  /** Reject with the first failure instead of resolving. Defaults to false. */
+  throwOnError?: boolean
+}
+
+type Updater<T> = T | undefined | ((old: T | undefined) => T | undefined)
+
+const noop = (): void => undefined
+
 /**
  * A framework-agnostic async query cache: stale-while-revalidate, deduplicated requests,
- * cancellation, timeouts, retry with backoff, a bounded cache, optimistic mutations.
- * It is also a small get-or-fetch TTL cache: `store.fetch(key, fetcher, { staleTime: ttl })`.
+ * cancellation, timeouts, retry with backoff, structural sharing, a bounded cache, optimistic
+ * mutations. It is also a small get-or-fetch TTL cache: `store.fetch(key, fetcher, { staleTime: ttl })`.
  *
  * @example
  * ```ts
  * import { QueryStore } from 'tributary'
- * const store = new QueryStore({ maxEntries: 1_000, staleTime: 60_000, cacheTime: 300_000 })
+ * const store = new QueryStore({ maxEntries: 1_000, staleTime: 60_000, gcTime: 300_000 })
  * const user = store.query(['user', 1], ({ signal }) => loadUser(1, signal), { timeout: 2_000 })
  * const stop = user.subscribe((state) => render(state))
  * const same = await store.fetch(['user', 1], ({ signal }) => loadUser(1, signal)) // cached
@@ -54,13 +95,25 @@ export type InvalidateRefetch = 'observed' | 'all' | 'none'
  * ```
  */
 export class QueryStore {
-  readonly #entries = new Map<string, Query<unknown>>()
+  readonly #entries = new Map<string, QueryEntry<unknown>>()
+  readonly #handles = new WeakMap<QueryEntry<unknown>, Query<unknown>>()
   readonly #defaults: ResolvedQueryOptions
+  readonly #queryDefaults: Array<{
+    readonly key: QueryKey
+    readonly prefix: string
+    options: StoreQueryOptions
+  }> = []
   readonly #maxEntries: number
   readonly #notifier = new Notifier()
   readonly #lifetime = new AbortController()
-  readonly #host: QueryHost
+  readonly #listeners = new Set<QueryCacheListener>()
+  readonly #running: Array<QueryKey | undefined> = []
+  readonly #scopes = new Map<string, Promise<void>>()
+  readonly #onListenerError: (error: unknown) => void
+  readonly #entryHost: EntryHost
+  readonly #handleHost: QueryHandleHost
   readonly #mutationHost: MutationHost
+  #mru: QueryEntry<unknown> | undefined
 
   constructor(options: QueryStoreOptions = {}) {
     this.#defaults = resolveOptions(DEFAULT_QUERY_OPTIONS, options)
@@ -69,18 +122,37 @@ export class QueryStore {
       throw new QueryStoreError(`QueryStore: option maxEntries must be at least 1, got ${options.maxEntries}`)
     }
     const onListenerError = options.onListenerError ?? ((error: unknown) => console.error(error))
-    this.#host = {
+    this.#onListenerError = onListenerError
+    this.#entryHost = {
       notifier: this.#notifier,
       onListenerError,
-      collect: (query) => {
-        if (this.#entries.get(query.hash) === query) this.#entries.delete(query.hash)
-        query.destroy()
+      signal: this.#lifetime.signal,
+      collect: (entry) => {
+        if (this.#entries.get(entry.hash) === entry) this.#drop(entry)
+        else entry.destroy()
       },
-      released: () => this.#evict(),
+      released: () => {
+        if (this.#entries.size > this.#maxEntries) this.#evict()
+      },
+      changed: (entry) => {
+        if (this.#listeners.size > 0) this.#emit('updated', entry)
+      },
+    }
+    this.#handleHost = {
+      lookup: (hash) => this.#entries.get(hash),
+      attach: (key, fetcher, queryOptions) => this.#entry(key, hashKey(key), fetcher, queryOptions),
     }
     this.#mutationHost = {
       entry: (key) => this.#entry(key, hashKey(key), undefined, undefined),
       invalidate: (prefix) => this.invalidate(prefix),
+      running: (key, change) => {
+        if (change === 1) this.#running.push(key)
+        else {
+          const at = this.#running.indexOf(key)
+          if (at >= 0) this.#running.splice(at, 1)
+        }
+      },
+      inScope: (id, work) => this.#inScope(id, work),
       notifier: this.#notifier,
       onListenerError,
       signal: this.#lifetime.signal,
@@ -98,13 +170,17 @@ export class QueryStore {
   }
 
   /**
-   * The query for `key`, created if absent. The latest `fetcher` and `options` given for a key
-   * are the ones used. It fetches when subscribed to with stale or no data.
+   * A handle on the query for `key`, whose entry is created if absent. The latest `fetcher` and
+   * entry options given for a key are the ones used; `enabled`, `select` and `placeholderData`
+   * belong to this handle. It fetches when subscribed to with stale or no data.
    */
-  query<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: StoreQueryOptions): Query<T> {
+  query<TQueryFnData, TData = TQueryFnData>(
+    key: QueryKey,
+    fetcher: QueryFetcher<TQueryFnData>,
+    options?: QueryHandleOptions<TQueryFnData, TData>,
+  ): Query<TData, TQueryFnData> {
     const entry = this.#entry(key, hashKey(key), fetcher, options)
-    if (entry.observerCount === 0 && !entry.isFetching) entry.scheduleGc()
-    return entry
+    return new Query<TData, TQueryFnData>(this.#handleHost, entry, fetcher, options)
   }
 
   /**
@@ -122,12 +198,9 @@ export class QueryStore {
    */
   fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions): Promise<T> {
     const hash = hashKey(key)
-    const entry = this.#entries.get(hash) as Query<T> | undefined
+    const entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry !== undefined) {
-      if (this.#maxEntries !== Infinity) {
-        this.#entries.delete(hash)
-        this.#entries.set(hash, entry as Query<unknown>)
-      }
+      if (this.#maxEntries !== Infinity) this.#touch(hash, entry as QueryEntry<unknown>)
       if (entry.isFreshFor(options?.staleTime ?? entry.options.staleTime)) {
         const data = Promise.resolve(entry.data as T)
         return options?.signal ? raceAbort(data, options.signal) : data
@@ -138,10 +211,7 @@ export class QueryStore {
 
   /** Like {@link fetch}, but resolves with nothing and never rejects (to warm the cache). */
   prefetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions): Promise<void> {
-    return this.fetch(key, fetcher, options).then(
-      () => undefined,
-      () => undefined,
-    )
+    return this.fetch(key, fetcher, options).then(noop, noop)
   }
 
   /** The cached data for `key`, or `undefined`. */
@@ -149,14 +219,23 @@ export class QueryStore {
     return this.#entries.get(hashKey(key))?.data as T | undefined
   }
 
-  /** The query for `key` if the cache holds one. */
+  /** The store's handle on the query for `key` if the cache holds one. */
   getQuery<T>(key: QueryKey): Query<T> | undefined {
-    return this.#entries.get(hashKey(key)) as Query<T> | undefined
+    const entry = this.#entries.get(hashKey(key))
+    return entry === undefined ? undefined : (this.#handleOf(entry) as Query<T>)
   }
 
-  /** Sets the data for `key` (a value or an updater of the old data), creating the entry if absent. */
-  setData<T>(key: QueryKey, updater: T | ((old: T | undefined) => T)): T {
-    return this.#entry<T>(key, hashKey(key), undefined, undefined).setData(updater)
+  /**
+   * Sets the data for `key` (a value or an updater of the old data) as fetched now or at
+   * `updatedAt`, creating the entry if absent. `undefined`, given or returned, changes nothing
+   * (TanStack's `setQueryData`). Returns the data now cached.
+   */
+  setData<T>(key: QueryKey, updater: Updater<T>, options?: { updatedAt?: number }): T | undefined {
+    const hash = hashKey(key)
+    const existing = this.#entries.get(hash) as QueryEntry<T> | undefined
+    if (existing === undefined && updater === undefined) return undefined
+    const entry = existing ?? this.#entry<T>(key, hash, undefined, undefined)
+    return entry.setData(updater, options?.updatedAt)
   }
 
   /**
@@ -177,27 +256,151 @@ export class QueryStore {
       const now = refetch === 'all' || (refetch === 'observed' && entry.observerCount > 0)
       pending.push(entry.invalidate({ refetch: now }))
     }
-    return Promise.all(pending).then(() => undefined)
+    return Promise.all(pending).then(noop)
+  }
+
+  /**
+   * TanStack's `invalidateQueries`: marks the matched queries stale and refetches those of
+   * `refetchType`. Resolves when the refetches settle; never rejects.
+   */
+  invalidateQueries(filters?: QueryFilters, options?: { refetchType?: RefetchType }): Promise<void> {
+    const type = options?.refetchType ?? 'active'
+    const pending = this.#matching(filters).map((entry) => {
+      const observed = entry.observerCount > 0
+      const refetch = type === 'all' || (type === 'active' && observed) || (type === 'inactive' && !observed)
+      return entry.invalidate({ refetch })
+    })
+    return Promise.all(pending).then(noop)
   }
 
   /** Removes the queries whose key starts with `prefix`, cancelling their fetches. */
   remove(prefix: QueryKey): void {
-    const start = prefixOfHash(hashKey(prefix))
-    for (const [hash, entry] of this.#entries) {
-      if (!hashStartsWith(hash, start)) continue
-      this.#entries.delete(hash)
-      entry.destroy()
+    this.removeQueries({ queryKey: prefix })
+  }
+
+  /** Removes the matched queries, cancelling their fetches (handles re-attach on their next use). */
+  removeQueries(filters?: QueryFilters): void {
+    for (const entry of this.#matching(filters)) this.#drop(entry)
+  }
+
+  /** The first query matching `filters` (`exact` defaults to true here, as in TanStack). */
+  find<T>(filters: QueryFilters): Query<T> | undefined {
+    const matches = entryMatcher({ exact: true, ...filters })
+    for (const entry of this.#entries.values()) {
+      if (matches(entry, () => this.#handleOf(entry))) return this.#handleOf(entry) as Query<T>
     }
+    return undefined
+  }
+
+  /** Every query matching `filters` (all without filters), least recently used first. */
+  findAll(filters?: QueryFilters): Array<Query<unknown>> {
+    return this.#matching(filters).map((entry) => this.#handleOf(entry))
+  }
+
+  /** `[key, data]` of every matched query. */
+  getQueriesData<T>(filters: QueryFilters): Array<[QueryKey, T | undefined]> {
+    return this.#matching(filters).map((entry) => [entry.key, entry.data as T | undefined])
+  }
+
+  /** Sets the data of every matched query (existing ones only); returns `[key, data]` of each. */
+  setQueriesData<T>(filters: QueryFilters, updater: Updater<T>): Array<[QueryKey, T | undefined]> {
+    return this.#matching(filters).map((entry) => [
+      entry.key,
+      (entry as QueryEntry<T>).setData(updater) as T | undefined,
+    ])
+  }
+
+  /** How many matched queries are fetching. */
+  isFetching(filters?: QueryFilters): number {
+    return this.#matching({ ...filters, fetchStatus: 'fetching' }).length
+  }
+
+  /** How many mutation calls (of the matched mutations) are running. */
+  isMutating(filters?: MutationFilters): number {
+    if (filters?.mutationKey === undefined) return this.#running.length
+    const hash = hashKey(filters.mutationKey)
+    const prefix = prefixOfHash(hash)
+    return this.#running.filter((key) => {
+      if (key === undefined) return false
+      const own = hashKey(key)
+      return filters.exact ? own === hash : hashStartsWith(own, prefix)
+    }).length
+  }
+
+  /** Cancels the fetches of the matched queries; each reverts to its state before the fetch. */
+  cancelQueries(filters?: QueryFilters): Promise<void> {
+    for (const entry of this.#matching(filters)) entry.cancel('cancelQueries')
+    return Promise.resolve()
+  }
+
+  /** Resets the matched queries to their initial state, then refetches the observed ones. */
+  resetQueries(filters?: QueryFilters): Promise<void> {
+    const entries = this.#matching(filters)
+    for (const entry of entries) entry.reset()
+    const pending = entries
+      .filter((entry) => entry.observerCount > 0 && entry.fetcher !== undefined)
+      .map((entry) => entry.refetch().then(noop, noop))
+    return Promise.all(pending).then(noop)
+  }
+
+  /**
+   * Refetches the matched queries that have a fetcher (`type` picks observed or unobserved
+   * ones). Resolves when they settle; rejects only with `throwOnError`.
+   */
+  refetchQueries(filters?: QueryFilters, options?: RefetchQueriesOptions): Promise<void> {
+    const pending = this.#matching(filters)
+      .filter((entry) => entry.fetcher !== undefined)
+      .map((entry) => {
+        const promise = entry.refetch({ cancelRefetch: options?.cancelRefetch ?? true }).then(noop)
+        return options?.throwOnError ? promise : promise.catch(noop)
+      })
+    return Promise.all(pending).then(noop)
+  }
+
+  /**
+   * Defaults for queries whose key starts with `queryKey`, applied when their entry is
+   * created (over the store's options; later registrations win where they overlap).
+   */
+  setQueryDefaults(queryKey: QueryKey, options: StoreQueryOptions): void {
+    resolveOptions(this.#defaults, options) // checks them now
+    const prefix = prefixOfHash(hashKey(queryKey))
+    const existing = this.#queryDefaults.find((item) => item.prefix === prefix)
+    if (existing) existing.options = options
+    else this.#queryDefaults.push({ key: queryKey, prefix, options })
+  }
+
+  /** The defaults registered with {@link setQueryDefaults} that apply to `queryKey`, merged. */
+  getQueryDefaults(queryKey: QueryKey): StoreQueryOptions {
+    const hash = hashKey(queryKey)
+    let merged: StoreQueryOptions = {}
+    for (const item of this.#queryDefaults) {
+      if (hashStartsWith(hash, item.prefix)) merged = { ...merged, ...stripUndefined(item.options) }
+    }
+    return merged
+  }
+
+  /**
+   * Calls `listener` when an entry is added, removed or its state changes. Returns the
+   * unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const stop = store.subscribe((event) => console.log(event.type, event.query.key))
+   * ```
+   */
+  subscribe(listener: QueryCacheListener): () => void {
+    this.#listeners.add(listener)
+    return () => void this.#listeners.delete(listener)
   }
 
   /**
    * A mutation: `mutate(variables)` runs `mutator`, applying `optimistic` updates at once and
    * rolling back exactly those on failure, then refetching `invalidates` after success.
    */
-  mutation<TVariables, TResult, TData = unknown>(
+  mutation<TVariables, TResult, TData = unknown, TContext = unknown>(
     mutator: Mutator<TVariables, TResult>,
-    options?: MutationOptions<TVariables, TResult, TData>,
-  ): Mutation<TVariables, TResult, TData> {
+    options?: MutationOptions<TVariables, TResult, TData, TContext>,
+  ): Mutation<TVariables, TResult, TData, TContext> {
     return new Mutation(this.#mutationHost, mutator, options ?? {})
   }
 
@@ -208,7 +411,7 @@ export class QueryStore {
     options: PaginatedOptions<TPage, TParam>,
   ): PaginatedQuery<TPage, TParam> {
     return new PaginatedQuery(
-      (fetcher, queryOptions) => this.#entry(key, hashKey(key), fetcher, queryOptions),
+      (fetcher, queryOptions) => this.query(key, fetcher, queryOptions),
       fetchPage,
       options,
     )
@@ -217,15 +420,16 @@ export class QueryStore {
   /** Drops every entry, cancelling fetches and clearing every timer. The store stays usable. */
   clear(): void {
     const entries = [...this.#entries.values()]
-    this.#entries.clear()
     this.#notifier.clear()
-    for (const entry of entries) entry.destroy()
+    for (const entry of entries) this.#drop(entry)
+    this.#mru = undefined
   }
 
   /** Clears the store and cancels running mutations' waits; later fetches reject. */
   close(): void {
     this.#lifetime.abort(new AsyncCancelledError('QueryStore', 'the store was closed'))
     this.clear()
+    this.#listeners.clear()
   }
 
   /** Same as {@link close}, for `using store = new QueryStore()`. */
@@ -236,7 +440,7 @@ export class QueryStore {
   #miss<T>(
     key: QueryKey,
     hash: string,
-    entry: Query<T> | undefined,
+    entry: QueryEntry<T> | undefined,
     fetcher: QueryFetcher<T>,
     options: FetchOptions | undefined,
   ): Promise<T> {
@@ -251,51 +455,101 @@ export class QueryStore {
     key: QueryKey,
     hash: string,
     fetcher: QueryFetcher<T> | undefined,
-    options: StoreQueryOptions | undefined,
-  ): Query<T> {
-    let entry = this.#entries.get(hash) as Query<T> | undefined
+    options: EntryOptions<T> | undefined,
+  ): QueryEntry<T> {
+    let entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry !== undefined) {
       entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
-      if (this.#maxEntries !== Infinity) {
-        this.#entries.delete(hash)
-        this.#entries.set(hash, entry as Query<unknown>)
-      }
+      if (this.#maxEntries !== Infinity) this.#touch(hash, entry as QueryEntry<unknown>)
       return entry
     }
-    const resolved = options ? resolveOptions(this.#defaults, options) : this.#defaults
-    entry = new Query<T>(this.#host, key, hash, fetcher, resolved)
-    this.#entries.set(hash, entry as Query<unknown>)
+    const base =
+      this.#queryDefaults.length > 0
+        ? resolveOptions(this.#defaults, this.getQueryDefaults(key))
+        : this.#defaults
+    const resolved = options ? resolveOptions(base, options) : base
+    entry = new QueryEntry<T>(this.#entryHost, key, hash, fetcher, resolved, initialOf(options))
+    this.#entries.set(hash, entry as QueryEntry<unknown>)
+    this.#mru = entry as QueryEntry<unknown>
+    entry.scheduleGc()
+    if (this.#listeners.size > 0) this.#emit('added', entry as QueryEntry<unknown>)
     if (this.#entries.size > this.#maxEntries) this.#evict()
     return entry
   }
 
+  #touch(hash: string, entry: QueryEntry<unknown>): void {
+    if (this.#mru === entry) return
+    this.#entries.delete(hash)
+    this.#entries.set(hash, entry)
+    this.#mru = entry
+  }
+
+  /** Drops least recently used idle entries beyond the bound; never the one just used. */
   #evict(): void {
     let excess = this.#entries.size - this.#maxEntries
     if (excess <= 0) return
-    for (const [hash, entry] of this.#entries) {
-      if (entry.observerCount > 0 || entry.isFetching) continue
-      this.#entries.delete(hash)
-      entry.destroy()
+    for (const entry of [...this.#entries.values()]) {
+      if (entry === this.#mru || entry.busy) continue
+      this.#drop(entry)
       if (--excess === 0) return
     }
   }
+
+  #drop(entry: QueryEntry<unknown>): void {
+    this.#entries.delete(entry.hash)
+    if (this.#mru === entry) this.#mru = undefined
+    entry.destroy()
+    if (this.#listeners.size > 0) this.#emit('removed', entry)
+  }
+
+  #matching(filters: QueryFilters | undefined): Array<QueryEntry<unknown>> {
+    const matches = entryMatcher(filters)
+    const found: Array<QueryEntry<unknown>> = []
+    for (const entry of this.#entries.values()) {
+      if (matches(entry, () => this.#handleOf(entry))) found.push(entry)
+    }
+    return found
+  }
+
+  #handleOf(entry: QueryEntry<unknown>): Query<unknown> {
+    let handle = this.#handles.get(entry)
+    if (handle === undefined) {
+      handle = new Query<unknown>(this.#handleHost, entry, undefined, undefined)
+      this.#handles.set(entry, handle)
+    }
+    return handle
+  }
+
+  #emit(type: QueryCacheEvent['type'], entry: QueryEntry<unknown>): void {
+    const event: QueryCacheEvent = { type, query: this.#handleOf(entry) }
+    for (const listener of [...this.#listeners]) callListener(listener, event, this.#onListenerError)
+  }
+
+  #inScope<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#scopes.get(id) ?? Promise.resolve()
+    const run = previous.then(() => work())
+    const tail = run.then(noop, noop)
+    this.#scopes.set(id, tail)
+    void tail.then(() => {
+      if (this.#scopes.get(id) === tail) this.#scopes.delete(id)
+    })
+    return run
+  }
 }
 
-function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOptions): ResolvedQueryOptions {
-  const resolved: ResolvedQueryOptions = {
-    staleTime: options.staleTime ?? base.staleTime,
-    cacheTime: options.cacheTime ?? base.cacheTime,
-    retry: options.retry ?? base.retry,
-    retryDelay: options.retryDelay ?? base.retryDelay,
-    timeout: options.timeout ?? base.timeout,
+function stripUndefined(options: StoreQueryOptions): StoreQueryOptions {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(options)) if (value !== undefined) out[name] = value
+  return out as StoreQueryOptions
+}
+
+function initialOf<T>(options: EntryOptions<T> | undefined): (() => EntryInitial<T> | undefined) | undefined {
+  if (options?.initialData === undefined) return undefined
+  const { initialData, initialDataUpdatedAt } = options
+  return () => {
+    const data = typeof initialData === 'function' ? (initialData as () => T | undefined)() : initialData
+    if (data === undefined) return undefined
+    const at = typeof initialDataUpdatedAt === 'function' ? initialDataUpdatedAt() : initialDataUpdatedAt
+    return { data, updatedAt: at ?? Date.now() }
   }
-  for (const name of ['staleTime', 'cacheTime', 'timeout'] as const) {
-    const value = resolved[name]
-    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-      throw new QueryStoreError(
-        `QueryStore: option ${name} must be a number of ms >= 0, got ${String(value)}`,
-      )
-    }
-  }
-  return resolved
 }

@@ -3,8 +3,9 @@
  * `retry` is a count, `true` (for ever), or a predicate of the failure count and error; the
  * delay before retry n (0-based) defaults to `min(1000 * 2 ** n, 30_000)` ms.
  */
-import { delay, linkSignals, raceAbort } from '../core/abort'
+import { linkSignals, raceAbort } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
+import { setLongTimeout, sleep } from '../core/timers'
 
 /** How often to retry: a count, `true` (always), `false` (never) or a predicate. */
 export type RetryOption = number | boolean | ((failureCount: number, error: unknown) => boolean)
@@ -52,13 +53,16 @@ export interface RunWithRetryOptions {
   readonly signal: AbortSignal
   /** Names the work in timeout errors. */
   readonly operation: string
-  /** Called after each failure with the failure count so far and whether a retry follows. */
-  readonly onFailure?: (failureCount: number, willRetry: boolean) => void
+  /** Asked after each failure the retry option allows; false stops retrying. Defaults to always true. */
+  readonly canRetry?: () => boolean
+  /** Called after each failure with the failure count so far, whether a retry follows, and the error. */
+  readonly onFailure?: (failureCount: number, willRetry: boolean, error: unknown) => void
 }
 
 /**
  * Runs `work` until it succeeds, the retry option says stop, or the signal aborts; each
- * attempt gets a signal that also aborts on its timeout. Rejects with the last error.
+ * attempt gets a signal that also aborts on its timeout. Rejects with the last error. Delays
+ * and timeouts past 2³¹−1 ms are kept (chained timers), not fired at once.
  */
 export async function runWithRetry<T>(
   work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
@@ -69,12 +73,13 @@ export async function runWithRetry<T>(
     try {
       return await attempt(work, failureCount, options)
     } catch (error) {
-      const again = !signal.aborted && shouldRetry(options.retry, failureCount, error)
-      options.onFailure?.(failureCount + 1, again)
+      const again =
+        !signal.aborted && shouldRetry(options.retry, failureCount, error) && (options.canRetry?.() ?? true)
+      options.onFailure?.(failureCount + 1, again, error)
       if (!again) throw error
       const wait = retryDelayFor(options.retryDelay, failureCount, error)
       failureCount++
-      await delay(wait, signal)
+      await sleep(wait, signal)
     }
   }
 }
@@ -87,9 +92,9 @@ function attempt<T>(
   const { timeout, signal } = options
   if (!(timeout < Infinity)) return raceAbort(call(work, n, signal), signal)
   const linked = linkSignals(signal)
-  const timer = setTimeout(() => linked.abort(new AsyncTimeoutError(options.operation, timeout)), timeout)
+  const timer = setLongTimeout(() => linked.abort(new AsyncTimeoutError(options.operation, timeout)), timeout)
   return raceAbort(call(work, n, linked.signal), linked.signal).finally(() => {
-    clearTimeout(timer)
+    timer.clear()
     linked.dispose()
   })
 }
