@@ -839,7 +839,14 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       extremes: new Map(
         specs
           .filter((s) => s.fn === 'min' || s.fn === 'max')
-          .map((s) => [s.i, this.codec(s.col as ColumnMeta, true)] as const),
+          .map((s) => {
+            const col = s.col as ColumnMeta
+            const epoch = this.epoch(col)
+            return [
+              s.i,
+              { codec: this.codec(col, !epoch), key: epoch ? ('k' as const) : ('m' as const) },
+            ] as const
+          }),
       ),
       dialect: this.ctx.dialect,
     }
@@ -857,7 +864,11 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         if (s.fn === 'count') selection.push(sql`count(${ref})`.as(`a${s.i}n`))
         if (s.fn === 'sum' || s.fn === 'avg') selection.push(sql`sum(${ref})`.as(`a${s.i}s`))
         if (s.fn === 'avg') selection.push(sql`count(${ref})`.as(`a${s.i}n`))
-        if (s.fn === 'min' || s.fn === 'max') selection.push(sql`${sql.raw(s.fn)}(${ref})`.as(`a${s.i}m`))
+        if (s.fn === 'min' || s.fn === 'max') {
+          selection.push(sql`${sql.raw(s.fn)}(${ref})`.as(`a${s.i}m`))
+          if (this.epoch(s.col as ColumnMeta))
+            selection.push(sql`extract(epoch from ${sql.raw(s.fn)}(${ref}))`.as(`a${s.i}k`))
+        }
       }
       return baseSelect(db, meta, state.conditions)
         .select(selection as never)

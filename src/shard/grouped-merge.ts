@@ -7,8 +7,14 @@
 import { readValue, type SqlNumber } from '../model/coerce'
 import { type ColumnMeta } from '../model/decorators'
 import { type AggregateSpec, type GroupingState, type GroupTarget, type GroupTerms } from '../model/grouping'
-import { compareValues } from './merge'
-import { avgParts, sumParts, type KeyCodec, type MergeDialect } from './merge-keys'
+import {
+  avgExact,
+  compareExact,
+  readExactSum,
+  sumExact,
+  type KeyCodec,
+  type MergeDialect,
+} from './merge-keys'
 
 type Row = Record<string, unknown>
 
@@ -19,8 +25,11 @@ export interface GroupMergePlan {
   readonly terms: GroupTerms
   /** Per group column: its codec, and the alias of its key (`k<i>` for an exact epoch, else `g<i>`). */
   readonly groupKeys: ReadonlyArray<{ readonly codec: KeyCodec; readonly alias: string }>
-  /** Per min/max aggregate (by `spec.i`): the codec comparing its raw values. */
-  readonly extremes: ReadonlyMap<number, KeyCodec>
+  /**
+   * Per min/max aggregate (by `spec.i`): the codec comparing its keys, and the alias suffix of
+   * the key (`k` for an exact epoch of a PostgreSQL timestamp, else `m`, the value itself).
+   */
+  readonly extremes: ReadonlyMap<number, { readonly codec: KeyCodec; readonly key: 'm' | 'k' }>
   readonly dialect: MergeDialect
 }
 
@@ -33,8 +42,10 @@ interface Group {
 interface Merged {
   readonly keys: unknown[]
   readonly groupValues: unknown[]
-  /** Each aggregate as SQL has it (a sum over no value is `null` here). */
+  /** Each aggregate as read (a sum over no value is `null` here). */
   readonly values: unknown[]
+  /** Each aggregate exactly, as the database orders and compares it in `having`. */
+  readonly exact: unknown[]
 }
 
 function identityOf(keys: readonly unknown[], plan: GroupMergePlan): string {
@@ -46,42 +57,55 @@ function identityOf(keys: readonly unknown[], plan: GroupMergePlan): string {
   )
 }
 
-function aggregate(spec: AggregateSpec, rows: readonly Row[], plan: GroupMergePlan): unknown {
+/** One merged aggregate: as read, and exactly. */
+function aggregate(spec: AggregateSpec, rows: readonly Row[], plan: GroupMergePlan): [unknown, unknown] {
   const at = (suffix: string) => rows.map((r) => r[`a${spec.i}${suffix}`])
   switch (spec.fn) {
-    case 'count':
-      return at('n').reduce((total: number, n) => total + Number(n ?? 0), 0)
-    case 'sum':
-      return sumParts(at('s'))
-    case 'avg':
-      return avgParts(at('s'), at('n'), plan.dialect)
+    case 'count': {
+      const n = at('n').reduce((total: number, v) => total + Number(v ?? 0), 0)
+      return [n, n]
+    }
+    case 'sum': {
+      const exact = sumExact(at('s'))
+      return [readExactSum(exact), exact]
+    }
+    case 'avg': {
+      const { value, exact } = avgExact(at('s'), at('n'), plan.dialect)
+      return [value, exact]
+    }
     default: {
-      const codec = plan.extremes.get(spec.i) as KeyCodec
-      let best: unknown = null
+      const { codec, key: suffix } = plan.extremes.get(spec.i) as { codec: KeyCodec; key: 'm' | 'k' }
+      let best: Row | undefined
       let bestKey: unknown
-      for (const raw of at('m')) {
+      for (const row of rows) {
+        const raw = row[`a${spec.i}${suffix}`]
         if (raw === null || raw === undefined) continue
         const key = codec.key(raw)
-        const c = best === null ? 0 : codec.compare(key, bestKey)
-        if (best === null || (spec.fn === 'min' ? c < 0 : c > 0)) {
-          best = raw
+        const c = best === undefined ? 0 : codec.compare(key, bestKey)
+        if (best === undefined || (spec.fn === 'min' ? c < 0 : c > 0)) {
+          best = row
           bestKey = key
         }
       }
-      return readValue((spec.col as ColumnMeta).kind, best)
+      const value = readValue((spec.col as ColumnMeta).kind, best?.[`a${spec.i}m`])
+      return [
+        value,
+        best === undefined ? null : bestKey instanceof Object && !(bestKey instanceof Date) ? bestKey : value,
+      ]
     }
   }
 }
 
+/** What `having` and the order compare: an aggregate exactly, or a group column as read. */
 function valueOf(target: GroupTarget, group: Merged): unknown {
-  return 'spec' in target ? group.values[target.spec.i] : group.groupValues[target.group]
+  return 'spec' in target ? group.exact[target.spec.i] : group.groupValues[target.group]
 }
 
 function holds(value: unknown, operator: string, expected: unknown): boolean {
   if (operator === 'is') return value === null
   if (operator === 'is not') return value !== null
   if (value === null || value === undefined) return false
-  const c = compareValues(value, expected)
+  const c = compareExact(value, expected)
   switch (operator) {
     case '=':
       return c === 0
@@ -118,11 +142,13 @@ export function mergeGroupedRows(lists: readonly (readonly Row[])[], plan: Group
   let merged: Merged[] = []
   for (const g of groups.values()) {
     const values: unknown[] = []
-    for (const s of specs) values[s.i] = aggregate(s, g.rows, plan)
+    const exact: unknown[] = []
+    for (const s of specs) [values[s.i], exact[s.i]] = aggregate(s, g.rows, plan)
     merged.push({
       keys: g.keys,
       groupValues: state.groups.map((c, i) => readValue(c.kind, g.first[`g${i}`])),
       values,
+      exact,
     })
   }
   if (terms.having.length > 0) {
@@ -142,7 +168,7 @@ export function mergeGroupedRows(lists: readonly (readonly Row[])[], plan: Group
         if (!nullsLargest) c = -c
       } else if (group !== undefined) {
         c = (plan.groupKeys[group] as GroupMergePlan['groupKeys'][number]).codec.compare(x, y)
-      } else c = compareValues(x, y)
+      } else c = compareExact(x, y)
       if (c !== 0) return o.direction === 'desc' ? -c : c
     }
     return 0

@@ -169,10 +169,10 @@ function isExact(v: unknown): boolean {
 }
 
 /**
- * Σ of each shard's raw `sum` (decimal text, bigints, integers exactly; floats as floats), as
- * the single database's helper would read it; `null` when every part is `null`. @internal
+ * Σ of each shard's raw `sum`: exact (a {@link Decimal}) when every part is decimal text, a
+ * bigint or a safe integer; a float otherwise; `null` when every part is `null`. @internal
  */
-export function sumParts(parts: readonly unknown[]): SqlNumber | null {
+export function sumExact(parts: readonly unknown[]): Decimal | number | null {
   let exact: Decimal | undefined
   let float = 0
   let floats = false
@@ -191,8 +191,19 @@ export function sumParts(parts: readonly unknown[]): SqlNumber | null {
     float += Number(p)
   }
   if (!any) return null
-  if (!floats) return toSqlNumber(exactText(exact as Decimal))
+  if (!floats) return exact as Decimal
   return exact ? float + Number(exactText(exact)) : float
+}
+
+/** A {@link sumExact} as the single database's helper would read it. @internal */
+export function readExactSum(sum: Decimal | number | null): SqlNumber | null {
+  if (sum === null || typeof sum === 'number') return sum
+  return toSqlNumber(exactText(sum))
+}
+
+/** Σ of each shard's raw `sum`, read as the single database's helper would. @internal */
+export function sumParts(parts: readonly unknown[]): SqlNumber | null {
+  return readExactSum(sumExact(parts))
 }
 
 function exactText(d: Decimal): string {
@@ -205,24 +216,61 @@ function exactText(d: Decimal): string {
 
 /**
  * Σsum / Σcount of the shards' raw `sum` and `count` parts, rounded as the database rounds its
- * own `avg`: PostgreSQL divides exact `numeric`s (its `avg` of integers and decimals), SQLite
- * divides the sum as a double. `null` when there are no values. @internal
+ * own `avg`: PostgreSQL divides exact `numeric`s (its `avg` of integers and decimals; `exact`
+ * is that decimal, which orders groups as PostgreSQL does), SQLite divides the sum as a
+ * double. `value` is `null` when there are no values. @internal
  */
+export function avgExact(
+  sums: readonly unknown[],
+  counts: readonly unknown[],
+  dialect: MergeDialect,
+): { readonly value: number | null; readonly exact: Decimal | number | null } {
+  let count = 0n
+  for (const c of counts) if (c !== null && c !== undefined) count += BigInt(c as string | number | bigint)
+  if (count === 0n) return { value: null, exact: null }
+  const total = sumExact(sums) ?? 0
+  if (typeof total === 'number') {
+    const value = total / Number(count)
+    return { value, exact: value }
+  }
+  if (dialect === 'postgres') {
+    const text = divideLikePostgres(total, count)
+    return { value: Number(text), exact: toDecimal(text) as Decimal }
+  }
+  let value: number
+  if (dialect === 'sqlite' && total.scale === 0) value = Number(total.int) / Number(count)
+  else {
+    // Exact integer part, then the remainder: one rounding.
+    const scaled = count * 10n ** BigInt(total.scale)
+    value = Number(total.int / scaled) + Number(total.int % scaled) / Number(scaled)
+  }
+  return { value, exact: value }
+}
+
+/** {@link avgExact}'s value. @internal */
 export function avgParts(
   sums: readonly unknown[],
   counts: readonly unknown[],
   dialect: MergeDialect,
 ): number | null {
-  let count = 0n
-  for (const c of counts) if (c !== null && c !== undefined) count += BigInt(c as string | number | bigint)
-  if (count === 0n) return null
-  const exact = sums.every((s) => s === null || s === undefined || isExact(s))
-  if (!exact) return (sumParts(sums) as number) / Number(count)
-  let total: Decimal = { int: 0n, scale: 0 }
-  for (const s of sums) if (s !== null && s !== undefined) total = addDecimals(total, toDecimal(s) as Decimal)
-  if (dialect === 'postgres') return Number(divideLikePostgres(total, count))
-  if (dialect === 'sqlite' && total.scale === 0) return Number(total.int) / Number(count)
-  // Exact integer part, then the remainder: one rounding.
-  const scaled = count * 10n ** BigInt(total.scale)
-  return Number(total.int / scaled) + Number(total.int % scaled) / Number(scaled)
+  return avgExact(sums, counts, dialect).value
+}
+
+/**
+ * Orders two exact aggregate values (decimals, numbers, bigints, or values as read) the way
+ * the database orders them. @internal
+ */
+export function compareExact(a: unknown, b: unknown): number {
+  const da = typeof a === 'object' && a !== null && !(a instanceof Date)
+  const db = typeof b === 'object' && b !== null && !(b instanceof Date)
+  if (da || db) return compareDecimals(exactOf(a), exactOf(b))
+  if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b)
+  if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime()
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
+  return compareNumbers(a, b)
+}
+
+function exactOf(v: unknown): Decimal {
+  if (v instanceof Date) return { int: BigInt(v.getTime()), scale: 3 } // as an epoch in seconds
+  return asDecimal(v)
 }
