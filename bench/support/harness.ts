@@ -15,6 +15,8 @@ import { performance } from 'node:perf_hooks'
 export interface BenchCase {
   readonly label: string
   run(): Promise<void> | void
+  /** Untimed work before each run (for example a full GC, so runs start from the same heap). */
+  before?(): Promise<void> | void
 }
 
 /** Options for {@link compare}. */
@@ -52,6 +54,7 @@ function median(values: number[]): number {
 }
 
 async function time(c: BenchCase): Promise<number> {
+  await c.before?.()
   const start = performance.now()
   await c.run()
   return performance.now() - start

@@ -81,13 +81,16 @@ export class OperationCounter {
     return performance.now()
   }
 
-  /** Marks an operation started at `startedAt` as settled. */
-  end(startedAt: number, failed: boolean): void {
+  /**
+   * Marks an operation started at `startedAt` as settled, at `endedAt` (a `performance.now()`
+   * the caller already took) or now.
+   */
+  end(startedAt: number, failed: boolean, endedAt?: number): void {
     if (startedAt === 0) return
     this.active--
     if (failed) this.failed++
     else this.succeeded++
-    this.samples[this.next] = performance.now() - startedAt
+    this.samples[this.next] = (endedAt ?? performance.now()) - startedAt
     this.next = (this.next + 1) % this.samples.length
     if (this.filled < this.samples.length) this.filled++
   }

@@ -29,6 +29,9 @@ export interface Entry {
 
 /** The handlers an event class reaches, in registration order, plus its metrics counter. @internal */
 export interface Route {
+  readonly eventClass: EventClass
+  /** A meta event class (`ListenerAdded`, `ListenerRemoved`): only the bus emits it. */
+  readonly meta: boolean
   readonly name: string
   readonly entries: readonly Entry[]
   readonly counter: OperationCounter

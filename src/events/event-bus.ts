@@ -139,6 +139,8 @@ export class AsyncEventBus implements AsyncDisposable {
   private readonly byClass = new Map<EventClass, Entry[]>()
   private anyEntries: Entry[] = []
   private routes = new WeakMap<EventClass, Route>()
+  /** The last route looked up: most emits repeat the class of the one before. */
+  private lastRoute: Route | undefined = undefined
   private version = 0
   private readonly internal = new Set<Entry>()
   private readonly errorListeners = new Set<BusErrorListener>()
@@ -480,6 +482,7 @@ export class AsyncEventBus implements AsyncDisposable {
       this.closed = true
       for (const entry of [...this.internal]) this.remove(entry, new BusClosedError(entry.name))
       this.routes = new WeakMap()
+      this.lastRoute = undefined
     }
     if (this.inflight === 0) return { timedOut: false, abandoned: 0 }
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -678,13 +681,25 @@ export class AsyncEventBus implements AsyncDisposable {
     } catch {
       eventClass = undefined
     }
+    const last = this.lastRoute
+    const route =
+      last !== undefined &&
+      last.eventClass === eventClass &&
+      last.version === this.version &&
+      last.generation === this.metrics.generation
+        ? last
+        : this.routeOfClass(method, eventClass)
+    if (route.meta) throw new InvalidEventError(method, `${route.name} is emitted by the bus only`)
+    return route
+  }
+
+  private routeOfClass(method: string, eventClass: unknown): Route {
     if (typeof eventClass !== 'function') {
       throw new InvalidEventError(method, 'an event must be a class instance; this object has no constructor')
     }
-    if (isMetaEventClass(eventClass)) {
-      throw new InvalidEventError(method, `${className(eventClass as EventClass)} is emitted by the bus only`)
-    }
-    return this.route(eventClass as EventClass)
+    const route = this.route(eventClass as EventClass)
+    if (!this.closed) this.lastRoute = route
+    return route
   }
 
   private route(eventClass: EventClass): Route {
@@ -705,6 +720,8 @@ export class AsyncEventBus implements AsyncDisposable {
     const entries = found.filter((entry) => !groups.has(entry.group) && groups.add(entry.group) !== undefined)
     const name = className(eventClass)
     const route: Route = {
+      eventClass,
+      meta: isMetaEventClass(eventClass),
       name,
       entries,
       counter: this.metrics.operation(`emit(${name})`),

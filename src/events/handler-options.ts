@@ -222,10 +222,48 @@ export function needsInvoker(options: HandlerOptions | undefined): boolean {
   )
 }
 
+/**
+ * The context of a timed attempt. Its signal is made only when the handler reads it (most
+ * handlers never do), and aborts on the attempt's timeout or when the bus gives up.
+ */
+class TimedContext implements HandlerContext {
+  private controller: AbortController | undefined = undefined
+  private aborted = false
+  private reason: unknown = undefined
+
+  constructor(
+    readonly attempt: number,
+    private readonly parent: AbortSignal,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController()
+      if (this.aborted) this.controller.abort(this.reason)
+      else if (this.parent.aborted) this.controller.abort(this.parent.reason)
+    }
+    return this.controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = reason
+    this.controller?.abort(reason)
+  }
+}
+
 interface LaneWaiter {
   readonly event: object
   resolve(value: unknown): void
   reject(error: unknown): void
+}
+
+/** The events of one `partitionBy` key: the queue behind the one in flight. */
+interface Lane {
+  readonly queue: Deque<LaneWaiter>
+  /** Starts the next queued event once the one in flight settles; forgets the key when none is left. */
+  readonly advance: () => void
 }
 
 /**
@@ -253,8 +291,8 @@ export function compileInvoker(
   const operation = `${labels.eventName} handler ${labels.handlerName}`
 
   // Invocations in flight, the controllers they own, and the one lifetime listener.
-  const controllers = new Set<AbortController>()
-  const lanes = new Map<unknown, Deque<LaneWaiter>>()
+  const controllers = new Set<{ abort(reason: unknown): void }>()
+  const lanes = new Map<unknown, Lane>()
   let inflight = 0
   const onLifetimeAbort = (): void => {
     const reason: unknown = lifetime.reason
@@ -262,7 +300,7 @@ export function compileInvoker(
     rateLimiter?.rejectAll(reason)
     for (const controller of controllers) controller.abort(reason)
     controllers.clear()
-    for (const lane of lanes.values()) for (const waiter of lane.drain()) waiter.reject(reason)
+    for (const lane of lanes.values()) for (const waiter of lane.queue.drain()) waiter.reject(reason)
     lanes.clear()
   }
   const enter = (): void => {
@@ -271,26 +309,22 @@ export function compileInvoker(
   const leave = (): void => {
     if (--inflight === 0) lifetime.removeEventListener('abort', onLifetimeAbort)
   }
-  const own = (): AbortController => {
-    const controller = new AbortController()
-    controllers.add(controller)
-    return controller
-  }
 
-  const attempt = async (event: object, signal: AbortSignal, attemptNumber: number): Promise<unknown> => {
+  const attempt = (event: object, signal: AbortSignal, attemptNumber: number): Promise<unknown> => {
     if (limiter) {
       const wait = limiter.acquire()
-      if (wait) await wait
+      if (wait) return wait.then(() => start(event, signal, attemptNumber))
     }
+    return start(event, signal, attemptNumber)
+  }
+
+  const start = (event: object, signal: AbortSignal, attemptNumber: number): Promise<unknown> => {
     if (!isActive()) {
       limiter?.release()
-      return SKIPPED
+      return Promise.resolve(SKIPPED)
     }
-    const controller = timeout === undefined ? undefined : own()
-    const context: HandlerContext = {
-      signal: controller ? controller.signal : signal,
-      attempt: attemptNumber,
-    }
+    const timed = timeout === undefined ? undefined : new TimedContext(attemptNumber, signal)
+    const context: HandlerContext = timed ?? { signal, attempt: attemptNumber }
     let call: Promise<unknown>
     try {
       call = Promise.resolve(handler(event, context))
@@ -298,25 +332,24 @@ export function compileInvoker(
       call = Promise.reject(error)
     }
     if (limiter) call.then(limiter.release, limiter.release)
-    if (controller === undefined || timeout === undefined) return call
+    if (timed === undefined || timeout === undefined) return call
+    controllers.add(timed)
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         const error = new AsyncTimeoutError(operation, timeout)
-        controllers.delete(controller)
-        controller.abort(error)
+        controllers.delete(timed)
+        timed.abort(error)
         reject(error)
       }, timeout)
-      const done = (): void => {
-        clearTimeout(timer)
-        controllers.delete(controller)
-      }
       call.then(
         (value) => {
-          done()
+          clearTimeout(timer)
+          controllers.delete(timed)
           resolve(value)
         },
         (error: unknown) => {
-          done()
+          clearTimeout(timer)
+          controllers.delete(timed)
           reject(error)
         },
       )
@@ -325,7 +358,8 @@ export function compileInvoker(
 
   const withRetry = async (event: object): Promise<unknown> => {
     if (!retry) return attempt(event, lifetime, 0)
-    const controller = own()
+    const controller = new AbortController()
+    controllers.add(controller)
     let attempts = 0
     try {
       return await retry.execute((context) => {
@@ -340,10 +374,20 @@ export function compileInvoker(
     }
   }
 
-  const run = async (event: object): Promise<unknown> => {
+  const run = (event: object): Promise<unknown> => {
+    if (lifetime.aborted) return Promise.reject(lifetime.reason)
+    if (rateLimiter === undefined && retry === undefined) {
+      enter()
+      const result = attempt(event, lifetime, 0)
+      result.then(leave, leave)
+      return result
+    }
+    return runLimited(event)
+  }
+
+  const runLimited = async (event: object): Promise<unknown> => {
     enter()
     try {
-      if (lifetime.aborted) throw lifetime.reason
       if (rateLimiter && !rateLimiter.tryAdmit()) {
         if (onLimit === 'drop') return DROPPED
         if (onLimit === 'error')
@@ -359,21 +403,25 @@ export function compileInvoker(
 
   if (partitionBy === undefined) return run
 
-  const startInLane = (key: unknown, event: object): Promise<unknown> => {
-    const result = run(event)
-    const next = (): void => {
-      const lane = lanes.get(key)
-      if (lane === undefined) return
-      const waiter = lane.shift()
-      if (waiter === undefined) {
-        lanes.delete(key)
-        return
-      }
-      startInLane(key, waiter.event).then(waiter.resolve, waiter.reject)
+  const lane = (key: unknown): Lane => {
+    const created: Lane = {
+      queue: new Deque<LaneWaiter>(4),
+      advance: () => {
+        const waiter = created.queue.shift()
+        if (waiter === undefined) {
+          if (lanes.get(key) === created) lanes.delete(key)
+          return
+        }
+        const result = run(waiter.event)
+        result.then(created.advance, created.advance)
+        result.then(waiter.resolve, waiter.reject)
+      },
     }
-    result.then(next, next)
-    return result
+    lanes.set(key, created)
+    return created
   }
+  // A waiter in a lane needs no lifetime listener of its own: its lane's head is in flight
+  // (so the invoker listens), and the abort handler empties every lane.
   return (event: object): Promise<unknown> => {
     let key: unknown
     try {
@@ -381,25 +429,13 @@ export function compileInvoker(
     } catch (error) {
       return Promise.reject(error)
     }
-    const lane = lanes.get(key)
-    if (lane === undefined) {
-      lanes.set(key, new Deque<LaneWaiter>(4))
-      return startInLane(key, event)
+    const existing = lanes.get(key)
+    if (existing !== undefined) {
+      return new Promise<unknown>((resolve, reject) => existing.queue.push({ event, resolve, reject }))
     }
-    enter()
-    return new Promise<unknown>((resolve, reject) => {
-      const settle = (): void => leave()
-      lane.push({
-        event,
-        resolve: (value) => {
-          settle()
-          resolve(value)
-        },
-        reject: (error) => {
-          settle()
-          reject(error)
-        },
-      })
-    })
+    const created = lane(key)
+    const result = run(event)
+    result.then(created.advance, created.advance)
+    return result
   }
 }
