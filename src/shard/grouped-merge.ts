@@ -88,10 +88,7 @@ function aggregate(spec: AggregateSpec, rows: readonly Row[], plan: GroupMergePl
         }
       }
       const value = readValue((spec.col as ColumnMeta).kind, best?.[`a${spec.i}m`])
-      return [
-        value,
-        best === undefined ? null : bestKey instanceof Object && !(bestKey instanceof Date) ? bestKey : value,
-      ]
+      return [value, best === undefined ? null : bestKey]
     }
   }
 }
