@@ -1,10 +1,18 @@
 /**
  * The event bus: class-keyed events, awaited emits that lose no error, fallible handlers,
- * per-handler concurrency, timeout, retry and rate limit, once(), an events() iterator, fire
- * and forget with onError, and close(). Run: npx ts-node --transpile-only examples/event-bus.ts
+ * per-handler concurrency, timeout, retry and rate limit, per-key ordering (partitionBy), dead
+ * letters, several classes per call, meta events, once(), an events() iterator, fire and forget
+ * with onError, and close(). Run: npx ts-node --transpile-only examples/event-bus.ts
  * (Inside this repository the package is imported from '../src'; an application imports 'tributary'.)
  */
-import { AsyncEventBus, AsyncMetrics, isAsyncTimeoutError, isHandlerError, type HandlerError } from '../src'
+import {
+  AsyncEventBus,
+  AsyncMetrics,
+  ListenerAdded,
+  isAsyncTimeoutError,
+  isEmitError,
+  isHandlerError,
+} from '../src'
 
 class DomainEvent {
   readonly at = new Date()
@@ -34,6 +42,9 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 
 async function main(): Promise<void> {
   const bus = new AsyncEventBus()
+  // Meta events: the bus says when a handler is added (or removed).
+  const listening: string[] = []
+  bus.on(ListenerAdded, ({ eventClass }) => void listening.push(eventClass?.name ?? 'any'))
 
   // Handlers are typed from the class: `e` is a UserCreated.
   let active = 0
@@ -69,9 +80,15 @@ async function main(): Promise<void> {
   console.log('sendWelcome peak concurrency:', peak)
 
   // A failing handler: every handler still runs; emit rejects once, after all settled.
+  // The rejection is an EmitError (an AggregateError) that also carries the fallible failures.
   const failed = await bus.emit(new UserCreated(7, 'x@bounce.test')).catch((e: unknown) => e)
-  const [first] = (failed as AggregateError).errors as HandlerError[]
-  console.log((failed as Error).message, '→', (first?.cause as Error).message)
+  if (isEmitError(failed)) {
+    console.log(failed.message, '→', (failed.errors[0]?.cause as Error).message)
+    console.log(
+      '  and fallible:',
+      failed.result.errors.map((e) => e.handlerName),
+    )
+  }
 
   // A timeout aborts the handler's signal and fails the invocation with an AsyncTimeoutError.
   bus.onFallible(OrderPlaced, (_e, { signal }) => sleep(5_000, signal), { timeout: 50, name: 'slowLedger' })
@@ -84,6 +101,48 @@ async function main(): Promise<void> {
     o.status === 'fulfilled' ? o.result.dropped : -1,
   )
   console.log('dropped per emit:', dropped)
+
+  // partitionBy: events of one customer are handled one at a time, in order; customers in parallel.
+  class PaymentCaptured {
+    constructor(
+      readonly customer: string,
+      readonly seq: number,
+    ) {}
+  }
+  const ledger: string[] = []
+  bus.on(
+    PaymentCaptured,
+    async (e) => {
+      await sleep(e.seq === 1 ? 20 : 1) // the first is slow; the second of that customer still waits for it
+      ledger.push(`${e.customer}${e.seq}`)
+    },
+    { partitionBy: (e) => e.customer, concurrency: 4 },
+  )
+  await Promise.all(
+    [new PaymentCaptured('a', 1), new PaymentCaptured('b', 1), new PaymentCaptured('a', 2)].map((e) =>
+      bus.emit(e),
+    ),
+  )
+  console.log('per-customer order:', ledger)
+
+  // Dead letters: when a handler's retries are exhausted, the event and last error land here too.
+  bus.onDeadLetter((letter) =>
+    console.log('dead letter:', letter.handlerName, 'after', letter.attempts, 'attempts'),
+  )
+  class RefundRequested {}
+  bus.onFallible(
+    RefundRequested,
+    function refund() {
+      throw new Error('gateway down')
+    },
+    { retry: { attempts: 2, initialDelay: 5 } },
+  )
+  await bus.emit(new RefundRequested())
+
+  // Several classes in one call: one registration, one unsubscribe.
+  const offBoth = bus.on([UserCreated, OrderPlaced], (e) => void audit.push(`both:${e.constructor.name}`))
+  await bus.emit(new OrderPlaced(1))
+  offBoth()
 
   // once(): the next matching event, with a timeout.
   const big = bus.once(OrderPlaced, { filter: (e) => e.total > 100, timeout: 1_000 })
@@ -109,6 +168,7 @@ async function main(): Promise<void> {
 
   // close() stops new emits and waits for the ones in flight (at most 10 s by default).
   console.log('close:', await bus.close({ timeout: 2_000 }))
+  console.log('handlers added:', listening.join(', '))
   console.log(
     'audited:',
     audit.length,
