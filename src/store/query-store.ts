@@ -233,9 +233,11 @@ export class QueryStore {
   setData<T>(key: QueryKey, updater: Updater<T>, options?: { updatedAt?: number }): T | undefined {
     const hash = hashKey(key)
     const existing = this.#entries.get(hash) as QueryEntry<T> | undefined
-    if (existing === undefined && updater === undefined) return undefined
-    const entry = existing ?? this.#entry<T>(key, hash, undefined, undefined)
-    return entry.setData(updater, options?.updatedAt)
+    if (existing !== undefined) return existing.setData(updater, options?.updatedAt)
+    const data =
+      typeof updater === 'function' ? (updater as (old: T | undefined) => T | undefined)(undefined) : updater
+    if (data === undefined) return undefined // TanStack creates no entry for no data
+    return this.#entry<T>(key, hash, undefined, undefined).setData(data, options?.updatedAt)
   }
 
   /**

@@ -80,6 +80,7 @@ export async function runWithRetry<T>(
       const wait = retryDelayFor(options.retryDelay, failureCount, error)
       failureCount++
       await sleep(wait, signal)
+      if (options.canRetry && !options.canRetry()) throw error // stopped during the wait
     }
   }
 }

@@ -120,4 +120,120 @@ describe('QueryStore mutations', () => {
     expect(store.getData(['n'])).toBe(1)
     expect(calls).toBe(2)
   })
+
+  it('onMutate runs first and its result is the context of onSuccess and onSettled', async () => {
+    store = new QueryStore()
+    const order: string[] = []
+    const save = store.mutation(
+      async (name: string) => {
+        order.push(`write ${name}`)
+        return name.length
+      },
+      {
+        onMutate: async (name) => {
+          order.push(`onMutate ${name}`)
+          return { started: name }
+        },
+        onSuccess: (data, name, context) => void order.push(`onSuccess ${data} ${name} ${context?.started}`),
+        onError: () => void order.push('onError'),
+        onSettled: (data, error, name, context) =>
+          void order.push(`onSettled ${data} ${String(error)} ${context?.started}`),
+      },
+    )
+    await save.mutate('ada').wait()
+    expect(order).toEqual(['onMutate ada', 'write ada', 'onSuccess 3 ada ada', 'onSettled 3 null ada'])
+  })
+
+  it('onError and onSettled get the error and the context; a callback throwing fails the call', async () => {
+    store = new QueryStore()
+    const seen: unknown[] = []
+    const fail = store.mutation(async () => Promise.reject(new Error('write failed')), {
+      onMutate: () => 'ctx',
+      onError: (error, _vars, context) => void seen.push(['onError', (error as Error).message, context]),
+      onSettled: (data, error, _vars, context) =>
+        void seen.push(['onSettled', data, (error as Error).message, context]),
+    })
+    await expect(fail.mutate(undefined).wait()).rejects.toThrow('write failed')
+    expect(seen).toEqual([
+      ['onError', 'write failed', 'ctx'],
+      ['onSettled', undefined, 'write failed', 'ctx'],
+    ])
+    const strict = store.mutation(async () => 1, {
+      onSuccess: () => {
+        throw new Error('onSuccess failed')
+      },
+    })
+    await expect(strict.mutate(undefined).wait()).rejects.toThrow('onSuccess failed')
+  })
+
+  it('runs calls of one scope one after another, and other calls alongside', async () => {
+    store = new QueryStore()
+    const running: string[] = []
+    const answers = new Map<string, ReturnType<typeof deferred<void>>>()
+    const write = (name: string): Promise<string> => {
+      running.push(name)
+      const answer = deferred<void>()
+      answers.set(name, answer)
+      return answer.promise.then(() => name)
+    }
+    const scoped = store.mutation(write, { scope: { id: 'user-1' } })
+    const free = store.mutation(write)
+    const a = scoped.mutate('a')
+    const b = scoped.mutate('b')
+    const c = free.mutate('c')
+    await settle()
+    expect([...running].sort()).toEqual(['a', 'c'])
+    answers.get('a')?.resolve()
+    await a.wait()
+    await settle()
+    expect(running.slice(2)).toEqual(['b'])
+    answers.get('b')?.resolve()
+    answers.get('c')?.resolve()
+    expect(await Promise.all([b.wait(), c.wait()])).toEqual(['b', 'c'])
+  })
+
+  it('a failed call in a scope does not stop the next', async () => {
+    store = new QueryStore()
+    const save = store.mutation(
+      async (n: number) => {
+        if (n === 1) throw new Error('one')
+        return n
+      },
+      { scope: { id: 's' } },
+    )
+    const one = save.mutate(1)
+    const two = save.mutate(2)
+    await expect(one.wait()).rejects.toThrow('one')
+    await expect(two.wait()).resolves.toBe(2)
+  })
+
+  it('counts failures in failureCount and failureReason while retrying', async () => {
+    store = new QueryStore()
+    let calls = 0
+    const save = store.mutation(
+      async () => {
+        if (++calls < 3) throw new Error(`fail ${calls}`)
+        return 'ok'
+      },
+      { retry: 2, retryDelay: 100 },
+    )
+    const handle = save.mutate(undefined)
+    await settle()
+    expect(save.state).toMatchObject({
+      status: 'pending',
+      failureCount: 1,
+      failureReason: new Error('fail 1'),
+    })
+    await jest.advanceTimersByTimeAsync(100)
+    expect(save.state).toMatchObject({ failureCount: 2, failureReason: new Error('fail 2') })
+    await jest.advanceTimersByTimeAsync(100)
+    await handle.wait()
+    expect(save.state).toMatchObject({ status: 'success', failureCount: 0, failureReason: null })
+    const never = store.mutation(async () => Promise.reject(new Error('no')))
+    await never
+      .mutate(undefined)
+      .wait()
+      .catch(() => undefined)
+    expect(never.state).toMatchObject({ status: 'error', failureCount: 1, failureReason: new Error('no') })
+  })
 })

@@ -56,4 +56,84 @@ describe('QueryStore.paginated', () => {
       [2, 1],
     ])
   })
+
+  it('fetchPreviousPage prepends the page before the first, and hasPreviousPage says when there is one', async () => {
+    store = new QueryStore()
+    const feed = store.paginated(['feed'], async ({ pageParam }: { pageParam: number }) => pageParam, {
+      initialPageParam: 5,
+      getNextPageParam: (last) => last + 1,
+      getPreviousPageParam: (first) => (first > 4 ? first - 1 : undefined),
+    })
+    expect(feed.hasPreviousPage).toBe(false) // nothing loaded
+    await feed.fetch()
+    expect(feed.hasPreviousPage).toBe(true)
+    await feed.fetchPreviousPage()
+    expect(feed.state.data).toEqual({ pages: [4, 5], pageParams: [4, 5] })
+    expect(feed.hasPreviousPage).toBe(false)
+    await feed.fetchPreviousPage()
+    expect(feed.state.data?.pages).toEqual([4, 5])
+  })
+
+  it('maxPages keeps that many pages, dropping from the other end', async () => {
+    store = new QueryStore()
+    const feed = store.paginated(['feed'], async ({ pageParam }: { pageParam: number }) => pageParam, {
+      initialPageParam: 0,
+      getNextPageParam: (last) => last + 1,
+      getPreviousPageParam: (first) => (first > 0 ? first - 1 : undefined),
+      maxPages: 2,
+    })
+    await feed.fetch()
+    await feed.fetchNextPage()
+    await feed.fetchNextPage()
+    expect(feed.state.data).toEqual({ pages: [1, 2], pageParams: [1, 2] })
+    await feed.fetchPreviousPage()
+    expect(feed.state.data).toEqual({ pages: [0, 1], pageParams: [0, 1] })
+    expect(() =>
+      store.paginated(['bad'], async () => 1, {
+        initialPageParam: 0,
+        getNextPageParam: () => 1,
+        maxPages: 0,
+      }),
+    ).toThrow(/maxPages/)
+  })
+
+  it('a refetch starts from the first page kept and reloads as many', async () => {
+    store = new QueryStore()
+    const loaded: number[] = []
+    const feed = store.paginated(
+      ['feed'],
+      async ({ pageParam }: { pageParam: number }) => {
+        loaded.push(pageParam)
+        return pageParam
+      },
+      { initialPageParam: 0, getNextPageParam: (last) => last + 1, maxPages: 2 },
+    )
+    await feed.fetch()
+    await feed.fetchNextPage()
+    await feed.fetchNextPage()
+    loaded.length = 0
+    await feed.refetch()
+    expect(loaded).toEqual([1, 2])
+  })
+
+  it('a retried page load keeps its direction', async () => {
+    store = new QueryStore({ retry: 1, retryDelay: 10 })
+    let failNext = false
+    const feed = store.paginated(
+      ['feed'],
+      async ({ pageParam }: { pageParam: number }) => {
+        if (failNext) {
+          failNext = false
+          throw new Error('flaky')
+        }
+        return pageParam
+      },
+      { initialPageParam: 0, getNextPageParam: (last) => last + 1 },
+    )
+    await feed.fetch()
+    failNext = true
+    const next = feed.fetchNextPage()
+    await jest.advanceTimersByTimeAsync(10)
+    await expect(next).resolves.toEqual({ pages: [0, 1], pageParams: [0, 1] })
+  })
 })
