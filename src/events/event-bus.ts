@@ -143,6 +143,8 @@ export class AsyncEventBus implements AsyncDisposable {
   private lastRoute: Route | undefined = undefined
   private version = 0
   private readonly internal = new Set<Entry>()
+  /** Per registration with a `signal`: detaches its abort listener once none of its entries is left. */
+  private readonly detachers = new WeakMap<object, () => void>()
   private readonly errorListeners = new Set<BusErrorListener>()
   private readonly deadLetterListeners = new Set<DeadLetterListener>()
   private readonly lifetime = new AbortController()
@@ -514,6 +516,7 @@ export class AsyncEventBus implements AsyncDisposable {
     if (this.debug !== undefined || AsyncEventBus.isDebug) this.log('emit', constructorOf(event), event)
     const emission = this.begin(event, route)
     const entries = route.entries
+    if (!forget && entries.length === 1) return this.dispatchOne(event, emission, entries[0] as Entry)
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as Entry
       if (!entry.active) continue
@@ -540,6 +543,43 @@ export class AsyncEventBus implements AsyncDisposable {
     if (forget) {
       this.finish(emission, true)
       return undefined
+    }
+    try {
+      return Promise.resolve(this.finish(emission, false))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /**
+   * An awaited emit to a single handler: the handler's promise is chained directly, so no
+   * separate promise (and resolving functions) is made for the emit.
+   */
+  private dispatchOne(event: object, emission: Emission, entry: Entry): Promise<EmitResult> {
+    if (entry.active) {
+      let value: unknown
+      try {
+        value = entry.invoke === undefined ? entry.handler(event, this.context) : entry.invoke(event)
+      } catch (error) {
+        emission.fail(entry, error)
+        value = undefined
+      }
+      if (isObject(value)) {
+        this.inflight++
+        return Promise.resolve(value).then(
+          (result: unknown) => {
+            emission.ok(result)
+            this.settled()
+            return this.finish(emission, false)
+          },
+          (error: unknown) => {
+            emission.fail(entry, error)
+            this.settled()
+            return this.finish(emission, false)
+          },
+        )
+      }
+      if (emission.failures === undefined && emission.errors === undefined) emission.ok(value)
     }
     try {
       return Promise.resolve(this.finish(emission, false))
@@ -777,10 +817,15 @@ export class AsyncEventBus implements AsyncDisposable {
     )
     this.announceAdded(entries)
     const unsubscribe = (): void => {
-      signal?.removeEventListener('abort', unsubscribe)
       for (const entry of entries) this.remove(entry, undefined)
     }
-    signal?.addEventListener('abort', unsubscribe, { once: true })
+    if (signal) {
+      // Removing the last entry, by whatever path (off, offAny, clear), detaches the listener.
+      signal.addEventListener('abort', unsubscribe, { once: true })
+      this.detachers.set(group, () => {
+        if (!entries.some((entry) => entry.active)) signal.removeEventListener('abort', unsubscribe)
+      })
+    }
     return this.unsubscriber(unsubscribe)
   }
 
@@ -857,6 +902,7 @@ export class AsyncEventBus implements AsyncDisposable {
     this.size--
     this.version++
     this.internal.delete(entry)
+    this.detachers.get(entry.group)?.()
     if (entry.key === null) this.anyEntries = this.anyEntries.filter((e) => e !== entry)
     else {
       const remaining = (this.byClass.get(entry.key) ?? []).filter((e) => e !== entry)

@@ -355,3 +355,45 @@ describe('handler errors keep their types', () => {
     expect(failure).toMatchObject({ handlerName: 'a', eventName: 'Job' })
   })
 })
+
+describe('an emit to a single handler (its own fast path) behaves as any other', () => {
+  it('sync value, sync throw, async rejection and fallible failure', async () => {
+    const metrics = new AsyncMetrics()
+    const bus = newBus(metrics)
+    class A {}
+    class B {}
+    class C {}
+    class D {}
+    bus.on(A, () => 42)
+    bus.on(B, function syncThrow() {
+      throw new Error('sync')
+    })
+    bus.on(C, async function asyncReject() {
+      throw new Error('async')
+    })
+    bus.onFallible(D, async function soft() {
+      throw new Error('soft')
+    })
+    expect(await bus.emit(new A())).toMatchObject({ handled: 1, errors: [] })
+    const sync = (await bus.emit(new B()).catch((e: unknown) => e)) as EmitError
+    expect(sync.errors.map((e) => e.handlerName)).toEqual(['syncThrow'])
+    const async = (await bus.emit(new C()).catch((e: unknown) => e)) as EmitError
+    expect(async.errors.map((e) => e.handlerName)).toEqual(['asyncReject'])
+    const soft = await bus.emit(new D())
+    expect(soft).toMatchObject({ handled: 0, errors: [{ handlerName: 'soft' }] })
+    expect(metrics.snapshot().operations['emit(C)']).toMatchObject({ total: 1, failed: 1, active: 0 })
+    expect(await bus.close({ timeout: 5_000 })).toEqual({ timedOut: false, abandoned: 0 })
+  })
+
+  it('a handler removed before the emit reaches it is skipped', async () => {
+    const bus = newBus()
+    let calls = 0
+    const off = bus.on(Job, () => void calls++)
+    const emitted = bus.emit(new Job(1))
+    off()
+    expect(await emitted).toMatchObject({ handled: 1 })
+    off()
+    expect(await bus.emit(new Job(2))).toMatchObject({ handled: 0 })
+    expect(calls).toBe(1)
+  })
+})
