@@ -3,7 +3,7 @@
 // test/integration/model/models.test.ts), decimals added as floats, and timestamps cut to
 // milliseconds in merge keys. Each answer here is compared with the oracle database's own.
 import { sql } from 'kysely'
-import { Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
+import { AsyncMetrics, Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
 import { testDialects } from '../../support/services'
 import { createShardedTables, type ShardedTables } from './sharded-tables'
 
@@ -96,6 +96,36 @@ describe.each(testDialects())('cross-shard merges on %s are exact', (dialect) =>
     expect(await across().asyncCountDistinct('at')).toBe(10)
     expect(await Item.asyncCountDistinct('at')).toBe(10)
     expect(await across().groupBy('at').asyncAggregate({ n: 'count' })).toHaveLength(10)
+  })
+
+  it('asyncFind, asyncFindBy and asyncPick across shards; a pinned shard key asks only its shard', async () => {
+    // Row i lives on shard i % 4 (see beforeAll): a resolver saying so routes by id.
+    const resolver = { resolve: (id: string | number | bigint) => `s${(Number(id) - 1) % 4}` }
+    const routed = Item.acrossShards({ manager: shards, shardKey: { column: 'id', resolver } })
+    const ran = (): Record<string, number> =>
+      Object.fromEntries(
+        Object.entries(AsyncMetrics.snapshot().operations)
+          .filter(([name]) => name.startsWith('Item.acrossShards.asyncFind@'))
+          .map(([name, stats]) => [name.split('@')[1], stats.total]),
+      )
+    const before = ran()
+    const found = await routed.asyncFind(7)
+    expect(found).toEqual(await Item.asyncFind(7))
+    expect(found).toBeInstanceOf(Item)
+    const after = ran()
+    expect(Object.keys(after).filter((s) => after[s] !== before[s])).toEqual(['s2'])
+    expect(await across().asyncFind(7)).toEqual(found) // unrouted: every shard, one row
+    expect(await across().asyncFind(999)).toBeUndefined()
+    expect(await routed.asyncFindBy({ id: 3 })).toEqual(await Item.asyncFindBy({ id: 3 }))
+    expect(await across().orderBy('at').asyncFindBy({ grp: 'other' })).toEqual(
+      await Item.orderBy('at').asyncFindBy({ grp: 'other' }),
+    )
+    expect(await across().orderBy('name').asyncPick('id')).toBe(
+      await Item.orderBy('name').orderBy('id').asyncPick('id'),
+    )
+    expect(await across().where('id', '>', 99).asyncPick('name')).toBeNull()
+    expect(await Item.where('id', '>', 99).asyncPick('name')).toBeNull()
+    expect(await routed.where('id', 'in', []).asyncCount()).toBe(0)
   })
 
   if (dialect === 'postgres') {

@@ -1,5 +1,9 @@
+import * as decimal from '../../../src/shard/decimal'
+import * as keys from '../../../src/shard/merge-keys'
 import {
   addSqlNumbers,
+  compareCodePoints,
+  compareValues,
   concatPage,
   mergeAvg,
   mergeCount,
@@ -204,5 +208,33 @@ describe('countDistinct and groupBy merges', () => {
       { g: null, c: 5, s: 1 },
       { g: 'y', c: 1, s: 7 },
     ])
+  })
+})
+
+describe('code-point order and exact decimals', () => {
+  it('orders strings by code point: past U+FFFF after U+E000–U+FFFF (UTF-16 order puts them before)', () => {
+    expect(['😀', 'ＡＢ', '\uE000', 'a', '𝒜', ''].sort(compareCodePoints)).toEqual([
+      '',
+      'a',
+      '\uE000',
+      'ＡＢ',
+      '𝒜',
+      '😀',
+    ])
+    expect(['😀', 'ＡＢ'].sort()).toEqual(['😀', 'ＡＢ']) // what JavaScript alone does
+    expect(compareValues('😀', 'ＡＢ')).toBeGreaterThan(0)
+    expect(compareCodePoints('ab', 'a')).toBeGreaterThan(0)
+  })
+
+  it('adds, compares and divides decimals as PostgreSQL does', () => {
+    const d = (text: string | number) => decimal.toDecimal(text) as decimal.Decimal
+    expect(keys.sumParts(['0.10', '0.20', null])).toBe(0.3)
+    expect(keys.sumParts(['9007199254740993', '1'])).toBe(9007199254740994n)
+    expect(keys.sumParts([null, null])).toBeNull()
+    expect(keys.avgParts(['-0.95', '-0.96'], ['1', '1'], 'postgres')).toBe(-0.955)
+    expect(decimal.divideLikePostgres(d('-1.91'), 2n)).toBe('-0.95500000000000000000')
+    expect(decimal.divideLikePostgres(d('10'), 3n)).toBe('3.3333333333333333')
+    expect(decimal.compareDecimals(d('1.10'), d('1.1'))).toBe(0)
+    expect(decimal.decimalIdentity(d('1.10'))).toBe(decimal.decimalIdentity(d(1.1)))
   })
 })
