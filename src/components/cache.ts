@@ -4,7 +4,7 @@
  *
  * It is a thin layer over the library's {@link QueryStore} (one query per cache key): `ttl`
  * is the query's `staleTime`, `maxEntries` the store's LRU bound, and a fetch in flight is the
- * store's, returned rather than repeated. Entries never expire on their own (`cacheTime` is
+ * store's, returned rather than repeated. Entries never expire on their own (`gcTime` is
  * infinite), so a stale value stays available as the last good one for `fallbackTo: 'cache'`.
  *
  * The resolver depends only on the {@link ComponentValueCache} interface, so another store can
@@ -118,9 +118,10 @@ export class ComponentCache implements ComponentValueCache {
     }
     this.#store = new QueryStore({
       maxEntries: this.maxEntries,
-      cacheTime: Infinity,
+      gcTime: Infinity,
       staleTime: 0,
       retry: 0,
+      allowUndefined: true, // a source may answer undefined (a component then uses its fallback)
     })
   }
 

@@ -78,6 +78,11 @@ export interface StoreQueryOptions {
   structuralSharing?: boolean | ((oldData: unknown, newData: unknown) => unknown)
   /** Passed to the fetcher as `context.meta`. Defaults to none. */
   meta?: QueryMeta
+  /**
+   * Accept `undefined` from the fetcher as data (for caches where "nothing" is an answer, such
+   * as a lookup of a missing row). Defaults to false: it fails the fetch, as in TanStack.
+   */
+  allowUndefined?: boolean
 }
 
 /** The data an entry starts with, instead of loading. */
@@ -118,6 +123,7 @@ export interface ResolvedQueryOptions {
   readonly timeout: number
   readonly structuralSharing: boolean | ((oldData: unknown, newData: unknown) => unknown)
   readonly meta: QueryMeta | undefined
+  readonly allowUndefined: boolean
 }
 
 /** The defaults of {@link StoreQueryOptions}. */
@@ -130,6 +136,7 @@ export const DEFAULT_QUERY_OPTIONS: ResolvedQueryOptions = Object.freeze({
   timeout: Infinity,
   structuralSharing: true,
   meta: undefined,
+  allowUndefined: false,
 })
 
 /** Options for {@link Query.refetch}. */
@@ -158,6 +165,7 @@ export function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOp
     timeout: options.timeout ?? base.timeout,
     structuralSharing: options.structuralSharing ?? base.structuralSharing,
     meta: options.meta ?? base.meta,
+    allowUndefined: options.allowUndefined ?? base.allowUndefined,
   }
   for (const name of ['staleTime', 'gcTime', 'timeout'] as const) {
     const value = resolved[name]

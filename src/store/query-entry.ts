@@ -445,7 +445,7 @@ export class QueryEntry<T> implements Notifiable {
 
   #settle(flight: Flight<T>, succeeded: boolean, outcome: unknown): void {
     if (this.#flight !== flight) return // cancelled or superseded: the late answer is discarded
-    if (succeeded && outcome === undefined) {
+    if (succeeded && outcome === undefined && !this.#options.allowUndefined) {
       succeeded = false
       outcome = new QueryStoreError(`QueryStore: the fetcher of query ${this.hash} resolved undefined`)
       flight.failures++

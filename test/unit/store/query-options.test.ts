@@ -228,6 +228,15 @@ describe('QueryStore query options (TanStack v5 names)', () => {
       expect(String(query.state.error)).toMatch(/resolved undefined/)
     })
 
+    it('allowUndefined: true caches undefined as an answer (a lookup of a missing row)', async () => {
+      store = new QueryStore({ staleTime: 1_000 })
+      const lookup = jest.fn(async (): Promise<string | undefined> => undefined)
+      expect(await store.fetch(['row', 404], lookup, { allowUndefined: true })).toBeUndefined()
+      expect(await store.fetch(['row', 404], lookup, { allowUndefined: true })).toBeUndefined()
+      expect(lookup).toHaveBeenCalledTimes(1)
+      expect(store.getQuery(['row', 404])?.state).toMatchObject({ status: 'success', isStale: false })
+    })
+
     it('query.setData(undefined) and an updater returning undefined leave the data', () => {
       store = new QueryStore()
       const query = store.query(['k'], async () => 1)
