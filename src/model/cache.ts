@@ -67,7 +67,11 @@ export function modelCache(model: string, options: ModelCacheOptions): ModelCach
     throw new InvalidQueryError(model, 'store', 'cached({ store }) must be a QueryStore')
   }
   const store = options.store ?? defaultModelCacheStore()
-  stores.add(store)
+  if (!stores.has(store)) {
+    stores.add(store)
+    // a read finding no row answers undefined: a cached answer, not a failed fetch
+    store.setQueryDefaults(['tributary.model'], { allowUndefined: true })
+  }
   return { store, ttlMs: ttl * 1_000 }
 }
 

@@ -373,7 +373,10 @@ export class QueryStore {
 
   /** The defaults registered with {@link setQueryDefaults} that apply to `queryKey`, merged. */
   getQueryDefaults(queryKey: QueryKey): StoreQueryOptions {
-    const hash = hashKey(queryKey)
+    return this.#defaultsFor(hashKey(queryKey))
+  }
+
+  #defaultsFor(hash: string): StoreQueryOptions {
     let merged: StoreQueryOptions = {}
     for (const item of this.#queryDefaults) {
       if (hashStartsWith(hash, item.prefix)) merged = { ...merged, ...stripUndefined(item.options) }
@@ -467,7 +470,7 @@ export class QueryStore {
     }
     const base =
       this.#queryDefaults.length > 0
-        ? resolveOptions(this.#defaults, this.getQueryDefaults(key))
+        ? resolveOptions(this.#defaults, this.#defaultsFor(hash))
         : this.#defaults
     const resolved = options ? resolveOptions(base, options) : base
     entry = new QueryEntry<T>(this.#entryHost, key, hash, fetcher, resolved, initialOf(options))
