@@ -1,9 +1,10 @@
 /**
  * The query store: cached queries with stale-while-revalidate, deduplication, a timeout,
- * an optimistic mutation rolled back on failure, and an async store that cancels superseded
+ * select and structural sharing, an optimistic mutation rolled back on failure, filters,
+ * a warm cache handed to a second store, and an async store that cancels superseded
  * requests. Run: npx ts-node --transpile-only examples/query-store.ts
  */
-import { createAsyncStore, QueryStore } from '../src'
+import { createAsyncStore, dehydrate, hydrate, QueryStore } from '../src'
 
 interface User {
   id: number
@@ -28,7 +29,7 @@ function loadUser(id: number, signal: AbortSignal): Promise<User> {
 }
 
 async function main(): Promise<void> {
-  const store = new QueryStore({ maxEntries: 1_000, staleTime: 60_000, cacheTime: 300_000 })
+  const store = new QueryStore({ maxEntries: 1_000, staleTime: 60_000, gcTime: 300_000 })
 
   // 1. Ten concurrent fetches of one key make one request; a later fetch is served from cache.
   const users = await Promise.all(
@@ -37,12 +38,18 @@ async function main(): Promise<void> {
   await store.fetch(['user', 1], ({ signal }) => loadUser(1, signal))
   console.log(`10 + 1 fetches of ${users[0]?.name}: ${requests} request`)
 
-  // 2. A subscribed query: state changes arrive batched.
-  const user = store.query(['user', 2], ({ signal }) => loadUser(2, signal), { timeout: 2_000 })
-  const unsubscribe = user.subscribe((state) =>
-    console.log(`user 2: ${state.status}`, state.data?.name ?? ''),
-  )
+  // 2. A subscribed query: state changes arrive batched; `select` shapes what this handle shows.
+  const user = store.query(['user', 2], ({ signal }) => loadUser(2, signal), {
+    timeout: 2_000,
+    select: (u) => u.name,
+  })
+  const unsubscribe = user.subscribe((state) => console.log(`user 2: ${state.status}`, state.data ?? ''))
   await user.fetch()
+
+  // Structural sharing: a refetch answering equal data keeps the same object.
+  const before = store.getData<User>(['user', 2])
+  await store.refetchQueries({ queryKey: ['user', 2] })
+  console.log('same object after an equal refetch:', store.getData<User>(['user', 2]) === before)
 
   // 3. An optimistic rename that fails: the cache shows it at once, then rolls it back.
   const rename = store.mutation(
@@ -68,7 +75,14 @@ async function main(): Promise<void> {
   console.log('after success and refetch:', store.getData<User>(['user', 2])?.name)
   unsubscribe()
 
-  // 4. An async store: switching params aborts the request for the old ones.
+  // 4. A warm cache for another process: dehydrate, send as JSON, hydrate.
+  const next = new QueryStore({ staleTime: 60_000 })
+  hydrate(next, JSON.parse(JSON.stringify(dehydrate(store))))
+  const served = await next.fetch(['user', 1], ({ signal }) => loadUser(1, signal))
+  console.log(`hydrated store serves ${served.name} with ${requests} requests made so far`)
+  next.close()
+
+  // 5. An async store: switching params aborts the request for the old ones.
   const profile = createAsyncStore((id: number, { signal }) => loadUser(id, signal), 1)
   const latest = await profile.updateParams(2)
   console.log('async store data:', latest.name, '| loading:', profile.loading.get())
