@@ -164,7 +164,12 @@ async function main(): Promise<void> {
     const extra: Record<string, unknown> = {}
     for (const [name, subject, baseline] of cases(dbs)) {
       const [a, b] = await Promise.all([subject(), baseline()])
-      if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`${name}: ${String(a)} != ${String(b)}`)
+      // The merged avg is PostgreSQL's own numeric avg; the hand-merged one is a float division.
+      const same =
+        typeof a === 'number' && typeof b === 'number'
+          ? Math.abs(a - b) <= Math.abs(b) * 1e-12
+          : JSON.stringify(a) === JSON.stringify(b)
+      if (!same) throw new Error(`${name}: ${String(a)} != ${String(b)}`)
       results.push(
         await compare(
           `4 shards ${name}`,
@@ -186,7 +191,7 @@ async function main(): Promise<void> {
       // Wall time on a shared machine is noisy; the client's CPU time per fan-out is what
       // tributary adds, so it is reported beside it.
       const [subjectCpu, baselineCpu] = await cpuPerOp(subject, baseline)
-      extra[`4 shards ${name}: client CPU µs/op, acrossShards / Promise.all`] =
+      extra[`4 shards ${name}: client CPU µs/op, acrossShards / Promise.all (goal <= 1.10x)`] =
         `${subjectCpu.toFixed(0)} / ${baselineCpu.toFixed(0)} = ${(subjectCpu / baselineCpu).toFixed(2)}x`
     }
 

@@ -7,9 +7,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
-import pLimit from 'p-limit'
-import { raceAbort } from '../core/abort'
+import { abortError } from '../core/abort'
 import { ModelWithoutDatabaseError } from './errors'
+import { createLimiter } from './limiter'
 
 /** Kysely with tables known only at run time, as models use it. */
 export type AnyKysely = Kysely<Record<string, Record<string, unknown>>>
@@ -42,11 +42,7 @@ const overrides = new AsyncLocalStorage<DatabaseResolver>()
 const direct = <T>(fn: () => Promise<T>): Promise<T> => fn()
 
 function limiter(concurrency: number): DatabaseState['run'] {
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`)
-  }
-  const limit = pLimit(concurrency)
-  return (fn) => limit(fn)
+  return createLimiter(concurrency)
 }
 
 /** What tributary knows about `db`: its dialect and its concurrency limit. */
@@ -212,9 +208,10 @@ function isFatal(error: unknown): boolean {
 }
 
 /**
- * Runs a compiled query on `db` within its concurrency limit. With a `signal` on PostgreSQL
- * (outside a transaction), aborting sends `pg_cancel_backend` for the backend running it, and
- * the connection is not released before the cancel has been answered.
+ * Runs a compiled query on `db` within its concurrency limit. With a `signal`, aborting
+ * rejects at once with the signal's reason (a queued query then never starts); on PostgreSQL
+ * (outside a transaction) it also sends `pg_cancel_backend` for the backend running the query,
+ * and the connection is not released before the cancel has been answered.
  */
 export function executeCompiled<R>(
   db: AnyKysely,
@@ -223,21 +220,46 @@ export function executeCompiled<R>(
 ): Promise<QueryResult<R>> {
   const state = databaseState(db)
   if (!signal) return state.run(() => db.executeQuery(compiled))
-  return raceAbort(
-    state.run(() => {
-      signal.throwIfAborted()
-      if (!state.postgres || state.transaction) return db.executeQuery(compiled)
-      return cancellable(db, state, compiled, signal)
-    }),
-    signal,
-  )
+  if (signal.aborted) return Promise.reject(abortError(signal))
+  return new Promise<QueryResult<R>>((resolve, reject) => {
+    // One listener does both: reject now, and (once the query runs) cancel it on the server.
+    const run: Running = { cancel: undefined, aborted: false }
+    const onAbort = (): void => {
+      run.aborted = true
+      reject(abortError(signal))
+      run.cancel?.()
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    state
+      .run(() => {
+        if (run.aborted) return Promise.reject(abortError(signal))
+        if (!state.postgres || state.transaction) return db.executeQuery(compiled)
+        return cancellable(db, state, compiled, run)
+      })
+      .then(
+        (result) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(result)
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      )
+  })
+}
+
+/** A query in flight: whether its caller gave up, and how to cancel it on the server. */
+interface Running {
+  cancel: (() => void) | undefined
+  aborted: boolean
 }
 
 function cancellable<R>(
   db: AnyKysely,
   state: DatabaseState,
   compiled: CompiledQuery<R>,
-  signal: AbortSignal,
+  run: Running,
 ): Promise<QueryResult<R>> {
   const executor = db.getExecutor()
   return executor.provideConnection(async (connection) => {
@@ -247,19 +269,17 @@ function cancellable<R>(
       pid = Number(rows[0]?.pid)
       state.pids.set(connection, pid)
     }
-    signal.throwIfAborted()
+    if (run.aborted) throw new Error('aborted') // the caller has its reason already
     let cancelling: Promise<unknown> | undefined
-    const onAbort = (): void => {
+    run.cancel = () => {
       cancelling = db
         .executeQuery(CompiledQuery.raw('select pg_cancel_backend($1)', [pid]))
         .catch(() => undefined)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
     try {
-      const single = executor.withConnectionProvider({
-        provideConnection: (consumer) => consumer(connection),
-      })
-      return await single.executeQuery(compiled)
+      // On this connection, without a second executor: plugins' result transforms by hand.
+      const result = await connection.executeQuery<R>(compiled)
+      return executor.plugins.length === 0 ? result : await transformed(executor, compiled, result)
     } catch (error) {
       // A terminated backend reports FATAL 57P01 before its socket closes: probe the connection
       // so that pg marks it dead before it returns to the pool, and the next helper gets a
@@ -267,9 +287,22 @@ function cancellable<R>(
       if (isFatal(error)) await connection.executeQuery(CompiledQuery.raw('select 1')).catch(() => undefined)
       throw error
     } finally {
-      signal.removeEventListener('abort', onAbort)
+      run.cancel = undefined
       // Keep the connection until the cancel is answered, so it can never hit a later query.
       if (cancelling) await cancelling
     }
   })
+}
+
+/** `result` through the plugins' `transformResult`, as Kysely's executor does. */
+async function transformed<R>(
+  executor: ReturnType<AnyKysely['getExecutor']>,
+  compiled: CompiledQuery<R>,
+  result: QueryResult<R>,
+): Promise<QueryResult<R>> {
+  let out = result as QueryResult<unknown>
+  for (const plugin of executor.plugins) {
+    out = await plugin.transformResult({ queryId: compiled.queryId, result: out as QueryResult<never> })
+  }
+  return out as QueryResult<R>
 }
