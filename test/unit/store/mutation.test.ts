@@ -163,7 +163,16 @@ describe('QueryStore mutations', () => {
         throw new Error('onSuccess failed')
       },
     })
+    const caught = jest.fn()
+    const strictWithOnError = store.mutation(async () => 1, {
+      onSuccess: () => {
+        throw new Error('onSuccess failed')
+      },
+      onError: caught,
+    })
     await expect(strict.mutate(undefined).wait()).rejects.toThrow('onSuccess failed')
+    await expect(strictWithOnError.mutate(undefined).wait()).rejects.toThrow('onSuccess failed')
+    expect(caught).toHaveBeenCalledWith(new Error('onSuccess failed'), undefined, undefined) // as TanStack
   })
 
   it('runs calls of one scope one after another, and other calls alongside', async () => {
@@ -235,5 +244,35 @@ describe('QueryStore mutations', () => {
       .wait()
       .catch(() => undefined)
     expect(never.state).toMatchObject({ status: 'error', failureCount: 1, failureReason: new Error('no') })
+  })
+
+  it('runs different scopes in parallel, each one in order; accepts null variables', async () => {
+    store = new QueryStore()
+    const log: string[] = []
+    const gates = new Map<string, ReturnType<typeof deferred<void>>>()
+    const save = (scope: string) =>
+      store.mutation(
+        async (value: string | null) => {
+          const name = `${scope}:${String(value)}`
+          log.push(`start ${name}`)
+          const gate = deferred<void>()
+          gates.set(name, gate)
+          await gate.promise
+          log.push(`end ${name}`)
+          return value
+        },
+        { scope: { id: scope } },
+      )
+    const a = save('a')
+    const b = save('b')
+    const calls = [a.mutate('1'), a.mutate(null), b.mutate('1')]
+    await settle()
+    expect(log.sort()).toEqual(['start a:1', 'start b:1'])
+    gates.get('b:1')?.resolve()
+    gates.get('a:1')?.resolve()
+    await settle()
+    expect(log).toContain('start a:null')
+    gates.get('a:null')?.resolve()
+    expect(await Promise.all(calls.map((c) => c.wait()))).toEqual(['1', null, '1'])
   })
 })

@@ -136,4 +136,33 @@ describe('QueryStore.paginated', () => {
     await jest.advanceTimersByTimeAsync(10)
     await expect(next).resolves.toEqual({ pages: [0, 1], pageParams: [0, 1] })
   })
+
+  it('fetches with a null initialPageParam, and a null next param means no next page', async () => {
+    store = new QueryStore()
+    const fetchPage = jest.fn(async ({ pageParam }: { pageParam: string | null }) => ({ cursor: pageParam }))
+    const feed = store.paginated(['feed'], fetchPage, {
+      initialPageParam: null as string | null,
+      getNextPageParam: () => null,
+    })
+    await feed.fetch()
+    expect(feed.state.data?.pageParams).toEqual([null])
+    expect(feed.hasNextPage).toBe(false)
+    await feed.fetchNextPage()
+    expect(fetchPage).toHaveBeenCalledTimes(1)
+  })
+
+  it('a page failing with retry on retries the whole reload, then settles (no endless loop)', async () => {
+    store = new QueryStore({ retry: 2, retryDelay: 10 })
+    const fetchPage = jest.fn(async ({ pageParam }: { pageParam: number }) => {
+      if (pageParam === 1) throw new Error('page 1 is down')
+      return pageParam
+    })
+    const feed = store.paginated(['feed'], fetchPage, { initialPageParam: 0, getNextPageParam: (n) => n + 1 })
+    await feed.fetch()
+    const next = feed.fetchNextPage().catch((e: unknown) => e)
+    await jest.advanceTimersByTimeAsync(100)
+    expect(await next).toEqual(new Error('page 1 is down'))
+    expect(fetchPage).toHaveBeenCalledTimes(4) // page 0, then page 1 three times
+    expect(feed.state).toMatchObject({ status: 'error', data: { pages: [0], pageParams: [0] } })
+  })
 })

@@ -335,4 +335,30 @@ describe('QueryStore query options (TanStack v5 names)', () => {
     await settle()
     expect(listener).toHaveBeenCalledTimes(calls)
   })
+
+  it('notifies the remaining subscribers when one unsubscribes during an update', async () => {
+    store = new QueryStore()
+    const query = store.query(['k'], async () => 1, { enabled: false })
+    const second = jest.fn()
+    let stopFirst = (): void => undefined
+    stopFirst = query.subscribe(() => stopFirst())
+    query.subscribe(second)
+    query.setData(2)
+    await settle()
+    expect(second).toHaveBeenLastCalledWith(expect.objectContaining({ data: 2 }))
+  })
+
+  it('handles on one key share the entry: one fetch, and each sees the data its own way', async () => {
+    store = new QueryStore()
+    const fetcher = jest.fn(async () => ({ items: [1, 2, 3] }))
+    const all = store.query(['list'], fetcher)
+    const count = store.query(['list'], fetcher, { select: (d) => d.items.length })
+    const stops = [all.subscribe(() => undefined), count.subscribe(() => undefined)]
+    await settle()
+    expect(fetcher).toHaveBeenCalledTimes(1)
+    expect(all.state.data).toEqual({ items: [1, 2, 3] })
+    expect(count.state.data).toBe(3)
+    expect(all.observerCount).toBe(2)
+    for (const stop of stops) stop()
+  })
 })
