@@ -294,7 +294,7 @@ export class QueryStore {
     return undefined
   }
 
-  /** Every query matching `filters` (all without filters), least recently used first. */
+  /** Every query matching `filters` (all without filters), in the store's order (least recently used first with `maxEntries`). */
   findAll(filters?: QueryFilters): Array<Query<unknown>> {
     return this.#matching(filters).map((entry) => this.#handleOf(entry))
   }
