@@ -130,7 +130,9 @@ export class LiveComponent {
         ...(this.host.backoff === undefined ? {} : { backoff: this.host.backoff }),
         resolved: this.host.resolved(),
         onChange: (raw) => {
-          if (accept()) session.scheduler.push({ kind: 'value', raw })
+          // A report that would change nothing (above all the watcher's own first read, which
+          // finds the value just resolved) takes no throttle token and restarts no debounce.
+          if (accept() && !this.changesNothing(session, raw)) session.scheduler.push({ kind: 'value', raw })
         },
         onRemove: () => {
           if (accept()) session.scheduler.push({ kind: 'removed' })
@@ -146,6 +148,26 @@ export class LiveComponent {
       session.scheduler.stop()
       throw this.componentError(error, `cannot start watching: ${describeCause(error)}`)
     }
+  }
+
+  /**
+   * True when `raw`, from the source, would be applied as a no-op: nothing waits in the
+   * schedule or is being applied, the value came from the source, and `raw` coerces (sync,
+   * without `validate`: the current value passed it) to the current value.
+   */
+  private changesNothing(session: Session, raw: unknown): boolean {
+    if (session.scheduler.pending || this.applying || this.queued || this.refetching) return false
+    if (this.origin !== 'source') return false
+    const field = this.spec.planned.definition.options.field
+    const picked = this.spec.source.appliesField ? raw : pickField(raw, field)
+    if (picked === undefined || picked === null) return false
+    let coerced: unknown
+    try {
+      coerced = this.spec.planned.spec.coerce(picked)
+    } catch {
+      return false
+    }
+    return !isThenable(coerced) && isDeepStrictEqual(coerced, this.value)
   }
 
   private restartWatcher(): void {

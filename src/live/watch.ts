@@ -95,6 +95,16 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
   private readonly components = new Map<string, LiveComponent>()
   private latest: Readonly<T> | undefined
   private stopping: Promise<void> | undefined
+  /**
+   * The start's errors, kept for the first `onUpdate` listener and the first `updates()`
+   * consumer (`undefined` once taken). Collected until the start window closes.
+   */
+  private readonly replay: {
+    listener: ComponentUpdate[] | undefined
+    consumer: ComponentUpdate[] | undefined
+  } = { listener: [], consumer: [] }
+  private startWindow: ReturnType<typeof setImmediate> | undefined
+  private collecting = true
   private readonly onAbort = (): void => {
     void this.stop()
   }
@@ -122,6 +132,7 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
       },
       publish: (update) => {
         if (this.lifetime.signal.aborted) return
+        this.keepForReplay(update)
         this.hub.publish(update)
         if (!bus) return
         try {
@@ -166,6 +177,28 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
       throw abortError(signal, `watch ${this.className}`)
     }
     signal?.addEventListener('abort', this.onAbort, { once: true })
+    // Errors a few microtasks into the start (a watcher's first read failing at once) still
+    // count as the start's: the window closes on the next turn of the event loop.
+    this.startWindow = setImmediate(() => this.closeStartWindow())
+  }
+
+  private closeStartWindow(): void {
+    if (this.startWindow !== undefined) clearImmediate(this.startWindow)
+    this.startWindow = undefined
+    this.collecting = false
+  }
+
+  /** Keeps a start error for replay; a later non-error update of its property drops it. */
+  private keepForReplay(update: ComponentUpdate): void {
+    for (const side of ['listener', 'consumer'] as const) {
+      const kept = this.replay[side]
+      if (!kept) continue
+      if (update.kind === 'error') {
+        if (this.collecting) kept.push(update)
+      } else {
+        this.replay[side] = kept.filter((u) => u.property !== update.property)
+      }
+    }
   }
 
   snapshot(): Readonly<T> {
@@ -173,11 +206,42 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
   }
 
   updates(options?: UpdatesOptions): AsyncIterableIterator<ComponentUpdate> {
-    return this.hub.updates(options)
+    const iterator = this.hub.updates(options)
+    const replayed = this.replay.consumer
+    this.replay.consumer = undefined
+    if (!replayed || replayed.length === 0 || this.hub.closed || options?.signal?.aborted) return iterator
+    const queue = [...replayed]
+    let ended = false
+    const wrapped: AsyncIterableIterator<ComponentUpdate> = {
+      next() {
+        const update = ended ? undefined : queue.shift()
+        return update ? Promise.resolve({ value: update, done: false }) : iterator.next()
+      },
+      return() {
+        ended = true
+        queue.length = 0
+        return iterator.return ? iterator.return() : Promise.resolve({ value: undefined, done: true })
+      },
+      [Symbol.asyncIterator]() {
+        return wrapped
+      },
+    }
+    return wrapped
   }
 
   onUpdate(listener: UpdateListener): () => void {
-    return this.hub.onUpdate(listener)
+    const off = this.hub.onUpdate(listener)
+    const replayed = this.replay.listener
+    this.replay.listener = undefined
+    if (this.hub.closed) return off
+    for (const update of replayed ?? []) {
+      try {
+        listener(update)
+      } catch {
+        // As for every update: a listener's failure is ignored.
+      }
+    }
+    return off
   }
 
   get watching(): readonly string[] {
@@ -198,6 +262,8 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
 
   private async shutdown(): Promise<void> {
     this.lifetime.abort()
+    this.closeStartWindow()
+    this.replay.listener = this.replay.consumer = undefined
     this.options.signal?.removeEventListener('abort', this.onAbort)
     for (const component of this.components.values()) component.stop()
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight])

@@ -37,7 +37,22 @@ export interface WatchableMemory extends WatchableSource {
 
 const keyOf = (request: ComponentRequest): string => request.key ?? request.query ?? request.property
 
-export function watchableMemory(name: string, initial: Record<string, unknown> = {}): WatchableMemory {
+/** How the memory watchers behave when they start. */
+export interface WatchableMemoryOptions {
+  /**
+   * Like the built-in watchers: each watcher reads once when it starts (a microtask later) and
+   * reports the value it finds (or a removal). Defaults to false.
+   */
+  readonly firstRead?: boolean
+  /** Reported through `onError` synchronously inside `watch()`, as a watcher that cannot arm does. */
+  readonly startError?: unknown
+}
+
+export function watchableMemory(
+  name: string,
+  initial: Record<string, unknown> = {},
+  behaviour: WatchableMemoryOptions = {},
+): WatchableMemory {
   const values = new Map(Object.entries(initial))
   const calls: WatchCall[] = []
   const live = (key: string): WatchCall[] =>
@@ -61,6 +76,14 @@ export function watchableMemory(name: string, initial: Record<string, unknown> =
     watch(request: ComponentRequest, options: SourceWatchOptions): SourceWatcher {
       const call: WatchCall = { key: keyOf(request), options, stopped: false }
       calls.push(call)
+      if (behaviour.startError !== undefined) options.onError(behaviour.startError)
+      if (behaviour.firstRead) {
+        void Promise.resolve().then(() => {
+          if (call.stopped || options.signal.aborted) return
+          if (values.has(call.key)) options.onChange(values.get(call.key))
+          else options.onRemove()
+        })
+      }
       return {
         stop() {
           call.stopped = true
