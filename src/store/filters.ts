@@ -15,7 +15,7 @@ export interface QueryFilters {
   queryKey?: QueryKey
   /** Match `queryKey` exactly instead of as a prefix. Defaults to false. */
   exact?: boolean
-  /** `active`: with subscribers; `inactive`: without. Defaults to `all`. */
+  /** `active`: with an enabled subscriber; `inactive`: without one. Defaults to `all`. */
   type?: QueryTypeFilter
   /** Only stale (`true`) or only fresh (`false`) data. Defaults to either. */
   stale?: boolean
@@ -38,7 +38,7 @@ export function entryMatcher(filters: QueryFilters | undefined): EntryMatcher {
     if (hash !== undefined) {
       if (exact ? entry.hash !== hash : !hashStartsWith(entry.hash, prefix as string)) return false
     }
-    if (type !== 'all' && entry.observerCount > 0 !== (type === 'active')) return false
+    if (type !== 'all' && entry.isActive !== (type === 'active')) return false
     if (stale !== undefined && entry.state.isStale !== stale) return false
     if (fetchStatus !== undefined && entry.isFetching !== (fetchStatus === 'fetching')) return false
     return predicate === undefined || predicate(handle())

@@ -86,6 +86,8 @@ export class QueryEntry<T> implements Notifiable {
   #staleTimer: LongTimer | undefined
   readonly #initial: (() => EntryInitial<T> | undefined) | undefined
   readonly #listeners = new Set<(state: QueryState<T>) => void>()
+  /** Observers that fetch on their own (`enabled` not false): they make the entry active. */
+  #enabled = 0
   readonly #host: EntryHost
 
   constructor(
@@ -131,6 +133,16 @@ export class QueryEntry<T> implements Notifiable {
     return this.#listeners.size
   }
 
+  /** True with at least one enabled observer (TanStack's `isActive`). */
+  get isActive(): boolean {
+    return this.#enabled > 0
+  }
+
+  /** True when observed only by disabled observers (TanStack's `isDisabled`): not refetched in bulk. */
+  get isDisabled(): boolean {
+    return this.#listeners.size > 0 && this.#enabled === 0
+  }
+
   get isFetching(): boolean {
     return this.#flight !== undefined
   }
@@ -157,7 +169,9 @@ export class QueryEntry<T> implements Notifiable {
 
   /** Adds an observer; with `autoFetch`, fetches when the data is stale or missing. */
   subscribe(listener: (state: QueryState<T>) => void, autoFetch: boolean): () => void {
+    if (this.#listeners.has(listener)) return noop
     this.#listeners.add(listener)
+    if (autoFetch) this.#enabled++
     this.#clearGc()
     if (this.#flight) this.#flight.stopRetry = false
     if (this.#listeners.size === 1) this.#scheduleStale()
@@ -165,7 +179,9 @@ export class QueryEntry<T> implements Notifiable {
       if (!this.#host.signal.aborted) this.#start(undefined).catch(noop)
     }
     return () => {
-      if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return
+      if (!this.#listeners.delete(listener)) return
+      if (autoFetch) this.#enabled--
+      if (this.#listeners.size > 0) return
       this.#clearStale()
       if (this.#flight) this.#flight.stopRetry = true
       this.#released()
@@ -187,11 +203,11 @@ export class QueryEntry<T> implements Notifiable {
     return this.#supersede(flight, direction)
   }
 
-  /** Marks the data stale; refetches at once when observed (or asked to). Never rejects. */
+  /** Marks the data stale; refetches at once when actively observed (or asked to). Never rejects. */
   invalidate(options?: { refetch?: boolean }): Promise<void> {
     this.#invalidated = true
     if (!this.#state.isStale) this.#setState({ ...this.#state, isStale: true })
-    const refetch = options?.refetch ?? this.#listeners.size > 0
+    const refetch = options?.refetch ?? this.#enabled > 0
     if (!refetch || !this.#fetcher || this.#host.signal.aborted) return Promise.resolve()
     return this.refetch().then(noop, noop)
   }
@@ -284,6 +300,7 @@ export class QueryEntry<T> implements Notifiable {
     this.#clearGc()
     this.#clearStale()
     this.#listeners.clear()
+    this.#enabled = 0
     this.#optimistic = undefined
   }
 

@@ -242,7 +242,7 @@ export class QueryStore {
 
   /**
    * Marks every query whose key starts with `prefix` stale and refetches the observed ones
-   * (or all, or none). Resolves when those refetches settle; never rejects.
+   * (with an enabled handle), or all, or none. Resolves when those refetches settle; never rejects.
    *
    * @example
    * ```ts
@@ -255,7 +255,7 @@ export class QueryStore {
     const pending: Array<Promise<void>> = []
     for (const [hash, entry] of this.#entries) {
       if (!hashStartsWith(hash, start)) continue
-      const now = refetch === 'all' || (refetch === 'observed' && entry.observerCount > 0)
+      const now = refetch === 'all' || (refetch === 'observed' && entry.isActive)
       pending.push(entry.invalidate({ refetch: now }))
     }
     return Promise.all(pending).then(noop)
@@ -268,8 +268,10 @@ export class QueryStore {
   invalidateQueries(filters?: QueryFilters, options?: { refetchType?: RefetchType }): Promise<void> {
     const type = options?.refetchType ?? 'active'
     const pending = this.#matching(filters).map((entry) => {
-      const observed = entry.observerCount > 0
-      const refetch = type === 'all' || (type === 'active' && observed) || (type === 'inactive' && !observed)
+      const active = entry.isActive
+      const refetch =
+        !entry.isDisabled &&
+        (type === 'all' || (type === 'active' && active) || (type === 'inactive' && !active))
       return entry.invalidate({ refetch })
     })
     return Promise.all(pending).then(noop)
@@ -340,18 +342,19 @@ export class QueryStore {
     const entries = this.#matching(filters)
     for (const entry of entries) entry.reset()
     const pending = entries
-      .filter((entry) => entry.observerCount > 0 && entry.fetcher !== undefined)
+      .filter((entry) => entry.isActive && entry.fetcher !== undefined)
       .map((entry) => entry.refetch().then(noop, noop))
     return Promise.all(pending).then(noop)
   }
 
   /**
-   * Refetches the matched queries that have a fetcher (`type` picks observed or unobserved
-   * ones). Resolves when they settle; rejects only with `throwOnError`.
+   * Refetches the matched queries that have a fetcher, except those observed only by disabled
+   * handles (`type` picks active or inactive ones). Resolves when they settle; rejects only
+   * with `throwOnError`.
    */
   refetchQueries(filters?: QueryFilters, options?: RefetchQueriesOptions): Promise<void> {
     const pending = this.#matching(filters)
-      .filter((entry) => entry.fetcher !== undefined)
+      .filter((entry) => entry.fetcher !== undefined && !entry.isDisabled)
       .map((entry) => {
         const promise = entry.refetch({ cancelRefetch: options?.cancelRefetch ?? true }).then(noop)
         return options?.throwOnError ? promise : promise.catch(noop)

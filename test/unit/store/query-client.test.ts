@@ -264,6 +264,28 @@ describe('QueryStore as a TanStack QueryClient', () => {
     })
   })
 
+  describe('disabled handles', () => {
+    it('a query observed only by disabled handles is inactive and not refetched in bulk', async () => {
+      store = new QueryStore({ staleTime: Infinity })
+      const fetcher = jest.fn(async () => 1)
+      const disabled = store.query(['k'], fetcher, { enabled: false })
+      await disabled.fetch()
+      const stop = disabled.subscribe(() => undefined)
+      expect(store.findAll({ type: 'active' })).toEqual([])
+      expect(store.findAll({ type: 'inactive' }).map((q) => q.key)).toEqual([['k']])
+      await store.invalidateQueries({ queryKey: ['k'] }, { refetchType: 'all' })
+      await store.refetchQueries({ queryKey: ['k'] })
+      await store.invalidate(['k'])
+      expect(fetcher).toHaveBeenCalledTimes(1)
+      const enabled = store.query(['k'], fetcher).subscribe(() => undefined) // one enabled handle: active
+      await settle()
+      await store.refetchQueries({ queryKey: ['k'], type: 'active' })
+      expect(fetcher).toHaveBeenCalledTimes(3) // fetched on subscribe (invalidated), then refetched
+      enabled()
+      stop()
+    })
+  })
+
   describe('invalidateQueries', () => {
     it('refetches active queries by default, inactive or all with refetchType, none with none', async () => {
       store = new QueryStore({ staleTime: Infinity })
