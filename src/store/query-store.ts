@@ -496,7 +496,8 @@ export class QueryStore {
   #evict(): void {
     let excess = this.#entries.size - this.#maxEntries
     if (excess <= 0) return
-    for (const entry of [...this.#entries.values()]) {
+    // deleting the entry being visited is safe while iterating a Map (no copy: this runs per miss at the bound)
+    for (const entry of this.#entries.values()) {
       if (entry === this.#mru || entry.busy) continue
       this.#drop(entry)
       if (--excess === 0) return
