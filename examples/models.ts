@@ -61,6 +61,17 @@ async function main(): Promise<void> {
   const [avg, revenue, ada] = await coordinator.waitAll()
   console.log('average score:', avg, 'revenue:', revenue, 'first user:', ada)
 
+  // Groups with having, order and limit; count distinct; pick gives null on no row (Rails' nil).
+  console.log(
+    'by activity:',
+    await User.groupBy('active')
+      .having('users', '>=', 1)
+      .orderBy('best', 'desc')
+      .asyncAggregate({ users: 'count', best: { max: 'score' } }),
+  )
+  console.log('distinct scores:', await User.asyncCountDistinct('score'))
+  console.log('pick on no row:', await User.where('score', '>', 1_000).asyncPick('email'))
+
   console.log('touched:', await User.where({ active: false }).asyncTouchAll())
   console.log(
     'bob updated at a Date:',

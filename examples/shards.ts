@@ -83,6 +83,29 @@ async function main(): Promise<void> {
       'per region:',
       await all.groupBy('region').asyncAggregate({ users: 'count', mean: { avg: 'score' } }),
     )
+    // Groups merged first, then having, order (by an aggregate; ties by the group columns) and page.
+    console.log(
+      'busiest region over 500 users:',
+      await all
+        .groupBy('region')
+        .having('users', '>', 500)
+        .orderBy('users', 'desc')
+        .limit(1)
+        .asyncAggregate({ users: 'count' }),
+    )
+    // A read that pins the shard key asks only the shard its resolver names.
+    const eu = { resolve: (region: string | number | bigint) => String(region) }
+    const routed = User.acrossShards({ shardKey: { column: 'region', resolver: eu } })
+    console.log(
+      'an eu user (one shard asked):',
+      (await routed.orderBy('id').asyncFindBy({ region: 'eu' }))?.id,
+    )
+    console.log(
+      'find 7:',
+      (await all.asyncFind(7))?.region,
+      '- pick on no row:',
+      await all.where('id', '<', 0).asyncPick('id'),
+    )
 
     // The exact average (Σsum / Σcount) beside the wrong one (the mean of the shards' means).
     const exact = await all.asyncAvg('score')

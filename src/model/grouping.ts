@@ -11,6 +11,7 @@ import { columnOf, rowCount, whereExpression, type Condition } from './condition
 import { type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidOperatorError, InvalidQueryError } from './errors'
+import { Hole } from './templates'
 import { type ColumnKey, type QueryOptions } from './scope'
 
 /**
@@ -288,7 +289,7 @@ function havingValue(target: GroupTarget, state: GroupingState, value: unknown, 
         ? target.spec.col
         : undefined
       : state.groups[target.group]
-  return col ? writeValue(col.kind, value, sqlite) : value
+  return col && !(value instanceof Hole) ? writeValue(col.kind, value, sqlite) : value
 }
 
 /** The single-database SQL of a grouped scope. @internal */

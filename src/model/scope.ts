@@ -8,7 +8,7 @@ import { sql, type CompiledQuery, type Expression, type QueryResult, type SqlBoo
 import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import { aggregateExpression, readAggregate, readCount, type AggregateFunction } from './aggregates'
-import { readValue, writeValue, type SqlNumber } from './coerce'
+import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import {
   columnOf,
@@ -33,7 +33,9 @@ import {
   readGroupRows,
   type GroupedScope,
   type GroupingState,
+  type GroupTarget,
 } from './grouping'
+import { rowReader } from './row-reader'
 import { Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
@@ -342,9 +344,7 @@ class ModelScope<M extends object> implements Scope<M> {
   }
 
   private instance(row: Record<string, unknown>): M {
-    const instance = new this.model() as Record<string, unknown>
-    for (const c of this.meta.columns) instance[c.property] = readValue(c.kind, row[c.property])
-    return instance as M
+    return rowReader(this.model, this.meta.columns)(row)
   }
 
   // ---- running -----------------------------------------------------------------------------
@@ -493,7 +493,33 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.run(
       'asyncAggregate',
       options,
-      (db, sqlite) => compileGrouped(db, sqlite, this.meta, this.state.conditions, grouping, specs, terms),
+      (db, sqlite) => {
+        // Compiled once per shape (as every helper is), then filled with this call's values.
+        const shape = new QueryShape()
+        const conditions = shape.where(this.state.conditions)
+        const having = terms.having.map((h) =>
+          h.operator === 'is' || h.operator === 'is not'
+            ? h
+            : { ...h, value: shape.hole(h.value, havingKind(h.target, grouping)) },
+        )
+        const limit =
+          grouping.limit === undefined ? undefined : (shape.hole(grouping.limit) as unknown as number)
+        const offset =
+          grouping.offset === undefined ? undefined : (shape.hole(grouping.offset) as unknown as number)
+        const key =
+          `group|${grouping.groups.map((g) => g.name).join(',')}|` +
+          `${specs.map((x) => `${x.fn}(${x.col?.name ?? '*'})`).join(',')}|` +
+          `${terms.having.map((h) => `${targetKey(h.target)}${h.operator}`).join(',')}|` +
+          `${terms.order.map((o) => `${targetKey(o.target)} ${o.direction}`).join(',')}|` +
+          `${limit === undefined ? '' : 'L'}${offset === undefined ? '' : 'O'}|${shape.key}`
+        const template = templateFor(this.meta, key, db, () =>
+          compileGrouped(db, sqlite, this.meta, conditions, { ...grouping, limit, offset }, specs, {
+            having,
+            order: terms.order,
+          }),
+        )
+        return shape.fill(template, sqlite)
+      },
       (result) => readGroupRows(result.rows as Array<Record<string, unknown>>, grouping, specs),
     )
   }
@@ -581,7 +607,10 @@ class ModelScope<M extends object> implements Scope<M> {
       options,
       (db, sqlite) =>
         this.compiledOnce('all', db, (holed) => holed.select(db, sqlite).select(holed.selection()).compile()),
-      (result) => finish(result.rows.map((row) => this.instance(row as Record<string, unknown>))),
+      (result) => {
+        const read = rowReader(this.model, this.meta.columns)
+        return finish(result.rows.map((row) => read(row as Record<string, unknown>)))
+      },
     )
   }
 
@@ -714,6 +743,21 @@ class ModelScope<M extends object> implements Scope<M> {
       { operation, signal: options?.signal },
     )
   }
+}
+
+/** How a `having` value is bound: as its column for group columns and min/max. */
+function havingKind(target: GroupTarget, grouping: GroupingState): ColumnKind {
+  const col =
+    'spec' in target
+      ? target.spec.fn === 'min' || target.spec.fn === 'max'
+        ? target.spec.col
+        : undefined
+      : grouping.groups[target.group]
+  return col?.kind ?? 'unknown'
+}
+
+function targetKey(target: GroupTarget): string {
+  return 'spec' in target ? `a${target.spec.i}` : `g${target.group}`
 }
 
 const baseScopes = new WeakMap<object, ModelScope<object>>()

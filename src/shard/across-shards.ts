@@ -10,6 +10,7 @@ import { columnOf, orderTerm, rowCount, touchColumn, whereConditions } from '../
 import { databaseState, executeCompiled, type AnyKysely } from '../model/connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidQueryError } from '../model/errors'
+import { rowReader } from '../model/row-reader'
 import {
   GroupedBuilder,
   groupingState,
@@ -767,12 +768,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   }
 
   private instances(rows: readonly Row[]): M[] {
-    const { meta, model } = this.ctx
-    return rows.map((row) => {
-      const instance = new model() as Record<string, unknown>
-      for (const c of meta.columns) instance[c.property] = readValue(c.kind, row[`c_${c.property}`])
-      return instance as M
-    })
+    const read = rowReader(this.ctx.model as ModelClass<M>, this.ctx.meta.columns, 'c_')
+    return rows.map(read)
   }
 
   private selection(): ReturnType<typeof aliased>[] {

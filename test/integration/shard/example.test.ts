@@ -26,6 +26,8 @@ describe('examples/shards.ts', () => {
     expect(output).toContain(`average score: exact ${exact.toFixed(3)}, mean of means`)
     expect(output).toMatch(/fail: User\.acrossShards\.asyncCount failed on 1 shard: offline \(/)
     expect(output).toContain("partial: 4000 failed: [ 'offline' ]")
+    expect(output).toContain("busiest region over 500 users: [ { region: 'us', users: 2400 } ]")
+    expect(output).toContain('find 7: eu - pick on no row: null')
     expect(output).toContain('acme lives on eu - users there: 1200')
   }, 60_000)
 })
