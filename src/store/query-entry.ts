@@ -88,6 +88,7 @@ export class QueryEntry<T> implements Notifiable {
   readonly #listeners = new Set<(state: QueryState<T>) => void>()
   /** Observers that fetch on their own (`enabled` not false): they make the entry active. */
   #enabled = 0
+  readonly #onDestroy = new Set<() => void>()
   readonly #host: EntryHost
 
   constructor(
@@ -293,6 +294,12 @@ export class QueryEntry<T> implements Notifiable {
     this.#released()
   }
 
+  /** Calls `callback` once when the entry is destroyed; returns the function that cancels that. */
+  onDestroy(callback: () => void): () => void {
+    this.#onDestroy.add(callback)
+    return () => void this.#onDestroy.delete(callback)
+  }
+
   /** Cancels everything and clears every timer; the store no longer holds the entry. */
   destroy(): void {
     this.#destroyed = true
@@ -302,6 +309,9 @@ export class QueryEntry<T> implements Notifiable {
     this.#listeners.clear()
     this.#enabled = 0
     this.#optimistic = undefined
+    const callbacks = [...this.#onDestroy]
+    this.#onDestroy.clear()
+    for (const callback of callbacks) callback()
   }
 
   /** Calls the observers with the latest state (from the store's notifier). */

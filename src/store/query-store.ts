@@ -109,6 +109,8 @@ export class QueryStore {
   readonly #listeners = new Set<QueryCacheListener>()
   readonly #running: Array<QueryKey | undefined> = []
   readonly #scopes = new Map<string, Promise<void>>()
+  /** Subscribed handles whose entry went, by key hash, waiting for the store to hold one again. */
+  readonly #orphans = new Map<string, Set<Query<unknown, unknown>>>()
   readonly #onListenerError: (error: unknown) => void
   readonly #entryHost: EntryHost
   readonly #handleHost: QueryHandleHost
@@ -140,6 +142,17 @@ export class QueryStore {
     }
     this.#handleHost = {
       lookup: (hash) => this.#entries.get(hash),
+      onListenerError,
+      orphaned: (handle) => {
+        if (this.closed) return
+        const waiting = this.#orphans.get(handle.hash)
+        if (waiting) waiting.add(handle)
+        else this.#orphans.set(handle.hash, new Set([handle]))
+      },
+      forget: (handle) => {
+        const waiting = this.#orphans.get(handle.hash)
+        if (waiting?.delete(handle) && waiting.size === 0) this.#orphans.delete(handle.hash)
+      },
       attach: (key, fetcher, queryOptions) => this.#entry(key, hashKey(key), fetcher, queryOptions),
     }
     this.#mutationHost = {
@@ -438,6 +451,7 @@ export class QueryStore {
     this.#lifetime.abort(new AsyncCancelledError('QueryStore', 'the store was closed'))
     this.clear()
     this.#listeners.clear()
+    this.#orphans.clear()
   }
 
   /** Same as {@link close}, for `using store = new QueryStore()`. */
@@ -481,8 +495,21 @@ export class QueryStore {
     this.#mru = entry as QueryEntry<unknown>
     entry.scheduleGc()
     if (this.#listeners.size > 0) this.#emit('added', entry as QueryEntry<unknown>)
+    if (this.#orphans.has(hash)) this.#adopt(hash)
     if (this.#entries.size > this.#maxEntries) this.#evict()
     return entry
+  }
+
+  /**
+   * Re-attaches the subscribed handles that lost their entry for `hash`, once the code that
+   * created the new entry has finished (so a `setData` lands before they look at it).
+   */
+  #adopt(hash: string): void {
+    const waiting = this.#orphans.get(hash)
+    this.#orphans.delete(hash)
+    void Promise.resolve().then(() => {
+      for (const handle of waiting ?? []) handle.reattach()
+    })
   }
 
   #touch(hash: string, entry: QueryEntry<unknown>): void {

@@ -5,6 +5,7 @@
  * (`enabled`, `select`, `placeholderData`) shape what it shows, not what is cached.
  */
 import type { QueryKey } from './key-hash'
+import { callListener } from './notifier'
 import type { FetchDirection, QueryEntry } from './query-entry'
 import type {
   EntryOptions,
@@ -23,6 +24,12 @@ export * from './options'
 export interface QueryHandleHost {
   /** The store's entry for `hash`, if it holds one. */
   lookup(hash: string): QueryEntry<unknown> | undefined
+  /** Receives errors thrown by listeners. */
+  onListenerError(error: unknown): void
+  /** A handle with subscribers lost its entry: re-attach it when the store has one for its key again. */
+  orphaned(handle: Query<unknown, unknown>): void
+  /** A handle no longer waits for an entry (it re-attached, or its subscribers left). */
+  forget(handle: Query<unknown, unknown>): void
   /** The store's entry for the key, created (with these fetcher and options) if absent. */
   attach(
     key: QueryKey,
@@ -57,6 +64,7 @@ export class Query<TData, TQueryFnData = TData> {
   #selectedFrom: TQueryFnData | undefined
   #selected: TData | undefined
   #shown: TData | undefined
+  #unwatch: (() => void) | undefined
 
   /** @internal Created by `QueryStore`. */
   constructor(
@@ -124,13 +132,19 @@ export class Query<TData, TQueryFnData = TData> {
    */
   subscribe(listener: QueryListener<TData>): () => void {
     if (!this.#subscriptions.has(listener)) {
-      this.#subscriptions.set(listener, this.#observe(this.#live(), listener))
+      const entry = this.#live()
+      this.#subscriptions.set(listener, this.#observe(entry, listener))
+      this.#watch(entry)
     }
     return () => {
       const unsubscribe = this.#subscriptions.get(listener)
       if (unsubscribe === undefined) return
       this.#subscriptions.delete(listener)
       unsubscribe()
+      if (this.#subscriptions.size > 0) return
+      this.#unwatch?.()
+      this.#unwatch = undefined
+      this.#host.forget(this as Query<unknown, unknown>)
     }
   }
 
@@ -167,6 +181,12 @@ export class Query<TData, TQueryFnData = TData> {
     this.#peek().cancel(reason)
   }
 
+  /** @internal Re-binds to the store's entry for the key (called when the store has one again). */
+  reattach(): void {
+    if (this.#subscriptions.size === 0) return
+    if (this.#peek().destroyed) this.#host.orphaned(this as Query<unknown, unknown>) // gone again: keep waiting
+  }
+
   /** @internal Fetches one more page of an infinite query (or all, with no direction). */
   fetchDirection(direction: FetchDirection, options?: RefetchOptions): Promise<TQueryFnData> {
     return this.#live().refetch(options, direction)
@@ -195,10 +215,29 @@ export class Query<TData, TQueryFnData = TData> {
   #rebind(entry: QueryEntry<TQueryFnData>): void {
     this.#entry = entry
     this.#lastEntryState = undefined
+    if (this.#subscriptions.size === 0) return
     for (const [listener, unsubscribe] of this.#subscriptions) {
       unsubscribe()
       this.#subscriptions.set(listener, this.#observe(entry, listener))
     }
+    this.#host.forget(this as Query<unknown, unknown>)
+    this.#watch(entry)
+    // the subscribers see the new entry's state once, as after any change (batched on a microtask)
+    void Promise.resolve().then(() => {
+      if (this.#entry !== entry) return
+      const state = this.#derive(entry.state)
+      for (const listener of this.#subscriptions.keys())
+        callListener(listener, state, this.#host.onListenerError)
+    })
+  }
+
+  /** While subscribed, learns when the entry goes, to re-attach once the store has a new one. */
+  #watch(entry: QueryEntry<TQueryFnData>): void {
+    this.#unwatch?.()
+    this.#unwatch = entry.onDestroy(() => {
+      this.#unwatch = undefined
+      if (this.#subscriptions.size > 0) this.#host.orphaned(this as Query<unknown, unknown>)
+    })
   }
 
   #observe(entry: QueryEntry<TQueryFnData>, listener: QueryListener<TData>): () => void {

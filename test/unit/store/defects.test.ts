@@ -103,6 +103,20 @@ describe('QueryStore defects (issue 13)', () => {
       await done.wait()
       stop()
     })
+    it('after removal: a subscribed handle follows the next entry for its key', async () => {
+      store = new QueryStore({ staleTime: Infinity })
+      const query = store.query(['k'], async () => 'fetched')
+      const seen: unknown[] = []
+      const stop = query.subscribe((s) => seen.push(s.data))
+      await settle()
+      store.removeQueries({ queryKey: ['k'] })
+      store.setData(['k'], 'set after removal')
+      await settle()
+      expect(seen.at(-1)).toBe('set after removal')
+      expect(store.getQuery(['k'])?.observerCount).toBe(1)
+      stop()
+      expect(store.getQuery(['k'])?.observerCount).toBe(0)
+    })
   })
 
   describe('3. durations past 2^31-1 ms are kept', () => {
