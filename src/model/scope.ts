@@ -21,7 +21,16 @@ import {
   type Condition,
   type Order,
 } from './conditions'
-import { databaseState, executeCompiled, resolveDatabase, type AnyKysely } from './connection'
+import {
+  CancelToken,
+  databaseState,
+  executeCompiled,
+  executeWith,
+  fromSignal,
+  resolveDatabase,
+  type AnyKysely,
+  type Cancellation,
+} from './connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidQueryError, RecordNotFoundError } from './errors'
 import {
@@ -371,31 +380,42 @@ class ModelScope<M extends object> implements Scope<M> {
       return AsyncResult.reject<T>(error, { operation })
     }
     const cache = write ? undefined : this.state.cache
-    const work = (signal: AbortSignal | undefined): Promise<T> => {
+    const work = (cancellation: Cancellation | undefined, signal: AbortSignal | undefined): Promise<T> => {
       const query = compile(db, state.sqlite)
-      const execute = (querySignal: AbortSignal | undefined): Promise<T> =>
-        executeCompiled(db, query, querySignal).then(read, (error: unknown) => {
-          if (querySignal?.aborted) throw querySignal.reason
+      const execute = (c: Cancellation | undefined): Promise<T> =>
+        executeWith(db, query, c).then(read, (error: unknown) => {
+          if (c?.aborted) throw c.reason
           throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
         })
-      if (write) return execute(signal).then((value) => this.written(value))
-      if (cache === undefined || state.transaction) return execute(signal)
+      if (write) return execute(cancellation).then((value) => this.written(value))
+      if (cache === undefined || state.transaction) return execute(cancellation)
       // The shared read runs on the store's signal: one caller giving up does not cancel it
       // for the others; this caller's signal only ends its own wait.
-      return cache.store.fetch(readKey(this.meta.table, db, helper, query), (ctx) => execute(ctx.signal), {
-        staleTime: cache.ttlMs,
-        cacheTime: cache.ttlMs,
-        signal,
-      })
+      return cache.store.fetch(
+        readKey(this.meta.table, db, helper, query),
+        (ctx) => execute(fromSignal(ctx.signal)),
+        { staleTime: cache.ttlMs, cacheTime: cache.ttlMs, signal },
+      )
     }
-    // SQLite and a transaction's connection run one query at a time, with no queue of ours and
-    // no way to stop a running query: a signal there would only let cancel() reject early while
-    // the query ran on, and creating an AbortSignal costs microseconds on Node 20 (more than the
-    // query itself on SQLite). So they get one only from the caller's `signal`.
-    if (options?.signal === undefined && (state.sqlite || state.transaction)) {
-      return AsyncResult.from(() => work(undefined), { operation })
+    if (options?.signal === undefined) {
+      // SQLite and a transaction's connection run one query at a time, with no queue of ours
+      // and no way to stop a running query: no cancellation at all.
+      if (state.sqlite || state.transaction)
+        return AsyncResult.from(() => work(undefined, undefined), { operation })
+      // Otherwise only result.cancel() can cancel: a CancelToken it sets off, instead of the
+      // AbortController every AsyncResult.from((signal) => …) creates (microseconds on Node 20).
+      if (cache === undefined) {
+        const token = new CancelToken()
+        return cancelledBy(
+          AsyncResult.from(() => work(token, undefined), { operation }),
+          token,
+        )
+      }
     }
-    return AsyncResult.from((signal) => work(signal), { operation, signal: options?.signal })
+    return AsyncResult.from((signal) => work(fromSignal(signal), signal), {
+      operation,
+      signal: options?.signal,
+    })
   }
 
   /** After a write: marks cached reads of this table stale, then passes the value on. */
@@ -758,6 +778,27 @@ function havingKind(target: GroupTarget, grouping: GroupingState): ColumnKind {
 
 function targetKey(target: GroupTarget): string {
   return 'spec' in target ? `a${target.spec.i}` : `g${target.group}`
+}
+
+/**
+ * `result` with `cancel()` (also through `onError`'s result) setting off `token` with the
+ * reason it aborted its own signal with, so that a helper created without a caller's signal
+ * is still cancelled on the server.
+ */
+function cancelledBy<T>(result: AsyncResult<T>, token: CancelToken): AsyncResult<T> {
+  const hook = <R>(target: AsyncResult<R>): AsyncResult<R> => {
+    const cancel = target.cancel
+    target.cancel = function (this: AsyncResult<R>, reason?: unknown): void {
+      cancel.call(this, reason)
+      token.cancel(this.signal.reason)
+    }
+    const onError = target.onError
+    target.onError = function <E>(this: AsyncResult<R>, handler: (error: unknown) => E | PromiseLike<E>) {
+      return hook(onError.call(this, handler) as AsyncResult<R | E>)
+    } as AsyncResult<R>['onError']
+    return target
+  }
+  return hook(result)
 }
 
 const baseScopes = new WeakMap<object, ModelScope<object>>()

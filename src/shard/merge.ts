@@ -10,7 +10,9 @@
  *   whose size is bounded by `maxDistinct`.
  * - groupBy: rows with equal group keys are merged with the rules above.
  *
- * Integers stay exact: sums past `Number.MAX_SAFE_INTEGER` become `bigint`.
+ * Integers stay exact: sums past `Number.MAX_SAFE_INTEGER` become `bigint`. The cross-shard
+ * helpers go further (`merge-keys.ts`): they merge the drivers' raw values — decimal text
+ * exactly, timestamps by their exact epoch, strings by code point — as the database would.
  */
 import { type SqlNumber } from '../model/coerce'
 import { ShardMergeLimitError } from './errors'

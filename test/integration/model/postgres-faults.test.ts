@@ -119,6 +119,21 @@ describeWithPostgres('models on postgres: cancel, load and faults', () => {
     expect(Date.now() - started).toBeLessThan(1_000)
   })
 
+  it('cancel() through onError() cancels the server query too (no AbortController until a cancel)', async () => {
+    const result = SlowUser.asyncCount()
+    const recovered = result.onError(() => -1)
+    await waitFor(async () =>
+      (await activeQueries(admin, test.name, '%slow_users%')).length > 0 ? true : undefined,
+    )
+    const started = Date.now()
+    recovered.cancel()
+    expect(isAsyncCancelledError(await result.catch((e: unknown) => e))).toBe(true)
+    await waitFor(async () =>
+      (await activeQueries(admin, test.name, '%slow_users%')).length === 0 ? true : undefined,
+    )
+    expect(Date.now() - started).toBeLessThan(1_000)
+  })
+
   it('runs 10,000 helpers started at once on a pool of 10 without a pool error', async () => {
     const connections = async (): Promise<number> =>
       Number(
