@@ -26,7 +26,10 @@ export interface QueryFilters {
 }
 
 /** A compiled filter. @internal */
-export type EntryMatcher = (entry: QueryEntry<unknown>, handle: () => Query<unknown>) => boolean
+export type EntryMatcher = (
+  entry: QueryEntry<unknown>,
+  handleOf: (entry: QueryEntry<unknown>) => Query<unknown>,
+) => boolean
 
 /** Compiles `filters` into a test on entries (the key is hashed once). @internal */
 export function entryMatcher(filters: QueryFilters | undefined): EntryMatcher {
@@ -34,13 +37,13 @@ export function entryMatcher(filters: QueryFilters | undefined): EntryMatcher {
   const { queryKey, exact = false, type = 'all', stale, fetchStatus, predicate } = filters
   const hash = queryKey === undefined ? undefined : hashKey(queryKey)
   const prefix = hash === undefined ? undefined : prefixOfHash(hash)
-  return (entry, handle) => {
+  return (entry, handleOf) => {
     if (hash !== undefined) {
       if (exact ? entry.hash !== hash : !hashStartsWith(entry.hash, prefix as string)) return false
     }
     if (type !== 'all' && entry.isActive !== (type === 'active')) return false
     if (stale !== undefined && entry.state.isStale !== stale) return false
     if (fetchStatus !== undefined && entry.isFetching !== (fetchStatus === 'fetching')) return false
-    return predicate === undefined || predicate(handle())
+    return predicate === undefined || predicate(handleOf(entry))
   }
 }

@@ -88,7 +88,7 @@ export class QueryEntry<T> implements Notifiable {
   readonly #listeners = new Set<(state: QueryState<T>) => void>()
   /** Observers that fetch on their own (`enabled` not false): they make the entry active. */
   #enabled = 0
-  readonly #onDestroy = new Set<() => void>()
+  #onDestroy: Set<() => void> | undefined
   readonly #host: EntryHost
 
   constructor(
@@ -296,8 +296,9 @@ export class QueryEntry<T> implements Notifiable {
 
   /** Calls `callback` once when the entry is destroyed; returns the function that cancels that. */
   onDestroy(callback: () => void): () => void {
-    this.#onDestroy.add(callback)
-    return () => void this.#onDestroy.delete(callback)
+    const callbacks = (this.#onDestroy ??= new Set())
+    callbacks.add(callback)
+    return () => void callbacks.delete(callback)
   }
 
   /** Cancels everything and clears every timer; the store no longer holds the entry. */
@@ -309,9 +310,9 @@ export class QueryEntry<T> implements Notifiable {
     this.#listeners.clear()
     this.#enabled = 0
     this.#optimistic = undefined
-    const callbacks = [...this.#onDestroy]
-    this.#onDestroy.clear()
-    for (const callback of callbacks) callback()
+    const callbacks = this.#onDestroy
+    this.#onDestroy = undefined
+    if (callbacks !== undefined) for (const callback of callbacks) callback()
   }
 
   /** Calls the observers with the latest state (from the store's notifier). */
@@ -459,6 +460,7 @@ export class QueryEntry<T> implements Notifiable {
         signal: flight.controller.signal,
         operation: `query ${hash}`,
         canRetry: () => !flight.stopRetry,
+        settleOnAbort: false, // cancel() and supersede settle the flight's awaiters themselves
         onFailure: (failureCount, willRetry, error) => {
           flight.failures = failureCount
           flight.lastError = error

@@ -295,7 +295,7 @@ export class QueryStore {
     this.removeQueries({ queryKey: prefix })
   }
 
-  /** Removes the matched queries, cancelling their fetches (handles re-attach on their next use). */
+  /** Removes the matched queries, cancelling their fetches (subscribed handles follow the next entry for their key; others re-attach on their next use). */
   removeQueries(filters?: QueryFilters): void {
     for (const entry of this.#matching(filters)) this.#drop(entry)
   }
@@ -304,7 +304,7 @@ export class QueryStore {
   find<T>(filters: QueryFilters): Query<T> | undefined {
     const matches = entryMatcher({ exact: true, ...filters })
     for (const entry of this.#entries.values()) {
-      if (matches(entry, () => this.#handleOf(entry))) return this.#handleOf(entry) as Query<T>
+      if (matches(entry, this.#handleOfEntry)) return this.#handleOf(entry) as Query<T>
     }
     return undefined
   }
@@ -467,7 +467,7 @@ export class QueryStore {
     options: FetchOptions | undefined,
   ): Promise<T> {
     if (this.closed) return Promise.reject(new AsyncCancelledError('QueryStore.fetch', 'the store is closed'))
-    if (entry === undefined) entry = this.#entry(key, hash, fetcher, options)
+    if (entry === undefined) entry = this.#entry(key, hash, fetcher, options, false)
     else entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
     const promise = entry.fetch()
     return options?.signal ? raceAbort(promise, options.signal) : promise
@@ -478,6 +478,8 @@ export class QueryStore {
     hash: string,
     fetcher: QueryFetcher<T> | undefined,
     options: EntryOptions<T> | undefined,
+    /** False when the caller fetches at once (the countdown starts when that fetch settles). */
+    startGc = true,
   ): QueryEntry<T> {
     let entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry !== undefined) {
@@ -493,7 +495,7 @@ export class QueryStore {
     entry = new QueryEntry<T>(this.#entryHost, key, hash, fetcher, resolved, initialOf(options))
     this.#entries.set(hash, entry as QueryEntry<unknown>)
     this.#mru = entry as QueryEntry<unknown>
-    entry.scheduleGc()
+    if (startGc) entry.scheduleGc()
     if (this.#listeners.size > 0) this.#emit('added', entry as QueryEntry<unknown>)
     if (this.#orphans.has(hash)) this.#adopt(hash)
     if (this.#entries.size > this.#maxEntries) this.#evict()
@@ -541,11 +543,11 @@ export class QueryStore {
   #matching(filters: QueryFilters | undefined): Array<QueryEntry<unknown>> {
     const matches = entryMatcher(filters)
     const found: Array<QueryEntry<unknown>> = []
-    for (const entry of this.#entries.values()) {
-      if (matches(entry, () => this.#handleOf(entry))) found.push(entry)
-    }
+    for (const entry of this.#entries.values()) if (matches(entry, this.#handleOfEntry)) found.push(entry)
     return found
   }
+
+  readonly #handleOfEntry = (entry: QueryEntry<unknown>): Query<unknown> => this.#handleOf(entry)
 
   #handleOf(entry: QueryEntry<unknown>): Query<unknown> {
     let handle = this.#handles.get(entry)

@@ -55,6 +55,12 @@ export interface RunWithRetryOptions {
   readonly operation: string
   /** Asked after each failure the retry option allows; false stops retrying. Defaults to always true. */
   readonly canRetry?: () => boolean
+  /**
+   * Reject an attempt as soon as `signal` aborts, even when the work ignores its signal.
+   * False leaves the attempt to settle on its own (for a caller that settles its awaiters
+   * itself on abort, like a query's flight). A timeout always rejects at once. Defaults to true.
+   */
+  readonly settleOnAbort?: boolean
   /** Called after each failure with the failure count so far, whether a retry follows, and the error. */
   readonly onFailure?: (failureCount: number, willRetry: boolean, error: unknown) => void
 }
@@ -91,7 +97,9 @@ function attempt<T>(
   options: RunWithRetryOptions,
 ): Promise<T> {
   const { timeout, signal } = options
-  if (!(timeout < Infinity)) return raceAbort(call(work, n, signal), signal)
+  if (!(timeout < Infinity)) {
+    return options.settleOnAbort === false ? call(work, n, signal) : raceAbort(call(work, n, signal), signal)
+  }
   const linked = linkSignals(signal)
   const timer = setLongTimeout(() => linked.abort(new AsyncTimeoutError(options.operation, timeout)), timeout)
   return raceAbort(call(work, n, linked.signal), linked.signal).finally(() => {
