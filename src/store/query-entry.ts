@@ -251,6 +251,7 @@ export class QueryEntry<T> implements Notifiable {
     this.#flight = undefined
     const error = new AsyncCancelledError(`query ${this.hash}`, reason)
     flight.controller.abort(error)
+    flight.promise.catch(noop) // awaiters still see the rejection; an unawaited fetch is not "unhandled"
     flight.reject(error)
     this.#setState({ ...this.#state, ...flight.before, isFetching: false })
     this.#released()
@@ -397,7 +398,6 @@ export class QueryEntry<T> implements Notifiable {
       resolve = res
       reject = rej
     })
-    promise.catch(noop) // awaiters still see the rejection; an unawaited fetch is not "unhandled"
     const state = this.#state
     const flight: Flight<T> = {
       promise,
@@ -437,6 +437,7 @@ export class QueryEntry<T> implements Notifiable {
     this.#flight = undefined
     old.controller.abort(new AsyncCancelledError(`query ${this.hash}`, 'superseded by a newer fetch'))
     const promise = this.#start(direction)
+    old.promise.catch(noop) // it follows the new fetch, which may fail
     old.resolve(promise)
     return promise
   }
@@ -498,6 +499,7 @@ export class QueryEntry<T> implements Notifiable {
         failureCount: flight.failures,
         failureReason: flight.lastError,
       })
+      flight.promise.catch(noop) // marked handled before it rejects (a success needs no extra promise)
       flight.reject(outcome)
     }
     this.#released()

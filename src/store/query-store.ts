@@ -467,7 +467,7 @@ export class QueryStore {
     options: FetchOptions | undefined,
   ): Promise<T> {
     if (this.closed) return Promise.reject(new AsyncCancelledError('QueryStore.fetch', 'the store is closed'))
-    if (entry === undefined) entry = this.#entry(key, hash, fetcher, options, false)
+    if (entry === undefined) entry = this.#create(key, hash, fetcher, options, false)
     else entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
     const promise = entry.fetch()
     return options?.signal ? raceAbort(promise, options.signal) : promise
@@ -481,18 +481,26 @@ export class QueryStore {
     /** False when the caller fetches at once (the countdown starts when that fetch settles). */
     startGc = true,
   ): QueryEntry<T> {
-    let entry = this.#entries.get(hash) as QueryEntry<T> | undefined
-    if (entry !== undefined) {
-      entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
-      if (this.#maxEntries !== Infinity) this.#touch(hash, entry as QueryEntry<unknown>)
-      return entry
-    }
+    const entry = this.#entries.get(hash) as QueryEntry<T> | undefined
+    if (entry === undefined) return this.#create(key, hash, fetcher, options, startGc)
+    entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
+    if (this.#maxEntries !== Infinity) this.#touch(hash, entry as QueryEntry<unknown>)
+    return entry
+  }
+
+  #create<T>(
+    key: QueryKey,
+    hash: string,
+    fetcher: QueryFetcher<T> | undefined,
+    options: EntryOptions<T> | undefined,
+    startGc: boolean,
+  ): QueryEntry<T> {
     const base =
       this.#queryDefaults.length > 0
         ? resolveOptions(this.#defaults, this.#defaultsFor(hash))
         : this.#defaults
     const resolved = options ? resolveOptions(base, options) : base
-    entry = new QueryEntry<T>(this.#entryHost, key, hash, fetcher, resolved, initialOf(options))
+    const entry = new QueryEntry<T>(this.#entryHost, key, hash, fetcher, resolved, initialOf(options))
     this.#entries.set(hash, entry as QueryEntry<unknown>)
     this.#mru = entry as QueryEntry<unknown>
     if (startGc) entry.scheduleGc()
