@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
 import { abortError } from '../core/abort'
+import { type AsyncResult } from '../core/async-result'
 import { ModelWithoutDatabaseError } from './errors'
 import { createLimiter } from './limiter'
 
@@ -242,6 +243,27 @@ export class CancelToken implements Cancellation {
       if (i >= 0) this.listeners?.splice(i, 1)
     }
   }
+}
+
+/**
+ * `result` with `cancel()` (also through `onError`'s result) setting off `token` with the
+ * reason it aborted its own signal with, so that a helper created without a caller's signal
+ * is still cancelled on the server. @internal
+ */
+export function cancelledBy<T>(result: AsyncResult<T>, token: CancelToken): AsyncResult<T> {
+  const hook = <R>(target: AsyncResult<R>): AsyncResult<R> => {
+    const cancel = target.cancel
+    target.cancel = function (this: AsyncResult<R>, reason?: unknown): void {
+      cancel.call(this, reason)
+      token.cancel(this.signal.reason)
+    }
+    const onError = target.onError
+    target.onError = function <E>(this: AsyncResult<R>, handler: (error: unknown) => E | PromiseLike<E>) {
+      return hook(onError.call(this, handler) as AsyncResult<R | E>)
+    } as AsyncResult<R>['onError']
+    return target
+  }
+  return hook(result)
 }
 
 /** An `AbortSignal` as a {@link Cancellation}. @internal */

@@ -22,6 +22,7 @@ import {
   type Order,
 } from './conditions'
 import {
+  cancelledBy,
   CancelToken,
   databaseState,
   executeCompiled,
@@ -778,27 +779,6 @@ function havingKind(target: GroupTarget, grouping: GroupingState): ColumnKind {
 
 function targetKey(target: GroupTarget): string {
   return 'spec' in target ? `a${target.spec.i}` : `g${target.group}`
-}
-
-/**
- * `result` with `cancel()` (also through `onError`'s result) setting off `token` with the
- * reason it aborted its own signal with, so that a helper created without a caller's signal
- * is still cancelled on the server.
- */
-function cancelledBy<T>(result: AsyncResult<T>, token: CancelToken): AsyncResult<T> {
-  const hook = <R>(target: AsyncResult<R>): AsyncResult<R> => {
-    const cancel = target.cancel
-    target.cancel = function (this: AsyncResult<R>, reason?: unknown): void {
-      cancel.call(this, reason)
-      token.cancel(this.signal.reason)
-    }
-    const onError = target.onError
-    target.onError = function <E>(this: AsyncResult<R>, handler: (error: unknown) => E | PromiseLike<E>) {
-      return hook(onError.call(this, handler) as AsyncResult<R | E>)
-    } as AsyncResult<R>['onError']
-    return target
-  }
-  return hook(result)
 }
 
 const baseScopes = new WeakMap<object, ModelScope<object>>()

@@ -3,57 +3,70 @@
  * rejection. Internal: not exported from the package.
  */
 import { type Kysely } from 'kysely'
-import { linkSignals } from '../core/abort'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
-import { type FanOutOptions, type ShardContext, type ShardSettlement } from './executor'
+import { CancelToken, fromSignal, type Cancellation } from '../model/connection'
+import { type FanOutOptions, type ShardSettlement } from './executor'
 import { planFanOut } from './fan-out-plan'
 import { type ShardManager } from './shard-manager'
 
+/** @internal What each shard's work is given. */
+export interface SettleContext<DB> {
+  readonly shard: string
+  readonly db: Kysely<DB>
+  /** Cancels this shard's query (the caller's, a failFast group's, or its own timeout). */
+  readonly cancellation: Cancellation | undefined
+}
+
+/** A cancellation that follows `parent` and can also be set off on its own. */
+function child(parent: Cancellation | undefined): { token: CancelToken; dispose: () => void } {
+  const token = new CancelToken()
+  if (parent?.aborted) token.cancel(parent.reason)
+  const dispose =
+    parent && !parent.aborted ? parent.listen(() => token.cancel(parent.reason)) : () => undefined
+  return { token, dispose }
+}
+
 /**
- * @internal The fan-out of the cross-shard helpers: runs `fn` (which honours its signal) on
- * every shard and resolves with each shard's settlement, in shard order; never rejects.
+ * @internal The fan-out of the cross-shard helpers: runs `fn` (which honours its
+ * cancellation) on every shard and resolves with each shard's settlement, in shard order;
+ * never rejects.
  *
  * Leaner than the fan-out of `ShardedAsyncExecutor`, because nobody else holds its per-shard
- * results: plain promises; one `AbortSignal` shared by the shards — the caller's, unless
- * `failFast` needs one it can abort (a shard with a `timeout` gets its own); no `withShard`
- * (`fn` is given the shard's Kysely). Each shard is still recorded in `AsyncMetrics` as
- * `<operation>@<shard>`.
+ * results: plain promises; one cancellation shared by the shards — the caller's (a
+ * `CancelToken` or its signal), unless `failFast` needs one it can set off (a shard with a
+ * `timeout` gets its own) — and no `AbortController` at all unless the caller gave a signal;
+ * no `withShard` (`fn` is given the shard's Kysely). Each shard is still recorded in
+ * `AsyncMetrics` as `<operation>@<shard>`.
  */
 export function settleAcrossShards<T, DB>(
   manager: ShardManager<DB>,
   shards: readonly string[] | undefined,
-  fn: (context: ShardContext<DB>) => PromiseLike<T>,
-  options: FanOutOptions,
+  fn: (context: SettleContext<DB>) => PromiseLike<T>,
+  options: FanOutOptions & { readonly cancellation?: Cancellation },
 ): Promise<Array<ShardSettlement<T>>> {
   const plan = planFanOut(manager, shards, options, 'acrossShards')
   const { operation, timeout, limit } = plan
-  const caller = options.signal
-  // The shards share the caller's signal, unless failFast must be able to cancel them while
-  // the caller's stays untouched: then one signal of their own, linked to it.
-  const group = options.failFast || !caller ? new AbortController() : undefined
-  const shared = group ? group.signal : (caller as AbortSignal)
-  let onAbort: (() => void) | undefined
-  if (group && caller?.aborted) group.abort(caller.reason)
-  else if (group && caller)
-    caller.addEventListener('abort', (onAbort = () => group.abort(caller.reason)), { once: true })
+  const caller = options.cancellation ?? (options.signal ? fromSignal(options.signal) : undefined)
+  // The shards share the caller's cancellation, unless failFast must be able to cancel them
+  // while the caller's stays untouched: then one of their own, following it.
+  const group = options.failFast ? child(caller) : undefined
+  const shared = group ? group.token : caller
   let cancelReason: unknown
   const metrics = AsyncMetrics.default
 
   const settlements = plan.names.map((shard, i): Promise<ShardSettlement<T>> => {
     const db = plan.dbs[i] as Kysely<DB>
     const run = async (): Promise<T> => {
-      let signal = shared
-      signal.throwIfAborted()
-      if (timeout === undefined) return await fn({ shard, db, signal })
-      const own = linkSignals(signal)
-      signal = own.signal
+      if (shared?.aborted) throw shared.reason
+      if (timeout === undefined) return await fn({ shard, db, cancellation: shared })
+      const own = child(shared)
       const timer = setTimeout(
-        () => own.abort(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
+        () => own.token.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
         timeout,
       )
       try {
-        return await fn({ shard, db, signal })
+        return await fn({ shard, db, cancellation: own.token })
       } finally {
         clearTimeout(timer)
         own.dispose()
@@ -69,18 +82,15 @@ export function settleAcrossShards<T, DB>(
       (reason: unknown): ShardSettlement<T> => {
         counter.end(startedAt, true)
         const cancelled = cancelReason !== undefined && reason === cancelReason
-        if (options.failFast && group && !group.signal.aborted) {
+        if (options.failFast && group && !group.token.aborted) {
           cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
-          group.abort(cancelReason)
+          group.token.cancel(cancelReason)
         }
         return { shard, status: 'rejected', reason, cancelled }
       },
     )
   })
   const all = Promise.all(settlements)
-  if (onAbort) {
-    const listener = onAbort
-    void all.then(() => caller?.removeEventListener('abort', listener))
-  }
+  if (group) void all.then(group.dispose)
   return all
 }

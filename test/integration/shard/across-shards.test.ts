@@ -234,7 +234,7 @@ describe.each(testDialects())('acrossShards on %s: merged answers equal the sing
 
   it('compiles each query once per fan-out and runs that one query on every pool', async () => {
     const build = jest.spyOn(Object.getPrototypeOf(fixture.shards.s0 as Kysely<any>), 'selectFrom')
-    const run = jest.spyOn(connection, 'executeCompiled')
+    const run = jest.spyOn(connection, 'executeWith')
     const ranQueries = () => new Set(run.mock.calls.map((call) => call[1]))
     try {
       // A shape no other test uses: compiled once for the four shards.

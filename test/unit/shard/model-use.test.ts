@@ -139,7 +139,7 @@ describe('Model.use(shards)', () => {
     const shards = new ShardManager({ a: plain, b: plugged }, { ownsDatabases: false })
     managers.push(shards)
     Item.use(shards)
-    const run = jest.spyOn(connection, 'executeCompiled')
+    const run = jest.spyOn(connection, 'executeWith')
     try {
       expect((await Item.acrossShards().where({ label: 'r1' }).asyncUpdate({ label: 'x' })).total).toBe(2)
       expect(run.mock.calls.map(([db, query]) => [db, query.sql.includes('"main"."items"')])).toEqual([
