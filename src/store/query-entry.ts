@@ -244,8 +244,11 @@ export class QueryEntry<T> implements Notifiable {
     return this.#state.data
   }
 
-  /** Aborts the fetch in flight; its awaiters get an `AsyncCancelledError`; the state reverts. */
-  cancel(reason?: unknown): void {
+  /**
+   * Aborts the fetch in flight; its awaiters get an `AsyncCancelledError`; the state reverts to
+   * the one before the fetch (with `revert` false it stays, only no longer fetching).
+   */
+  cancel(reason?: unknown, revert = true): void {
     const flight = this.#flight
     if (!flight) return
     this.#flight = undefined
@@ -253,7 +256,11 @@ export class QueryEntry<T> implements Notifiable {
     flight.controller.abort(error)
     flight.promise.catch(noop) // awaiters still see the rejection; an unawaited fetch is not "unhandled"
     flight.reject(error)
-    this.#setState({ ...this.#state, ...flight.before, isFetching: false })
+    this.#setState(
+      revert
+        ? { ...this.#state, ...flight.before, isFetching: false }
+        : { ...this.#state, isFetching: false },
+    )
     this.#released()
   }
 

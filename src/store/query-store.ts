@@ -344,9 +344,12 @@ export class QueryStore {
     }).length
   }
 
-  /** Cancels the fetches of the matched queries; each reverts to its state before the fetch. */
-  cancelQueries(filters?: QueryFilters): Promise<void> {
-    for (const entry of this.#matching(filters)) entry.cancel('cancelQueries')
+  /**
+   * Cancels the fetches of the matched queries; each reverts to its state before the fetch
+   * (`revert: false` keeps the state, only no longer fetching). Defaults to reverting.
+   */
+  cancelQueries(filters?: QueryFilters, options?: { revert?: boolean }): Promise<void> {
+    for (const entry of this.#matching(filters)) entry.cancel('cancelQueries', options?.revert ?? true)
     return Promise.resolve()
   }
 

@@ -196,6 +196,15 @@ describe('QueryStore as a TanStack QueryClient', () => {
       })
     })
 
+    it('does not revert with revert: false', async () => {
+      store = new QueryStore()
+      const query = store.query(['k'], () => new Promise<string>(() => undefined))
+      const pending = query.fetch()
+      await store.cancelQueries({ queryKey: ['k'] }, { revert: false })
+      await expect(pending).rejects.toMatchObject({ name: 'AsyncCancelledError' })
+      expect(query.state).toMatchObject({ status: 'loading', isFetching: false })
+    })
+
     it('does not crash when nothing matches, and a cancelled query can be refetched', async () => {
       store = new QueryStore()
       await store.cancelQueries({ queryKey: ['none'], exact: true })
