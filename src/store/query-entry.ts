@@ -158,6 +158,11 @@ export class QueryEntry<T> implements Notifiable {
     return this.#destroyed
   }
 
+  /** True once the entry holds data (fetched, set or initial; `undefined` too with `allowUndefined`). */
+  get hasData(): boolean {
+    return this.#hasData
+  }
+
   /** True when the data was invalidated and not refetched since. */
   get isInvalidated(): boolean {
     return this.#invalidated

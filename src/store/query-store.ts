@@ -42,6 +42,13 @@ export interface FetchOptions extends StoreQueryOptions {
   signal?: AbortSignal
 }
 
+/** Options for {@link QueryStore.ensureQueryData}. */
+export interface EnsureQueryDataOptions<T>
+  extends FetchOptions, Pick<QueryHandleOptions<T>, 'initialData' | 'initialDataUpdatedAt'> {
+  /** When the cached data is stale, answer it and refetch in the background. Defaults to false. */
+  revalidateIfStale?: boolean
+}
+
 /** Which queries `invalidate` refetches at once. */
 export type InvalidateRefetch = 'observed' | 'all' | 'none'
 
@@ -220,6 +227,36 @@ export class QueryStore {
       }
     }
     return this.#miss(key, hash, entry, fetcher, options)
+  }
+
+  /**
+   * TanStack's `ensureQueryData`: the cached data whatever its age (or `initialData`, which
+   * then seeds the entry), else a fetch. With `revalidateIfStale`, stale data is answered and
+   * refetched in the background.
+   *
+   * @example
+   * ```ts
+   * const config = await store.ensureQueryData(['config'], ({ signal }) => loadConfig(signal))
+   * ```
+   */
+  ensureQueryData<T>(
+    key: QueryKey,
+    fetcher: QueryFetcher<T>,
+    options?: EnsureQueryDataOptions<T>,
+  ): Promise<T> {
+    const hash = hashKey(key)
+    let entry = this.#entries.get(hash) as QueryEntry<T> | undefined
+    if (entry === undefined && options?.initialData !== undefined && !this.closed) {
+      entry = this.#entry(key, hash, fetcher, options)
+    }
+    if (entry === undefined || !entry.hasData) return this.fetch(key, fetcher, options)
+    if (this.#maxEntries !== Infinity) this.#touch(hash, entry as QueryEntry<unknown>)
+    if (options?.revalidateIfStale && !entry.isFreshFor(options.staleTime ?? entry.options.staleTime)) {
+      entry.configure(fetcher, undefined)
+      if (!this.closed) entry.fetch().catch(noop)
+    }
+    const data = Promise.resolve(entry.data as T)
+    return options?.signal ? raceAbort(data, options.signal) : data
   }
 
   /** Like {@link fetch}, but resolves with nothing and never rejects (to warm the cache). */

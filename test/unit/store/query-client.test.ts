@@ -123,6 +123,38 @@ describe('QueryStore as a TanStack QueryClient', () => {
     expect(store.getQueriesData({ queryKey: ['b'] })).toEqual([])
   })
 
+  describe('ensureQueryData', () => {
+    it('answers cached data whatever its age, else fetches', async () => {
+      store = new QueryStore()
+      const fetcher = jest.fn(async () => 'fetched')
+      expect(await store.ensureQueryData(['k'], fetcher)).toBe('fetched')
+      jest.advanceTimersByTime(60_000) // stale (staleTime 0)
+      expect(await store.ensureQueryData(['k'], fetcher)).toBe('fetched')
+      expect(fetcher).toHaveBeenCalledTimes(1)
+    })
+
+    it('does not fetch with initialData, which seeds the entry', async () => {
+      store = new QueryStore()
+      const fetcher = jest.fn(async () => 'fetched')
+      expect(await store.ensureQueryData(['k'], fetcher, { initialData: 'initial' })).toBe('initial')
+      expect(fetcher).not.toHaveBeenCalled()
+      expect(store.getData(['k'])).toBe('initial')
+    })
+
+    it('with revalidateIfStale answers stale data and refetches in the background', async () => {
+      store = new QueryStore({ staleTime: 1_000 })
+      let n = 0
+      const fetcher = jest.fn(async () => ++n)
+      await store.fetch(['k'], fetcher)
+      expect(await store.ensureQueryData(['k'], fetcher, { revalidateIfStale: true })).toBe(1) // fresh: no refetch
+      jest.advanceTimersByTime(1_000)
+      expect(await store.ensureQueryData(['k'], fetcher, { revalidateIfStale: true })).toBe(1)
+      await settle()
+      expect(store.getData(['k'])).toBe(2)
+      expect(fetcher).toHaveBeenCalledTimes(2)
+    })
+  })
+
   it('isFetching and isMutating count what runs, with filters', async () => {
     store = new QueryStore()
     const one = deferred<number>()
