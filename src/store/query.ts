@@ -242,8 +242,9 @@ export class Query<TData, TQueryFnData = TData> {
 
   #observe(entry: QueryEntry<TQueryFnData>, listener: QueryListener<TData>): () => void {
     const plain = this.#options?.select === undefined && this.#options?.placeholderData === undefined
+    // a bridge per subscription, so one listener given to two handles is two subscriptions
     const bridge = plain
-      ? (listener as unknown as QueryListener<TQueryFnData>)
+      ? (state: QueryState<TQueryFnData>) => listener(state as unknown as QueryState<TData>)
       : (state: QueryState<TQueryFnData>) => listener(this.#derive(state))
     return entry.subscribe(bridge, this.#options?.enabled !== false)
   }
