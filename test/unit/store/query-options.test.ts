@@ -365,8 +365,8 @@ describe('QueryStore query options (TanStack v5 names)', () => {
   it('one listener given to two handles of a key is two subscriptions', async () => {
     store = new QueryStore({ staleTime: Infinity })
     const listener = jest.fn()
-    const a = store.query(['k'], async () => 1)
-    const b = store.query(['k'], async () => 1)
+    const a = store.query(['k'], async () => 1, { enabled: false })
+    const b = store.query(['k'], async () => 1, { enabled: false })
     const stopA = a.subscribe(listener)
     const stopB = b.subscribe(listener)
     expect(a.observerCount).toBe(2)
