@@ -105,11 +105,7 @@ export class QueryStore {
   readonly #entries = new Map<string, QueryEntry<unknown>>()
   readonly #handles = new WeakMap<QueryEntry<unknown>, Query<unknown>>()
   readonly #defaults: ResolvedQueryOptions
-  readonly #queryDefaults: Array<{
-    readonly key: QueryKey
-    readonly prefix: string
-    options: StoreQueryOptions
-  }> = []
+  readonly #queryDefaults: Array<{ readonly prefix: string; options: StoreQueryOptions }> = []
   readonly #maxEntries: number
   readonly #notifier = new Notifier()
   readonly #lifetime = new AbortController()
@@ -424,7 +420,7 @@ export class QueryStore {
     const prefix = prefixOfHash(hashKey(queryKey))
     const existing = this.#queryDefaults.find((item) => item.prefix === prefix)
     if (existing) existing.options = options
-    else this.#queryDefaults.push({ key: queryKey, prefix, options })
+    else this.#queryDefaults.push({ prefix, options })
   }
 
   /** The defaults registered with {@link setQueryDefaults} that apply to `queryKey`, merged. */
