@@ -36,15 +36,18 @@ export interface QueryStoreOptions extends StoreQueryOptions {
   onListenerError?: (error: unknown) => void
 }
 
-/** Options for {@link QueryStore.fetch}: query options plus a signal for this caller. */
-export interface FetchOptions extends StoreQueryOptions {
+/**
+ * Options for {@link QueryStore.fetch}: query options, the data a new entry starts with, and a
+ * signal for this caller.
+ */
+export interface FetchOptions<T = unknown>
+  extends StoreQueryOptions, Pick<QueryHandleOptions<T>, 'initialData' | 'initialDataUpdatedAt'> {
   /** Stops this caller's wait (the shared fetch goes on for other callers). Defaults to none. */
   signal?: AbortSignal
 }
 
 /** Options for {@link QueryStore.ensureQueryData}. */
-export interface EnsureQueryDataOptions<T>
-  extends FetchOptions, Pick<QueryHandleOptions<T>, 'initialData' | 'initialDataUpdatedAt'> {
+export interface EnsureQueryDataOptions<T> extends FetchOptions<T> {
   /** When the cached data is stale, answer it and refetch in the background. Defaults to false. */
   revalidateIfStale?: boolean
 }
@@ -212,7 +215,7 @@ export class QueryStore {
    * })
    * ```
    */
-  fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions): Promise<T> {
+  fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<T> {
     const hash = hashKey(key)
     const entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry !== undefined) {
@@ -256,7 +259,7 @@ export class QueryStore {
   }
 
   /** Like {@link fetch}, but resolves with nothing and never rejects (to warm the cache). */
-  prefetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions): Promise<void> {
+  prefetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<void> {
     return this.fetch(key, fetcher, options).then(noop, noop)
   }
 
@@ -500,12 +503,13 @@ export class QueryStore {
     hash: string,
     entry: QueryEntry<T> | undefined,
     fetcher: QueryFetcher<T>,
-    options: FetchOptions | undefined,
+    options: FetchOptions<T> | undefined,
   ): Promise<T> {
     if (this.closed) return Promise.reject(new AsyncCancelledError('QueryStore.fetch', 'the store is closed'))
     if (entry === undefined) entry = this.#create(key, hash, fetcher, options, false)
     else entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
     const promise = entry.fetch()
+    if (!entry.isFetching) entry.scheduleGc() // fresh initial data: no fetch to start the countdown
     return options?.signal ? raceAbort(promise, options.signal) : promise
   }
 

@@ -123,6 +123,18 @@ describe('QueryStore as a TanStack QueryClient', () => {
     expect(store.getQueriesData({ queryKey: ['b'] })).toEqual([])
   })
 
+  it('fetch (fetchQuery) answers fresh initialData without fetching, stale initialData with a fetch', async () => {
+    store = new QueryStore({ gcTime: 1_000 })
+    const fetcher = jest.fn(async () => 'fetched')
+    expect(await store.fetch(['a'], fetcher, { initialData: 'initial', staleTime: 60_000 })).toBe('initial')
+    expect(fetcher).not.toHaveBeenCalled()
+    expect(await store.fetch(['b'], fetcher, { initialData: 'initial', initialDataUpdatedAt: 0 })).toBe(
+      'fetched',
+    )
+    jest.advanceTimersByTime(1_000)
+    expect(store.size).toBe(0) // both collected: the countdown starts without a fetch too
+  })
+
   describe('ensureQueryData', () => {
     it('answers cached data whatever its age, else fetches', async () => {
       store = new QueryStore()
