@@ -36,10 +36,36 @@ export function freshnessOf(headers: Headers): number {
 }
 
 /**
+ * The `Last-Modified` of an answer when it can serve as a validator, else `undefined`: RFC 9110
+ * (section 8.8.2.2) calls a modification date less than a second before the answer's `Date`
+ * (or, without `Date`, before `receivedAt`) weak, since a second change in that same second would
+ * carry the same date — a server comparing at 1 s resolution would answer 304 to it forever.
+ * An unparsable date is no validator either.
+ *
+ * @example
+ * ```ts
+ * import { strongLastModified } from 'tributary'
+ * const h = new Headers({ 'last-modified': 'Thu, 01 Jan 2026 00:00:09 GMT', date: 'Thu, 01 Jan 2026 00:00:10 GMT' })
+ * strongLastModified(h) // 'Thu, 01 Jan 2026 00:00:09 GMT' (a second old: strong)
+ * ```
+ */
+export function strongLastModified(headers: Headers, receivedAt: number = Date.now()): string | undefined {
+  const lastModified = headers.get('last-modified')
+  if (lastModified === null) return undefined
+  const modifiedAt = Date.parse(lastModified)
+  if (Number.isNaN(modifiedAt)) return undefined
+  const date = Date.parse(headers.get('date') ?? '')
+  const answeredAt = Number.isNaN(date) ? receivedAt : date
+  return answeredAt - modifiedAt >= 1_000 ? lastModified : undefined
+}
+
+/**
  * Watches one URL by polling it every `pollInterval` ms (defaults to 30_000), or less often
  * when the last answer said it stays fresh longer (`Cache-Control: max-age`, less `Age`, is the
  * minimum interval). Each poll after the first sends the last `ETag` as `If-None-Match` (and
- * `Last-Modified` as `If-Modified-Since`); a 304 keeps the value and reports nothing. A 404 or
+ * `Last-Modified` as `If-Modified-Since`, unless it was less than a second older than the
+ * answer: such a date is weak, see {@link strongLastModified}, and the next poll is an
+ * unconditional GET); a 304 keeps the value and reports nothing. A 404 or
  * 410, or a missing field, is a removal; a body that cannot be read (bad JSON) is one error
  * report, not an outage. A server that is down or answers 5xx is reported once, then polled
  * with capped backoff; each request times out after 30_000 ms. `stop()` aborts a request in
@@ -99,7 +125,7 @@ export function watchHttp(
         return reporter.removed()
       }
       const etag = response.headers.get('etag')
-      const lastModified = response.headers.get('last-modified')
+      const lastModified = strongLastModified(response.headers)
       let value: unknown
       try {
         value = await readHttpValue(response, request.field, target, settings, signal)
