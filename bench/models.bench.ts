@@ -7,10 +7,25 @@
  * Each helper is reported twice: wall time per call (which swings with the server) and the
  * client's CPU time per call (`process.cpuUsage`, user + system), the figure the 1.10x goal
  * is about.
+ * 3. the client's work alone: the same helpers on a PostgreSQL dialect whose driver answers at
+ *    once with canned rows (no socket, no server), CPU per call against raw Kysely on the same
+ *    driver. On a shared machine this is the steady figure: it has no server time to swing.
  */
 import 'reflect-metadata'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  SqliteDialect,
+  sql,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+} from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, Table } from '../src'
 import { compare, measure, report, type ComparisonResult } from './support/harness'
@@ -275,9 +290,61 @@ async function helpers(
   return results
 }
 
+/** A PostgreSQL Kysely whose driver answers every query at once with canned rows. */
+function instantPostgres(): Db {
+  const rows = Array.from({ length: 50 }, (_, i) => ({
+    id: i + 1,
+    email: `u${i + 1}@example.com`,
+    active: i % 2 === 0,
+    score: i,
+  }))
+  const connection: DatabaseConnection = {
+    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+      if (query.sql.includes('pg_backend_pid')) return { rows: [{ pid: 1 }] as R[] }
+      if (/count\(|sum\(|avg\(|min\(|max\(/.test(query.sql) && !query.sql.includes('group by')) {
+        return { rows: [{ v: '500' }] as R[] }
+      }
+      if (query.sql.includes('group by')) return { rows: [{ active: true, n: '500', total: '1000' }] as R[] }
+      return { rows: rows as R[] }
+    },
+    async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {},
+  }
+  const driver: Driver = {
+    init: async () => undefined,
+    acquireConnection: async () => connection,
+    beginTransaction: async () => undefined,
+    commitTransaction: async () => undefined,
+    rollbackTransaction: async () => undefined,
+    releaseConnection: async () => undefined,
+    destroy: async () => undefined,
+  }
+  return new Kysely({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  })
+}
+
+async function clientWorkAlone(extra: Record<string, unknown>): Promise<void> {
+  const db = instantPostgres()
+  User.use(db)
+  for (const [name, subject, baseline] of cases(db)) {
+    if (name.startsWith('asyncPluck')) continue // canned rows: 50, not 1k
+    const [subjectCpu, baselineCpu] = await cpuPerOp(subject, baseline, 2_000)
+    extra[
+      `client work alone (instant pg driver) ${name}: CPU µs/call, tributary / raw Kysely (goal <= 1.10x)`
+    ] = `${subjectCpu.toFixed(2)} / ${baselineCpu.toFixed(2)} = ${(subjectCpu / baselineCpu).toFixed(2)}x`
+  }
+  User.use(null)
+}
+
 async function main(): Promise<void> {
   const results: ComparisonResult[] = []
   const extra: Record<string, unknown> = {}
+  await clientWorkAlone(extra)
 
   const sqlite: Db = new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
   User.use(sqlite)

@@ -142,6 +142,14 @@ export function whereExpression(
   return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
 }
 
+const quotedNames = new WeakMap<ColumnMeta, string>()
+/** A column's SQL name as JSON, for shape keys (kept: a shape is built per helper call). */
+function quoted(column: ColumnMeta): string {
+  let name = quotedNames.get(column)
+  if (name === undefined) quotedNames.set(column, (name = JSON.stringify(column.name)))
+  return name
+}
+
 /**
  * A query's shape, built up in one pass: `key` says what its SQL depends on (columns,
  * operators, list lengths, `is` values, order, whether it has a limit or offset) and each
@@ -163,7 +171,7 @@ export class QueryShape {
   /** `conditions` with a hole for each value (an `is` value stays, in the key). */
   where(conditions: readonly Condition[]): Condition[] {
     return conditions.map((c): Condition => {
-      this.key += `${JSON.stringify(c.column.name)} ${c.operator} `
+      this.key += `${quoted(c.column)} ${c.operator} `
       if (c.operator === 'is' || c.operator === 'is not') {
         this.key += `${String(c.value)};`
         return c
@@ -181,7 +189,7 @@ export class QueryShape {
   /** Adds the order terms to the key. */
   orderBy(order: readonly Order[]): void {
     this.key += '|'
-    for (const o of order) this.key += `${JSON.stringify(o.column.name)} ${o.direction},`
+    for (const o of order) this.key += `${quoted(o.column)} ${o.direction},`
   }
 
   /** `template` with this shape's values, bound for the dialect (`sqlite`), in its holes. */
