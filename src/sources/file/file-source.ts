@@ -15,7 +15,7 @@ import {
   type SourceContext,
 } from '../source'
 import type { WatchableSource } from '../watch'
-import { watchFile } from './file-watcher'
+import { watchFile, type FileSnapshot } from './file-watcher'
 
 /** Options of {@link fileSource}. */
 export interface FileSourceOptions {
@@ -48,36 +48,42 @@ export function fileSource(options: FileSourceOptions = {}): WatchableSource {
     name,
     appliesField: true,
     async fetch(request: ComponentRequest, context: SourceContext): Promise<unknown> {
-      const key = request.key ?? request.property
-      const path = isAbsolute(key) ? key : resolvePath(options.baseDir ?? process.cwd(), key)
-      const details = { source: name, key }
-      let text: string
-      try {
-        text = await readFile(path, { encoding: 'utf8', signal: context.signal })
-      } catch (error) {
-        if (context.signal.aborted) throw abortError(context.signal, `${name} fetch`)
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'ENOENT' || code === 'ENOTDIR') {
-          throw new SourceNotFoundError({ ...details, cause: error }, `${name}: file ${key} not found`)
-        }
-        if (code === 'EACCES' || code === 'EPERM') {
-          throw new SourcePermissionError(
-            { ...details, cause: error },
-            `${name}: cannot read ${key} (${code})`,
-          )
-        }
-        throw new SourceError(`${name}: cannot read ${key} (${code ?? 'unknown error'})`, {
-          ...details,
-          cause: error,
-        })
-      }
-      const document = parseDocument(text, formatOf(path), name, key)
-      return request.field === undefined ? document : selectField(document, request.field, details)
+      return (await read(request, context.signal)).value()
     },
     watch: (request, watchOptions) =>
       watchFile(source, request, watchOptions, {
         ...(options.baseDir === undefined ? {} : { baseDir: options.baseDir }),
+        read,
       }),
+  }
+  const read = async (request: ComponentRequest, signal: AbortSignal): Promise<FileSnapshot> => {
+    const key = request.key ?? request.property
+    const path = isAbsolute(key) ? key : resolvePath(options.baseDir ?? process.cwd(), key)
+    const details = { source: name, key }
+    let text: string
+    try {
+      text = await readFile(path, { encoding: 'utf8', signal })
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal, `${name} fetch`)
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new SourceNotFoundError({ ...details, cause: error }, `${name}: file ${key} not found`)
+      }
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new SourcePermissionError({ ...details, cause: error }, `${name}: cannot read ${key} (${code})`)
+      }
+      throw new SourceError(`${name}: cannot read ${key} (${code ?? 'unknown error'})`, {
+        ...details,
+        cause: error,
+      })
+    }
+    return {
+      empty: text.trim() === '',
+      value() {
+        const document = parseDocument(text, formatOf(path), name, key)
+        return request.field === undefined ? document : selectField(document, request.field, details)
+      },
+    }
   }
   return source
 }
