@@ -13,6 +13,7 @@ import {
 import {
   backoffDelay,
   createWatcherScope,
+  pollLoop,
   readAndReport,
   type SourceWatchOptions,
   type SourceWatcher,
@@ -54,7 +55,10 @@ export function keyspaceNotificationsCover(flags: string): boolean {
  * notify-keyspace-events` covers `K` with `g$hx`, e.g. `KA`), a duplicated connection
  * subscribes to `__keyspace@<db>__:<key>` and the key is re-read (with the source's `fetch`)
  * after every event on it, and after every (re)connection of the subscriber; `pollInterval`
- * plays no part. Otherwise (notifications off, `CONFIG` refused as on many managed services, a
+ * plays no part. The setting is checked again after every reconnect (a `CONFIG SET` is lost
+ * when the server restarts): when it is off then, the subscriber is closed and the key is polled;
+ * while polling, a reconnect after an outage checks it again and subscribes when it is on.
+ * Otherwise (notifications off, `CONFIG` refused as on many managed services, a
  * client without `duplicate`, a Cluster) the key is polled every `pollInterval` ms (defaults to
  * 5_000). The watcher never changes the server's settings. An outage is reported once; reads
  * and the subscriber's reconnects back off (capped) and the current value is reported when the
@@ -94,36 +98,82 @@ export function watchRedis(
     )
   }
 
-  const poll = (): Promise<void> =>
-    scope.poll(
-      () => pollInterval,
-      (runSignal) => readAndReport(source, request, options, reporter, runSignal),
+  /**
+   * Whether the server publishes what the watcher needs now: true or false once it answered
+   * (a refused CONFIG is false), `undefined` when stopped. With `once`, a failure to reach the
+   * server is `undefined` too; without, it is reported and tried again with backoff.
+   */
+  const notificationsOn = async (
+    notifying: RedisNotifyingClientLike,
+    once = false,
+  ): Promise<boolean | undefined> => {
+    for (let failures = 1; !signal.aborted; failures += 1) {
+      try {
+        const reply = await raceAbort(notifying.config('GET', 'notify-keyspace-events'), signal)
+        const flags = configValue(reply, 'notify-keyspace-events')
+        return flags !== undefined && keyspaceNotificationsCover(flags)
+      } catch (error) {
+        // The server answered (CONFIG disabled or not allowed): poll. No answer: an outage.
+        if (isReplyError(error)) return false
+        if (signal.aborted || once) return undefined
+        reporter.error(unavailable(error, 'checking notifications for'))
+        await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
+      }
+    }
+    return undefined
+  }
+
+  const channel = (notifying: RedisNotifyingClientLike): string =>
+    `__keyspace@${notifying.options?.db ?? 0}__:${notifying.options?.keyPrefix ?? ''}${key}`
+
+  /**
+   * Polls every `pollInterval` ms. After an outage (a round that succeeds after failures: the
+   * client reconnected, perhaps to a restarted server), checks the setting again and switches to
+   * notifications when they are on now.
+   */
+  const poll = (): void => {
+    if (signal.aborted) return
+    const controller = new AbortController()
+    scope.onStop(() => controller.abort())
+    let failed = false
+    void scope.track(
+      pollLoop({
+        signal: controller.signal,
+        interval: () => pollInterval,
+        backoff: options.backoff,
+        onError: (error) => {
+          failed = true
+          reporter.error(error)
+        },
+        run: async (runSignal) => {
+          await readAndReport(source, request, options, reporter, runSignal)
+          if (!failed || !canNotify(client)) return
+          failed = false
+          if ((await notificationsOn(client, true)) === true && !controller.signal.aborted) {
+            controller.abort()
+            subscribe(client)
+          }
+        },
+      }),
     )
+  }
 
   const start = async (): Promise<void> => {
     if (!canNotify(client)) return poll()
-    for (let failures = 1; !signal.aborted; failures += 1) {
-      let flags: string | undefined
-      try {
-        const reply = await raceAbort(client.config('GET', 'notify-keyspace-events'), signal)
-        flags = configValue(reply, 'notify-keyspace-events')
-      } catch (error) {
-        // The server answered (CONFIG disabled or not allowed): poll. No answer: an outage.
-        if (isReplyError(error)) return poll()
-        if (signal.aborted) return
-        reporter.error(unavailable(error, 'checking notifications for'))
-        await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
-        continue
-      }
-      if (signal.aborted) return
-      if (flags === undefined || !keyspaceNotificationsCover(flags)) return poll()
-      const db = client.options?.db ?? 0
-      subscribe(client, `__keyspace@${db}__:${client.options?.keyPrefix ?? ''}${key}`)
-      return
-    }
+    const on = await notificationsOn(client)
+    if (on === undefined) return
+    if (on) subscribe(client)
+    else poll()
   }
 
-  const subscribe = (notifying: RedisNotifyingClientLike, channel: string): void => {
+  /**
+   * Subscribes on a duplicated connection and re-reads after every event on the key. After a
+   * reconnect of that connection the setting is checked again (a restarted server has lost a
+   * `CONFIG SET`): still on, it subscribes again and re-reads; off, it closes the connection and polls.
+   */
+  const subscribe = (notifying: RedisNotifyingClientLike): void => {
+    if (signal.aborted) return
+    const name = channel(notifying)
     const subscriber = notifying.duplicate({
       lazyConnect: false,
       maxRetriesPerRequest: null,
@@ -132,14 +182,21 @@ export function watchRedis(
       // Nothing to flush on a subscriber: close at once, and leave no ioredis timer behind.
       disconnectTimeout: 0,
     })
-    scope.onStop(() => void scope.track(closeSubscriber(subscriber)))
+    let closed = false
+    const close = (): void => {
+      if (closed) return
+      closed = true
+      void scope.track(closeSubscriber(subscriber))
+    }
+    scope.onStop(close)
+    const live = (): boolean => !closed && !signal.aborted
     // Until a read succeeds (an event during the read reads once more after it).
     const read = scope.coalesce(async () => {
-      for (let failures = 1; !signal.aborted; failures += 1) {
+      for (let failures = 1; live(); failures += 1) {
         try {
           return await readAndReport(source, request, options, reporter, signal)
         } catch (error) {
-          if (signal.aborted) return
+          if (!live()) return
           reporter.error(error)
           await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
         }
@@ -147,20 +204,34 @@ export function watchRedis(
     })
     // Subscribe first, then read: a change between the two is seen by one or the other.
     const resubscribe = (): void => {
-      if (signal.aborted) return
-      subscriber.subscribe(channel).then(read, (error: unknown) => {
+      if (!live()) return
+      subscriber.subscribe(name).then(read, (error: unknown) => {
         // A failed SUBSCRIBE comes with a lost connection: the next 'ready' tries again.
-        if (!signal.aborted) reporter.error(unavailable(error, 'subscribing to'))
+        if (live()) reporter.error(unavailable(error, 'subscribing to'))
       })
     }
+    let readies = 0
+    const ready = (): void => {
+      readies += 1
+      if (!live()) return
+      if (readies === 1) return resubscribe()
+      void scope.track(
+        notificationsOn(notifying).then((on) => {
+          if (on === undefined || !live()) return
+          if (on) return resubscribe()
+          close()
+          poll()
+        }),
+      )
+    }
     subscriber.on('message', (received) => {
-      if (received === channel) read()
+      if (received === name && live()) read()
     })
-    subscriber.on('ready', resubscribe)
+    subscriber.on('ready', ready)
     subscriber.on('error', (error) => {
-      if (!signal.aborted) reporter.error(unavailable(error, 'watching'))
+      if (live()) reporter.error(unavailable(error, 'watching'))
     })
-    if (subscriber.status === 'ready') resubscribe()
+    if (subscriber.status === 'ready') ready()
   }
 
   void scope.track(start())

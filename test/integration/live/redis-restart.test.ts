@@ -1,0 +1,96 @@
+// Issue 15, defect 3: `notify-keyspace-events` set with CONFIG SET is lost when Redis restarts.
+// The watcher checks it again on every reconnect: polling at `pollInterval` when it is off, back
+// to notifications when a later restart turns it on. A server of the test's own on a free port.
+import Redis from 'ioredis'
+import { redisSource } from '../../../src/sources/redis/redis-source'
+import { describeWithRedisServer, ownRedis, type OwnRedis } from './own-redis'
+import { isValue, recorder, request, sleep, type Reported } from './recorder'
+
+async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await sleep(10)
+  }
+}
+
+describeWithRedisServer('redis watcher across a restart of Redis (issue 15, defect 3)', () => {
+  let server: OwnRedis
+  const clients: Redis[] = []
+  const watchers: Array<{ stop(): Promise<void> }> = []
+  beforeAll(async () => {
+    server = await ownRedis()
+    await server.start()
+  })
+  afterEach(async () => {
+    await Promise.all(watchers.splice(0).map((w) => w.stop()))
+    for (const client of clients.splice(0)) client.disconnect()
+    await sleep(1)
+  })
+  afterAll(() => server?.kill())
+
+  const connect = (): Redis => {
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: server.port,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 20,
+      disconnectTimeout: 0,
+    })
+    client.on('error', () => undefined)
+    clients.push(client)
+    return client
+  }
+  const subscribers = async (admin: Redis, key: string): Promise<number> => {
+    const [, count] = (await admin.pubsub('NUMSUB', `__keyspace@0__:${key}`)) as [string, number]
+    return Number(count)
+  }
+  /** Runs `command` once the admin connection is back after a restart. */
+  const whenUp = async <T>(command: () => Promise<T>): Promise<T> => {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await command()
+      } catch (error) {
+        if (tries > 200) throw error
+        await sleep(20)
+      }
+    }
+  }
+
+  it('notifications lost in a restart: polled at pollInterval; a restart with them on subscribes again', async () => {
+    const admin = connect()
+    await admin.config('SET', 'notify-keyspace-events', 'KA')
+    await admin.set('k', 'a')
+    const rec = recorder({ pollInterval: 50 })
+    const watcher = redisSource(connect()).watch(request('k'), rec.options)
+    watchers.push(watcher)
+    await rec.until(isValue('a'))
+    await waitFor(async () => (await subscribers(admin, 'k')) === 1)
+    await admin.set('k', 'b')
+    await rec.until(isValue('b'))
+
+    // Restarted without notifications (CONFIG SET is not persisted).
+    await server.kill()
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    await server.start()
+    await whenUp(() => admin.set('k', 'c'))
+    await rec.until(isValue('c'))
+    await waitFor(async () => (await subscribers(admin, 'k')) === 0)
+    await admin.set('k', 'd')
+    await rec.until(isValue('d'))
+
+    // Restarted with notifications on from the start: the watcher subscribes again.
+    await server.kill()
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    await server.start(['--notify-keyspace-events', 'KA'])
+    await whenUp(() => admin.ping())
+    await waitFor(async () => (await subscribers(admin, 'k')) === 1)
+    await admin.set('k', 'e')
+    await rec.until(isValue('e'))
+    await watcher.stop()
+    expect(await subscribers(admin, 'k')).toBe(0)
+    expect(rec.values()).toEqual(['a', 'b', 'c', 'd', 'e'])
+    // One error per outage.
+    expect(rec.events.filter((e: Reported) => e.kind === 'error')).toHaveLength(2)
+  })
+})
