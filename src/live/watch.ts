@@ -70,10 +70,15 @@ export interface LiveComponents<T extends object> extends AsyncDisposable {
    * buffered). Each call is its own consumer and gets every update. A consumer that falls
    * `bufferSize` updates behind loses the OLDEST ones and then receives one `error` update
    * with an `UpdatesOverflowError` (property `'*'`, the count dropped) before those kept;
-   * re-read `current` then. `bufferSize` defaults to 1_000.
+   * re-read `current` then. `bufferSize` defaults to 1_000. The FIRST consumer also gets, as
+   * its first items, the `error` updates reported while `watch()` started (see {@link watch}).
    */
   updates(options?: UpdatesOptions): AsyncIterableIterator<ComponentUpdate>
-  /** Calls `listener` synchronously for every update; returns the unsubscribe function. A throw is ignored. */
+  /**
+   * Calls `listener` synchronously for every update; returns the unsubscribe function. A throw
+   * is ignored. The FIRST listener is also called at once, before `onUpdate` returns, with the
+   * `error` updates reported while `watch()` started (see {@link watch}).
+   */
   onUpdate(listener: UpdateListener): () => void
   /** The properties whose source watcher is running now (conditions and `watch: false` considered). */
   readonly watching: readonly string[]
@@ -280,7 +285,19 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
  * value stays. Secret values are `'***'` in updates.
  *
  * Per component: `watch: false`, `debounce`, `throttle` + `burst`, `pollInterval`,
- * `condition`; a component that `dependsOn` another is re-fetched when that one changes.
+ * `condition`; a component that `dependsOn` another is re-fetched when that one changes. A
+ * report that changes nothing (such as each watcher's own first read, which finds the value
+ * just resolved) takes no `throttle` token and restarts no `debounce`.
+ *
+ * Errors while starting: a source whose `watch` throws makes `watch()` reject (a
+ * `ComponentError`, the other watchers stopped). A watcher that starts but reports an error at
+ * once (a directory that does not exist yet, a server that is down) does not: the instance
+ * resolved, and the watcher retries with backoff. Such errors, reported before `watch()`'s
+ * promise settles or in the same turn of the event loop, are kept and replayed: the first
+ * `onUpdate` listener is called with them as it is added, and the first `updates()` consumer
+ * gets them as its first items (a property's error is dropped from the replay once it has a
+ * later update). Later listeners and consumers get only what comes after they attach; `bus`
+ * gets every update as it happens.
  *
  * @example
  * ```ts
