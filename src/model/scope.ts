@@ -610,7 +610,9 @@ class ModelScope<M extends object> implements Scope<M> {
   }
 
   asyncFindBy(attributes: WhereAttributes<M>, options?: QueryOptions): AsyncResult<M | undefined> {
-    const scope = this.where(attributes).limit(1) as ModelScope<M>
+    // One new scope, not two (where() then limit()): this runs per call.
+    const added = whereConditions(this.meta, attributes, undefined, undefined)
+    const scope = this.with({ conditions: [...this.state.conditions, ...added], limit: 1 })
     return scope.rows('asyncFindBy', options, (rows) => rows[0])
   }
 

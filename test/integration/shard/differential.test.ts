@@ -1,6 +1,6 @@
 // A seeded differential test: random queries (where with every operator, aggregates, groupBy
 // with having/order/limit, orderBy with ties and NULLs, offsets past the end, count distinct,
-// pluck/pick/find) over skewed data with NULLs, negatives, decimals, bigints past 2^53, text
+// pluck/pick/find, then writes across shards and more queries) over skewed data with NULLs, negatives, decimals, bigints past 2^53, text
 // past U+FFFF and sub-millisecond timestamps. Every cross-shard answer must equal — value and
 // type — the model's answer on one database holding every row, and the model's scalar answers
 // must equal that database's own SQL. The seed is printed; set TRIBUTARY_DIFF_SEED to replay.
@@ -21,6 +21,7 @@ import { createShardedTables, type ShardedTables } from './sharded-tables'
 const SEED = Number(process.env.TRIBUTARY_DIFF_SEED ?? Math.floor(Math.random() * 2 ** 31))
 const ROWS = 1_500
 const QUERIES = 260
+const WRITES = 3
 const SHARDS = ['s0', 's1', 's2', 's3']
 
 function mulberry32(seed: number): () => number {
@@ -251,144 +252,156 @@ describe.each(testDialects())(
       return sql`${ref} ${sql.raw(c.op)} ${bind(c.value)}`
     }
 
-    it(`answers ${QUERIES} seeded random queries exactly`, async () => {
-      for (let q = 0; q < QUERIES; q++) {
-        const conditions = Array.from({ length: int(0, 2) }, condition)
-        const { a, s, text } = scoped(conditions)
-        const kind = pick(['scalar', 'scalar', 'rows', 'rows', 'group', 'group', 'find'])
-        if (kind === 'scalar') {
-          const fn = pick(['count', 'sum', 'avg', 'min', 'max', 'countDistinct', 'exists'])
-          const col =
-            fn === 'sum' || fn === 'avg'
-              ? pick(NUMERIC)
-              : pick(fn === 'min' || fn === 'max' ? EXTREMES : COLUMNS)
-          const label = `#${q} ${fn}(${col}) where ${text}`
-          const run = (scope: Across | Single): PromiseLike<unknown> => {
-            switch (fn) {
-              case 'count':
-                return scope.asyncCount()
-              case 'sum':
-                return scope.asyncSum(col)
-              case 'avg':
-                return scope.asyncAvg(col)
-              case 'min':
-                return scope.asyncMin(col)
-              case 'max':
-                return scope.asyncMax(col)
-              case 'countDistinct':
-                return scope.asyncCountDistinct(col)
-              default:
-                return scope.asyncExists()
+    it(`answers ${QUERIES} seeded random queries exactly, then more after ${WRITES} writes`, async () => {
+      const queries = async (from: number, to: number): Promise<void> => {
+        for (let q = from; q < to; q++) {
+          const conditions = Array.from({ length: int(0, 2) }, condition)
+          const { a, s, text } = scoped(conditions)
+          const kind = pick(['scalar', 'scalar', 'rows', 'rows', 'group', 'group', 'find'])
+          if (kind === 'scalar') {
+            const fn = pick(['count', 'sum', 'avg', 'min', 'max', 'countDistinct', 'exists'])
+            const col =
+              fn === 'sum' || fn === 'avg'
+                ? pick(NUMERIC)
+                : pick(fn === 'min' || fn === 'max' ? EXTREMES : COLUMNS)
+            const label = `#${q} ${fn}(${col}) where ${text}`
+            const run = (scope: Across | Single): PromiseLike<unknown> => {
+              switch (fn) {
+                case 'count':
+                  return scope.asyncCount()
+                case 'sum':
+                  return scope.asyncSum(col)
+                case 'avg':
+                  return scope.asyncAvg(col)
+                case 'min':
+                  return scope.asyncMin(col)
+                case 'max':
+                  return scope.asyncMax(col)
+                case 'countDistinct':
+                  return scope.asyncCountDistinct(col)
+                default:
+                  return scope.asyncExists()
+              }
             }
-          }
-          const single = await run(s)
-          check(label, await run(a), single)
-          if (fn !== 'exists') {
+            const single = await run(s)
+            check(label, await run(a), single)
+            if (fn !== 'exists') {
+              check(
+                `${label} (model vs SQL)`,
+                single,
+                await oracleScalar(fn, fn === 'count' ? undefined : col, conditions),
+              )
+            }
+          } else if (kind === 'rows') {
+            let ra = a
+            let rs = s
+            const order = Array.from({ length: int(1, 3) }, (): { col: Col; dir: 'asc' | 'desc' } => ({
+              col: pick(COLUMNS.filter((c) => c !== 'id')),
+              dir: pick(['asc', 'desc'] as const),
+            }))
+            const total = chance(0.5) // with id last the order is total; else read only the first order column
+            if (total) order.push({ col: 'id', dir: pick(['asc', 'desc'] as const) })
+            for (const o of order) {
+              ra = ra.orderBy(o.col, o.dir)
+              rs = rs.orderBy(o.col, o.dir)
+            }
+            if (chance(0.6)) {
+              const n = int(0, 40)
+              ra = ra.limit(n)
+              rs = rs.limit(n)
+            }
+            if (chance(0.5)) {
+              const m = chance(0.2) ? int(ROWS, ROWS + 100) : int(0, 60)
+              ra = ra.offset(m)
+              rs = rs.offset(m)
+            }
+            const first = (order[0] as { col: Col }).col
+            const label = `#${q} rows where ${text} order by ${order.map((o) => `${o.col} ${o.dir}`).join(', ')}`
+            if (total && chance(0.4)) check(`${label} all`, await ra.asyncAll(), await rs.asyncAll())
+            else {
+              const col = total ? pick(COLUMNS) : first
+              check(`${label} pluck ${col}`, await ra.asyncPluck(col), await rs.asyncPluck(col))
+              if (chance(0.3)) check(`${label} pick ${col}`, await ra.asyncPick(col), await rs.asyncPick(col))
+            }
+          } else if (kind === 'group') {
+            const groups = [...new Set(Array.from({ length: int(1, 2) }, () => pick(GROUPABLE)))]
+            const aggregates: Record<string, unknown> = { cnt: 'count' }
+            for (const [name, fn] of [
+              ['sm', 'sum'],
+              ['av', 'avg'],
+              ['lo', 'min'],
+              ['hi', 'max'],
+              ['cc', 'count'],
+            ] as const) {
+              if (chance(0.5)) {
+                const col =
+                  fn === 'sum' || fn === 'avg'
+                    ? pick(NUMERIC)
+                    : pick(fn === 'min' || fn === 'max' ? EXTREMES : COLUMNS)
+                aggregates[name] = { [fn]: col }
+              }
+            }
+            const names = Object.keys(aggregates)
+            let ga = a.groupBy(...(groups as never[]))
+            let gs = s.groupBy(...(groups as never[]))
+            let label = `#${q} group by ${groups.join(', ')} ${JSON.stringify(aggregates)} where ${text}`
+            if (chance(0.4)) {
+              const name = pick(['cnt', 'cc', 'sm'].filter((x) => names.includes(x)))
+              const op = pick(['>', '>=', '<', '=', '!='] as const)
+              const v = name === 'sm' ? int(-200, 200) : int(1, 6)
+              ga = ga.having(name, op, v)
+              gs = gs.having(name, op, v)
+              label += ` having ${name} ${op} ${v}`
+            }
+            if (chance(0.6)) {
+              const by = pick([...names, ...groups])
+              const dir = pick(['asc', 'desc'] as const)
+              ga = ga.orderBy(by, dir)
+              gs = gs.orderBy(by, dir)
+              label += ` order by ${by} ${dir}`
+            }
+            if (chance(0.4)) {
+              const n = int(0, 10)
+              ga = ga.limit(n)
+              gs = gs.limit(n)
+              label += ` limit ${n}`
+            }
+            if (chance(0.3)) {
+              const m = int(0, 30)
+              ga = ga.offset(m)
+              gs = gs.offset(m)
+              label += ` offset ${m}`
+            }
             check(
-              `${label} (model vs SQL)`,
-              single,
-              await oracleScalar(fn, fn === 'count' ? undefined : col, conditions),
+              label,
+              await ga.asyncAggregate(aggregates as never),
+              await gs.asyncAggregate(aggregates as never),
+            )
+          } else {
+            const id = int(-5, ROWS + 5)
+            check(`#${q} find(${id})`, await across().asyncFind(id), await Fact.asyncFind(id))
+            const key = int(0, 45)
+            check(
+              `#${q} findBy({ shardKey: ${key} }) order by id where ${text}`,
+              await a.orderBy('id').asyncFindBy({ shardKey: key }),
+              await s.orderBy('id').asyncFindBy({ shardKey: key }),
             )
           }
-        } else if (kind === 'rows') {
-          let ra = a
-          let rs = s
-          const order = Array.from({ length: int(1, 3) }, (): { col: Col; dir: 'asc' | 'desc' } => ({
-            col: pick(COLUMNS.filter((c) => c !== 'id')),
-            dir: pick(['asc', 'desc'] as const),
-          }))
-          const total = chance(0.5) // with id last the order is total; else read only the first order column
-          if (total) order.push({ col: 'id', dir: pick(['asc', 'desc'] as const) })
-          for (const o of order) {
-            ra = ra.orderBy(o.col, o.dir)
-            rs = rs.orderBy(o.col, o.dir)
-          }
-          if (chance(0.6)) {
-            const n = int(0, 40)
-            ra = ra.limit(n)
-            rs = rs.limit(n)
-          }
-          if (chance(0.5)) {
-            const m = chance(0.2) ? int(ROWS, ROWS + 100) : int(0, 60)
-            ra = ra.offset(m)
-            rs = rs.offset(m)
-          }
-          const first = (order[0] as { col: Col }).col
-          const label = `#${q} rows where ${text} order by ${order.map((o) => `${o.col} ${o.dir}`).join(', ')}`
-          if (total && chance(0.4)) check(`${label} all`, await ra.asyncAll(), await rs.asyncAll())
-          else {
-            const col = total ? pick(COLUMNS) : first
-            check(`${label} pluck ${col}`, await ra.asyncPluck(col), await rs.asyncPluck(col))
-            if (chance(0.3)) check(`${label} pick ${col}`, await ra.asyncPick(col), await rs.asyncPick(col))
-          }
-        } else if (kind === 'group') {
-          const groups = [...new Set(Array.from({ length: int(1, 2) }, () => pick(GROUPABLE)))]
-          const aggregates: Record<string, unknown> = { cnt: 'count' }
-          for (const [name, fn] of [
-            ['sm', 'sum'],
-            ['av', 'avg'],
-            ['lo', 'min'],
-            ['hi', 'max'],
-            ['cc', 'count'],
-          ] as const) {
-            if (chance(0.5)) {
-              const col =
-                fn === 'sum' || fn === 'avg'
-                  ? pick(NUMERIC)
-                  : pick(fn === 'min' || fn === 'max' ? EXTREMES : COLUMNS)
-              aggregates[name] = { [fn]: col }
-            }
-          }
-          const names = Object.keys(aggregates)
-          let ga = a.groupBy(...(groups as never[]))
-          let gs = s.groupBy(...(groups as never[]))
-          let label = `#${q} group by ${groups.join(', ')} ${JSON.stringify(aggregates)} where ${text}`
-          if (chance(0.4)) {
-            const name = pick(['cnt', 'cc', 'sm'].filter((x) => names.includes(x)))
-            const op = pick(['>', '>=', '<', '=', '!='] as const)
-            const v = name === 'sm' ? int(-200, 200) : int(1, 6)
-            ga = ga.having(name, op, v)
-            gs = gs.having(name, op, v)
-            label += ` having ${name} ${op} ${v}`
-          }
-          if (chance(0.6)) {
-            const by = pick([...names, ...groups])
-            const dir = pick(['asc', 'desc'] as const)
-            ga = ga.orderBy(by, dir)
-            gs = gs.orderBy(by, dir)
-            label += ` order by ${by} ${dir}`
-          }
-          if (chance(0.4)) {
-            const n = int(0, 10)
-            ga = ga.limit(n)
-            gs = gs.limit(n)
-            label += ` limit ${n}`
-          }
-          if (chance(0.3)) {
-            const m = int(0, 30)
-            ga = ga.offset(m)
-            gs = gs.offset(m)
-            label += ` offset ${m}`
-          }
-          check(
-            label,
-            await ga.asyncAggregate(aggregates as never),
-            await gs.asyncAggregate(aggregates as never),
-          )
-        } else {
-          const id = int(-5, ROWS + 5)
-          check(`#${q} find(${id})`, await across().asyncFind(id), await Fact.asyncFind(id))
-          const key = int(0, 45)
-          check(
-            `#${q} findBy({ shardKey: ${key} }) order by id where ${text}`,
-            await a.orderBy('id').asyncFindBy({ shardKey: key }),
-            await s.orderBy('id').asyncFindBy({ shardKey: key }),
-          )
         }
+      }
+      await queries(0, QUERIES)
+      // Writes across shards and on the one database, then more queries over the changed rows.
+      for (let w = 0; w < WRITES; w++) {
+        const conditions = Array.from({ length: int(1, 2) }, condition)
+        const { a, s, text } = scoped(conditions)
+        const v = chance(0.2) ? null : int(-50, 50)
+        const written = await a.asyncUpdate({ n: v })
+        check(`write ${w}: update n = ${v} where ${text}`, written.total, await s.asyncUpdate({ n: v }))
+        await queries(QUERIES + w * 30, QUERIES + (w + 1) * 30)
       }
       if (failures.length > 0) {
         throw new Error(
-          `${failures.length} of ${QUERIES} queries differ:\n\n${failures.slice(0, 5).join('\n\n')}`,
+          `${failures.length} of ${QUERIES + WRITES * 30} queries differ:\n\n${failures.slice(0, 5).join('\n\n')}`,
         )
       }
     }, 120_000)
