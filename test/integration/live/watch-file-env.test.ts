@@ -1,4 +1,4 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Component, envSource, fileSource, isComponentError, watch } from 'tributary'
@@ -126,5 +126,63 @@ describe('watch() on environment variables', () => {
       'removed level "debug"→"warn"',
     ])
     expect(lines[3]).toBe('added banner "back"')
+  })
+})
+
+describe('watch() on the real file system: issue 15, as a user sees it', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tributary-watch-'))
+  })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+  const files = () => fileSource({ baseDir: dir })
+  const write = (name: string, text: string): void => writeFileSync(join(dir, name), text)
+
+  class Mounted {
+    @Component({ fetchFrom: 'file', key: 'conf/app.yaml', field: 'level', fallback: 'FALLBACK' })
+    level!: string
+  }
+
+  it('a missing directory at the start: the error reaches the first listener (defect 6), then the values', async () => {
+    const live = await watch(Mounted, { sources: [files()], backoff: { initialDelay: 20, maxDelay: 100 } })
+    const log = logUpdates(live)
+    try {
+      expect(log.lines()).toEqual(['error level'])
+      expect(live.current.level).toBe('FALLBACK')
+      mkdirSync(join(dir, 'conf'))
+      write('conf/app.yaml', 'level: debug\n')
+      await log.until(lastIs('updated level "FALLBACK"→"debug"'))
+    } finally {
+      await live.stop()
+    }
+  })
+
+  it('truncate, pause, write: no fallback nobody wrote (defect 2); a deleted and re-created directory (defect 1)', async () => {
+    mkdirSync(join(dir, 'conf'))
+    write('conf/app.yaml', 'level: info\n')
+    const live = await watch(Mounted, { sources: [files()], backoff: { initialDelay: 20, maxDelay: 100 } })
+    const log = logUpdates(live)
+    await sleep(50) // let fs.watch settle
+    try {
+      truncateSync(join(dir, 'conf/app.yaml'), 0)
+      await log.until(lastIs('error level'))
+      await sleep(100)
+      write('conf/app.yaml', 'level: debug\n')
+      await log.until(lastIs('updated level "info"→"debug"'))
+      rmSync(join(dir, 'conf'), { recursive: true })
+      await log.until(lastIs('removed level "debug"→"FALLBACK"'))
+      await sleep(100)
+      mkdirSync(join(dir, 'conf'))
+      write('conf/app.yaml', 'level: warn\n')
+      await log.until(lastIs('updated level "FALLBACK"→"warn"'))
+    } finally {
+      await live.stop()
+    }
+    expect(log.lines()).toEqual([
+      'error level',
+      'updated level "info"→"debug"',
+      'removed level "debug"→"FALLBACK"',
+      'updated level "FALLBACK"→"warn"',
+    ])
   })
 })
