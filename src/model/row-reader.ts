@@ -9,7 +9,8 @@ import { type ColumnMeta } from './decorators'
 
 type Reader = (value: unknown) => unknown
 
-function readerOf(kind: ColumnKind): Reader {
+/** A reader of one value of `kind` (as `readValue`, without its switch per value). @internal */
+export function readerOf(kind: ColumnKind): (value: unknown) => unknown {
   switch (kind) {
     case 'number':
       return (v) => (typeof v === 'number' ? v : v === null || v === undefined ? null : toSqlNumber(v))

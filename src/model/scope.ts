@@ -45,7 +45,7 @@ import {
   type GroupingState,
   type GroupTarget,
 } from './grouping'
-import { rowReader } from './row-reader'
+import { readerOf, rowReader } from './row-reader'
 import { Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
@@ -465,9 +465,10 @@ class ModelScope<M extends object> implements Scope<M> {
   }
 
   asyncPluck<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<Array<M[K]>> {
-    return this.values1('asyncPluck', this, name, options, (rows, col) =>
-      rows.map((row) => readValue(col.kind, row.v) as M[K]),
-    )
+    return this.values1('asyncPluck', this, name, options, (rows, col) => {
+      const read = readerOf(col.kind)
+      return rows.map((row) => read(row.v) as M[K])
+    })
   }
 
   asyncPick<K extends ColumnKey<M>>(name: K, options?: QueryOptions): AsyncResult<M[K] | null> {
