@@ -32,13 +32,7 @@ export * from './model/decorators'
 export * from './model/scope'
 export * from './model/errors'
 export type { AggregateFunction } from './model/aggregates'
-export type {
-  Aggregate,
-  AggregateValue,
-  GroupRow,
-  GroupedScope,
-  HavingOperator,
-} from './model/grouping'
+export type { Aggregate, AggregateValue, GroupRow, GroupedScope, HavingOperator } from './model/grouping'
 export { toSqlNumber, type SqlNumber, type ColumnKind } from './model/coerce'
 export { defaultModelCacheStore, type ModelCacheOptions } from './model/cache'
 export {
