@@ -264,6 +264,8 @@ interface Lane {
   readonly queue: Deque<LaneWaiter>
   /** Starts the next queued event once the one in flight settles; forgets the key when none is left. */
   readonly advance: () => void
+  /** `leave()` then `advance()`: what a settled invocation of the lane's fast path calls. */
+  readonly settle: () => void
 }
 
 /**
@@ -374,15 +376,19 @@ export function compileInvoker(
     }
   }
 
-  const run = (event: object): Promise<unknown> => {
+  /** Runs one invocation; `lane`, for a partitioned handler, is advanced once it settles. */
+  const run = (event: object, lane?: Lane): Promise<unknown> => {
     if (lifetime.aborted) return Promise.reject(lifetime.reason)
     if (rateLimiter === undefined && retry === undefined) {
       enter()
       const result = attempt(event, lifetime, 0)
-      result.then(leave, leave)
+      const done = lane === undefined ? leave : lane.settle
+      result.then(done, done)
       return result
     }
-    return runLimited(event)
+    const result = runLimited(event)
+    if (lane !== undefined) result.then(lane.advance, lane.advance)
+    return result
   }
 
   const runLimited = async (event: object): Promise<unknown> => {
@@ -412,9 +418,11 @@ export function compileInvoker(
           if (lanes.get(key) === created) lanes.delete(key)
           return
         }
-        const result = run(waiter.event)
-        result.then(created.advance, created.advance)
-        result.then(waiter.resolve, waiter.reject)
+        run(waiter.event, created).then(waiter.resolve, waiter.reject)
+      },
+      settle: () => {
+        leave()
+        created.advance()
       },
     }
     lanes.set(key, created)
@@ -433,9 +441,6 @@ export function compileInvoker(
     if (existing !== undefined) {
       return new Promise<unknown>((resolve, reject) => existing.queue.push({ event, resolve, reject }))
     }
-    const created = lane(key)
-    const result = run(event)
-    result.then(created.advance, created.advance)
-    return result
+    return run(event, lane(key))
   }
 }
