@@ -38,7 +38,13 @@ import {
   type WhereAttributes,
 } from '../model/scope'
 import { checkCollations } from './collation'
-import { isUnsupportedCollationError, ShardError, ShardMergeLimitError, type ShardFailure } from './errors'
+import {
+  isUnsupportedCollationError,
+  ShardError,
+  ShardMergeLimitError,
+  UnsupportedCollationError,
+  type ShardFailure,
+} from './errors'
 import { mergeGroupedRows, type GroupMergePlan } from './grouped-merge'
 import {
   concatPage,
@@ -154,7 +160,8 @@ export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
    * `C`, `POSIX` and `C.UTF-8` collations, SQLite's `BINARY`), numbers, decimals and
    * timestamps exactly. On PostgreSQL a text column of any other collation makes those
    * helpers reject with an `UnsupportedCollationError` unless `compare` is given (e.g.
-   * `new Intl.Collator('en').compare`).
+   * `new Intl.Collator('en').compare`); on a dialect other than PostgreSQL and SQLite, whose
+   * collations are not known here, so does any text column.
    */
   compare?: ValueComparator
   /**
@@ -435,9 +442,9 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     return this.epoch(col) ? sql`extract(epoch from ${sql.id(col.name)})` : sql.id(col.name)
   }
 
-  /** The columns whose collation a merge relies on (PostgreSQL text, without `compare`). */
+  /** The columns whose collation a merge relies on (text, except on SQLite; none with `compare`). */
   private collated(cols: readonly ColumnMeta[]): ColumnMeta[] | undefined {
-    if (this.ctx.dialect !== 'postgres' || !this.exact) return undefined
+    if (this.ctx.dialect === 'sqlite' || !this.exact) return undefined
     const text = cols.filter((c) => c.kind === 'string' || c.kind === 'unknown' || c.kind === 'json')
     return text.length > 0 ? text : undefined
   }
@@ -510,7 +517,18 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         ({ db, cancellation: shard }) => {
           const target = db as AnyKysely
           const run = (): Promise<P> => executeWith(target, query.for(target), shard).then(readPart)
-          const check = collated && checkCollations(target, meta, collated)
+          const check =
+            collated &&
+            (this.ctx.dialect === 'postgres'
+              ? checkCollations(target, meta, collated)
+              : // Another dialect's collations (MySQL's are case-insensitive by default) are unknown here.
+                Promise.reject(
+                  new UnsupportedCollationError(
+                    meta.model,
+                    (collated[0] as ColumnMeta).property,
+                    'unknown (a dialect other than PostgreSQL or SQLite)',
+                  ),
+                ))
           return check ? check.then(run) : run()
         },
         {

@@ -1,5 +1,7 @@
 // Which PostgreSQL collations order strings by code point (so a merge may compare them itself),
 // read from pg_collation and pg_database rows as to_jsonb gives them on PostgreSQL 12–17.
+import { Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely'
+import { Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
 import { nonCodePointCollation } from '../../../src/shard/collation'
 
 describe('nonCodePointCollation', () => {
@@ -37,5 +39,55 @@ describe('nonCodePointCollation', () => {
 
   it('a type without a collation (numbers, dates) needs no check', () => {
     expect(nonCodePointCollation(null, libcDb('en_US.UTF-8'))).toBeUndefined()
+  })
+})
+
+describe('acrossShards on a dialect whose collations are unknown', () => {
+  it('refuses to order text without compare, naming model and column; with compare it merges', async () => {
+    const rows: Record<string, Array<{ v: string; o0: string }>> = {
+      a: [{ v: 'b', o0: 'b' }],
+      b: [{ v: 'A', o0: 'A' }],
+    }
+    const mysql = (name: string) =>
+      new Kysely<any>({
+        dialect: {
+          createAdapter: () => new MysqlAdapter(),
+          createDriver: () => ({
+            init: async () => undefined,
+            acquireConnection: async () => ({
+              executeQuery: async () => ({ rows: rows[name] as never[] }),
+              streamQuery: async function* () {},
+            }),
+            beginTransaction: async () => undefined,
+            commitTransaction: async () => undefined,
+            rollbackTransaction: async () => undefined,
+            releaseConnection: async () => undefined,
+            destroy: async () => undefined,
+          }),
+          createIntrospector: (db) => new MysqlIntrospector(db),
+          createQueryCompiler: () => new MysqlQueryCompiler(),
+        },
+      })
+    @Table('people')
+    class Person extends Model {
+      @Column({ primary: true, type: Number }) id!: number
+      @Column({ type: String }) name!: string
+    }
+    const shards = new ShardManager<any>({ a: mysql('a'), b: mysql('b') })
+    try {
+      const refused = await Person.acrossShards({ manager: shards })
+        .orderBy('name')
+        .asyncPluck('name')
+        .catch((e: unknown) => e)
+      expect(isUnsupportedCollationError(refused)).toBe(true)
+      expect(refused).toMatchObject({ model: 'Person', property: 'name' })
+      const caseless = (x: unknown, y: unknown) =>
+        String(x).toLowerCase().localeCompare(String(y).toLowerCase())
+      await expect(
+        Person.acrossShards({ manager: shards, compare: caseless }).orderBy('name').asyncPluck('name'),
+      ).resolves.toEqual(['A', 'b'])
+    } finally {
+      await shards.close()
+    }
   })
 })
