@@ -5,10 +5,25 @@
  * 2. with every shard's query taking 50 ms (`pg_sleep(0.05)` behind a view), the wall time of
  *    one fan-out over the four shards against one shard's query alone, and against 50 ms.
  *    Goal: under 1.3x the single-shard latency.
+ * 3. the client's work alone: the same fan-outs over four PostgreSQL-dialect databases whose
+ *    driver answers at once with canned rows (no socket, no server), client CPU per fan-out
+ *    against the hand-written `Promise.all` on the same drivers — the steady figure on a
+ *    shared machine.
  * Skipped, with a printed line, when PostgreSQL is not reachable.
  */
 import 'reflect-metadata'
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  sql,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+} from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, ShardManager, Table } from '../src'
 import { compare, measure, report, type ComparisonResult } from './support/harness'
@@ -113,16 +128,17 @@ function cases(dbs: Db[]): Array<[string, () => PromiseLike<unknown>, () => Prom
   ]
 }
 
-/** Median client CPU time per operation (µs) of `a` and `b`, run alternately. */
+/** Median client CPU time per operation (µs) of `a` and `b`, `ops` at a time, run alternately. */
 async function cpuPerOp(
   a: () => PromiseLike<unknown>,
   b: () => PromiseLike<unknown>,
+  ops = OPS,
 ): Promise<[number, number]> {
   const one = async (fn: () => PromiseLike<unknown>): Promise<number> => {
     const start = process.cpuUsage()
-    for (let i = 0; i < OPS; i++) await fn()
+    for (let i = 0; i < ops; i++) await fn()
     const used = process.cpuUsage(start)
-    return (used.user + used.system) / OPS
+    return (used.user + used.system) / ops
   }
   const xs: number[] = []
   const ys: number[] = []
@@ -134,7 +150,58 @@ async function cpuPerOp(
   return [median(xs), median(ys)]
 }
 
+/** A PostgreSQL Kysely whose driver answers every query at once with canned rows. */
+function instantPostgres(): Db {
+  const rows = Array.from({ length: 20 }, (_, i) => ({
+    id: i + 1,
+    score: 1_000 - i,
+    o0: 1_000 - i,
+    o1: i + 1,
+  }))
+  const connection: DatabaseConnection = {
+    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+      if (query.sql.includes('pg_backend_pid')) return { rows: [{ pid: 1 }] as R[] }
+      if (query.sql.includes('count(')) return { rows: [{ n: '2500', s: '1250000' }] as R[] }
+      return { rows: rows.map((r) => ({ ...r, v: r.id })) as R[] }
+    },
+    async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {},
+  }
+  const driver: Driver = {
+    init: async () => undefined,
+    acquireConnection: async () => connection,
+    beginTransaction: async () => undefined,
+    commitTransaction: async () => undefined,
+    rollbackTransaction: async () => undefined,
+    releaseConnection: async () => undefined,
+    destroy: async () => undefined,
+  }
+  return new Kysely({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+  })
+}
+
+async function clientWorkAlone(extra: Record<string, unknown>): Promise<void> {
+  const dbs = SHARDS.map(() => instantPostgres())
+  const shards = new ShardManager(Object.fromEntries(SHARDS.map((s, i) => [s, dbs[i] as Db])))
+  User.use(shards)
+  for (const [name, subject, baseline] of cases(dbs)) {
+    const [subjectCpu, baselineCpu] = await cpuPerOp(subject, baseline, 2_000)
+    extra[
+      `client work alone (instant pg drivers) 4 shards ${name}: CPU µs/op, acrossShards / Promise.all (goal <= 1.10x)`
+    ] = `${subjectCpu.toFixed(1)} / ${baselineCpu.toFixed(1)} = ${(subjectCpu / baselineCpu).toFixed(2)}x`
+  }
+  User.use(null)
+  await shards.close()
+}
+
 async function main(): Promise<void> {
+  const instant: Record<string, unknown> = {}
+  await clientWorkAlone(instant)
   const admin = new Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 })
   const reachable = await admin.connect().then(
     () => true,
@@ -142,7 +209,7 @@ async function main(): Promise<void> {
   )
   if (!reachable) {
     console.log(`PostgreSQL not reachable at ${PG_URL}: skipping the shard benchmark`)
-    report('shards', [], { skipped: `PostgreSQL not reachable at ${PG_URL}` })
+    report('shards', [], { skipped: `PostgreSQL not reachable at ${PG_URL}`, ...instant })
     return
   }
   const names = SHARDS.map((s) => `tributary_bench_${s}_${process.pid}`)
@@ -161,7 +228,7 @@ async function main(): Promise<void> {
     SlowUser.use(shards)
 
     const results: ComparisonResult[] = []
-    const extra: Record<string, unknown> = {}
+    const extra: Record<string, unknown> = { ...instant }
     for (const [name, subject, baseline] of cases(dbs)) {
       const [a, b] = await Promise.all([subject(), baseline()])
       // The merged avg is PostgreSQL's own numeric avg; the hand-merged one is a float division.
