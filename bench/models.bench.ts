@@ -13,22 +13,11 @@
  */
 import 'reflect-metadata'
 import BetterSqlite3 from 'better-sqlite3'
-import {
-  Kysely,
-  PostgresAdapter,
-  PostgresDialect,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  SqliteDialect,
-  sql,
-  type CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  type QueryResult,
-} from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, Table } from '../src'
 import { compare, measure, report, type ComparisonResult } from './support/harness'
+import { instantPostgres as cannedPostgres } from './support/instant-postgres'
 
 const PG_URL = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const ROWS = 1_000
@@ -298,33 +287,10 @@ function instantPostgres(): Db {
     active: i % 2 === 0,
     score: i,
   }))
-  const connection: DatabaseConnection = {
-    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      if (query.sql.includes('pg_backend_pid')) return { rows: [{ pid: 1 }] as R[] }
-      if (/count\(|sum\(|avg\(|min\(|max\(/.test(query.sql) && !query.sql.includes('group by')) {
-        return { rows: [{ v: '500' }] as R[] }
-      }
-      if (query.sql.includes('group by')) return { rows: [{ active: true, n: '500', total: '1000' }] as R[] }
-      return { rows: rows as R[] }
-    },
-    async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {},
-  }
-  const driver: Driver = {
-    init: async () => undefined,
-    acquireConnection: async () => connection,
-    beginTransaction: async () => undefined,
-    commitTransaction: async () => undefined,
-    rollbackTransaction: async () => undefined,
-    releaseConnection: async () => undefined,
-    destroy: async () => undefined,
-  }
-  return new Kysely({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => driver,
-      createIntrospector: (db) => new PostgresIntrospector(db),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
+  return cannedPostgres((sql) => {
+    if (/count\(|sum\(|avg\(|min\(|max\(/.test(sql) && !sql.includes('group by')) return [{ v: '500' }]
+    if (sql.includes('group by')) return [{ active: true, n: '500', total: '1000' }]
+    return rows
   })
 }
 

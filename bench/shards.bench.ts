@@ -12,21 +12,11 @@
  * Skipped, with a printed line, when PostgreSQL is not reachable.
  */
 import 'reflect-metadata'
-import {
-  Kysely,
-  PostgresAdapter,
-  PostgresDialect,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  sql,
-  type CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  type QueryResult,
-} from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, ShardManager, Table } from '../src'
 import { compare, measure, report, type ComparisonResult } from './support/harness'
+import { instantPostgres as cannedPostgres } from './support/instant-postgres'
 
 const PG_URL = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const SHARDS = ['s0', 's1', 's2', 's3']
@@ -158,30 +148,9 @@ function instantPostgres(): Db {
     o0: 1_000 - i,
     o1: i + 1,
   }))
-  const connection: DatabaseConnection = {
-    async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-      if (query.sql.includes('pg_backend_pid')) return { rows: [{ pid: 1 }] as R[] }
-      if (query.sql.includes('count(')) return { rows: [{ n: '2500', s: '1250000' }] as R[] }
-      return { rows: rows.map((r) => ({ ...r, v: r.id })) as R[] }
-    },
-    async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {},
-  }
-  const driver: Driver = {
-    init: async () => undefined,
-    acquireConnection: async () => connection,
-    beginTransaction: async () => undefined,
-    commitTransaction: async () => undefined,
-    rollbackTransaction: async () => undefined,
-    releaseConnection: async () => undefined,
-    destroy: async () => undefined,
-  }
-  return new Kysely({
-    dialect: {
-      createAdapter: () => new PostgresAdapter(),
-      createDriver: () => driver,
-      createIntrospector: (db) => new PostgresIntrospector(db),
-      createQueryCompiler: () => new PostgresQueryCompiler(),
-    },
+  return cannedPostgres((sql) => {
+    if (sql.includes('count(')) return [{ n: '2500', s: '1250000' }]
+    return rows.map((r) => ({ ...r, v: r.id }))
   })
 }
 
