@@ -5,7 +5,7 @@
  */
 import { sql, type CompiledQuery, type RawBuilder } from 'kysely'
 import { type AsyncResult } from '../core/async-result'
-import { readAvg, readCount, readSum } from './aggregates'
+import { readAggregate } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
 import { columnOf, rowCount, whereExpression, type Condition } from './conditions'
 import { type AnyKysely } from './connection'
@@ -329,16 +329,7 @@ export function compileGrouped(
 
 /** Reads one aggregate's value as the helpers read theirs (a sum over no value is `0`). @internal */
 export function readAggregateValue(spec: AggregateSpec, value: unknown): unknown {
-  switch (spec.fn) {
-    case 'count':
-      return readCount(value)
-    case 'sum':
-      return readSum(value)
-    case 'avg':
-      return readAvg(value)
-    default:
-      return readValue((spec.col as ColumnMeta).kind, value)
-  }
+  return readAggregate(spec.fn, spec.col, value)
 }
 
 /** The rows of {@link compileGrouped}'s result. @internal */
