@@ -5,6 +5,7 @@
 import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
+import { setLongTimeout, type LongTimer } from '../core/timers'
 import { Emission, type Entry, type Route } from './emission'
 import { BusClosedError, EmitError, InvalidEventError, type HandlerError } from './errors'
 import { EventIterator, checkIteratorOptions, type EventIteratorOptions } from './event-iterator'
@@ -297,11 +298,11 @@ export class AsyncEventBus implements AsyncDisposable {
       if (this.closed) throw new BusClosedError(name)
       if (signal?.aborted) throw signal.reason ?? new AsyncCancelledError(name)
       let settled = false
-      let timer: ReturnType<typeof setTimeout> | undefined
+      let timer: LongTimer | undefined
       const entries: Entry[] = []
       const finish = (): void => {
         settled = true
-        if (timer !== undefined) clearTimeout(timer)
+        timer?.clear()
         signal?.removeEventListener('abort', onAbort)
         for (const entry of entries) this.remove(entry, undefined)
       }
@@ -330,7 +331,7 @@ export class AsyncEventBus implements AsyncDisposable {
       }
       this.announceAdded(entries)
       if (timeout !== undefined)
-        timer = setTimeout(() => failWait(new AsyncTimeoutError(name, timeout)), timeout)
+        timer = setLongTimeout(() => failWait(new AsyncTimeoutError(name, timeout)), timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
       off = () => {
         if (!settled) finish()
@@ -487,17 +488,17 @@ export class AsyncEventBus implements AsyncDisposable {
       this.lastRoute = undefined
     }
     if (this.inflight === 0) return { timedOut: false, abandoned: 0 }
-    let timer: ReturnType<typeof setTimeout> | undefined
+    let timer: LongTimer | undefined
     const drained = new Promise<boolean>((resolve) => {
       const previous = this.onDrained
       this.onDrained = () => {
         previous?.()
         resolve(false)
       }
-      timer = setTimeout(() => resolve(true), timeout)
+      timer = setLongTimeout(() => resolve(true), timeout)
     })
     const timedOut = await drained
-    clearTimeout(timer)
+    timer?.clear()
     if (!timedOut) return { timedOut: false, abandoned: 0 }
     const abandoned = this.inflight
     if (!this.lifetime.signal.aborted)

@@ -11,6 +11,7 @@
  */
 import { AsyncTimeoutError } from '../core/errors'
 import { Deque } from '../core/deque'
+import { MAX_TIMER_DELAY, setLongTimeout, type LongTimer } from '../core/timers'
 import { suggest } from '../core/suggest'
 import { retryInputProblem, retryPolicy, type RetryInput } from '../resilience/retry'
 import type { ResiliencePolicy } from '../resilience/policy'
@@ -289,6 +290,7 @@ export function compileInvoker(
   const retry: ResiliencePolicy | undefined =
     options.retry === undefined ? undefined : retryPolicy(options.retry)
   const timeout = options.timeout
+  const longTimeout = timeout !== undefined && timeout > MAX_TIMER_DELAY
   const partitionBy = options.partitionBy
   const operation = `${labels.eventName} handler ${labels.handlerName}`
 
@@ -337,21 +339,26 @@ export function compileInvoker(
     if (timed === undefined || timeout === undefined) return call
     controllers.add(timed)
     return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const onTimeout = (): void => {
         const error = new AsyncTimeoutError(operation, timeout)
         controllers.delete(timed)
         timed.abort(error)
         reject(error)
-      }, timeout)
+      }
+      // Node fires a timer of more than 2^31-1 ms after 1 ms: such a timeout is chained.
+      const timer = longTimeout ? setLongTimeout(onTimeout, timeout) : setTimeout(onTimeout, timeout)
+      const stop = (): void => {
+        if (longTimeout) (timer as LongTimer).clear()
+        else clearTimeout(timer as ReturnType<typeof setTimeout>)
+        controllers.delete(timed)
+      }
       call.then(
         (value) => {
-          clearTimeout(timer)
-          controllers.delete(timed)
+          stop()
           resolve(value)
         },
         (error: unknown) => {
-          clearTimeout(timer)
-          controllers.delete(timed)
+          stop()
           reject(error)
         },
       )

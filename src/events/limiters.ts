@@ -8,6 +8,7 @@
  * made each removal scan every other listener).
  */
 import { Deque } from '../core/deque'
+import { setLongTimeout, type LongTimer } from '../core/timers'
 
 interface Waiter {
   resolve(): void
@@ -54,7 +55,7 @@ export class RateLimiter {
   /** Admission times, oldest first; never more than `max`. */
   private readonly starts = new Deque<number>()
   private readonly queue = new Deque<Waiter>()
-  private timer: ReturnType<typeof setTimeout> | undefined
+  private timer: LongTimer | undefined
 
   constructor(
     private readonly max: number,
@@ -78,7 +79,7 @@ export class RateLimiter {
 
   /** Fails every waiting admission with `reason` and stops the timer. */
   rejectAll(reason: unknown): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer?.clear()
     this.timer = undefined
     for (const waiter of this.queue.drain()) waiter.reject(reason)
   }
@@ -93,7 +94,7 @@ export class RateLimiter {
     if (this.timer !== undefined || this.queue.length === 0) return
     const oldest = this.starts.peek() ?? Date.now()
     const wait = Math.max(0, oldest + this.windowMs - Date.now())
-    this.timer = setTimeout(this.drain, wait)
+    this.timer = setLongTimeout(this.drain, wait)
   }
 
   private readonly drain = (): void => {

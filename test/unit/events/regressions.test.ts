@@ -397,3 +397,63 @@ describe('an emit to a single handler (its own fast path) behaves as any other',
     expect(calls).toBe(1)
   })
 })
+
+describe('durations past 2^31-1 ms are kept, not fired after 1 ms (issue 16, the bus part)', () => {
+  const MONTH = 30 * 86_400_000
+  beforeEach(() => jest.useFakeTimers())
+  afterEach(() => jest.useRealTimers())
+
+  it('a handler timeout of 30 days does not time out a handler that takes a minute', async () => {
+    const bus = newBus()
+    bus.on(Job, () => new Promise((resolve) => setTimeout(resolve, 60_000)), { timeout: MONTH })
+    const emitted = bus.emit(new Job(1))
+    await jest.advanceTimersByTimeAsync(60_000)
+    expect(await emitted).toMatchObject({ handled: 1 })
+    expect(jest.getTimerCount()).toBe(0)
+  })
+
+  it('a 30-day handler timeout still fires after 30 days', async () => {
+    const bus = newBus()
+    bus.onFallible(Job, () => new Promise(() => undefined), { timeout: MONTH })
+    const emitted = bus.emit(new Job(1))
+    await jest.advanceTimersByTimeAsync(MONTH - 1)
+    let settled = false
+    void emitted.then(() => (settled = true))
+    await jest.advanceTimersByTimeAsync(0)
+    expect(settled).toBe(false)
+    await jest.advanceTimersByTimeAsync(1)
+    expect((await emitted).errors.map((e) => e.cause)).toEqual([
+      expect.objectContaining({ timeoutMs: MONTH }),
+    ])
+  })
+
+  it('once with a 30-day timeout waits', async () => {
+    const bus = newBus()
+    const waiting = bus.once(Job, { timeout: MONTH })
+    await jest.advanceTimersByTimeAsync(1_000)
+    await bus.emit(new Job(7))
+    expect((await waiting).id).toBe(7)
+  })
+
+  it('a rate limit window of 30 days holds the queue for 30 days', async () => {
+    const bus = newBus()
+    const ran: number[] = []
+    bus.on(Job, (job) => void ran.push(job.id), { rateLimit: { max: 1, windowMs: MONTH } })
+    void bus.emit(new Job(1))
+    const second = bus.emit(new Job(2))
+    await jest.advanceTimersByTimeAsync(60_000)
+    expect(ran).toEqual([1])
+    await jest.advanceTimersByTimeAsync(MONTH)
+    await second
+    expect(ran).toEqual([1, 2])
+  })
+
+  it('close with a 30-day timeout waits for a handler that takes a minute', async () => {
+    const bus = newBus()
+    bus.on(Job, () => new Promise((resolve) => setTimeout(resolve, 60_000)))
+    void bus.emit(new Job(1))
+    const closing = bus.close({ timeout: MONTH })
+    await jest.advanceTimersByTimeAsync(60_000)
+    expect(await closing).toEqual({ timedOut: false, abandoned: 0 })
+  })
+})
