@@ -7,7 +7,13 @@ import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import { Emission, type Entry, type Route } from './emission'
-import { BusClosedError, EmitError, InvalidEventError, type HandlerError } from './errors'
+import {
+  BusClosedError,
+  EmitError,
+  EventBusOptionsError,
+  InvalidEventError,
+  type HandlerError,
+} from './errors'
 import { EventIterator, checkIteratorOptions, type EventIteratorOptions } from './event-iterator'
 import {
   checkDuration,
@@ -85,6 +91,14 @@ export interface CloseResult {
 export type EventClasses<E extends object = object> = EventClass<E> | readonly EventClass<E>[]
 
 const NO_ERRORS: readonly HandlerError[] = Object.freeze([])
+const NO_CLEANUP = (): void => undefined
+
+/** An `init()` hook; `cleanup` is set while it is started. */
+interface Lifecycle {
+  readonly eventClass: EventClass
+  readonly init: () => unknown
+  cleanup: (() => void) | undefined
+}
 const ONCE_KEYS = ['signal', 'timeout', 'filter', 'inherited']
 const BUS_KEYS = ['metrics', 'closeTimeout', 'debug']
 const ENV_DEBUG = /(^|[\s,])(tributary(:events)?|\*)([\s,]|$)/
@@ -144,6 +158,8 @@ export class AsyncEventBus implements AsyncDisposable {
   private lastRoute: Route | undefined = undefined
   private version = 0
   private readonly internal = new Set<Entry>()
+  /** `init()` hooks per event class, with the cleanup of a started one. */
+  private readonly lifecycles = new Map<EventClass, Lifecycle>()
   /** Per registration with a `signal`: detaches its abort listener once none of its entries is left. */
   private readonly detachers = new WeakMap<object, () => void>()
   private readonly errorListeners = new Set<BusErrorListener>()
@@ -234,6 +250,55 @@ export class AsyncEventBus implements AsyncDisposable {
   offAny(handler: EventHandler<object>): void {
     this.requireHandler('offAny', null, handler)
     for (const entry of this.anyEntries) if (entry.handler === handler) this.remove(entry, undefined)
+  }
+
+  /**
+   * A lifecycle hook, as emittery's `init`: `initFn` runs when `eventClass` gets its first
+   * handler (from `on`, `onFallible` or `once`; not `onAny` or iterators) — at once if it has
+   * one already — and the function it returns runs when the last one is removed (by any path:
+   * unsubscribe, `off`, `clear`, a settled `once`, a signal). Open a connection or a
+   * subscription only while someone listens. If `initFn` throws, the registration that
+   * triggered it is rolled back and the error thrown from that call. A failing cleanup is
+   * reported like an `emitAndForget` failure. Returns an unsubscribe function that removes the
+   * hook (running its cleanup if it is started). One hook per class.
+   *
+   * @example
+   * ```ts
+   * bus.init(PriceChanged, () => {
+   *   const feed = openFeed((p) => bus.emitAndForget(new PriceChanged(p)))
+   *   return () => feed.close()
+   * })
+   * ```
+   */
+  init<E extends object>(eventClass: EventClass<E>, initFn: () => (() => void) | void): Unsubscribe {
+    if (Array.isArray(eventClass)) throw new InvalidEventError('init', 'takes one event class, got an array')
+    const [key] = this.classes('init', eventClass) as [EventClass]
+    if (isMetaEventClass(key)) throw new InvalidEventError('init', `${className(key)} has no lifecycle`)
+    this.requireHandler('init', [key], initFn)
+    if (this.lifecycles.has(key)) {
+      throw new EventBusOptionsError(
+        'init',
+        undefined,
+        className(key),
+        undefined,
+        'an init is already registered',
+      )
+    }
+    const lifecycle: Lifecycle = { eventClass: key, init: initFn, cleanup: undefined }
+    this.lifecycles.set(key, lifecycle)
+    if ((this.byClass.get(key) ?? []).some((entry) => entry.announced)) {
+      try {
+        this.startLifecycle(lifecycle)
+      } catch (error) {
+        this.lifecycles.delete(key)
+        throw error
+      }
+    }
+    return this.unsubscriber(() => {
+      if (this.lifecycles.get(key) !== lifecycle) return
+      this.lifecycles.delete(key)
+      this.stopLifecycle(lifecycle)
+    })
   }
 
   /**
@@ -329,7 +394,7 @@ export class AsyncEventBus implements AsyncDisposable {
           this.register(key, group, listener, { name, inherited }, false, undefined, failWait, true),
         )
       }
-      this.announceAdded(entries)
+      this.added(entries)
       if (timeout !== undefined)
         timer = setLongTimeout(() => failWait(new AsyncTimeoutError(name, timeout)), timeout)
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -816,7 +881,7 @@ export class AsyncEventBus implements AsyncDisposable {
     const entries: Entry[] = keys.map((key) =>
       this.register(key, group, handler, options, fallible, invoke, undefined, true),
     )
-    this.announceAdded(entries)
+    this.added(entries)
     const unsubscribe = (): void => {
       for (const entry of entries) this.remove(entry, undefined)
     }
@@ -897,7 +962,7 @@ export class AsyncEventBus implements AsyncDisposable {
   }
 
   /** Removes an entry (copy-on-write, so an emit in progress keeps its snapshot). */
-  private remove(entry: Entry, reason: unknown): void {
+  private remove(entry: Entry, reason: unknown, announce = true): void {
     if (!entry.active) return
     entry.active = false
     this.size--
@@ -913,11 +978,62 @@ export class AsyncEventBus implements AsyncDisposable {
     if (entry.onRemoved === undefined || entry.announced)
       this.log('unsubscribe', entry.key ?? undefined, undefined)
     if (reason !== undefined) entry.onRemoved?.(reason)
-    if (entry.announced) this.announce(ListenerRemoved, entry)
+    if (entry.announced) {
+      if (announce) this.announce(ListenerRemoved, entry)
+      if (entry.key !== null) this.stopLifecycleIfIdle(entry.key)
+    }
   }
 
-  private announceAdded(entries: readonly Entry[]): void {
+  /**
+   * New entries of one call are in: start the `init()` hooks of classes that had no handler
+   * (rolling the whole call back if one throws), then emit `ListenerAdded`.
+   */
+  private added(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.key === null || !entry.announced) continue
+      const lifecycle = this.lifecycles.get(entry.key)
+      if (lifecycle === undefined || lifecycle.cleanup !== undefined) continue
+      try {
+        this.startLifecycle(lifecycle)
+      } catch (error) {
+        for (const added of entries) this.remove(added, undefined, false)
+        throw error
+      }
+    }
     for (const entry of entries) if (entry.announced) this.announce(ListenerAdded, entry)
+  }
+
+  /** Marks the hook started before running it, so a handler it adds does not start it again. */
+  private startLifecycle(lifecycle: Lifecycle): void {
+    lifecycle.cleanup = NO_CLEANUP
+    let cleanup: unknown
+    try {
+      cleanup = lifecycle.init()
+    } catch (error) {
+      lifecycle.cleanup = undefined
+      throw error
+    }
+    if (typeof cleanup !== 'function') return
+    if (lifecycle.cleanup === NO_CLEANUP) lifecycle.cleanup = cleanup as () => void
+    else if (lifecycle.cleanup === undefined) (cleanup as () => void)() // its last handler left during init
+  }
+
+  private stopLifecycleIfIdle(eventClass: EventClass): void {
+    const lifecycle = this.lifecycles.get(eventClass)
+    if (lifecycle?.cleanup === undefined) return
+    if ((this.byClass.get(eventClass) ?? []).some((entry) => entry.announced)) return
+    this.stopLifecycle(lifecycle)
+  }
+
+  /** Runs a started hook's cleanup; its failure goes where `emitAndForget` failures go. */
+  private stopLifecycle(lifecycle: Lifecycle): void {
+    const cleanup = lifecycle.cleanup
+    lifecycle.cleanup = undefined
+    try {
+      cleanup?.()
+    } catch (error) {
+      this.report(error, undefined, `init(${className(lifecycle.eventClass)})`)
+    }
   }
 
   /** Emits a meta event when anyone listens for it (failures go to `onError`, as for `emitAndForget`). */
