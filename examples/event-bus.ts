@@ -139,6 +139,17 @@ async function main(): Promise<void> {
   )
   await bus.emit(new RefundRequested())
 
+  // init(): open a feed only while someone listens to PriceChanged.
+  class PriceChanged {
+    constructor(readonly price: number) {}
+  }
+  bus.init(PriceChanged, () => {
+    console.log('price feed: open')
+    return () => console.log('price feed: closed')
+  })
+  const offPrices = bus.on(PriceChanged, () => undefined)
+  offPrices()
+
   // Several classes in one call: one registration, one unsubscribe.
   const offBoth = bus.on([UserCreated, OrderPlaced], (e) => void audit.push(`both:${e.constructor.name}`))
   await bus.emit(new OrderPlaced(1))
