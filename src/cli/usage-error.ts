@@ -6,6 +6,8 @@ import { TributaryError } from '../core/errors'
 
 /** Bad arguments, an unreadable module, or a module without what the command needs. */
 export class UsageError extends TributaryError {
+  static override readonly kind: string = 'UsageError'
+
   constructor(
     message: string,
     /** The usage text of the command that was misused, printed after the message. */

@@ -36,6 +36,8 @@ export interface Coercer {
  * it (masked for secrets) when it wraps this error in a `ComponentError`.
  */
 export class CoercionError extends TributaryError {
+  static override readonly kind: string = 'CoercionError'
+
   constructor(
     /** What the value should have become, e.g. `'number'`. */
     readonly typeName: string,

@@ -28,6 +28,8 @@ export interface ComponentOptionsErrorDetails {
  * ```
  */
 export class ComponentOptionsError extends TributaryError {
+  static override readonly kind: string = 'ComponentOptionsError'
+
   /** The class, when known. */
   readonly className: string | undefined
   /** The decorated property. */
@@ -73,6 +75,8 @@ export interface ComponentErrorDetails {
  * ```
  */
 export class ComponentError extends TributaryError {
+  static override readonly kind: string = 'ComponentError'
+
   /** The class being resolved. */
   readonly className: string
   /** The property that failed. */
@@ -116,6 +120,8 @@ export function isComponentError(error: unknown): error is ComponentError {
  * ```
  */
 export class ComponentResolutionError extends AggregateError {
+  static readonly kind: string = 'ComponentResolutionError'
+
   declare readonly errors: ComponentError[]
   /** The class being resolved. */
   readonly className: string

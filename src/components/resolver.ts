@@ -56,7 +56,9 @@ class FetchFailure {
 }
 
 /** A source returned `undefined` or `null`. */
-class NoValueError extends TributaryError {}
+class NoValueError extends TributaryError {
+  static override readonly kind: string = 'NoValueError'
+}
 
 const neverAborted = new AbortController().signal
 // Shared by every resolve without a signal: many concurrent attempts listen on it at once.
@@ -454,6 +456,8 @@ class Resolution {
 
 /** A component's dependency failed, so it was not fetched. */
 class DependencyError extends TributaryError {
+  static override readonly kind: string = 'DependencyError'
+
   constructor(names: string) {
     super(`not fetched: it depends on ${names}, which failed`)
   }

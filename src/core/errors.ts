@@ -1,12 +1,35 @@
 /**
  * Typed errors shared by every part of tributary.
  *
- * Every error class records the names of its class chain under a global symbol, so the
- * `isXError` guards work even when two copies of the package are installed (where
- * `instanceof` would fail).
+ * Every error class carries a literal brand, its `static readonly kind` (e.g.
+ * `'AsyncTimeoutError'`), and each error records the brands of its class chain under a global
+ * symbol. So the `isXError` guards and `name` do not depend on `constructor.name`, which
+ * bundlers and minifiers rename (`AsyncTimeoutError2`, `Xm`), and they work even when two
+ * copies of the package are installed (where `instanceof` would fail).
  */
 
 const KINDS = Symbol.for('tributary.error.kinds')
+
+/** The brands of a class chain, most derived first, computed once per class. */
+const chains = new WeakMap<object, ReadonlySet<string>>()
+
+/**
+ * The brands of `ctor` and its ancestors up to (and including) `TributaryError`: each class's
+ * own `static kind`, or, for a subclass written without one, its `constructor.name`.
+ */
+function kindsOf(ctor: object): ReadonlySet<string> {
+  let kinds = chains.get(ctor)
+  if (kinds !== undefined) return kinds
+  const found = new Set<string>()
+  for (let c: unknown = ctor; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+    const own = Object.prototype.hasOwnProperty.call(c, 'kind') ? (c as { kind?: unknown }).kind : undefined
+    const kind = typeof own === 'string' && own ? own : (c as { name?: unknown }).name
+    if (typeof kind === 'string' && kind) found.add(kind)
+  }
+  kinds = found
+  chains.set(ctor, kinds)
+  return kinds
+}
 
 /** Options accepted by every tributary error constructor. */
 export interface TributaryErrorOptions {
@@ -15,8 +38,10 @@ export interface TributaryErrorOptions {
 }
 
 /**
- * The base class of every error tributary throws. Its `name` matches the class name and its
- * `cause` is kept.
+ * The base class of every error tributary throws. Its `name` is the class's literal brand
+ * (`static readonly kind`, equal to the class name in the source) and its `cause` is kept.
+ * A subclass of your own should declare `static override readonly kind = 'MyError'` too:
+ * without it, its `constructor.name` stands in, which a minifier may change.
  *
  * @example
  * ```ts
@@ -25,22 +50,20 @@ export interface TributaryErrorOptions {
  * ```
  */
 export class TributaryError extends Error {
+  /** The literal brand of the class: what `name` returns and what `hasErrorKind` matches. */
+  static readonly kind: string = 'TributaryError'
+
   declare readonly [KINDS]: ReadonlySet<string>
 
   constructor(message: string, options?: TributaryErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    const kinds = new Set<string>()
-    for (let proto: unknown = new.target.prototype; proto && proto !== Error.prototype;) {
-      const ctor = (proto as { constructor?: { name?: string } }).constructor
-      if (ctor?.name) kinds.add(ctor.name)
-      proto = Object.getPrototypeOf(proto)
-    }
-    Object.defineProperty(this, KINDS, { value: kinds, enumerable: false })
+    Object.defineProperty(this, KINDS, { value: new Set(kindsOf(new.target)), enumerable: false })
   }
 
-  /** The class name, e.g. `'AsyncTimeoutError'`. */
+  /** The class's brand, e.g. `'AsyncTimeoutError'` (not `constructor.name`, which bundlers rename). */
   override get name(): string {
-    return this.constructor.name
+    const kinds = this[KINDS] as ReadonlySet<string> | undefined
+    return kinds?.values().next().value ?? 'TributaryError'
   }
 }
 
@@ -64,6 +87,8 @@ export function isTributaryError(error: unknown): error is TributaryError {
  * holds the original error.
  */
 export class AsyncExecutionError extends TributaryError {
+  static override readonly kind: string = 'AsyncExecutionError'
+
   constructor(
     /** The operation that failed. */
     readonly operation: string,
@@ -81,6 +106,8 @@ export function isAsyncExecutionError(error: unknown): error is AsyncExecutionEr
 
 /** Work did not finish within `timeoutMs` milliseconds. */
 export class AsyncTimeoutError extends TributaryError {
+  static override readonly kind: string = 'AsyncTimeoutError'
+
   constructor(
     /** The operation that timed out. */
     readonly operation: string,
@@ -98,6 +125,8 @@ export function isAsyncTimeoutError(error: unknown): error is AsyncTimeoutError 
 
 /** Work was cancelled through `cancel()` or an aborted `AbortSignal`. */
 export class AsyncCancelledError extends TributaryError {
+  static override readonly kind: string = 'AsyncCancelledError'
+
   constructor(
     /** The operation that was cancelled. */
     readonly operation: string,
@@ -112,6 +141,42 @@ export class AsyncCancelledError extends TributaryError {
 /** True when `error` is an {@link AsyncCancelledError}. */
 export function isAsyncCancelledError(error: unknown): error is AsyncCancelledError {
   return hasErrorKind(error, 'AsyncCancelledError')
+}
+
+/**
+ * An optional peer dependency (`kysely`, `pg`, `better-sqlite3`, `consul`, `node-vault`,
+ * `ioredis`) is needed by the feature in use but is not installed. tributary loads these only
+ * on first use, so an application that never uses the feature never needs the package. Never
+ * retried by the retry policies: installing the package is the only fix.
+ *
+ * @example
+ * ```ts
+ * import { isMissingDependencyError } from 'tributary'
+ * try { await User.asyncCount() } catch (e) {
+ *   if (isMissingDependencyError(e)) console.error(`run: npm install ${e.packageName}`)
+ * }
+ * ```
+ */
+export class MissingDependencyError extends TributaryError {
+  static override readonly kind: string = 'MissingDependencyError'
+
+  constructor(
+    /** The npm package that is missing, e.g. `'kysely'`. */
+    readonly packageName: string,
+    /** What needed it, e.g. `'model helpers'`. */
+    readonly feature: string,
+    cause?: unknown,
+  ) {
+    super(
+      `${feature} need the optional package "${packageName}", which is not installed: run \`npm install ${packageName}\``,
+      { cause },
+    )
+  }
+}
+
+/** True when `error` is a {@link MissingDependencyError}. */
+export function isMissingDependencyError(error: unknown): error is MissingDependencyError {
+  return hasErrorKind(error, 'MissingDependencyError')
 }
 
 /** A short, single-line description of an unknown thrown value. */

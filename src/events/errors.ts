@@ -19,6 +19,8 @@ const KINDS = Symbol.for('tributary.error.kinds')
  * ```
  */
 export class HandlerError extends TributaryError {
+  static override readonly kind: string = 'HandlerError'
+
   constructor(
     /** The handler's name (its function name, or the `name` option; `'anonymous'` otherwise). */
     readonly handlerName: string,
@@ -39,6 +41,8 @@ export function isHandlerError(error: unknown): error is HandlerError {
 
 /** A handler with `rateLimit: { onLimit: 'error' }` was invoked more than `max` times in `windowMs`. */
 export class RateLimitError extends TributaryError {
+  static override readonly kind: string = 'RateLimitError'
+
   constructor(
     /** The handler's name. */
     readonly handlerName: string,
@@ -60,6 +64,8 @@ export function isRateLimitError(error: unknown): error is RateLimitError {
 
 /** The bus has been closed: it accepts no more emits and its `once` waits end with this error. */
 export class BusClosedError extends TributaryError {
+  static override readonly kind: string = 'BusClosedError'
+
   constructor(
     /** What was attempted, e.g. `'emit(UserCreated)'`. */
     readonly operation: string,
@@ -75,6 +81,8 @@ export function isBusClosedError(error: unknown): error is BusClosedError {
 
 /** An `events()` iterator with `overflow: 'error'` received more events than its buffer holds. */
 export class EventBufferOverflowError extends TributaryError {
+  static override readonly kind: string = 'EventBufferOverflowError'
+
   constructor(
     /** The event's class name. */
     readonly eventName: string,
@@ -105,6 +113,8 @@ export function isEventBufferOverflowError(error: unknown): error is EventBuffer
  * ```
  */
 export class EmitError extends AggregateError {
+  static readonly kind: string = 'EmitError'
+
   declare readonly errors: HandlerError[]
   /** The event's class name. */
   readonly eventName: string
@@ -141,6 +151,8 @@ export function isEmitError(error: unknown): error is EmitError {
  * at the call (or, for `once`, the returned promise rejects with it).
  */
 export class EventBusOptionsError extends TributaryError {
+  static override readonly kind: string = 'EventBusOptionsError'
+
   constructor(
     /** The bus method, e.g. `'on'`, `'once'`, `'events'`. */
     readonly method: string,
@@ -170,6 +182,8 @@ export function isEventBusOptionsError(error: unknown): error is EventBusOptions
  * only the bus emits.
  */
 export class InvalidEventError extends TributaryError {
+  static override readonly kind: string = 'InvalidEventError'
+
   constructor(
     /** The bus method, e.g. `'emit'`, `'on'`. */
     readonly method: string,

@@ -14,6 +14,8 @@ import { hasErrorKind, TributaryError } from '../core/errors'
  * ```
  */
 export class RecordNotFoundError extends TributaryError {
+  static override readonly kind: string = 'RecordNotFoundError'
+
   constructor(
     /** The model class name, e.g. `'User'`. */
     readonly model: string,
@@ -41,6 +43,8 @@ export function isRecordNotFoundError(error: unknown): error is RecordNotFoundEr
  * ```
  */
 export class ModelWithoutDatabaseError extends TributaryError {
+  static override readonly kind: string = 'ModelWithoutDatabaseError'
+
   constructor(
     /** The model class name. */
     readonly model: string,
@@ -69,6 +73,8 @@ export function isModelWithoutDatabaseError(error: unknown): error is ModelWitho
  * ```
  */
 export class InvalidQueryError extends TributaryError {
+  static override readonly kind: string = 'InvalidQueryError'
+
   constructor(
     /** The model class name. */
     readonly model: string,
@@ -87,6 +93,8 @@ export function isInvalidQueryError(error: unknown): error is InvalidQueryError 
 
 /** A column name that the model does not declare with `@Column`. */
 export class InvalidColumnError extends InvalidQueryError {
+  static override readonly kind: string = 'InvalidColumnError'
+
   constructor(model: string, column: unknown) {
     super(model, String(column), `${JSON.stringify(String(column))} is not a declared column of ${model}`)
   }
@@ -99,6 +107,8 @@ export function isInvalidColumnError(error: unknown): error is InvalidColumnErro
 
 /** An operator outside the allow-list (`=`, `!=`, `<>`, `<`, `<=`, `>`, `>=`, `in`, `not in`, `like`, `not like`, `is`, `is not`). */
 export class InvalidOperatorError extends InvalidQueryError {
+  static override readonly kind: string = 'InvalidOperatorError'
+
   constructor(model: string, operator: unknown) {
     super(model, String(operator), `${JSON.stringify(String(operator))} is not an allowed operator`)
   }

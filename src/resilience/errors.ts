@@ -8,6 +8,8 @@ import { TributaryError, hasErrorKind } from '../core/errors'
  * will let a trial call through (half-open).
  */
 export class CircuitOpenError extends TributaryError {
+  static override readonly kind: string = 'CircuitOpenError'
+
   constructor(
     /** What the breaker protects (an operation or source name). */
     readonly operation: string,
@@ -35,6 +37,8 @@ export function isCircuitOpenError(error: unknown): error is CircuitOpenError {
 
 /** A bulkhead's running slots and its queue are all taken; the call was refused. */
 export class BulkheadRejectedError extends TributaryError {
+  static override readonly kind: string = 'BulkheadRejectedError'
+
   constructor(
     /** What the bulkhead protects. */
     readonly operation: string,

@@ -32,7 +32,8 @@ export interface RetryOptions {
   jitter?: JitterKind
   /**
    * Whether to retry after `error` on attempt `attempt` (1 for the first retry). Defaults to
-   * retrying every error except an open circuit, a full bulkhead and cancellation.
+   * retrying every error except an open circuit, a full bulkhead, cancellation and a
+   * missing optional package.
    */
   retryIf?: (error: unknown, attempt: number) => boolean
   /** Called before each backoff delay. */
@@ -55,6 +56,7 @@ export function isRetryableError(error: unknown): boolean {
     hasErrorKind(error, 'CircuitOpenError') ||
     hasErrorKind(error, 'BulkheadRejectedError') ||
     hasErrorKind(error, 'AsyncCancelledError') ||
+    hasErrorKind(error, 'MissingDependencyError') ||
     (error instanceof Error && error.name === 'AbortError')
   )
 }

@@ -40,6 +40,8 @@ export interface ShardFailure {
  * ```
  */
 export class ShardError extends TributaryError {
+  static override readonly kind: string = 'ShardError'
+
   constructor(
     /** What ran, e.g. `User.acrossShards.asyncCount`. */
     readonly operation: string,
@@ -90,6 +92,8 @@ export function isShardError(error: unknown): error is ShardError {
  * ```
  */
 export class UnknownShardError extends TributaryError {
+  static override readonly kind: string = 'UnknownShardError'
+
   constructor(
     /** The name asked for. */
     readonly shard: string,
@@ -125,6 +129,8 @@ export function isUnknownShardError(error: unknown): error is UnknownShardError 
  * ```
  */
 export class ShardRoutingError extends TributaryError {
+  static override readonly kind: string = 'ShardRoutingError'
+
   constructor(
     /** The resolver, e.g. `rangeShardResolver` or `AsyncShardResolver(shard_directory)`. */
     readonly resolver: string,
@@ -162,6 +168,8 @@ export function isShardRoutingError(error: unknown): error is ShardRoutingError 
  * ```
  */
 export class ShardMergeLimitError extends TributaryError {
+  static override readonly kind: string = 'ShardMergeLimitError'
+
   constructor(
     /** What was merging, e.g. `User.acrossShards.asyncCountDistinct`. */
     readonly operation: string,
@@ -202,6 +210,8 @@ export function isShardMergeLimitError(error: unknown): error is ShardMergeLimit
  * ```
  */
 export class UnsupportedCollationError extends InvalidQueryError {
+  static override readonly kind: string = 'UnsupportedCollationError'
+
   constructor(
     model: string,
     column: string,

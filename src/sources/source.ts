@@ -72,6 +72,8 @@ export interface SourceErrorDetails {
 
 /** A source failed to read a key. The message never contains a secret value or a token. */
 export class SourceError extends TributaryError {
+  static override readonly kind: string = 'SourceError'
+
   /** The source name. */
   readonly source: string
   /** The key (or query) that was read. */
@@ -91,6 +93,8 @@ export function isSourceError(error: unknown): error is SourceError {
 
 /** The key does not exist in the source. */
 export class SourceNotFoundError extends SourceError {
+  static override readonly kind: string = 'SourceNotFoundError'
+
   constructor(details: SourceErrorDetails, message?: string) {
     super(message ?? `${details.source}: key ${JSON.stringify(details.key)} not found`, details)
   }
@@ -103,6 +107,8 @@ export function isSourceNotFoundError(error: unknown): error is SourceNotFoundEr
 
 /** The source refused access (an ACL or token problem). */
 export class SourcePermissionError extends SourceError {
+  static override readonly kind: string = 'SourcePermissionError'
+
   constructor(details: SourceErrorDetails, message?: string) {
     super(message ?? `${details.source}: permission denied for key ${JSON.stringify(details.key)}`, details)
   }
@@ -115,6 +121,8 @@ export function isSourcePermissionError(error: unknown): error is SourcePermissi
 
 /** The source cannot serve now (down, sealed, overloaded); trying later may succeed. */
 export class SourceUnavailableError extends SourceError {
+  static override readonly kind: string = 'SourceUnavailableError'
+
   constructor(details: SourceErrorDetails, message?: string) {
     super(message ?? `${details.source}: unavailable while reading ${JSON.stringify(details.key)}`, details)
   }

@@ -18,6 +18,8 @@ export type QueryKey = readonly QueryKeyPart[]
 
 /** A query key that cannot be hashed: not an array, or holding a value JSON cannot express. */
 export class QueryKeyError extends TributaryError {
+  static override readonly kind: string = 'QueryKeyError'
+
   constructor(
     /** Where in the key the bad value sits, e.g. `key[1].id`. */
     readonly path: string,

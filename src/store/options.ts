@@ -146,7 +146,9 @@ export interface RefetchOptions {
 }
 
 /** A query store misuse: a bad option, a fetch with no fetcher, a fetcher resolving `undefined`. */
-export class QueryStoreError extends TributaryError {}
+export class QueryStoreError extends TributaryError {
+  static override readonly kind: string = 'QueryStoreError'
+}
 
 /** True when `error` is a {@link QueryStoreError}. */
 export function isQueryStoreError(error: unknown): error is QueryStoreError {

@@ -13,6 +13,8 @@ import {
 
 /** A non-2xx HTTP answer that is none of the more specific cases below. Carries `status`. */
 export class HttpStatusError extends SourceError {
+  static override readonly kind: string = 'HttpStatusError'
+
   constructor(
     /** The HTTP status code. */
     readonly status: number,
@@ -25,6 +27,8 @@ export class HttpStatusError extends SourceError {
 
 /** A 404 or 410 answer: the key is a {@link SourceNotFoundError} that carries `status`. */
 export class HttpNotFoundError extends SourceNotFoundError {
+  static override readonly kind: string = 'HttpNotFoundError'
+
   constructor(
     /** The HTTP status code. */
     readonly status: number,
@@ -37,6 +41,8 @@ export class HttpNotFoundError extends SourceNotFoundError {
 
 /** A 401 or 403 answer: a {@link SourcePermissionError} that carries `status`. */
 export class HttpPermissionError extends SourcePermissionError {
+  static override readonly kind: string = 'HttpPermissionError'
+
   constructor(
     /** The HTTP status code. */
     readonly status: number,
@@ -49,6 +55,8 @@ export class HttpPermissionError extends SourcePermissionError {
 
 /** A 429, 502, 503 or 504 answer: a {@link SourceUnavailableError} that carries `status`. */
 export class HttpUnavailableError extends SourceUnavailableError {
+  static override readonly kind: string = 'HttpUnavailableError'
+
   constructor(
     /** The HTTP status code. */
     readonly status: number,
