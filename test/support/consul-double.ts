@@ -4,8 +4,15 @@
  * - `GET /v1/kv/<key>` → 200 `[{LockIndex, Key, Flags, Value (base64 or null), CreateIndex, ModifyIndex}]`,
  *   missing → 404 with an empty body; `X-Consul-Index` on every answer, never 0;
  *   `?raw`, `?recurse`, `?keys` (with `separator`);
- * - blocking reads `?index=N&wait=5s` hold until the query's index passes N or the wait ends;
- * - ACL: with `tokens` set, a missing or wrong `X-Consul-Token` (or `?token=`) → 403 text/plain `Permission denied`;
+ * - blocking reads `?index=N&wait=5s` hold until the query's index passes N or the wait ends, plus
+ *   Consul's jitter (a random part of up to wait/16); `wait` is a Go duration (`5` without a unit →
+ *   400 `Invalid wait time`), capped at 10 minutes, 5 minutes when absent or 0; `index` an unsigned
+ *   integer (else 400 `Invalid index`);
+ * - ACL: with `tokens` set, a token Consul does not know → 403 text/plain `ACL not found`; no token
+ *   (the anonymous token) or one of `deniedTokens` → 403 `Permission denied: … lacks permission 'key:read' …`;
+ * - on demand: `rewind(to)` (a snapshot restored: the index goes backwards, or to 0 as older Consul
+ *   versions reported it; held reads are answered at once, as Consul does when its state store is
+ *   abandoned) and `fail(status, message)` until `recover()` (5xx answers such as `No cluster leader`);
  * - `PUT /v1/kv/<key>[?cas=N&flags=N]` → `true`/`false`; `DELETE [?recurse][?cas=N]` → `true`/`false`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -23,6 +30,13 @@ interface Entry {
 export interface ConsulDoubleOptions {
   /** ACL tokens allowed to read and write; when empty, ACLs are off. Defaults to none. */
   readonly tokens?: readonly string[]
+  /** Tokens Consul knows that lack `key:read`/`key:write` (403 `Permission denied: …`). Defaults to none. */
+  readonly deniedTokens?: readonly string[]
+  /**
+   * The extra wait of a blocking read, given its largest value (wait/16). Defaults to a random
+   * amount in [0, max), as Consul adds.
+   */
+  readonly jitter?: (maxMs: number) => number
   /** The index the store starts at (Consul's raft index is never 0). Defaults to `10`. */
   readonly startIndex?: number
 }
@@ -39,6 +53,16 @@ export interface ConsulDouble {
   set(key: string, value: string | Buffer | null, flags?: number): number
   /** Deletes a key (leaving a tombstone index, as Consul does). */
   delete(key: string): void
+  /**
+   * The index goes back to `to` (a raft snapshot restored, a new cluster at the same address):
+   * every entry's CreateIndex/ModifyIndex above `to` becomes `to`; with `to` 0 the index is
+   * reported as 0 (older Consul versions did) until the next write. Held blocking reads are answered
+   * at once with the lower index.
+   */
+  rewind(to: number): void
+  /** Answers every request with `status` and a text/plain `message` until {@link recover}. */
+  fail(status?: number, message?: string): void
+  recover(): void
   /** Reads a key's value as a string (for assertions). */
   get(key: string): string | null | undefined
   /** Requests served so far, as `METHOD path?query` lines. */
@@ -55,6 +79,11 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   const store = new Map<string, Entry>()
   const tombstones = new Map<string, number>()
   const tokens = new Set(options.tokens ?? [])
+  const deniedTokens = new Set(options.deniedTokens ?? [])
+  const jitter = options.jitter ?? ((max: number) => Math.random() * max)
+  let failure: { status: number; message: string } | undefined
+  // 1 normally (Consul never reports 0); 0 after rewind(0) until the next write.
+  let floor = 1
   const waiters = new Set<() => void>()
   const requests: string[] = []
   let index = Math.max(1, options.startIndex ?? 10)
@@ -65,7 +94,9 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   }
 
   const write = (key: string, value: Buffer | null, flags = 0): number => {
-    index += 1
+    // Index 1 is never a user write in Consul (the first raft entry is its own configuration).
+    index = Math.max(index + 1, 2)
+    floor = 1
     const existing = store.get(key)
     store.set(key, {
       value,
@@ -81,7 +112,8 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
 
   const remove = (keys: string[]): void => {
     if (keys.length === 0) return
-    index += 1
+    index = Math.max(index + 1, 2)
+    floor = 1
     for (const key of keys) {
       store.delete(key)
       tombstones.set(key, index)
@@ -93,12 +125,29 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   const queryIndex = (key: string, prefix: boolean): number => {
     if (!prefix) {
       const entry = store.get(key)
-      return entry ? entry.modifyIndex : Math.max(1, index)
+      return entry ? Math.max(floor, entry.modifyIndex) : Math.max(floor, index)
     }
     let max = 0
     for (const [k, e] of store) if (k.startsWith(key)) max = Math.max(max, e.modifyIndex)
     for (const [k, i] of tombstones) if (k.startsWith(key)) max = Math.max(max, i)
-    return max === 0 ? Math.max(1, index) : max
+    return max === 0 ? Math.max(floor, index) : Math.max(floor, max)
+  }
+
+  const rewind = (to: number): void => {
+    index = Math.max(0, Math.floor(to))
+    floor = index === 0 ? 0 : 1
+    for (const entry of store.values()) {
+      entry.createIndex = Math.min(entry.createIndex, index)
+      entry.modifyIndex = Math.min(entry.modifyIndex, index)
+    }
+    for (const [key, at] of tombstones) tombstones.set(key, Math.min(at, index))
+    abandon()
+  }
+
+  // Consul answers held blocking reads at once when its state store is abandoned (a restore).
+  const abandoners = new Set<() => void>()
+  const abandon = (): void => {
+    for (const done of [...abandoners]) done()
   }
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -114,14 +163,42 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
         'text/plain; charset=utf-8',
       )
     }
+    const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length))
+    if (failure) {
+      await drain(req)
+      return send(res, failure.status, failure.message, 'text/plain; charset=utf-8')
+    }
+    // Consul reads ?wait and ?index before the ACL check (agent/http.go parseWait).
+    if (req.method === 'GET') {
+      const wait = q.get('wait')
+      if (wait && parseGoDuration(wait) === undefined) {
+        return send(res, 400, 'Invalid wait time', 'text/plain; charset=utf-8')
+      }
+      const at = q.get('index')
+      if (at && !/^\d+$/.test(at)) return send(res, 400, 'Invalid index', 'text/plain; charset=utf-8')
+    }
     if (tokens.size > 0) {
-      const token = header(req, 'x-consul-token') ?? bearer(req) ?? q.get('token') ?? ''
+      // `?token=` wins over the header, as in Consul's parseToken.
+      const token = q.get('token') || header(req, 'x-consul-token') || bearer(req) || ''
       if (!tokens.has(token)) {
         await drain(req)
-        return send(res, 403, 'Permission denied', 'text/plain; charset=utf-8')
+        const access = req.method === 'GET' ? 'read' : 'write'
+        if (token !== '' && !deniedTokens.has(token)) {
+          return send(res, 403, 'ACL not found', 'text/plain; charset=utf-8')
+        }
+        const who = token === '' ? 'anonymous token' : `token with AccessorID '${accessorOf(token)}'`
+        const hint =
+          token === ''
+            ? '. The anonymous token is used implicitly when a request does not specify a token.'
+            : ''
+        return send(
+          res,
+          403,
+          `Permission denied: ${who} lacks permission 'key:${access}' on ${JSON.stringify(key)}${hint}`,
+          'text/plain; charset=utf-8',
+        )
       }
     }
-    const key = decodeURIComponent(url.pathname.slice('/v1/kv/'.length))
     switch (req.method) {
       case 'GET':
         return read(req, res, key, q)
@@ -164,12 +241,16 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     const prefix = q.has('recurse') || q.has('keys')
     if (q.has('index')) {
       const after = Number(q.get('index'))
-      const waitMs = Math.min(parseWait(q.get('wait')) ?? DEFAULT_WAIT_MS, MAX_WAIT_MS)
+      // Consul's rpcQueryTimeout: at most 10 minutes, 5 when absent or not positive, plus jitter.
+      const asked = parseGoDuration(q.get('wait') ?? '') ?? 0
+      const base = asked <= 0 ? DEFAULT_WAIT_MS : Math.min(asked, MAX_WAIT_MS)
+      const waitMs = base + Math.max(0, Math.min(jitter(base / 16), base / 16))
       if (after > 0 && queryIndex(key, prefix) <= after && !closing) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
             clearTimeout(timer)
             waiters.delete(check)
+            abandoners.delete(done)
             res.off('close', onClose)
             resolve()
           }
@@ -179,9 +260,11 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
           const onClose = (): void => done()
           const timer = setTimeout(done, waitMs)
           waiters.add(check)
+          abandoners.add(done)
           res.on('close', onClose)
         })
         if (res.destroyed) return
+        if (failure) return send(res, failure.status, failure.message, 'text/plain; charset=utf-8')
       }
     }
     const at = queryIndex(key, prefix)
@@ -242,6 +325,15 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
     },
     set: (key, value, flags) => write(key, value === null ? null : Buffer.from(value), flags),
     delete: (key) => remove(store.has(key) ? [key] : []),
+    rewind,
+    fail(status = 500, message = 'No cluster leader') {
+      failure = { status, message }
+      // Held reads end with the failure too (the server lost its leader).
+      abandon()
+    },
+    recover() {
+      failure = undefined
+    },
     get: (key) => {
       const entry = store.get(key)
       return entry === undefined ? undefined : (entry.value?.toString('utf8') ?? null)
@@ -260,14 +352,45 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
   }
 }
 
-/** Parses Consul durations: `5s`, `100ms`, `1m`, `1h`, bare numbers as seconds. */
-function parseWait(text: string | null): number | undefined {
-  if (!text) return undefined
-  const match = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)?$/.exec(text)
-  if (!match) return undefined
-  const unit =
-    { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? 's'] ?? 1000
-  return Number(match[1]) * unit
+const GO_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+}
+
+/**
+ * Go's `time.ParseDuration` (Consul parses `wait` with it), in ms: `5s`, `1m30s`, `1.5h`, `-2s`,
+ * a bare `0`; anything else, a bare `5` included (Go: "missing unit in duration"), is undefined.
+ */
+export function parseGoDuration(text: string): number | undefined {
+  let rest = text
+  let sign = 1
+  if (rest.startsWith('-') || rest.startsWith('+')) {
+    sign = rest.startsWith('-') ? -1 : 1
+    rest = rest.slice(1)
+  }
+  if (rest === '0') return 0
+  if (rest === '') return undefined
+  let total = 0
+  while (rest !== '') {
+    const match = /^(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest)
+    if (!match) return undefined
+    total += Number(match[1]) * (GO_UNITS[match[2] as string] ?? 0)
+    rest = rest.slice(match[0].length)
+  }
+  return sign * total
+}
+
+function accessorOf(token: string): string {
+  let hash = 0
+  for (const char of token) hash = (hash * 31 + char.charCodeAt(0)) >>> 0
+  const hex = hash.toString(16).padStart(8, '0')
+  return `${hex}-0000-4000-8000-${hex}${hex.slice(0, 4)}`
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

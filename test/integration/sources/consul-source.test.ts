@@ -134,15 +134,50 @@ describe('Consul double with ACLs', () => {
   })
   afterEach(() => double.close())
 
-  it('answers a wrong or missing token with 403 text/plain "Permission denied"', async () => {
-    for (const headers of [{ 'X-Consul-Token': 'wrong' }, {}] as Record<string, string>[]) {
-      const res = await fetch(`${double.url}/v1/kv/app/port`, { headers })
-      expect(res.status).toBe(403)
-      expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
-      expect(await res.text()).toBe('Permission denied')
-    }
+  it('answers an unknown token 403 "ACL not found", no token 403 "Permission denied: anonymous token …"', async () => {
+    // Consul's acl/errors.go: an unknown secret is ErrNotFound, a known one without rights (the
+    // anonymous token included) a PermissionDeniedError; agent/http.go answers both 403 text/plain.
+    const unknown = await fetch(`${double.url}/v1/kv/app/port`, { headers: { 'X-Consul-Token': 'wrong' } })
+    expect([unknown.status, await unknown.text()]).toEqual([403, 'ACL not found'])
+    expect(unknown.headers.get('content-type')).toMatch(/^text\/plain/)
+    const anonymous = await fetch(`${double.url}/v1/kv/app/port`)
+    expect(anonymous.status).toBe(403)
+    expect(await anonymous.text()).toBe(
+      `Permission denied: anonymous token lacks permission 'key:read' on "app/port". ` +
+        'The anonymous token is used implicitly when a request does not specify a token.',
+    )
     const ok = await fetch(`${double.url}/v1/kv/app/port`, { headers: { 'X-Consul-Token': 'good-token' } })
     expect(ok.status).toBe(200)
+    // ?token= wins over the header.
+    const query = await fetch(`${double.url}/v1/kv/app/port?token=wrong`, {
+      headers: { 'X-Consul-Token': 'good-token' },
+    })
+    expect(query.status).toBe(403)
+  })
+
+  it('a known token without key:read is "Permission denied" naming its accessor; the client rejects 403', async () => {
+    const strict = await startConsulDouble({ tokens: ['good-token'], deniedTokens: ['read-nothing'] })
+    const client = new Consul({ host: '127.0.0.1', port: strict.port, defaults: { token: 'read-nothing' } })
+    try {
+      strict.set('app/port', '8080')
+      const error = (await client.kv.get('app/port').catch((e: unknown) => e)) as {
+        statusCode?: number
+        response?: { body?: unknown }
+      }
+      expect(error.statusCode).toBe(403)
+      expect(String(error.response?.body)).toMatch(
+        /^Permission denied: token with AccessorID '[0-9a-f-]+' lacks permission 'key:read' on "app\/port"$/,
+      )
+      const unknown = new Consul({ host: '127.0.0.1', port: strict.port, defaults: { token: 'nobody' } })
+      const notFound = (await unknown.kv.get('app/port').catch((e: unknown) => e)) as {
+        response?: { body?: unknown }
+      }
+      unknown.destroy()
+      expect(String(notFound.response?.body)).toBe('ACL not found')
+    } finally {
+      client.destroy()
+      await strict.close()
+    }
   })
 
   it('consulSource reads with a token and maps a wrong token to a permission error without printing it', async () => {
