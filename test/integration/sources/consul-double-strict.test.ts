@@ -31,10 +31,12 @@ describe('Consul double: refusals and on-demand failures', () => {
   const get = (options: Record<string, unknown>) =>
     (consul.kv.get as unknown as RawGet).call(consul.kv, options).then(
       (value) => value as { statusCode?: number; message?: string; ModifyIndex?: number },
-      (e: { statusCode?: number; response?: { body?: unknown } }) => ({
-        statusCode: e.statusCode,
-        message: String(e.response?.body),
-      }),
+      (e: { statusCode?: number; response?: { body?: unknown } }) =>
+        ({ statusCode: e.statusCode, message: String(e.response?.body) }) as {
+          statusCode?: number
+          message?: string
+          ModifyIndex?: number
+        },
     )
 
   it('parses wait as a Go duration: a bare "5" is 400 "Invalid wait time"', async () => {
