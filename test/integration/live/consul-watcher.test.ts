@@ -132,6 +132,98 @@ describe('consul watcher (Consul double, real consul client)', () => {
     await watcher.stop()
   })
 
+  const after = (count: number) => double.requests.slice(count).filter((r) => r.startsWith('GET /v1/kv/'))
+  const waitFor = async (predicate: () => boolean): Promise<void> => {
+    while (!predicate()) await sleep(5)
+  }
+
+  it('a restored snapshot (the index goes backwards): one fresh read from 0, then blocking at the new index', async () => {
+    double.set('rw/key', 'one')
+    const at = double.set('rw/key', 'two')
+    const { rec, watcher } = start('rw/key', 60_000)
+    await rec.until(isValue('two'))
+    await waitFor(() => reads('rw/key').some((r) => r.includes(`index=${at}`)))
+    const count = double.requests.length
+    // Consul answers a held read at once when a snapshot is restored, with the lower index.
+    double.rewind(5)
+    await waitFor(() => after(count).some((r) => r.includes('index=5&')))
+    // (The held read was sent before `count`; answered with index 5, it is not in the list.)
+    expect(after(count).map((r) => r.replace(/&wait=\d+ms/, ''))).toEqual([
+      'GET /v1/kv/rw/key', // reset to 0: a fresh, non-blocking read
+      'GET /v1/kv/rw/key?index=5', // then blocking from the new index
+    ])
+    double.set('rw/key', 'three')
+    await rec.until(isValue('three'))
+    await watcher.stop()
+    expect(rec.values()).toEqual(['two', 'three'])
+    expect(rec.events.filter((e) => e.kind === 'error')).toEqual([])
+  })
+
+  it('an index reported as 0 (older Consul): a fresh read, then blocking at index 1, never a busy loop', async () => {
+    double.set('zero/key', 'a')
+    const { rec, watcher } = start('zero/key', 60_000)
+    await rec.until(isValue('a'))
+    await waitFor(() => reads('zero/key').some((r) => r.includes('index=')))
+    const count = double.requests.length
+    double.rewind(0)
+    await waitFor(() => after(count).some((r) => r.includes('index=1&')))
+    await sleep(200)
+    // Held at index=1 (the data's index is 0): no request loop while nothing changes.
+    expect(after(count).map((r) => r.replace(/\?index=\d+&wait=\d+ms/, '?blocking'))).toEqual([
+      'GET /v1/kv/zero/key',
+      'GET /v1/kv/zero/key?blocking',
+    ])
+    expect(after(count).every((r) => !/index=0\b/.test(r))).toBe(true)
+    double.set('zero/key', 'b')
+    await rec.until(isValue('b'))
+    await watcher.stop()
+    expect(rec.values()).toEqual(['a', 'b'])
+  })
+
+  it('5xx answers (no cluster leader) are one error, with backoff, then the current value', async () => {
+    double.set('lead/key', 'a')
+    const { rec, watcher } = start('lead/key', 60_000)
+    await rec.until(isValue('a'))
+    await waitFor(() => reads('lead/key').some((r) => r.includes('index=')))
+    const count = double.requests.length
+    double.fail(500, 'No cluster leader')
+    await rec.until((events) => events.at(-1)?.kind === 'error')
+    // Backoff 20, 40, 80, 160, 200 ms: a few retries, each a fresh read from index 0.
+    await waitFor(() => after(count).length >= 4)
+    double.fail(503, 'rpc error: leadership lost')
+    await waitFor(() => after(count).length >= 6)
+    expect(
+      after(count)
+        .slice(1)
+        .every((r) => !r.includes('index=')),
+    ).toBe(true)
+    double.set('lead/key', 'b')
+    double.recover()
+    await rec.until(isValue('b'))
+    await watcher.stop()
+    const errors = rec.events.filter((e) => e.kind === 'error')
+    expect(errors).toHaveLength(1)
+    expect((errors[0] as { error: Error }).error.name).toBe('SourceUnavailableError')
+    expect((errors[0] as { error: Error }).error.message).toMatch(/No cluster leader/)
+  })
+
+  it('jitter: a read held for wait + wait/16 is no error (the timeout allows for it)', async () => {
+    await double.close()
+    double = await startConsulDouble({ jitter: (max) => max })
+    await proxy.close()
+    proxy = await startToggleProxy(double.port)
+    client.destroy?.()
+    // The client's own timeout is shorter than wait + jitter: the watcher's per-read timeout wins.
+    const options = { host: '127.0.0.1', port: proxy.port, timeout: 100 }
+    client = new Consul(options as ConstructorParameters<typeof Consul>[0]) as unknown as ConsulClientLike
+    double.set('jit/key', 'v')
+    const { rec, watcher } = start('jit/key', 320)
+    await rec.until(isValue('v'))
+    await waitFor(() => reads('jit/key').filter((r) => r.includes('index=')).length >= 3)
+    await watcher.stop()
+    expect(rec.events.filter((e) => e.kind === 'error')).toEqual([])
+  })
+
   it('stop() mid-wait ends the held request at once', async () => {
     double.set('held/key', 'v')
     const { rec, watcher } = start('held/key', 60_000)
