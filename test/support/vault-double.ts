@@ -10,6 +10,16 @@
  *   `GET|DELETE metadata/<path>`;
  * - `POST|DELETE sys/mounts/<path>` enables (type `kv` with `options.version`, or `kv-v2`) or disables a KV engine;
  * - sealed → 503 `{"errors":["Vault is sealed"]}` on everything but `sys/health` and `sys/seal-status`;
+ * - refusals as Vault's HTTP layer and KV engine answer them: a POST/PUT/PATCH body that is not
+ *   JSON → 400 `error parsing JSON`; a KV v2 write or patch without `data` → 400 `no data provided`;
+ *   a KV v1 write without fields → 400 `missing data fields`; `cas` not the current version → 400;
+ *   `PATCH data/<path>` (a JSON merge patch, `Content-Type: application/merge-patch+json` or 415)
+ *   of an existing, live version only (404 otherwise);
+ * - KV v2 keeps `max_versions` versions per key (the key's metadata, else `<mount>/config`, else
+ *   10): older ones are permanently removed, `oldest_version` moves on; `delete_version_after`
+ *   (the smaller of the config's and the key's, a negative config value disables it) gives each new
+ *   version a future `deletion_time`, after which reads answer 404 as for a soft delete;
+ *   `POST|GET <mount>/config`, `POST metadata/<path>` set them;
  * - `lease_duration`: KV v1 answers with the secret's `ttl` key (seconds or `30s`/`5m`/`1h`) or the
  *   mount default 2_764_800 (768h), with an empty `lease_id`, as Vault does; KV v2 with 0; a leased
  *   (dynamic) secret set with `setLeased` answers with a fresh `lease_id`, `renewable: true` and its
@@ -29,10 +39,24 @@ interface Version {
 }
 
 interface V2Secret {
-  versions: Version[]
+  /** Kept versions by number (older ones dropped past max_versions). */
+  versions: Map<number, Version>
+  current: number
+  oldest: number
   created: string
   updated: string
   custom: Record<string, string> | null
+  maxVersions: number
+  casRequired: boolean
+  /** ms; 0 = unset. */
+  deleteAfter: number
+}
+
+interface V2Config {
+  maxVersions: number
+  casRequired: boolean
+  /** ms; 0 = unset, negative = disabled. */
+  deleteAfter: number
 }
 
 /** Options of {@link startVaultDouble}. */
@@ -41,6 +65,8 @@ export interface VaultDoubleOptions {
   readonly token?: string
   /** Mounts and their KV version. Defaults to `{ secret: 2, kv: 1 }` (as a dev server plus a v1 mount). */
   readonly mounts?: Readonly<Record<string, 1 | 2>>
+  /** The double's clock (for `delete_version_after`), in ms since the epoch. Defaults to `Date.now`. */
+  readonly now?: () => number
 }
 
 /** A running double. */
@@ -81,6 +107,14 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
   const leased = new Map<string, { generate: (read: number) => SecretMap; lease: number; reads: number }>()
   const requests: string[] = []
   let sealed = false
+  const now = options.now ?? Date.now
+  const timestamp = (at = now()): string => new Date(at).toISOString()
+  const configs = new Map<string, V2Config>()
+  const configOf = (mount: string): V2Config =>
+    configs.get(mount) ?? { maxVersions: 0, casRequired: false, deleteAfter: 0 }
+  /** Deleted (soft, or its delete_version_after passed) as Vault reads it: deletion_time not in the future. */
+  const isDeleted = (version: Version): boolean =>
+    version.deleted !== '' && Date.parse(version.deleted) <= now()
 
   const split = (path: string): { mount: string; version: 1 | 2; rest: string } | undefined => {
     const [mount = '', ...rest] = path.replace(/^\/+/, '').split('/')
@@ -88,18 +122,43 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
     return version === undefined ? undefined : { mount, version, rest: rest.join('/') }
   }
 
-  const writeV2 = (id: string, data: SecretMap): Version => {
-    const now = timestamp()
-    const secret = v2.get(id) ?? { versions: [], created: now, updated: now, custom: null }
-    const version: Version = { data, created: now, deleted: '', destroyed: false }
-    secret.versions.push(version)
-    secret.updated = now
+  const emptyV2 = (): V2Secret => ({
+    versions: new Map(),
+    current: 0,
+    oldest: 0,
+    created: timestamp(),
+    updated: timestamp(),
+    custom: null,
+    maxVersions: 0,
+    casRequired: false,
+    deleteAfter: 0,
+  })
+
+  // vault-plugin-secrets-kv pathDataWrite + KeyMetadata.AddVersion: a new version, its deletion
+  // time from delete_version_after, and the sliding window of max_versions.
+  const writeV2 = (id: string, data: SecretMap): V2Secret => {
+    const mount = id.split('/')[0] ?? ''
+    const config = configOf(mount)
+    const at = now()
+    const secret = v2.get(id) ?? emptyV2()
+    const after = [config.deleteAfter, secret.deleteAfter].filter((d) => d > 0)
+    const deleted = config.deleteAfter < 0 || after.length === 0 ? '' : timestamp(at + Math.min(...after))
+    if (secret.versions.size === 0 && secret.current === 0) secret.created = timestamp(at)
+    secret.current += 1
+    secret.versions.set(secret.current, { data, created: timestamp(at), deleted, destroyed: false })
+    secret.updated = timestamp(at)
+    const max = secret.maxVersions > 0 ? secret.maxVersions : config.maxVersions > 0 ? config.maxVersions : 10
+    if (secret.current - secret.oldest >= max) {
+      const drop = secret.current - max
+      for (let n = secret.oldest; n <= drop; n++) secret.versions.delete(n)
+      secret.oldest = drop + 1
+    }
     v2.set(id, secret)
-    return version
+    return secret
   }
 
   const metadataOf = (secret: V2Secret, n: number): Record<string, unknown> => {
-    const version = secret.versions[n - 1]
+    const version = secret.versions.get(n)
     return {
       created_time: version?.created ?? '',
       custom_metadata: secret.custom,
@@ -112,7 +171,20 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     requests.push(`${req.method} ${url.pathname}${url.search}`)
-    const body = await readJson(req)
+    // Vault's HTTP layer parses a POST/PUT/PATCH body before anything else (http/logical.go).
+    const parsed = await readJson(req)
+    if (parsed.invalid && ['POST', 'PUT', 'PATCH'].includes(req.method ?? '')) {
+      return sendJson(res, 400, { errors: ['error parsing JSON'] })
+    }
+    if (req.method === 'PATCH') {
+      const type = (header(req, 'content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+      if (type !== 'application/merge-patch+json') {
+        return sendJson(res, 415, {
+          errors: [`PATCH requires Content-Type of application/merge-patch+json, provided ${type}`],
+        })
+      }
+    }
+    const body = parsed.value
     const method = req.method === 'LIST' || url.searchParams.get('list') === 'true' ? 'LIST' : req.method
     if (!url.pathname.startsWith('/v1/')) return sendJson(res, 404, { errors: [] })
     const path = decodeURIComponent(url.pathname.slice('/v1/'.length))
@@ -159,7 +231,11 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         }
         case 'POST':
         case 'PUT':
-          v1.set(id, isMap(body) ? body : {})
+          // The KV v1 (passthrough) backend: handleWrite refuses an empty request.
+          if (!isMap(body) || Object.keys(body).length === 0) {
+            return sendJson(res, 400, { errors: ['missing data fields'] })
+          }
+          v1.set(id, body)
           return sendEmpty(res)
         case 'DELETE':
           v1.delete(id)
@@ -175,16 +251,16 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
     const [kind = '', ...segments] = target.rest.split('/')
     const secretId = `${target.mount}/${segments.join('/')}`
     const secret = v2.get(secretId)
+    if (kind === 'config' && segments.length === 0) return configRoute(method, target.mount, body, res)
     switch (`${method} ${kind}`) {
       case 'GET data': {
-        const latest = secret?.versions.length ?? 0
         const n =
           url.searchParams.has('version') && url.searchParams.get('version') !== '0'
             ? Number(url.searchParams.get('version'))
-            : latest
-        const version = secret?.versions[n - 1]
+            : (secret?.current ?? 0)
+        const version = secret?.versions.get(n)
         if (!secret || !version) return sendJson(res, 404, { errors: [] })
-        const gone = version.deleted !== '' || version.destroyed
+        const gone = isDeleted(version) || version.destroyed
         return sendJson(
           res,
           gone ? 404 : 200,
@@ -192,29 +268,58 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         )
       }
       case 'POST data':
-      case 'PUT data': {
+      case 'PUT data':
+      case 'PATCH data': {
         const request = isMap(body) ? body : {}
-        const cas = isMap(request.options) ? request.options.cas : undefined
-        if (typeof cas === 'number' && cas !== (secret?.versions.length ?? 0)) {
-          return sendJson(res, 400, { errors: ['check-and-set parameter did not match the current version'] })
+        if (!('data' in request) || request.data === null) {
+          return sendJson(res, 400, { errors: ['no data provided'] })
         }
-        writeV2(secretId, isMap(request.data) ? request.data : {})
-        const written = v2.get(secretId) as V2Secret
-        return sendJson(res, 200, envelope(metadataOf(written, written.versions.length), 0))
+        if (!isMap(request.data)) {
+          return sendJson(res, 400, {
+            errors: [
+              `error converting input for field "data": '' expected a map, got '${goKind(request.data)}'`,
+            ],
+          })
+        }
+        const patch = method === 'PATCH'
+        const latest = secret?.versions.get(secret.current)
+        if (patch && (!secret || !latest)) return sendJson(res, 404, { errors: [] })
+        if (patch && secret && latest && (isDeleted(latest) || latest.destroyed)) {
+          return sendJson(res, 404, envelope(metadataOf(secret, secret.current), 0))
+        }
+        const options = isMap(request.options) ? request.options : {}
+        const current = secret?.current ?? 0
+        if ('cas' in options) {
+          const cas = Number(options.cas)
+          if (!Number.isInteger(cas)) {
+            return sendJson(res, 400, { errors: ['error parsing check-and-set parameter'] })
+          }
+          if (cas !== current) {
+            return sendJson(res, 400, {
+              errors: ['check-and-set parameter did not match the current version'],
+            })
+          }
+        } else if (configOf(target.mount).casRequired || secret?.casRequired) {
+          return sendJson(res, 400, { errors: ['check-and-set parameter required for this call'] })
+        }
+        const data = patch ? mergePatch(latest?.data ?? {}, request.data) : request.data
+        const written = writeV2(secretId, data as SecretMap)
+        return sendJson(res, 200, envelope(metadataOf(written, written.current), 0))
       }
       case 'DELETE data': {
-        const latest = secret?.versions.at(-1)
-        if (latest && latest.deleted === '') latest.deleted = timestamp()
+        const latest = secret?.versions.get(secret.current)
+        if (latest && !latest.destroyed && !isDeleted(latest)) latest.deleted = timestamp()
         return sendEmpty(res)
       }
       case 'POST delete':
       case 'POST undelete':
       case 'POST destroy': {
         const versions = isMap(body) && Array.isArray(body.versions) ? (body.versions as unknown[]) : []
+        if (versions.length === 0) return sendJson(res, 400, { errors: ['no version number provided'] })
         for (const n of versions) {
-          const version = typeof n === 'number' ? secret?.versions[n - 1] : undefined
+          const version = typeof n === 'number' ? secret?.versions.get(n) : undefined
           if (!version) continue
-          if (kind === 'delete') version.deleted ||= timestamp()
+          if (kind === 'delete' && !isDeleted(version)) version.deleted = timestamp()
           if (kind === 'undelete' && !version.destroyed) version.deleted = ''
           if (kind === 'destroy') {
             version.destroyed = true
@@ -223,28 +328,47 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         }
         return sendEmpty(res)
       }
+      case 'POST metadata':
+      case 'PUT metadata': {
+        const request = isMap(body) ? body : {}
+        const target2 = secret ?? emptyV2()
+        if ('max_versions' in request) target2.maxVersions = Math.max(0, Number(request.max_versions) || 0)
+        if ('cas_required' in request) target2.casRequired = request.cas_required === true
+        if ('custom_metadata' in request) {
+          target2.custom = isMap(request.custom_metadata)
+            ? (request.custom_metadata as Record<string, string>)
+            : null
+        }
+        if ('delete_version_after' in request) {
+          const after = durationMs(request.delete_version_after)
+          if (after === undefined) return sendJson(res, 400, { errors: ['invalid delete_version_after'] })
+          target2.deleteAfter = Math.max(0, after)
+        }
+        v2.set(secretId, target2)
+        return sendEmpty(res)
+      }
       case 'GET metadata': {
         if (!secret) return sendJson(res, 404, { errors: [] })
         const versions: Record<string, unknown> = {}
-        secret.versions.forEach((v, i) => {
-          versions[String(i + 1)] = {
+        for (const [n, v] of [...secret.versions].sort(([a], [b]) => a - b)) {
+          versions[String(n)] = {
             created_time: v.created,
             deletion_time: v.deleted,
             destroyed: v.destroyed,
           }
-        })
+        }
         return sendJson(
           res,
           200,
           envelope(
             {
-              cas_required: false,
+              cas_required: secret.casRequired,
               created_time: secret.created,
-              current_version: secret.versions.length,
+              current_version: secret.current,
               custom_metadata: secret.custom,
-              delete_version_after: '0s',
-              max_versions: 0,
-              oldest_version: 0,
+              delete_version_after: goDuration(secret.deleteAfter),
+              max_versions: secret.maxVersions,
+              oldest_version: secret.oldest,
               updated_time: secret.updated,
               versions,
             },
@@ -267,6 +391,43 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API endpoints to use. If using the Vault CLI, use 'vault kv get' for this operation.",
       ],
     })
+  }
+
+  // `POST|GET <mount>/config`: the engine's max_versions, cas_required and delete_version_after.
+  const configRoute = (
+    method: string | undefined,
+    mount: string,
+    body: unknown,
+    res: ServerResponse,
+  ): void => {
+    const config = configOf(mount)
+    if (method === 'GET') {
+      return sendJson(
+        res,
+        200,
+        envelope(
+          {
+            cas_required: config.casRequired,
+            delete_version_after: goDuration(config.deleteAfter),
+            max_versions: config.maxVersions,
+          },
+          0,
+        ),
+      )
+    }
+    if (method !== 'POST' && method !== 'PUT')
+      return sendJson(res, 405, { errors: ['unsupported operation'] })
+    const request = isMap(body) ? body : {}
+    const next = { ...config }
+    if ('max_versions' in request) next.maxVersions = Math.max(0, Number(request.max_versions) || 0)
+    if ('cas_required' in request) next.casRequired = request.cas_required === true
+    if ('delete_version_after' in request) {
+      const after = durationMs(request.delete_version_after)
+      if (after === undefined) return sendJson(res, 400, { errors: ['invalid delete_version_after'] })
+      next.deleteAfter = after
+    }
+    configs.set(mount, next)
+    return sendEmpty(res)
   }
 
   // `POST sys/mounts/<path>` with `{ type: 'kv', options: { version } }` (or type `kv-v2`) enables a
@@ -311,8 +472,7 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
         v1.set(id, data)
         return 1
       }
-      writeV2(id, data)
-      return v2.get(id)?.versions.length ?? 1
+      return writeV2(id, data).current
     },
     deleteSecret(path) {
       const target = split(path)
@@ -320,13 +480,14 @@ export async function startVaultDouble(options: VaultDoubleOptions = {}): Promis
       const id = `${target.mount}/${target.rest}`
       if (target.version === 1) v1.delete(id)
       else {
-        const latest = v2.get(id)?.versions.at(-1)
-        if (latest && latest.deleted === '') latest.deleted = timestamp()
+        const secret = v2.get(id)
+        const latest = secret?.versions.get(secret.current)
+        if (latest && !isDeleted(latest)) latest.deleted = timestamp()
       }
     },
     destroySecret(path) {
       const target = split(path)
-      for (const version of v2.get(`${target?.mount}/${target?.rest}`)?.versions ?? []) {
+      for (const version of v2.get(`${target?.mount}/${target?.rest}`)?.versions.values() ?? []) {
         version.destroyed = true
         version.data = null
       }
@@ -387,8 +548,51 @@ function listKeys(all: string[], prefix: string): string[] {
   return [...keys].sort()
 }
 
-function timestamp(): string {
-  return new Date().toISOString()
+/** RFC 7386 JSON merge patch (Vault's PATCH): null removes a key, objects merge, the rest replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isMap(patch)) return patch
+  const out: Record<string, unknown> = isMap(target) ? { ...target } : {}
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete out[key]
+    else out[key] = mergePatch(out[key], value)
+  }
+  return out
+}
+
+/** Vault's duration fields: seconds as a number, or a Go duration string (`30s`, `1h30m`). */
+function durationMs(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value * 1_000
+  if (typeof value !== 'string') return undefined
+  if (/^-?\d+$/.test(value)) return Number(value) * 1_000
+  const match = /^(-)?((?:\d+(?:\.\d+)?(?:ms|s|m|h))+)$/.exec(value)
+  if (!match) return undefined
+  let total = 0
+  for (const [, n, unit] of (match[2] ?? '').matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
+    total += Number(n) * ({ ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[unit as string] ?? 0)
+  }
+  return match[1] ? -total : total
+}
+
+/** Go's Duration.String() for whole milliseconds: `0s`, `500ms`, `1m0s`, `3h25m19s`. */
+function goDuration(ms: number): string {
+  if (ms === 0) return '0s'
+  const sign = ms < 0 ? '-' : ''
+  let rest = Math.abs(ms)
+  if (rest < 1_000) return `${sign}${rest}ms`
+  const h = Math.floor(rest / 3_600_000)
+  rest -= h * 3_600_000
+  const m = Math.floor(rest / 60_000)
+  rest -= m * 60_000
+  const sec = `${rest / 1_000}s`
+  return `${sign}${h ? `${h}h${m}m` : m ? `${m}m` : ''}${sec}`
+}
+
+/** The Go kind mapstructure names for a JSON value that is not a map. */
+function goKind(value: unknown): string {
+  if (typeof value === 'string') return 'string'
+  if (typeof value === 'number') return 'float64'
+  if (typeof value === 'boolean') return 'bool'
+  return Array.isArray(value) ? 'slice' : 'invalid'
 }
 
 function isMap(value: unknown): value is Record<string, unknown> {
@@ -405,17 +609,18 @@ function bearer(req: IncomingMessage): string | undefined {
   return auth?.startsWith('Bearer ') ? auth.slice(7) : undefined
 }
 
-function readJson(req: IncomingMessage): Promise<unknown> {
+/** The request body parsed as JSON; `invalid` when it is neither empty nor JSON. */
+function readJson(req: IncomingMessage): Promise<{ value: unknown; invalid: boolean }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
       const text = Buffer.concat(chunks).toString('utf8')
-      if (text === '') return resolve(undefined)
+      if (text.trim() === '') return resolve({ value: undefined, invalid: false })
       try {
-        resolve(JSON.parse(text))
+        resolve({ value: JSON.parse(text), invalid: false })
       } catch {
-        resolve(undefined)
+        resolve({ value: undefined, invalid: true })
       }
     })
     req.on('error', reject)
