@@ -48,7 +48,7 @@ describe('Vault double: refusals, max_versions, PATCH and delete_version_after',
   })
 
   it('a body that is not JSON is 400 "error parsing JSON", before the token is looked at', async () => {
-    for (const headers of [{}, { 'X-Vault-Token': 'wrong' }]) {
+    for (const headers of [{}, { 'X-Vault-Token': 'wrong' }] as Record<string, string>[]) {
       const res = await raw('secret/data/app', { method: 'POST', body: '{"data": ', headers })
       expect([res.status, await res.json()]).toEqual([400, { errors: ['error parsing JSON'] }])
     }
