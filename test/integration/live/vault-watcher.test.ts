@@ -159,3 +159,51 @@ describe('vault watcher (Vault double, real node-vault client)', () => {
     expect(rec.events).toEqual([])
   })
 })
+
+describe('vault watcher against the strict double (delete_version_after, PATCH, max_versions)', () => {
+  let double: VaultDouble
+  let clock: number
+  beforeEach(async () => {
+    clock = Date.parse('2026-01-01T00:00:00Z')
+    double = await startVaultDouble({ now: () => clock })
+  })
+  afterEach(() => double.close())
+  const client = (): VaultClientLike =>
+    vault({ apiVersion: 'v1', endpoint: double.url, token: double.token }) as unknown as VaultClientLike
+  const reads = (path: string) => double.requests.filter((r) => r === `GET /v1/${path}`).length
+
+  it('a version with a future deletion_time is live; once it passes, a removal; a new version returns', async () => {
+    const admin = vault({ endpoint: double.url, token: double.token })
+    await admin.write('secret/metadata/exp', { delete_version_after: '1h' })
+    await admin.write('secret/data/exp', { data: { v: '1' } })
+    const rec = recorder({ pollInterval: 20 })
+    const watcher = vaultSource(client()).watch(request('secret/data/exp', { field: 'v' }), rec.options)
+    await rec.until(isValue('1'))
+    const before = reads('secret/data/exp')
+    while (reads('secret/data/exp') < before + 3) await sleep(10)
+    clock += 3_600_000
+    await rec.until(lastKind('removed'))
+    await admin.write('secret/data/exp', { data: { v: '2' } })
+    await rec.until(isValue('2'))
+    await watcher.stop()
+    expect(rec.events.map((e) => (e.kind === 'value' ? e.value : e.kind))).toEqual(['1', 'removed', '2'])
+  })
+
+  it('a PATCH is a change; versions past max_versions dropping off change nothing', async () => {
+    const admin = vault({ endpoint: double.url, token: double.token })
+    await admin.write('secret/metadata/many', { max_versions: 2 })
+    await admin.write('secret/data/many', { data: { a: '1', b: 'x' } })
+    const rec = recorder({ pollInterval: 20 })
+    const watcher = vaultSource(client()).watch(request('secret/data/many'), rec.options)
+    await rec.until(isValue({ a: '1', b: 'x' }))
+    await admin.update('secret/data/many', { data: { a: '2' } })
+    await rec.until(isValue({ a: '2', b: 'x' }))
+    for (let n = 0; n < 3; n++) await admin.update('secret/data/many', { data: { b: null } })
+    await rec.until(isValue({ a: '2' }))
+    const before = reads('secret/data/many')
+    while (reads('secret/data/many') < before + 3) await sleep(10)
+    await watcher.stop()
+    expect(rec.values()).toEqual([{ a: '1', b: 'x' }, { a: '2', b: 'x' }, { a: '2' }])
+    expect(rec.events.filter((e) => e.kind !== 'value')).toEqual([])
+  })
+})
