@@ -168,7 +168,7 @@ export class MissingDependencyError extends TributaryError {
     cause?: unknown,
   ) {
     super(
-      `${feature} need the optional package "${packageName}", which is not installed: run \`npm install ${packageName}\``,
+      `${feature}: the optional package "${packageName}" is not installed; run \`npm install ${packageName}\``,
       { cause },
     )
   }

@@ -7,7 +7,8 @@
  * always a `number` (a float: very large averages lose precision). SQLite returns numbers and,
  * past 2^53, better-sqlite3's own (lossy) numbers unless its `safeIntegers` mode is on.
  */
-import { sql, type RawBuilder } from 'kysely'
+import type { RawBuilder } from 'kysely'
+import { sql } from './kysely'
 import { readValue, toSqlNumber, type SqlNumber } from './coerce'
 import { type ColumnMeta } from './decorators'
 

@@ -4,7 +4,7 @@
  * database, helper, SQL and bound values. Writes made through a model mark its table's cached
  * reads stale in every store used for them.
  */
-import { type CompiledQuery } from 'kysely'
+import type { CompiledQuery } from 'kysely'
 import { QueryStore } from '../store/query-store'
 import { type QueryKey, type QueryKeyPart } from '../store/key-hash'
 import { InvalidQueryError } from './errors'

@@ -3,7 +3,8 @@
  * (columns, operators, orders, limits), the `where` SQL of their conditions, and their shape —
  * what their SQL depends on — with a {@link Hole} for each value. @internal
  */
-import { sql, type CompiledQuery, type Expression, type RawBuilder, type SqlBool } from 'kysely'
+import type { CompiledQuery, Expression, RawBuilder, SqlBool } from 'kysely'
+import { sql } from './kysely'
 import { writeValue, type ColumnKind } from './coerce'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from './errors'

@@ -6,7 +6,8 @@
  * then the model's own binding (`User.use(db)`), then a parent class's, then `Model.use(db)`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { CompiledQuery, type DatabaseConnection, type Kysely, type QueryResult } from 'kysely'
+import type { DatabaseConnection, Kysely, QueryResult } from 'kysely'
+import { CompiledQuery, loadKysely } from './kysely'
 import { abortError } from '../core/abort'
 import { type AsyncResult } from '../core/async-result'
 import { ModelWithoutDatabaseError } from './errors'
@@ -149,7 +150,8 @@ export function useDatabase(
 
 /**
  * The Kysely that `model` runs on now. Throws a {@link ModelWithoutDatabaseError} naming the
- * model when none is bound. A shard manager overrides it with {@link runWithDatabaseResolver}.
+ * model when none is bound (a `MissingDependencyError` when kysely is not even installed).
+ * A shard manager overrides it with {@link runWithDatabaseResolver}.
  */
 export function resolveDatabase(model: abstract new (...args: never[]) => object): AnyKysely {
   const override = overrides.getStore()
@@ -169,6 +171,8 @@ export function resolveDatabase(model: abstract new (...args: never[]) => object
       )
     }
   }
+  // Without kysely no database can have been made: say what to install, not what to bind.
+  loadKysely()
   throw new ModelWithoutDatabaseError(model.name)
 }
 
@@ -200,7 +204,9 @@ export function withDatabase<DB, T>(db: Kysely<DB>, fn: () => T): T {
   return overrides.run(() => target, fn)
 }
 
-const PID = CompiledQuery.raw('select pg_backend_pid() as pid')
+let pidQuery: CompiledQuery | undefined
+/** `select pg_backend_pid()`, built on first use (kysely loads lazily). */
+const PID = (): CompiledQuery => (pidQuery ??= CompiledQuery.raw('select pg_backend_pid() as pid'))
 
 /** PostgreSQL errors after which the backend closes the connection (SQLSTATE 57P01–57P03). */
 function isFatal(error: unknown): boolean {
@@ -348,7 +354,7 @@ function cancellable<R>(
   return executor.provideConnection(async (connection) => {
     let pid = state.pids.get(connection)
     if (pid === undefined) {
-      const { rows } = await connection.executeQuery<{ pid: number }>(PID)
+      const { rows } = await connection.executeQuery<{ pid: number }>(PID())
       pid = Number(rows[0]?.pid)
       state.pids.set(connection, pid)
     }

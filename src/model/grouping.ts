@@ -3,7 +3,8 @@
  * that model scopes and cross-shard scopes share — its types, the builder, the checks of its
  * aggregates, `having` and order terms, and the SQL a single database runs for it.
  */
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely'
+import type { CompiledQuery, RawBuilder } from 'kysely'
+import { sql } from './kysely'
 import { type AsyncResult } from '../core/async-result'
 import { readAggregate } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'

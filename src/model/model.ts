@@ -1,7 +1,7 @@
 /**
  * `Model`: the base class of a Kysely-backed model with async query helpers.
  */
-import { type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { type AsyncResult } from '../core/async-result'
 import { type ModelCacheOptions } from './cache'
 import { type SqlNumber } from './coerce'

@@ -4,7 +4,8 @@
  * queries it compiles are cached per database, so running the same scope again (or on many
  * databases of one dialect) compiles once.
  */
-import { sql, type CompiledQuery, type Expression, type QueryResult, type SqlBool } from 'kysely'
+import type { CompiledQuery, Expression, QueryResult, SqlBool } from 'kysely'
+import { sql } from './kysely'
 import { AsyncResult } from '../core/async-result'
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import { aggregateExpression, readAggregate, readCount, type AggregateFunction } from './aggregates'

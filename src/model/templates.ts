@@ -7,7 +7,7 @@
  * call) costs no Kysely compile after the first, and shards of one dialect share one
  * compile. @internal
  */
-import { type CompiledQuery } from 'kysely'
+import type { CompiledQuery } from 'kysely'
 import { type AnyKysely } from './connection'
 
 /** Stands for the value at `index` in a compiled template. @internal */

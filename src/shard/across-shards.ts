@@ -2,7 +2,8 @@
  * `acrossShards(Model)` / `Model.acrossShards()`: a scope whose helpers run on every shard at
  * once and return one exactly merged answer (see `merge.ts` for the rules).
  */
-import { sql, type CompiledQuery, type QueryResult, type RawBuilder } from 'kysely'
+import type { CompiledQuery, QueryResult, RawBuilder } from 'kysely'
+import { loadKysely, sql } from '../model/kysely'
 import { AsyncResult } from '../core/async-result'
 import { invalidateTable } from '../model/cache'
 import { readValue, type SqlNumber } from '../model/coerce'
@@ -1031,6 +1032,8 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
   const meta = getModelMeta(model)
   const manager = options.manager ?? shardManagerOf(model)
   if (!manager) {
+    // Without kysely no shard manager can have been made: say what to install first.
+    loadKysely()
     throw new InvalidQueryError(
       meta.model,
       'acrossShards',

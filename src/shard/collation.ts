@@ -5,7 +5,7 @@
  * the database's, so the helper rejects with an {@link UnsupportedCollationError} telling
  * the caller to pass `compare`. Asked once per database and column. @internal
  */
-import { CompiledQuery } from 'kysely'
+import { CompiledQuery } from '../model/kysely'
 import { type AnyKysely } from '../model/connection'
 import { type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { UnsupportedCollationError } from './errors'

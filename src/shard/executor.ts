@@ -2,7 +2,7 @@
  * `ShardedAsyncExecutor`: starts a function on many shards at once (bounded by a concurrency
  * limit, each with an optional timeout) and hands back one `AsyncResult` per shard.
  */
-import { type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { raceAbort } from '../core/abort'
 import { AsyncResult } from '../core/async-result'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'

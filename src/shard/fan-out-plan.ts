@@ -2,7 +2,7 @@
  * The checked shape of a fan-out: its shards, operation name, per-shard timeout and limiter.
  * Shared by `ShardedAsyncExecutor` and the cross-shard helpers.
  */
-import { type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import pLimit from 'p-limit'
 import { type FanOutOptions } from './executor'
 import { type ShardManager } from './shard-manager'

@@ -2,7 +2,8 @@
  * Shard resolvers: which shard a key lives on. `hashShardResolver` (rendezvous hashing),
  * `rangeShardResolver` (key ranges), and `AsyncShardResolver` (a directory lookup, cached).
  */
-import { sql, type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
+import { sql } from '../model/kysely'
 import { raceAbort } from '../core/abort'
 import { AsyncResult } from '../core/async-result'
 import { ShardRoutingError } from './errors'

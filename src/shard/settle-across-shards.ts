@@ -2,7 +2,7 @@
  * The fan-out of the cross-shard helpers (`acrossShards()`): every shard's settlement, never a
  * rejection. Internal: not exported from the package.
  */
-import { type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { CancelToken, fromSignal, type Cancellation } from '../model/connection'

@@ -3,7 +3,7 @@
  * every model helper started inside `fn` to that shard through an `AsyncLocalStorage`.
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { type Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import {
   bindDatabase,
   releaseModelRouter,

@@ -3,7 +3,8 @@
  * needs (partial aggregates, ordered rows with the order columns, distinct values, groups).
  * Compiled once per dialect and reused on every shard of that dialect.
  */
-import { sql, type CompiledQuery, type RawBuilder } from 'kysely'
+import type { CompiledQuery, RawBuilder } from 'kysely'
+import { sql } from '../model/kysely'
 import { writeValue } from '../model/coerce'
 import { columnOf, QueryShape, whereExpression, type Condition, type Order } from '../model/conditions'
 import { databaseState, type AnyKysely } from '../model/connection'

@@ -7,6 +7,7 @@ import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '
 import type { WatchableSource } from '../watch'
 import { consulError, consulValue, type ConsulClientLike, type ConsulKvEntry } from './consul-kv'
 import { watchConsul } from './consul-watcher'
+import { requireOptional } from '../../core/optional'
 
 export type { ConsulClientLike, ConsulGetOptions, ConsulKvEntry } from './consul-kv'
 
@@ -26,6 +27,11 @@ export interface ConsulSourceOptions {
   readonly timeout?: number
   /** The name `fetchFrom` refers to. Defaults to `'consul'`. */
   readonly name?: string
+  /**
+   * A watched key's reads under sustained churn: after a burst of 2, one per this many ms
+   * (Consul's blocking-query guidance; it suggests 15_000). Defaults to 1_000.
+   */
+  readonly churnInterval?: number
 }
 
 /** A client you own plus source options; the source never destroys a client it was given. */
@@ -35,6 +41,8 @@ export interface ConsulSourceClientOptions {
   readonly token?: string
   /** The name `fetchFrom` refers to. Defaults to `'consul'`. */
   readonly name?: string
+  /** As {@link ConsulSourceOptions.churnInterval}. Defaults to 1_000. */
+  readonly churnInterval?: number
 }
 
 type ConsulConstructor = new (options: Record<string, unknown>) => ConsulClientLike
@@ -70,6 +78,7 @@ export function consulSource(
   const options = (given ? {} : clientOrOptions) as ConsulSourceOptions
   const name = given?.name ?? options.name ?? 'consul'
   const token = given ? given.token : undefined
+  const churnInterval = given?.churnInterval ?? options.churnInterval
   const secrets = [given?.token, options.token].filter(
     (s): s is string => typeof s === 'string' && s.length > 0,
   )
@@ -94,8 +103,9 @@ export function consulSource(
       }
       context.signal.addEventListener('abort', onAbort, { once: true })
       let entry: ConsulKvEntry | null | undefined
+      const consul = client() // outside the try: a missing `consul` package is not a failed read
       try {
-        entry = await client().kv.get({ key, ctx, ...(token === undefined ? {} : { token }) })
+        entry = await consul.kv.get({ key, ctx, ...(token === undefined ? {} : { token }) })
       } catch (error) {
         if (context.signal.aborted) throw abortError(context.signal, `${name} fetch`)
         throw consulError(error, name, key, secrets)
@@ -113,6 +123,7 @@ export function consulSource(
         client,
         secrets,
         ...(token === undefined ? {} : { token }),
+        ...(churnInterval === undefined ? {} : { churnInterval }),
       }),
     async close(): Promise<void> {
       owned?.destroy?.()
@@ -127,8 +138,7 @@ function isClient(value: unknown): value is ConsulClientLike {
 }
 
 function createClient(options: ConsulSourceOptions): ConsulClientLike {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require('consul') as ConsulConstructor | { default: ConsulConstructor }
+  const loaded = requireOptional<ConsulConstructor | { default: ConsulConstructor }>('consul', 'consulSource')
   const Consul = typeof loaded === 'function' ? loaded : loaded.default
   const settings: Record<string, unknown> = {}
   if (options.url !== undefined) settings.baseUrl = `${options.url.replace(/\/+$/, '')}/v1`

@@ -3,6 +3,7 @@
  */
 import type { Kysely } from 'kysely'
 import { raceAbort, throwIfAborted } from '../../core/abort'
+import { requireOptional } from '../../core/optional'
 import {
   NETWORK_UNAVAILABLE_CODES,
   SourceError,
@@ -112,9 +113,10 @@ export function databaseSource<DB>(
       let row: Record<string, unknown> | undefined
       const db = typeof dbOrFactory === 'function' ? await open(dbOrFactory, context.resolved) : dbOrFactory
       const untyped = db as unknown as Kysely<Record<string, Record<string, unknown>>>
+      // Loaded outside the try, so a missing kysely is not reported as a failed query.
+      const sql = request.query !== undefined ? loadKysely().sql : undefined
       try {
-        if (request.query !== undefined) {
-          const { sql } = loadKysely()
+        if (request.query !== undefined && sql !== undefined) {
           const result = await raceAbort(
             sql.raw<Record<string, unknown>>(request.query).execute(db as unknown as Kysely<never>),
             context.signal,
@@ -159,8 +161,7 @@ export function databaseSource<DB>(
 }
 
 function loadKysely(): KyselyModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('kysely') as KyselyModule
+  return requireOptional<KyselyModule>('kysely', 'databaseSource')
 }
 
 /** PostgreSQL SQLSTATEs for a server that cannot serve now: starting up, too many connections. */

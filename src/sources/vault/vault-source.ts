@@ -6,6 +6,7 @@ import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import { vaultError, vaultValue, type VaultClientLike } from './vault-kv'
 import { watchVault } from './vault-watcher'
+import { requireOptional } from '../../core/optional'
 
 export type { VaultClientLike, VaultRequestOptions } from './vault-kv'
 
@@ -81,8 +82,9 @@ export function vaultSource(
       throwIfAborted(context.signal, `${name} fetch`)
       const path = (request.key ?? request.property).replace(/^\/+/, '').replace(/^v1\//, '')
       let body: unknown
+      const vault = client() // outside the try: a missing `node-vault` package is not a failed read
       try {
-        body = await raceAbort(client().read(path), context.signal)
+        body = await raceAbort(vault.read(path), context.signal)
       } catch (error) {
         if (context.signal.aborted) throw error
         throw vaultError(error, name, path, redact)
@@ -101,8 +103,10 @@ function isClient(value: unknown): value is VaultClientLike {
 }
 
 function createClient(options: VaultSourceOptions): VaultClientLike {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require('node-vault') as NodeVaultFactory | { default: NodeVaultFactory }
+  const loaded = requireOptional<NodeVaultFactory | { default: NodeVaultFactory }>(
+    'node-vault',
+    'vaultSource',
+  )
   const factory = typeof loaded === 'function' ? loaded : loaded.default
   const settings: Record<string, unknown> = { apiVersion: 'v1' }
   if (options.endpoint !== undefined) settings.endpoint = options.endpoint
