@@ -18,12 +18,65 @@ export interface ConsulWatchSettings {
   readonly token?: string
   /** Strings that must never appear in an error message (tokens). Defaults to none. */
   readonly secrets?: readonly string[]
+  /**
+   * Under churn, the pace reads slow down to once per this many ms, after a burst of
+   * {@link CONSUL_READ_BURST}. Defaults to {@link CONSUL_CHURN_INTERVAL_MS}.
+   */
+  readonly churnInterval?: number
 }
 
 /** The longest a blocking read is held when the component sets no `pollInterval`, in ms. */
 export const CONSUL_WAIT_MS = 60_000
-/** The shortest time between two reads of one key (Consul asks clients to rate-limit), in ms. */
-export const CONSUL_MIN_INTERVAL_MS = 100
+/**
+ * Reads of one key that may follow each other at once (the token bucket's size): Consul's
+ * blocking-query guidance asks for "a couple of quick successive deliveries before it starts to
+ * limit rate — a token bucket with burst of 2".
+ */
+export const CONSUL_READ_BURST = 2
+/**
+ * Under sustained churn, one read of a key per this many ms once the burst is spent (the bucket
+ * gains one token per interval), in ms. Consul's guidance suggests polling "at a reasonable rate
+ * (say every 15 seconds)"; a second keeps configuration changes prompt. Set `churnInterval` on the
+ * source for Consul's 15_000.
+ */
+export const CONSUL_CHURN_INTERVAL_MS = 1_000
+
+/**
+ * A token bucket of `burst` tokens gaining one per `interval` ms: `take` waits until a token is
+ * there and spends it. With tokens left (the happy case, changes rarer than `interval`) it does
+ * not wait at all.
+ *
+ * @example
+ * ```ts
+ * const pacer = createReadPacer(2, 1_000)
+ * await pacer.take(signal) // at once; so is the second; the third waits about a second
+ * ```
+ */
+export function createReadPacer(
+  burst: number,
+  interval: number,
+): { take(signal: AbortSignal): Promise<void>; readonly tokens: number } {
+  let tokens = burst
+  let refilledAt = Date.now()
+  const refill = (): void => {
+    const now = Date.now()
+    tokens = Math.min(burst, tokens + (now - refilledAt) / Math.max(1, interval))
+    refilledAt = now
+  }
+  return {
+    async take(signal) {
+      refill()
+      if (tokens < 1) {
+        await delay(Math.ceil((1 - tokens) * Math.max(1, interval)), signal).catch(() => undefined)
+        refill()
+      }
+      tokens = Math.max(0, tokens - 1)
+    },
+    get tokens() {
+      return tokens
+    },
+  }
+}
 
 /** `kv.get` as the `consul` 2.x client really accepts it (its types omit index/wait/timeout). */
 type BlockingGet = (options: {
@@ -40,7 +93,9 @@ type BlockingGet = (options: {
  * 60_000 ms); each request's timeout is `wait + wait/16` (Consul's jitter) plus a margin, so
  * an idle watcher makes one request per wait period. Rules followed: the first read is not
  * blocking; an index that goes backwards is reset to 0 (a fresh, non-blocking read); an index
- * of 0 or less is taken as 1; reads are at least 100 ms apart; an unchanged index or value is
+ * of 0 or less is taken as 1; reads are paced by a token bucket (a burst of
+ * {@link CONSUL_READ_BURST} reads at once, then one per `churnInterval`, 1_000 ms by default, while
+ * the key keeps changing; no wait at all when changes are rarer); an unchanged index or value is
  * no change; a 404 is a deletion; failures back off exponentially (capped) and a lasting
  * outage is reported once.
  *
@@ -74,13 +129,10 @@ export function watchConsul(
   const loop = async (): Promise<void> => {
     let index = 0
     let failures = 0
-    let lastStart = -Infinity
+    const pacer = createReadPacer(CONSUL_READ_BURST, settings.churnInterval ?? CONSUL_CHURN_INTERVAL_MS)
     while (!signal.aborted) {
-      const since = Date.now() - lastStart
-      if (since < CONSUL_MIN_INTERVAL_MS)
-        await delay(CONSUL_MIN_INTERVAL_MS - since, signal).catch(() => undefined)
+      await pacer.take(signal)
       if (signal.aborted) return
-      lastStart = Date.now()
       try {
         const get = settings.client().kv.get as unknown as BlockingGet
         const [response, entry] = await get.call(settings.client().kv, {
