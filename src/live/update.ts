@@ -85,6 +85,8 @@ export function maskValue(value: unknown, secret: boolean): unknown {
  * `live.current` (or `live.snapshot()`) to catch up.
  */
 export class UpdatesOverflowError extends TributaryError {
+  /** The literal brand its `name` and guard use (bundlers rename classes). */
+  static override readonly kind: string = 'UpdatesOverflowError'
   /** How many updates were dropped. */
   readonly dropped: number
 

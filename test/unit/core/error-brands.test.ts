@@ -40,12 +40,8 @@ describe('error brands', () => {
     const module = require('../../../src') as Tributary
     const classes = errorClasses(module)
     expect(classes.length).toBeGreaterThan(30)
-    // UpdatesOverflowError (src/live/update.ts) is branded by the live components' owner.
     const unbranded = classes
-      .filter(
-        ([name, cls]) =>
-          name !== 'UpdatesOverflowError' && (!Object.hasOwn(cls, 'kind') || cls.kind !== name),
-      )
+      .filter(([name, cls]) => !Object.hasOwn(cls, 'kind') || cls.kind !== name)
       .map(([name]) => name)
     expect(unbranded).toEqual([])
   })
