@@ -4,7 +4,8 @@
  * - `GET /v1/kv/<key>` → 200 `[{LockIndex, Key, Flags, Value (base64 or null), CreateIndex, ModifyIndex}]`,
  *   missing → 404 with an empty body; `X-Consul-Index` on every answer, never 0;
  *   `?raw`, `?recurse`, `?keys` (with `separator`);
- * - blocking reads `?index=N&wait=5s` hold until the query's index passes N or the wait ends, plus
+ * - blocking reads `?index=N&wait=5s` hold until the query's index passes N or the wait ends (a
+ *   missing key's read goes on holding while the key stays missing, as Consul's does), plus
  *   Consul's jitter (a random part of up to wait/16); `wait` is a Go duration (`5` without a unit →
  *   400 `Invalid wait time`), capped at 10 minutes, 5 minutes when absent or 0; `index` an unsigned
  *   integer (else 400 `Invalid index`);
@@ -245,7 +246,18 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
       const asked = parseGoDuration(q.get('wait') ?? '') ?? 0
       const base = asked <= 0 ? DEFAULT_WAIT_MS : Math.min(asked, MAX_WAIT_MS)
       const waitMs = base + Math.max(0, Math.min(jitter(base / 16), base / 16))
-      if (after > 0 && queryIndex(key, prefix) <= after && !closing) {
+      // Consul's blockingquery.Query: a single key that stays missing keeps the read blocked
+      // (its ErrNotFound sentinel raises the minimum index), so writes to other keys do not end it.
+      let min = after
+      let notFound = false
+      const settled = (): boolean => {
+        if (!prefix && !store.has(key)) {
+          if (notFound) min = queryIndex(key, prefix)
+          notFound = true
+        }
+        return queryIndex(key, prefix) > min
+      }
+      if (after > 0 && !settled() && !closing) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
             clearTimeout(timer)
@@ -255,7 +267,7 @@ export async function startConsulDouble(options: ConsulDoubleOptions = {}): Prom
             resolve()
           }
           const check = (): void => {
-            if (closing || queryIndex(key, prefix) > after) done()
+            if (closing || settled()) done()
           }
           const onClose = (): void => done()
           const timer = setTimeout(done, waitMs)

@@ -21,12 +21,14 @@ describe('consul watcher (Consul double, real consul client)', () => {
     await double.close()
   })
 
-  const start = (key: string, waitMs: number, field?: string, churnInterval?: number) => {
+  // Read pacing has its own (fake-timer) tests in consul-pacing.test.ts; here a 20 ms churn
+  // interval keeps it from slowing the protocol cases down.
+  const start = (key: string, waitMs: number, field?: string, churnInterval = 20) => {
     const rec = recorder({ pollInterval: waitMs })
     const watcher = watchConsul(request(key, field === undefined ? {} : { field }), rec.options, {
       name: 'consul',
       client: () => client,
-      ...(churnInterval === undefined ? {} : { churnInterval }),
+      churnInterval,
     })
     return { rec, watcher }
   }
@@ -243,7 +245,7 @@ describe('consul watcher (Consul double, real consul client)', () => {
 
   it('the source object watches through the client it creates', async () => {
     double.set('own/key', '{"a":1}')
-    const source = consulSource({ url: double.url })
+    const source = consulSource({ url: double.url, churnInterval: 20 })
     const rec = recorder({ pollInterval: 5_000 })
     const watcher = source.watch(request('own/key', { field: 'a' }), rec.options)
     await rec.until(isValue(1))

@@ -83,6 +83,19 @@ describe('Consul double: refusals and on-demand failures', () => {
     double = await startConsulDouble()
   })
 
+  it('a read of a missing key is not ended by writes to other keys, only by the key itself', async () => {
+    const at = double.set('other', 'x')
+    const pending = fetch(`${double.url}/v1/kv/absent?index=${at}&wait=5m`)
+    while (!double.requests.some((r) => r.includes(`absent?index=${at}`)))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    double.set('other', 'y')
+    double.set('other', 'z')
+    const created = double.set('absent', 'here')
+    const res = await pending
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-consul-index')).toBe(String(created))
+  })
+
   it('rewind(to): a held read is answered at once with the lower index; rewind(0) reports 0', async () => {
     double.set('k', 'one')
     const at = double.set('k', 'two')
