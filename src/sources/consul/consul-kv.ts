@@ -65,7 +65,8 @@ export function consulValue(
 
 /**
  * Maps a `consul`/papi error to a typed {@link SourceError}; `action` is `'reading'` or
- * `'watching'`. The cause kept is a plain copy (papi errors hold the request headers, tokens
+ * `'watching'`. A 403 names Consul's reason (`ACL not found` for an unknown token,
+ * `Permission denied: …` for one without the right). The cause kept is a plain copy (papi errors hold the request headers, tokens
  * included), with every secret redacted. The network `code` is read from the message when the
  * client lost it (consul's error wrapper re-creates errors that fail `instanceof Error`, as
  * errors from another realm do).
@@ -77,7 +78,13 @@ export function consulError(
   secrets: readonly string[],
   action: 'reading' | 'watching' = 'reading',
 ): SourceError {
-  const e = error as { statusCode?: unknown; code?: unknown; message?: unknown; isTimeout?: unknown }
+  const e = error as {
+    statusCode?: unknown
+    code?: unknown
+    message?: unknown
+    isTimeout?: unknown
+    response?: { body?: unknown }
+  }
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
   let reason = typeof e.message === 'string' ? e.message : String(error)
   for (const secret of secrets) if (secret) reason = reason.split(secret).join('***')
@@ -87,9 +94,15 @@ export function consulError(
   const details = { source: name, key, cause }
   const where = JSON.stringify(key)
   if (status === 403 || status === 401) {
+    // Consul says which: `ACL not found` (a token it does not know) or `Permission denied: …`
+    // (a known token, or the anonymous one, without `key:read`).
+    const body = e.response?.body
+    let said = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : ''
+    for (const secret of secrets) if (secret) said = said.split(secret).join('***')
+    said = said.trim().split('\n')[0]?.slice(0, 200) ?? ''
     return new SourcePermissionError(
       details,
-      `${name}: permission denied ${action} ${where} (ACL, ${status})`,
+      `${name}: permission denied ${action} ${where} (ACL, ${status}${said ? `: ${said}` : ''})`,
     )
   }
   if (

@@ -275,6 +275,8 @@ describe('consul watcher (Consul double, real consul client)', () => {
     await source.close?.()
     const error = (rec.events[0] as { error: Error }).error
     expect(error.name).toBe('SourcePermissionError')
+    // Consul's own reason: the token is unknown to it.
+    expect(error.message).toBe('consul: permission denied watching "acl/key" (ACL, 403: ACL not found)')
     expect(inspect(error, { depth: 8 })).not.toContain(token)
   })
 })

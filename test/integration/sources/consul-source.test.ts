@@ -187,7 +187,9 @@ describe('Consul double with ACLs', () => {
       expect(await good.fetch(request({ key: 'app/port' }), context())).toBe('8080')
       const error = await bad.fetch(request({ key: 'app/port' }), context()).catch((e: unknown) => e)
       expect(isSourcePermissionError(error)).toBe(true)
-      expect((error as Error).message).toContain('app/port')
+      expect((error as Error).message).toBe(
+        'consul: permission denied reading "app/port" (ACL, 403: ACL not found)',
+      )
       expect((error as Error).message).not.toContain('wrong-secret-token')
       expect(JSON.stringify(error)).not.toContain('wrong-secret-token')
       expect(require('node:util').inspect(error, { depth: 10 })).not.toContain('wrong-secret-token')
