@@ -48,6 +48,7 @@ export const CONSUL_CHURN_INTERVAL_MS = 1_000
  *
  * @example
  * ```ts
+ * import { createReadPacer } from 'tributary'
  * const pacer = createReadPacer(2, 1_000)
  * await pacer.take(signal) // at once; so is the second; the third waits about a second
  * ```
