@@ -16,7 +16,7 @@ import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, Table } from '../src'
-import { compare, measure, report, type ComparisonResult } from './support/harness'
+import { compare, cpuPerOp, measure, report, type ComparisonResult } from './support/harness'
 import { instantPostgres as cannedPostgres } from './support/instant-postgres'
 
 const PG_URL = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -217,33 +217,6 @@ async function seed(db: Db, postgres: boolean): Promise<void> {
       score: i,
     })),
   )
-}
-
-/** Median client CPU time per call (µs) of `a` and `b`, `ops` calls at a time, run alternately. */
-async function cpuPerOp(
-  a: () => PromiseLike<unknown>,
-  b: () => PromiseLike<unknown>,
-  ops: number,
-): Promise<[number, number]> {
-  const one = async (fn: () => PromiseLike<unknown>): Promise<number> => {
-    const start = process.cpuUsage()
-    for (let i = 0; i < ops; i++) await fn()
-    const used = process.cpuUsage(start)
-    return (used.user + used.system) / ops
-  }
-  const xs: number[] = []
-  const ys: number[] = []
-  for (let round = 0; round < 9; round++) {
-    if (round % 2 === 0) {
-      xs.push(await one(a))
-      ys.push(await one(b))
-    } else {
-      ys.push(await one(b))
-      xs.push(await one(a))
-    }
-  }
-  const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1] as number
-  return [median(xs), median(ys)]
 }
 
 async function helpers(

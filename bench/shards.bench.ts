@@ -15,7 +15,7 @@ import 'reflect-metadata'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, ShardManager, Table } from '../src'
-import { compare, measure, report, type ComparisonResult } from './support/harness'
+import { compare, cpuPerOp, measure, report, type ComparisonResult } from './support/harness'
 import { instantPostgres as cannedPostgres } from './support/instant-postgres'
 
 const PG_URL = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -118,28 +118,6 @@ function cases(dbs: Db[]): Array<[string, () => PromiseLike<unknown>, () => Prom
   ]
 }
 
-/** Median client CPU time per operation (µs) of `a` and `b`, `ops` at a time, run alternately. */
-async function cpuPerOp(
-  a: () => PromiseLike<unknown>,
-  b: () => PromiseLike<unknown>,
-  ops = OPS,
-): Promise<[number, number]> {
-  const one = async (fn: () => PromiseLike<unknown>): Promise<number> => {
-    const start = process.cpuUsage()
-    for (let i = 0; i < ops; i++) await fn()
-    const used = process.cpuUsage(start)
-    return (used.user + used.system) / ops
-  }
-  const xs: number[] = []
-  const ys: number[] = []
-  for (let round = 0; round < 7; round++) {
-    xs.push(await one(a))
-    ys.push(await one(b))
-  }
-  const median = (v: number[]) => [...v].sort((p, q) => p - q)[v.length >> 1] as number
-  return [median(xs), median(ys)]
-}
-
 /** A PostgreSQL Kysely whose driver answers every query at once with canned rows. */
 function instantPostgres(): Db {
   const rows = Array.from({ length: 20 }, (_, i) => ({
@@ -226,7 +204,7 @@ async function main(): Promise<void> {
       )
       // Wall time on a shared machine is noisy; the client's CPU time per fan-out is what
       // tributary adds, so it is reported beside it.
-      const [subjectCpu, baselineCpu] = await cpuPerOp(subject, baseline)
+      const [subjectCpu, baselineCpu] = await cpuPerOp(subject, baseline, OPS)
       extra[`4 shards ${name}: client CPU µs/op, acrossShards / Promise.all (goal <= 1.10x)`] =
         `${subjectCpu.toFixed(0)} / ${baselineCpu.toFixed(0)} = ${(subjectCpu / baselineCpu).toFixed(2)}x`
     }

@@ -162,3 +162,34 @@ export function report(
       '\n',
   )
 }
+
+/**
+ * Median client CPU time per call (µs, user + system) of `a` and `b`, `ops` calls at a time,
+ * over `rounds` rounds that alternate which side goes first. CPU time, not wall time: a
+ * server's round trip would drown the client's own work.
+ */
+export async function cpuPerOp(
+  a: () => PromiseLike<unknown>,
+  b: () => PromiseLike<unknown>,
+  ops: number,
+  rounds = 9,
+): Promise<[number, number]> {
+  const one = async (fn: () => PromiseLike<unknown>): Promise<number> => {
+    const start = process.cpuUsage()
+    for (let i = 0; i < ops; i++) await fn()
+    const used = process.cpuUsage(start)
+    return (used.user + used.system) / ops
+  }
+  const xs: number[] = []
+  const ys: number[] = []
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      xs.push(await one(a))
+      ys.push(await one(b))
+    } else {
+      ys.push(await one(b))
+      xs.push(await one(a))
+    }
+  }
+  return [median(xs), median(ys)]
+}
