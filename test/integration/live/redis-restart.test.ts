@@ -3,7 +3,7 @@
 // to notifications when a later restart turns it on. A server of the test's own on a free port.
 import Redis from 'ioredis'
 import { redisSource } from '../../../src/sources/redis/redis-source'
-import { describeWithRedisServer, ownRedis, type OwnRedis } from './own-redis'
+import { describeWithRedisServer, ownRedis, type OwnRedis } from '../../support/own-redis'
 import { isValue, recorder, request, sleep, type Reported } from './recorder'
 
 async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
