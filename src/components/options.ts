@@ -6,7 +6,7 @@ import { isCircuitBreaker } from '../resilience/breaker'
 import { retryInputProblem, type RetryInput } from '../resilience/retry'
 import type { ComponentType } from './coerce'
 import { ComponentOptionsError } from './errors'
-import { suggest } from '../core/suggest'
+import { didYouMean } from '../core/suggest'
 
 /** What `validate` may answer: `false` or a message rejects the value; `true`/nothing accepts it. */
 export type ValidationResult = boolean | string | void
@@ -128,11 +128,7 @@ export function checkOptions(
   if (!isPlainObject(options)) return fail(undefined, '@Component needs an options object')
   for (const name of Object.keys(options)) {
     if (!(KNOWN as readonly string[]).includes(name)) {
-      const hint = suggest(name, KNOWN)
-      fail(
-        name,
-        `unknown option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
-      )
+      fail(name, `unknown option ${JSON.stringify(name)}${didYouMean(name, KNOWN)}`)
     }
   }
   const o = options as Partial<Record<keyof ComponentOptions, unknown>>

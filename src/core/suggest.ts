@@ -30,8 +30,11 @@ export function suggest(name: string, known: readonly string[]): string | undefi
   return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
 }
 
-/** `unknown option "x"`, with ` (did you mean "y"?)` when a known name is close. @internal */
-export function unknownOptionMessage(name: string, known: readonly string[]): string {
+/**
+ * ` (did you mean "y"?)` when a known name is close to `name` (each side prefixed with
+ * `prefix`, e.g. `'rateLimit.'`), else `''`: the tail of every "unknown option" message. @internal
+ */
+export function didYouMean(name: string, known: readonly string[], prefix = ''): string {
   const hint = suggest(name, known)
-  return `unknown option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`
+  return hint === undefined ? '' : ` (did you mean ${JSON.stringify(`${prefix}${hint}`)}?)`
 }

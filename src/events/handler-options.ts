@@ -12,7 +12,7 @@
 import { AsyncTimeoutError } from '../core/errors'
 import { Deque } from '../core/deque'
 import { MAX_TIMER_DELAY, setLongTimeout, type LongTimer } from '../core/timers'
-import { suggest } from '../core/suggest'
+import { didYouMean } from '../core/suggest'
 import { retryInputProblem, retryPolicy, type RetryInput } from '../resilience/retry'
 import type { ResiliencePolicy } from '../resilience/policy'
 import { EventBusOptionsError, RateLimitError } from './errors'
@@ -143,11 +143,7 @@ export function checkKnownKeys(
 ): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
-    const hint = suggest(name, known)
-    fail(
-      `${prefix}${name}`,
-      `unknown option${hint ? ` (did you mean ${JSON.stringify(`${prefix}${hint}`)}?)` : ''}`,
-    )
+    fail(`${prefix}${name}`, `unknown option${didYouMean(name, known, prefix)}`)
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from 'cockatiel'
 import { delay, throwIfAborted } from '../core/abort'
 import { hasErrorKind } from '../core/errors'
-import { suggest } from '../core/suggest'
+import { didYouMean } from '../core/suggest'
 import type { PolicyWork, ResiliencePolicy } from './policy'
 
 /** How backoff delays are randomised. */
@@ -80,8 +80,7 @@ export function retryInputProblem(retry: unknown): string | undefined {
   const options = retry as Record<string, unknown>
   for (const name of Object.keys(options)) {
     if (!RETRY_KEYS.includes(name)) {
-      const hint = suggest(name, RETRY_KEYS)
-      return `unknown retry option ${JSON.stringify(name)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`
+      return `unknown retry option ${JSON.stringify(name)}${didYouMean(name, RETRY_KEYS)}`
     }
   }
   const attempts = options.attempts
