@@ -7,14 +7,15 @@ import type { EmitResult } from './types'
 const KINDS = Symbol.for('tributary.error.kinds')
 
 /**
- * One handler failed while an event was delivered. `emit` rejects with an `AggregateError`
- * whose `errors` are these; `onFallible` failures appear in `EmitResult.errors`.
+ * One handler failed while an event was delivered. `emit` rejects with an {@link EmitError}
+ * whose `errors` are these; `onFallible` failures appear in `EmitResult.errors` (the resolved
+ * result, or the rejection's `result`).
  *
  * @example
  * ```ts
- * import { isHandlerError } from 'tributary'
+ * import { isEmitError } from 'tributary'
  * try { await bus.emit(new UserCreated(1)) } catch (e) {
- *   for (const failure of (e as AggregateError).errors) if (isHandlerError(failure)) console.error(failure.handlerName, failure.cause)
+ *   if (isEmitError(e)) for (const failure of e.errors) console.error(failure.handlerName, failure.cause)
  * }
  * ```
  */

@@ -33,8 +33,8 @@ export interface EmitResult {
   /** How many invocations a `rateLimit` with `onLimit: 'drop'` dropped. */
   readonly dropped: number
   /**
-   * Failures of `onFallible` handlers. (A failure of an `on` handler makes `emit` reject
-   * instead.)
+   * Failures of `onFallible` handlers. (A failure of an `on` handler makes `emit` reject with
+   * an `EmitError`, whose `result` is this result, these errors included.)
    */
   readonly errors: readonly HandlerError[]
   /** Wall time from the emit call until every handler settled, in ms. */
