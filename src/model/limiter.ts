@@ -4,6 +4,7 @@
  * than p-limit (a helper with a free slot starts synchronously, with no extra promise or
  * microtask), since every helper passes through it. @internal
  */
+import { Deque } from '../core/deque'
 
 /** Runs `fn` within the limit; resolves or rejects as `fn`'s promise does. @internal */
 export type Limiter = <T>(fn: () => Promise<T>) => Promise<T>
@@ -14,19 +15,10 @@ export function createLimiter(concurrency: number): Limiter {
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`)
   }
   let active = 0
-  let queue: Array<() => void> = []
-  let head = 0
+  const queue = new Deque<() => void>()
   const release = (): void => {
     active--
-    if (head < queue.length) {
-      const next = queue[head] as () => void
-      queue[head++] = undefined as unknown as () => void
-      if (head > 1_024 && head * 2 > queue.length) {
-        queue = queue.slice(head)
-        head = 0
-      }
-      next()
-    }
+    queue.shift()?.()
   }
   const start = <T>(fn: () => Promise<T>): Promise<T> => {
     active++
