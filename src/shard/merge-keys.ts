@@ -15,36 +15,10 @@ import {
   toDecimal,
   type Decimal,
 } from './decimal'
+import { compareCodePoints, compareValues, distinctKey } from './merge'
 
 /** The SQL dialects whose merge rules differ. @internal */
 export type MergeDialect = 'postgres' | 'sqlite' | 'other'
-
-/**
- * Orders two strings by Unicode code point (JavaScript's `<` orders UTF-16 code units, which
- * puts characters past U+FFFF before U+E000–U+FFFF).
- *
- * @example
- * ```ts
- * import { compareCodePoints } from 'tributary'
- * ;['😀', 'ＡＢ'].sort(compareCodePoints) // ['ＡＢ', '😀'], as PostgreSQL's C collation orders them
- * ```
- */
-export function compareCodePoints(a: string, b: string): number {
-  if (a === b) return 0
-  const n = a.length < b.length ? a.length : b.length
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i)
-    let y = b.charCodeAt(i)
-    if (x === y) continue
-    if (x >= 0xd800 && y >= 0xd800) {
-      // Surrogates (U+D800–U+DFFF) stand for code points past U+FFFF: move them above U+FFFF.
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
-    }
-    return x - y
-  }
-  return a.length - b.length
-}
 
 /** How the merge reads, compares and deduplicates one column's raw values. @internal */
 export interface KeyCodec {
@@ -74,17 +48,13 @@ const numberCodec: KeyCodec = {
       ? compareDecimals(asDecimal(a), asDecimal(b))
       : compareNumbers(a, b),
   identity: (k) =>
-    typeof k === 'object' ? decimalIdentity(k as Decimal) : typeof k === 'bigint' ? numberIdentity(k) : k,
+    typeof k === 'object' ? decimalIdentity(k as Decimal) : typeof k === 'bigint' ? distinctKey(k) : k,
 }
 
 function asDecimal(v: unknown): Decimal {
   return typeof v === 'object' && v !== null
     ? (v as Decimal)
     : (toDecimal(v) ?? { int: 0n, scale: 0, special: 'NaN' })
-}
-
-function numberIdentity(v: bigint): number | bigint {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
 }
 
 function rank(v: unknown): number {
@@ -109,7 +79,7 @@ const sqliteCodec: KeyCodec = {
   },
   identity: (k) =>
     typeof k === 'bigint'
-      ? numberIdentity(k)
+      ? distinctKey(k)
       : typeof k === 'string'
         ? `s:${k}`
         : typeof k === 'number'
@@ -120,19 +90,8 @@ const sqliteCodec: KeyCodec = {
 /** Values as tributary reads them (strings by code point, dates by time). */
 const genericCodec: KeyCodec = {
   key: (raw) => (raw instanceof Date ? raw.getTime() : raw),
-  compare: (a, b) => {
-    if (typeof a === 'string' && typeof b === 'string') return compareCodePoints(a, b)
-    if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint'))
-      return compareNumbers(a, b)
-    if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
-    return compareCodePoints(String(a), String(b))
-  },
-  identity: (k) =>
-    typeof k === 'bigint'
-      ? numberIdentity(k)
-      : typeof k === 'object' && k !== null
-        ? `\u0000json:${JSON.stringify(k)}`
-        : k,
+  compare: compareValues,
+  identity: distinctKey,
 }
 
 /**

@@ -16,9 +16,33 @@
  */
 import { type SqlNumber } from '../model/coerce'
 import { ShardMergeLimitError } from './errors'
-import { compareCodePoints } from './merge-keys'
 
-export { compareCodePoints } from './merge-keys'
+/**
+ * Orders two strings by Unicode code point (JavaScript's `<` orders UTF-16 code units, which
+ * puts characters past U+FFFF before U+E000–U+FFFF).
+ *
+ * @example
+ * ```ts
+ * import { compareCodePoints } from 'tributary'
+ * ;['😀', 'ＡＢ'].sort(compareCodePoints) // ['ＡＢ', '😀'], as PostgreSQL's C collation orders them
+ * ```
+ */
+export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0
+  const n = a.length < b.length ? a.length : b.length
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i)
+    let y = b.charCodeAt(i)
+    if (x === y) continue
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Surrogates (U+D800–U+DFFF) stand for code points past U+FFFF: move them above U+FFFF.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
+    }
+    return x - y
+  }
+  return a.length - b.length
+}
 
 function normalize(value: bigint): SqlNumber {
   return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
