@@ -6,7 +6,7 @@
 import type { CompiledQuery, RawBuilder } from 'kysely'
 import { sql } from './kysely'
 import { type AsyncResult } from '../core/async-result'
-import { readAggregate } from './aggregates'
+import { readAggregate, type AggregateFunction } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
 import { columnOf, rowCount, whereExpression, type Condition } from './conditions'
 import { type AnyKysely } from './connection'
@@ -107,7 +107,7 @@ export interface GroupedScope<M extends object, G extends ColumnKey<M>> {
 /** One aggregate, checked. @internal */
 export interface AggregateSpec {
   readonly name: string
-  readonly fn: 'count' | 'sum' | 'avg' | 'min' | 'max'
+  readonly fn: AggregateFunction
   readonly col: ColumnMeta | undefined
   readonly i: number
 }
@@ -180,7 +180,7 @@ export function parseAggregates(meta: ModelMeta, state: GroupingState, aggregate
         `aggregate ${name} must be 'count' or { count|sum|avg|min|max: column }`,
       )
     }
-    return { name, fn: fn as AggregateSpec['fn'], col: columnOf(meta, column), i }
+    return { name, fn: fn as AggregateFunction, col: columnOf(meta, column), i }
   })
 }
 
@@ -271,7 +271,7 @@ export class GroupedBuilder<R> {
 }
 
 /** The SQL of an aggregate over `ref`. @internal */
-export function aggregateSql(fn: AggregateSpec['fn'], col: ColumnMeta | undefined): RawBuilder<unknown> {
+export function aggregateSql(fn: AggregateFunction, col: ColumnMeta | undefined): RawBuilder<unknown> {
   const ref = col ? sql.id(col.name) : sql`*`
   return sql`${sql.raw(fn)}(${ref})`
 }
