@@ -299,14 +299,10 @@ export class QueryStore {
    * ```
    */
   invalidate(prefix: QueryKey = [], options?: { refetch?: InvalidateRefetch }): Promise<void> {
-    const start = prefixOfHash(hashKey(prefix))
     const refetch = options?.refetch ?? 'observed'
-    const pending: Array<Promise<void>> = []
-    for (const [hash, entry] of this.#entries) {
-      if (!hashStartsWith(hash, start)) continue
-      const now = refetch === 'all' || (refetch === 'observed' && entry.isActive)
-      pending.push(entry.invalidate({ refetch: now }))
-    }
+    const pending = this.#matching({ queryKey: prefix }).map((entry) =>
+      entry.invalidate({ refetch: refetch === 'all' || (refetch === 'observed' && entry.isActive) }),
+    )
     return Promise.all(pending).then(noop)
   }
 
