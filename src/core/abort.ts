@@ -3,6 +3,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import { AsyncCancelledError } from './errors'
+import { setLongTimeout } from './timers'
 
 /** A signal combined from several, with a `dispose()` that detaches its listeners. */
 export interface LinkedSignal {
@@ -63,17 +64,25 @@ export function throwIfAborted(signal: AbortSignal | undefined, operation?: stri
 }
 
 /**
- * Resolves after `ms` milliseconds, or rejects with the signal's reason as soon as it aborts.
- * The timer is cleared on abort, so a cancelled wait leaves no open handle.
+ * Resolves after `ms` milliseconds — any duration: past 2^31-1 ms the timer is chained (see
+ * `setLongTimeout`) where Node would fire it after 1 ms — or rejects with the signal's reason
+ * as soon as it aborts. The timer is cleared on abort, so a cancelled wait leaves no open
+ * handle.
+ *
+ * @example
+ * ```ts
+ * import { delay } from 'tributary'
+ * await delay(40 * 86_400_000, AbortSignal.timeout(1_000)) // rejects after 1 s
+ * ```
  */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal))
   return new Promise<void>((resolve, reject) => {
     const onAbort = (): void => {
-      clearTimeout(timer)
+      timer.clear()
       reject(abortError(signal as AbortSignal))
     }
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       signal?.removeEventListener('abort', onAbort)
       resolve()
     }, ms)

@@ -3,7 +3,6 @@
  * integer: a delay above 2³¹−1 ms (about 24.8 days) fires after 1 ms instead. These helpers
  * keep such delays by chaining timers of at most that length.
  */
-import { abortError } from './abort'
 
 /** The longest delay one `setTimeout` keeps: 2³¹−1 ms (about 24.8 days). */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1
@@ -68,29 +67,4 @@ class ChainedTimeout implements LongTimer {
     if (this.#unref) (handle as { unref?: () => void }).unref?.()
     this.#handle = handle
   }
-}
-
-/**
- * Resolves after `ms` milliseconds (any finite duration, see {@link setLongTimeout}), or
- * rejects with the signal's reason as soon as it aborts; the timer is cleared on abort.
- *
- * @example
- * ```ts
- * import { sleep } from 'tributary'
- * await sleep(40 * 86_400_000, AbortSignal.timeout(1_000)) // rejects after 1 s
- * ```
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal))
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      timer.clear()
-      reject(abortError(signal as AbortSignal))
-    }
-    const timer = setLongTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

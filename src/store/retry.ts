@@ -3,9 +3,9 @@
  * `retry` is a count, `true` (for ever), or a predicate of the failure count and error; the
  * delay before retry n (0-based) defaults to `min(1000 * 2 ** n, 30_000)` ms.
  */
-import { linkSignals, raceAbort } from '../core/abort'
+import { delay, linkSignals, raceAbort } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
-import { setLongTimeout, sleep } from '../core/timers'
+import { setLongTimeout } from '../core/timers'
 
 /** How often to retry: a count, `true` (always), `false` (never) or a predicate. */
 export type RetryOption = number | boolean | ((failureCount: number, error: unknown) => boolean)
@@ -85,7 +85,7 @@ export async function runWithRetry<T>(
       if (!again) throw error
       const wait = retryDelayFor(options.retryDelay, failureCount, error)
       failureCount++
-      await sleep(wait, signal)
+      await delay(wait, signal)
       if (options.canRetry && !options.canRetry()) throw error // stopped during the wait
     }
   }

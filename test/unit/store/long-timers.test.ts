@@ -1,6 +1,6 @@
 // core/timers: delays past 2^31-1 ms (which Node fires after 1 ms) kept with chained timers,
 // as the store's gcTime, staleTime, timeout and retryDelay use them.
-import { MAX_TIMER_DELAY, QueryStore, setLongTimeout, sleep } from '../../../src'
+import { MAX_TIMER_DELAY, QueryStore, delay, setLongTimeout } from '../../../src'
 
 const DAY = 86_400_000
 
@@ -46,18 +46,18 @@ describe('long timers', () => {
     expect(fired).toEqual([0, 10])
   })
 
-  it('sleep waits past 2^31-1 ms and rejects with the reason when its signal aborts', async () => {
+  it('delay waits past 2^31-1 ms and rejects with the reason when its signal aborts', async () => {
     const done = jest.fn()
-    void sleep(30 * DAY).then(done)
+    void delay(30 * DAY).then(done)
     await jest.advanceTimersByTimeAsync(29 * DAY)
     expect(done).not.toHaveBeenCalled()
     await jest.advanceTimersByTimeAsync(DAY)
     expect(done).toHaveBeenCalled()
     const controller = new AbortController()
-    const waiting = sleep(30 * DAY, controller.signal)
+    const waiting = delay(30 * DAY, controller.signal)
     controller.abort(new Error('stop'))
     await expect(waiting).rejects.toThrow('stop')
-    await expect(sleep(1, controller.signal)).rejects.toThrow('stop')
+    await expect(delay(1, controller.signal)).rejects.toThrow('stop')
   })
 
   it('a retryDelay of 30 days waits 30 days before the retry', async () => {
