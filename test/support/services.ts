@@ -1,7 +1,8 @@
 /**
- * Where the integration suites find PostgreSQL and Redis, and whether they are up.
+ * Where the integration suites find PostgreSQL, Redis, NATS (JetStream), MariaDB/MySQL and the
+ * etcd binary, and whether they are there.
  *
- * `global-setup.ts` probes both once per run and records the answer in the environment that
+ * `global-setup.ts` probes each once per run and records the answer in the environment that
  * every test worker inherits. Without `CI`, a missing service skips its suites (with one printed
  * line saying how to start it); with `CI` set, a missing service fails the run.
  */
@@ -12,17 +13,44 @@ export const pgUrl = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.
 /** A Redis URL. */
 export const redisUrl = process.env.TRIBUTARY_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
+/** A NATS server URL (JetStream enabled). */
+export const natsUrl = process.env.TRIBUTARY_NATS_URL ?? 'nats://127.0.0.1:4222'
+
+/** A MySQL/MariaDB URL for an administrative connection. */
+export const mysqlUrl = process.env.TRIBUTARY_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test'
+
+/** The etcd server binary the etcd suites start their own members with. */
+export const etcdBinary = process.env.TRIBUTARY_ETCD_BIN ?? 'etcd'
+
 /** True when global setup reached PostgreSQL. */
 export const hasPostgres = process.env.TRIBUTARY_PG_AVAILABLE === '1'
 
 /** True when global setup reached Redis. */
 export const hasRedis = process.env.TRIBUTARY_REDIS_AVAILABLE === '1'
 
+/** True when global setup reached NATS with JetStream. */
+export const hasNats = process.env.TRIBUTARY_NATS_AVAILABLE === '1'
+
+/** True when global setup reached MariaDB/MySQL. */
+export const hasMysql = process.env.TRIBUTARY_MYSQL_AVAILABLE === '1'
+
+/** True when global setup found the etcd binary. */
+export const hasEtcd = process.env.TRIBUTARY_ETCD_AVAILABLE === '1'
+
 /** `describe` when PostgreSQL is up, else a skipped describe (global setup printed why). */
 export const describeWithPostgres: jest.Describe = hasPostgres ? describe : describe.skip
 
 /** `describe` when Redis is up, else a skipped describe (global setup printed why). */
 export const describeWithRedis: jest.Describe = hasRedis ? describe : describe.skip
+
+/** `describe` when NATS with JetStream is up, else a skipped describe (global setup printed why). */
+export const describeWithNats: jest.Describe = hasNats ? describe : describe.skip
+
+/** `describe` when MariaDB/MySQL is up, else a skipped describe (global setup printed why). */
+export const describeWithMysql: jest.Describe = hasMysql ? describe : describe.skip
+
+/** `describe` when the etcd binary is installed, else a skipped describe (global setup printed why). */
+export const describeWithEtcd: jest.Describe = hasEtcd ? describe : describe.skip
 
 /** The SQL dialects the model suites loop over: `TRIBUTARY_DIALECTS` (default `sqlite,postgres`). */
 export function testDialects(): Array<'sqlite' | 'postgres'> {
