@@ -58,6 +58,12 @@ export * from './store/hydration'
 export { replaceEqualDeep } from './store/structural-sharing'
 export * from './components/errors'
 export {
+  isStandardSchema,
+  type StandardSchemaIssue,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
+} from './core/standard-schema'
+export {
   CoercionError,
   createCoercer,
   type Coercer,

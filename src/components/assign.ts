@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../core/abort'
 import { createPolicy } from '../resilience/compose'
 import { createCoercer, type ComponentType } from './coerce'
+import type { StandardSchemaV1 } from '../core/standard-schema'
 import { ComponentError, isComponentError } from './errors'
 import { recordProvenance } from './explain'
 import { finishValue, pickField, type FinishSpec } from './finish'
@@ -40,6 +41,8 @@ export interface AssignOptions {
   type?: ComponentType
   /** Masks the value in errors and `explain`. Defaults to the `@Component` option, else false. */
   secret?: boolean
+  /** A Standard Schema validator run before `validate`. Defaults to the `@Component` option, else none. */
+  schema?: StandardSchemaV1
   /** Checks the value. Defaults to the `@Component` option, else none. */
   validate?: (value: never) => ValidationResult | PromiseLike<ValidationResult>
 }
@@ -89,6 +92,7 @@ export async function asyncAssign<T extends object, K extends keyof T & string>(
     key: definition?.options.key ?? definition?.options.query,
     secret,
     coerce: options.type || !definition ? createCoercer(type) : definition.coerce,
+    schema: options.schema ?? definition?.options.schema,
     validate: options.validate ?? definition?.options.validate,
   }
   let raw: unknown

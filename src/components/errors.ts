@@ -1,8 +1,10 @@
 /**
- * The errors components raise: a bad decorator option, one component that failed, and all the
+ * The errors components raise: a bad decorator option, one component that failed (or whose
+ * schema rejected its value), and all the
  * failures of one resolution gathered into an `AggregateError`.
  */
 import { TributaryError, describeCause, hasErrorKind } from '../core/errors'
+import type { StandardSchemaIssue } from '../core/standard-schema'
 
 const KINDS = Symbol.for('tributary.error.kinds')
 
@@ -99,6 +101,39 @@ export class ComponentError extends TributaryError {
     this.key = details.key
     this.attempts = details.attempts
   }
+}
+
+/** What {@link ComponentSchemaError} records: the component, and the schema's issues. */
+export interface ComponentSchemaErrorDetails extends ComponentErrorDetails {
+  /** What the schema reported (for a secret, its value's text is masked in each message). */
+  readonly issues: ReadonlyArray<StandardSchemaIssue>
+}
+
+/**
+ * A component's Standard Schema (`@Component({ schema })`) rejected its value. A
+ * {@link ComponentError} too; `issues` holds what the schema reported, each with its path.
+ *
+ * @example
+ * ```ts
+ * import { isComponentSchemaError } from 'tributary'
+ * for (const e of resolutionError.errors) if (isComponentSchemaError(e)) console.error(e.issues)
+ * ```
+ */
+export class ComponentSchemaError extends ComponentError {
+  static override readonly kind: string = 'ComponentSchemaError'
+
+  /** The schema's issues. */
+  readonly issues: ReadonlyArray<StandardSchemaIssue>
+
+  constructor(details: ComponentSchemaErrorDetails, problem: string) {
+    super(details, problem)
+    this.issues = details.issues
+  }
+}
+
+/** True when `error` is a {@link ComponentSchemaError}. */
+export function isComponentSchemaError(error: unknown): error is ComponentSchemaError {
+  return hasErrorKind(error, 'ComponentSchemaError')
 }
 
 /** True when `error` is a {@link ComponentError}. */

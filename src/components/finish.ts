@@ -1,10 +1,17 @@
 /**
  * The last steps for one value, shared by `resolve` and `asyncAssign`: pick `field`, coerce to
- * the type, run `validate`. Failures become `ComponentError`s that never show a secret.
+ * the type, run the Standard Schema `schema`, run `validate`. Failures become `ComponentError`s
+ * that never show a secret.
  */
 import { describeCause } from '../core/errors'
+import {
+  describeIssues,
+  type StandardSchemaIssue,
+  type StandardSchemaResult,
+  type StandardSchemaV1,
+} from '../core/standard-schema'
 import { CoercionError, showValue, type Coercer } from './coerce'
-import { ComponentError } from './errors'
+import { ComponentError, ComponentSchemaError } from './errors'
 import type { ValidationResult } from './options'
 
 /** What is needed to finish one value. */
@@ -15,6 +22,7 @@ export interface FinishSpec {
   readonly key: string | undefined
   readonly secret: boolean
   readonly coerce: Coercer
+  readonly schema?: StandardSchemaV1
   readonly validate?: (value: never) => ValidationResult | PromiseLike<ValidationResult>
 }
 
@@ -107,6 +115,65 @@ function validated(spec: FinishSpec, value: unknown, attempts: number): unknown 
   return checkValidation(spec, value, attempts, result)
 }
 
+/** Issues with every occurrence of a secret value's text replaced by `***`. */
+function maskedIssues(
+  issues: ReadonlyArray<StandardSchemaIssue>,
+  value: unknown,
+  secret: boolean,
+): ReadonlyArray<StandardSchemaIssue> {
+  const text = typeof value === 'string' || typeof value === 'number' ? String(value) : ''
+  return issues.map((issue) => ({
+    message:
+      secret && text.length > 0 ? String(issue.message).split(text).join('***') : String(issue.message),
+    path: issue.path,
+  }))
+}
+
+function schemaChecked(spec: FinishSpec, value: unknown, attempts: number, result: unknown): unknown {
+  const answer = result as StandardSchemaResult<unknown> | undefined
+  if (answer && answer.issues !== undefined) {
+    const issues = maskedIssues(Array.from(answer.issues), value, spec.secret)
+    throw new ComponentSchemaError(
+      {
+        className: spec.className,
+        property: spec.property,
+        source: spec.source,
+        key: spec.key,
+        attempts,
+        issues,
+      },
+      `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${describeIssues(issues)}`,
+    )
+  }
+  const checked = answer && 'value' in answer ? answer.value : value
+  return spec.validate === undefined ? checked : validated(spec, checked, attempts)
+}
+
+/** Runs `spec.schema` on the coerced value; its output goes on to `validate`. */
+function schemaValidated(spec: FinishSpec, value: unknown, attempts: number): unknown {
+  const schema = spec.schema
+  if (!schema) return spec.validate === undefined ? value : validated(spec, value, attempts)
+  const schemaError = (error: unknown): never =>
+    fail(
+      spec,
+      attempts,
+      `invalid value ${showValue(value, spec.secret)} for ${spec.property}: the ${schema['~standard'].vendor} schema threw${
+        spec.secret ? '' : `: ${describeCause(error)}`
+      }`,
+      spec.secret ? undefined : error,
+    )
+  let result: unknown
+  try {
+    result = schema['~standard'].validate(value)
+  } catch (error) {
+    schemaError(error)
+  }
+  if (isThenable(result)) {
+    return Promise.resolve(result).then((r) => schemaChecked(spec, value, attempts, r), schemaError)
+  }
+  return schemaChecked(spec, value, attempts, result)
+}
+
 function coercionFailed(spec: FinishSpec, raw: unknown, attempts: number, error: unknown): never {
   return fail(
     spec,
@@ -117,8 +184,8 @@ function coercionFailed(spec: FinishSpec, raw: unknown, attempts: number, error:
 }
 
 /**
- * Coerces and validates `raw`; returns the value, or a promise of it when the parser or the
- * validator is async. Throws a {@link ComponentError} on failure. The common case (a sync
+ * Coerces `raw`, runs the schema (whose output replaces the value) and validates; returns the
+ * value, or a promise of it when the parser, the schema or the validator is async. Throws a {@link ComponentError} on failure. The common case (a sync
  * coercer, no validator) allocates nothing beyond the value itself.
  */
 export function finishValue(spec: FinishSpec, raw: unknown, attempts: number): unknown {
@@ -130,10 +197,11 @@ export function finishValue(spec: FinishSpec, raw: unknown, attempts: number): u
   }
   if (isThenable(value)) {
     return Promise.resolve(value).then(
-      (v) => validated(spec, v, attempts),
+      (v) => schemaValidated(spec, v, attempts),
       (error: unknown) => coercionFailed(spec, raw, attempts, error),
     )
   }
+  if (spec.schema !== undefined) return schemaValidated(spec, value, attempts)
   return spec.validate === undefined ? value : validated(spec, value, attempts)
 }
 

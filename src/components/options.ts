@@ -7,6 +7,7 @@ import { retryInputProblem, type RetryInput } from '../resilience/retry'
 import type { ComponentType } from './coerce'
 import { ComponentOptionsError } from './errors'
 import { didYouMean } from '../core/suggest'
+import { isStandardSchema, type StandardSchemaV1 } from '../core/standard-schema'
 
 /** What `validate` may answer: `false` or a message rejects the value; `true`/nothing accepts it. */
 export type ValidationResult = boolean | string | void
@@ -49,6 +50,12 @@ export interface ComponentOptions<T = unknown> {
   type?: ComponentType
   /** Properties that must resolve first; their values reach the source in `context.resolved` (under `watch()`, a change to one re-fetches this component). Defaults to none. */
   dependsOn?: string | readonly string[]
+  /**
+   * A Standard Schema validator (zod, valibot, arktype…) run on the coerced value: its issues
+   * fail the component with a `ComponentSchemaError`, its output becomes the value (so
+   * transforms and defaults apply). Runs before `validate`. Defaults to none.
+   */
+  schema?: StandardSchemaV1<unknown, T>
   /** Checks the coerced value (sync or async); `false`, a message or a throw rejects it. Defaults to none. */
   validate?: (value: T) => ValidationResult | PromiseLike<ValidationResult>
   /** When false, a missing or failed value leaves the property undefined instead of failing. Defaults to true. */
@@ -98,6 +105,7 @@ const KNOWN: ReadonlyArray<keyof ComponentOptions> = [
   'secret',
   'type',
   'dependsOn',
+  'schema',
   'validate',
   'required',
   'watch',
@@ -155,6 +163,9 @@ export function checkOptions(
   }
   for (const name of ['type', 'validate'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') fail(name, `\`${name}\` must be a function`)
+  }
+  if (o.schema !== undefined && !isStandardSchema(o.schema)) {
+    fail('schema', '`schema` must implement Standard Schema v1 (a `~standard` property with `validate`)')
   }
   const deps = o.dependsOn
   if (

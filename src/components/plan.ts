@@ -134,6 +134,7 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
         key: o.key ?? o.query,
         secret: definition.secret,
         coerce: definition.coerce,
+        schema: o.schema,
         validate: o.validate,
       },
     })
