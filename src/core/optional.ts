@@ -1,6 +1,7 @@
 /**
  * The one loader of tributary's optional peer dependencies (`kysely`, `pg`, `better-sqlite3`,
- * `consul`, `node-vault`, `ioredis`). Nothing requires them at load time: a module that needs
+ * `mysql2`, `consul`, `node-vault`, `ioredis`, `etcd3`, the NATS client, `ws`,
+ * `@opentelemetry/api`, `tsx`). Nothing requires them at load time: a module that needs
  * one calls {@link requireOptional} when the feature is first used, so a config-only
  * application runs with none installed, and a feature used without its package fails with a
  * {@link MissingDependencyError} that says what to install.
@@ -8,7 +9,20 @@
 import { MissingDependencyError } from './errors'
 
 /** The optional peer dependencies tributary may load. */
-export type OptionalPackage = 'kysely' | 'pg' | 'better-sqlite3' | 'consul' | 'node-vault' | 'ioredis'
+export type OptionalPackage =
+  | 'kysely'
+  | 'pg'
+  | 'better-sqlite3'
+  | 'mysql2'
+  | 'consul'
+  | 'node-vault'
+  | 'ioredis'
+  | 'etcd3'
+  | '@nats-io/transport-node'
+  | '@nats-io/jetstream'
+  | 'ws'
+  | '@opentelemetry/api'
+  | 'tsx'
 
 const loaded = new Map<OptionalPackage, unknown>()
 
