@@ -81,8 +81,8 @@ describe('@Component({ schema })', () => {
     const [port, limits] = error.errors
     expect(isComponentSchemaError(port)).toBe(true)
     expect(isComponentError(port)).toBe(true)
-    expect(port.message).toMatch(/^Config\.port \(source "mem", key "port"\): invalid value 70000 for port: /)
-    expect(port.message).toMatch(/65535/)
+    expect(port?.message).toMatch(/^Config\.port \(source "mem", key "port"\): invalid value 70000 for port: /)
+    expect(port?.message).toMatch(/65535/)
     if (!isComponentSchemaError(limits)) throw new Error('expected a schema error')
     expect(limits.issues.map((i) => i.path?.map((p) => (typeof p === 'object' ? p.key : p)))).toEqual([
       ['max'],
@@ -118,7 +118,7 @@ describe('@Component({ schema })', () => {
       mode: 'FAST',
     })
     const error = await failure(resolve(Config, { sources: [memorySource('mem', { mode: 'slow' })] }))
-    expect(error.errors[0].message).toMatch(/must be fast$/)
+    expect(error.errors[0]?.message).toMatch(/must be fast$/)
     expect(seen).toEqual(['FAST', 'SLOW'])
   })
 
@@ -137,7 +137,7 @@ describe('@Component({ schema })', () => {
       @Component({ fetchFrom: 'mem', key: 'b' }) b!: string
     }
     const error = await failure(resolve(Config, { sources: [memorySource('mem', { a: 'x', b: 'y' })] }))
-    expect(error.errors[0].message).toMatch(/the broken schema threw: boom/)
+    expect(error.errors[0]?.message).toMatch(/the broken schema threw: boom/)
     expect(error.resolved).toEqual(['b'])
   })
 
@@ -158,7 +158,7 @@ describe('@Component({ schema })', () => {
     const text = JSON.stringify(error.errors.map((e) => [e.message, isComponentSchemaError(e) && e.issues]))
     expect(text).not.toContain('s3cr3t-value')
     expect(text).not.toContain('hunter2')
-    expect(error.errors[0].message).toMatch(/invalid value \*\*\* for token: token: \*\*\* is too short/)
+    expect(error.errors[0]?.message).toMatch(/invalid value \*\*\* for token: token: \*\*\* is too short/)
   })
 
   it('asyncAssign takes the schema from its options or from the @Component', async () => {
