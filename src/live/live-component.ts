@@ -14,6 +14,7 @@ import { SourceNotFoundError, isSourceNotFoundError } from '../sources/source'
 import type { SourceWatcher, WatchBackoff } from '../sources/watch'
 import { conditionHolds, type LiveSpec } from './live-plan'
 import { createSchedule, type Scheduler } from './scheduling'
+import { watchShared } from './shared-watch'
 import { maskValue, type ComponentUpdate } from './update'
 
 /** What a live component needs from the handle that owns it. */
@@ -48,6 +49,8 @@ const DELETED = 'the key was deleted from the source'
 export class LiveComponent {
   private value: unknown
   private origin: ComponentOrigin
+  /** When the value last came from the source (`performance.now()`), for a shared watch's replay. */
+  private sourcedAt: number
   private session: Session | undefined
   private refetching: AbortController | undefined
   private applying = false
@@ -62,6 +65,7 @@ export class LiveComponent {
   ) {
     this.value = host.instance[spec.property]
     this.origin = origin
+    this.sourcedAt = performance.now()
   }
 
   /** True while a source watcher runs for this component. */
@@ -124,8 +128,12 @@ export class LiveComponent {
     const accept = (): boolean => this.session === session && !controller.signal.aborted
     this.session = session
     try {
-      session.watcher = source.watch(this.spec.planned.request, {
+      // One upstream watcher per (source, key, field, …): see shared-watch.ts.
+      session.watcher = watchShared(source, this.spec.planned.request, {
         signal: controller.signal,
+        dependencies: this.dependencies(),
+        // A value that did not come from the source (cache, fallback) is older than any report.
+        since: this.origin === 'source' ? this.sourcedAt : -Infinity,
         ...(this.spec.pollInterval === undefined ? {} : { pollInterval: this.spec.pollInterval }),
         ...(this.host.backoff === undefined ? {} : { backoff: this.host.backoff }),
         resolved: this.host.resolved(),
@@ -168,6 +176,13 @@ export class LiveComponent {
       return false
     }
     return !isThenable(coerced) && isDeepStrictEqual(coerced, this.value)
+  }
+
+  /** The current values of the components this one `dependsOn`. */
+  private dependencies(): Readonly<Record<string, unknown>> {
+    const values: Record<string, unknown> = {}
+    for (const name of this.spec.planned.definition.dependsOn) values[name] = this.host.instance[name]
+    return values
   }
 
   private restartWatcher(): void {
@@ -315,6 +330,7 @@ export class LiveComponent {
     const removed = origin !== 'source'
     this.value = value
     this.origin = origin
+    if (origin === 'source') this.sourcedAt = performance.now()
     this.host.instance[property] = value
     recordProvenance(this.host.instance, [
       {
