@@ -2,10 +2,15 @@
 // dist/esm that re-exports the CommonJS build by name. One implementation serves both module
 // systems, so an application that loads tributary both ways still has one copy of its state
 // (decorator metadata, model bindings, shard context): no dual-package hazard.
+//
+// Declarations ship per format: dist/cjs/**/*.d.ts for `require`, and the same declarations
+// as dist/esm/**/*.d.mts for `import`, whose relative imports point at each other. An ES
+// module's `import type { Kysely } from 'kysely'` resolves kysely's ESM declarations, so an
+// ESM application's own Kysely (a class with #private members, hence nominal) fits
+// `Model.use(db)`; re-exporting the CommonJS declarations would give it kysely's CommonJS one.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const out = process.env.TRIBUTARY_BUILD_DIR ?? join(root, 'dist')
@@ -24,9 +29,17 @@ execFileSync(
   },
 )
 
-const require = createRequire(import.meta.url)
-const cjs = require(join(out, 'cjs', 'index.js'))
-const names = Object.keys(cjs)
+// The export names, listed by a child whose requires fall back to this checkout's
+// node_modules, so the build also works into a directory outside it (TRIBUTARY_BUILD_DIR).
+const listed = execFileSync(
+  process.execPath,
+  [
+    '-e',
+    `console.log(JSON.stringify(Object.keys(require(${JSON.stringify(join(out, 'cjs', 'index.js'))}))))`,
+  ],
+  { encoding: 'utf8', env: { ...process.env, NODE_PATH: join(root, 'node_modules') } },
+)
+const names = JSON.parse(listed)
   .filter((name) => name !== 'default' && name !== '__esModule')
   .sort()
 for (const name of names) {
@@ -40,5 +53,36 @@ writeFileSync(
     names.map((name) => `export const ${name} = cjs.${name}`).join('\n') +
     '\n',
 )
-writeFileSync(join(out, 'esm', 'index.d.mts'), `export * from '../cjs/index.js'\n`)
-console.log(`built ${out}: cjs + esm (${names.length} exports)`)
+
+/** Every file under `dir` (recursively) whose name ends with `suffix`. */
+function filesUnder(dir, suffix) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(suffix))
+    .map((entry) => join(entry.parentPath ?? entry.path, entry.name))
+}
+
+// `from '…'`, `import('…')`, `import '…'` and `declare module '…'` with a relative specifier.
+const RELATIVE = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bdeclare\s+module\s+)(['"])(\.\.?\/[^'"]*)\2/g
+
+/** The `.d.mts` twin of `file`'s declarations: relative specifiers name the twins (`.mjs`). */
+function esmDeclarations(file) {
+  const from = dirname(file)
+  return readFileSync(file, 'utf8').replace(RELATIVE, (match, lead, quote, specifier) => {
+    const bare = specifier.replace(/\.js$/, '')
+    let target
+    if (existsSync(join(from, `${bare}.d.ts`))) target = `${bare}.mjs`
+    else if (existsSync(join(from, bare, 'index.d.ts'))) target = `${bare}/index.mjs`
+    else throw new Error(`${relative(out, file)}: cannot map ${specifier} to an ESM declaration`)
+    return `${lead}${quote}${target}${quote}`
+  })
+}
+
+const declarations = filesUnder(join(out, 'cjs'), '.d.ts')
+for (const file of declarations) {
+  const twin = join(out, 'esm', relative(join(out, 'cjs'), file)).replace(/\.d\.ts$/, '.d.mts')
+  mkdirSync(dirname(twin), { recursive: true })
+  writeFileSync(twin, esmDeclarations(file))
+}
+console.log(
+  `built ${out}: cjs + esm (${names.length} exports, ${declarations.length} declaration files each)`,
+)

@@ -231,7 +231,7 @@ export class Mutation<TVariables, TResult, TData = unknown, TContext = unknown> 
     )
   }
 
-  /** @internal */
+  /** Calls the listeners with the latest state (the store's notifier does, once per batch). */
   flushListeners(): void {
     const state = this.#state
     if (state === this.#notified) return

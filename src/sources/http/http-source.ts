@@ -35,7 +35,7 @@ export interface HttpSourceOptions {
  * carrying `status` (404 is a `SourceNotFoundError`, 401/403 a `SourcePermissionError`,
  * 429/502/503/504 a `SourceUnavailableError`). The request's `AbortSignal` cancels the request.
  * The bearer token and any credentials in the URL never appear in an error message. `watch`
- * polls with `If-None-Match` and honours `Cache-Control: max-age` (see {@link watchHttp}).
+ * polls with `If-None-Match` and honours `Cache-Control: max-age` (see `watchHttp`).
  *
  * @example
  * ```ts

@@ -69,7 +69,7 @@ export function strongLastModified(headers: Headers, receivedAt: number = Date.n
  * 410, or a missing field, is a removal; a body that cannot be read (bad JSON) is one error
  * report, not an outage. A server that is down or answers 5xx is reported once, then polled
  * with capped backoff; each request times out after 30_000 ms. `stop()` aborts a request in
- * flight.
+ * flight. Reached through `httpSource(...).watch`, which builds the settings. @internal
  *
  * @example
  * ```ts
