@@ -70,6 +70,7 @@ export {
   type ComponentConstructor,
   type ComponentParser,
   type ComponentType,
+  type JsonFactory,
 } from './components/coerce'
 export type { ComponentOptions, ValidationResult, WatchCondition } from './components/options'
 export { componentsOf, type ComponentDefinition } from './components/metadata'

@@ -1,9 +1,15 @@
 /**
- * Loads the user's module for the `tributary` command: JavaScript with `require` (or `import`
- * for `.mjs`), TypeScript through ts-node when it is installed.
+ * Loads the user's module for the `tributary` command, in either module system: `.cjs` with
+ * `require`, `.mjs` with `import`, `.js` as its package's `"type"` says (`require`, or
+ * `import` for an ES module). TypeScript (`.ts`, `.mts`, `.cts`, `.tsx`) loads through tsx
+ * (an optional peer dependency), which compiles each file for the module system it belongs to
+ * and reads the `tsconfig.json` nearest the file; without tsx, Node's own type stripping
+ * where the Node version has it (`process.features.typescript`), or a TypeScript loader the
+ * process already runs (ts-node's `-r ts-node/register`); otherwise a {@link UsageError} that
+ * says to install tsx.
  */
 import { existsSync } from 'node:fs'
-import { extname, resolve as resolvePath } from 'node:path'
+import { dirname, extname, join, resolve as resolvePath } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { UsageError } from './usage-error'
 
@@ -11,45 +17,94 @@ import { UsageError } from './usage-error'
 export type ModuleExports = Readonly<Record<string, unknown>>
 
 const TS_EXTENSIONS = new Set(['.ts', '.cts', '.mts', '.tsx'])
-const REGISTERED = Symbol.for('ts-node.register.instance')
+const TS_NODE_REGISTERED = Symbol.for('ts-node.register.instance')
+
+/** The part of tsx's `tsx/esm/api` the command uses. */
+interface TsxApi {
+  tsImport(specifier: string, options: { parentURL: string; tsconfig?: string }): Promise<ModuleExports>
+}
 
 // A real dynamic import, which TypeScript's CommonJS output would otherwise turn into require().
 const importModule = new Function('specifier', 'return import(specifier)') as (
   specifier: string,
-) => Promise<Record<string, unknown>>
+) => Promise<ModuleExports>
 
 /** Loads `path` (relative to `cwd`) and returns its exports. */
 export async function loadModule(path: string, cwd: string = process.cwd()): Promise<ModuleExports> {
   const file = resolvePath(cwd, path)
   if (!existsSync(file)) throw new UsageError(`module not found: ${path} (looked at ${file})`)
   const extension = extname(file)
-  if (TS_EXTENSIONS.has(extension)) registerTypeScript(path)
-  if (extension === '.mjs') return await importModule(pathToFileURL(file).href)
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require(file) as Record<string, unknown>
-  return loaded
+  if (TS_EXTENSIONS.has(extension)) return await loadTypeScript(path, file)
+  if (extension === '.mjs' || (extension === '.js' && packageType(file) === 'module')) {
+    return await importModule(pathToFileURL(file).href)
+  }
+  return requireFile(file)
 }
 
-function registerTypeScript(path: string): void {
-  if ((process as unknown as Record<symbol, unknown>)[REGISTERED]) return
-  let tsNode: { register(options: Record<string, unknown>): unknown }
+async function loadTypeScript(path: string, file: string): Promise<ModuleExports> {
+  if ((process as unknown as Record<symbol, unknown>)[TS_NODE_REGISTERED] && !isEsm(file)) {
+    return requireFile(file)
+  }
+  const tsx = loadTsx()
+  if (tsx) {
+    const tsconfig = nearest(dirname(file), 'tsconfig.json')
+    return await tsx.tsImport(pathToFileURL(file).href, {
+      parentURL: pathToFileURL(__filename).href,
+      ...(tsconfig === undefined ? {} : { tsconfig }),
+    })
+  }
+  if ((process.features as { typescript?: unknown }).typescript) {
+    return await importModule(pathToFileURL(file).href)
+  }
+  throw new UsageError(
+    `${path} is TypeScript: loading it needs tsx (npm install -D tsx), ` +
+      'or point the command at compiled JavaScript',
+  )
+}
+
+/** tsx's API, or `undefined` when tsx is not installed. */
+function loadTsx(): TsxApi | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    tsNode = require('ts-node') as typeof tsNode
-  } catch {
-    throw new UsageError(
-      `${path} is TypeScript: loading it needs ts-node (npm install --save-dev ts-node typescript), ` +
-        'or point the command at compiled JavaScript',
-    )
+    return require('tsx/esm/api') as TsxApi
+  } catch (error) {
+    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
+    if (code === 'MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'tsx/esm/api'")) {
+      return undefined
+    }
+    throw error
   }
-  tsNode.register({
-    transpileOnly: true,
-    compilerOptions: {
-      module: 'commonjs',
-      experimentalDecorators: true,
-      emitDecoratorMetadata: true,
-    },
-  })
+}
+
+function requireFile(file: string): ModuleExports {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(file) as ModuleExports
+}
+
+/** True when `file` is an ES module by its extension or its package's `"type"`. */
+function isEsm(file: string): boolean {
+  const extension = extname(file)
+  if (extension === '.mts' || extension === '.mjs') return true
+  if (extension === '.cts' || extension === '.cjs') return false
+  return packageType(file) === 'module'
+}
+
+/** The `"type"` of the package `file` belongs to (the nearest package.json), `commonjs` by default. */
+function packageType(file: string): string {
+  const manifest = nearest(dirname(file), 'package.json')
+  if (manifest === undefined) return 'commonjs'
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { type } = require(manifest) as { type?: unknown }
+  return type === 'module' ? 'module' : 'commonjs'
+}
+
+/** The path of the file `name` in `dir` or the nearest directory above it, if any. */
+function nearest(dir: string, name: string): string | undefined {
+  for (let current = dir; ; current = dirname(current)) {
+    const candidate = join(current, name)
+    if (existsSync(candidate)) return candidate
+    if (dirname(current) === current) return undefined
+  }
 }
 
 /** A class or function a module exports. */
