@@ -7,6 +7,7 @@ import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
+import { traced } from '../core/telemetry'
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentResolutionError, isComponentError } from './errors'
@@ -224,13 +225,35 @@ class Resolution {
     )
   }
 
+  /** One call to a source, in an OpenTelemetry client span when an SDK is registered. */
+  private fetchFrom(
+    component: PlannedComponent,
+    source: ComponentSource,
+    context: SourceContext,
+  ): Promise<unknown> {
+    return traced(
+      {
+        name: `fetch ${source.name}`,
+        kind: 'client',
+        attributes: {
+          'tributary.component.class': this.plan.className,
+          'tributary.component.property': component.definition.property,
+          'tributary.source': source.name,
+          ...(component.label === undefined ? {} : { 'tributary.key': component.label }),
+          'tributary.attempt': context.attempt + 1,
+        },
+      },
+      () => source.fetch(component.request, context),
+    )
+  }
+
   /** The common case — no cache, no policy, no shared fetch: one source call, one `then`. */
   private runLean(component: PlannedComponent, started: number): Promise<boolean> {
     const source = this.sources[component.index] as ComponentSource
     this.context ??= { signal: this.signal, attempt: 0, resolved: this.resolved }
     let pending: Promise<unknown>
     try {
-      pending = source.fetch(component.request, this.context)
+      pending = this.fetchFrom(component, source, this.context)
       if (this.abortable) pending = raceAbort(pending, this.signal)
     } catch (error) {
       pending = Promise.reject(error)
@@ -302,7 +325,7 @@ class Resolution {
     const field = source.appliesField === true ? undefined : component.definition.options.field
     if (!component.resilient) {
       const context: SourceContext = { signal, attempt: 0, resolved: this.resolved }
-      const pending = source.fetch(component.request, context)
+      const pending = this.fetchFrom(component, source, context)
       return (signal === neverAborted ? pending : raceAbort(pending, signal)).then(
         (value) => ({ value: present(pickField(value, field)), attempts: 1, origin: 'source' }),
         (error: unknown) => {
@@ -318,7 +341,7 @@ class Resolution {
     const run = policy.execute(({ signal: attemptSignal, attempt }) => {
       attempts = Math.max(attempts, attempt + 1)
       const context: SourceContext = { signal: attemptSignal, attempt, resolved: this.resolved }
-      return source.fetch(component.request, context).then(
+      return this.fetchFrom(component, source, context).then(
         (value) => present(pickField(value, field)),
         (error: unknown) => {
           throw timedOut(error, attemptSignal, signal, operation, component.definition.options.timeout)
@@ -484,10 +507,15 @@ function present(value: unknown): unknown {
  * const config = await resolve(AppConfig, { sources: [envSource()], timeout: 30_000 })
  * ```
  */
-export async function resolve<T extends object>(
-  target: ComponentClass<T>,
-  options: ResolveOptions,
-): Promise<T> {
+export function resolve<T extends object>(target: ComponentClass<T>, options: ResolveOptions): Promise<T> {
+  const className = typeof target === 'function' ? target.name : String(target)
+  return traced(
+    { name: `resolve ${className}`, attributes: { 'tributary.component.class': className } },
+    () => resolveIn(target, options),
+  )
+}
+
+async function resolveIn<T extends object>(target: ComponentClass<T>, options: ResolveOptions): Promise<T> {
   const plan = planFor(target)
   const sources = sourcesFor(plan, options.sources)
   if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {

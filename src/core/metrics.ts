@@ -1,7 +1,10 @@
 /**
- * Counters and latency percentiles per operation name, cheap enough to stay on by default.
+ * Counters and latency percentiles per operation name, cheap enough to stay on by default; each
+ * settled operation also goes to OpenTelemetry's `tributary.operation.duration` histogram when
+ * the application registered a meter provider (see telemetry.ts).
  */
 import { performance } from 'node:perf_hooks'
+import { recordOperationDuration } from './telemetry'
 
 /** Latency figures for one operation, in milliseconds, over the most recent samples. */
 export interface LatencyStats {
@@ -90,7 +93,9 @@ export class OperationCounter {
     this.active--
     if (failed) this.failed++
     else this.succeeded++
-    this.samples[this.next] = (endedAt ?? performance.now()) - startedAt
+    const elapsed = (endedAt ?? performance.now()) - startedAt
+    this.samples[this.next] = elapsed
+    recordOperationDuration(this.name, elapsed / 1000, failed)
     this.next = (this.next + 1) % this.samples.length
     if (this.filled < this.samples.length) this.filled++
   }
