@@ -113,7 +113,9 @@ describe('OpenTelemetry', () => {
         .filter((s) => s.scope.name === 'tributary')
         .flatMap((s) => s.metrics)
         .filter((m) => m.descriptor.name === 'tributary.operation.duration')
-        .flatMap((m) => m.dataPoints)
+        .flatMap(
+          (m) => m.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown>; value: unknown }>,
+        )
         .filter((p) => p.attributes['tributary.operation'] === 'Telemetry.test')
       expect(points.map((p) => p.attributes['tributary.outcome']).sort()).toEqual(['failure', 'success'])
       for (const point of points) expect((point.value as { count: number }).count).toBe(1)
