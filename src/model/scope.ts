@@ -47,6 +47,15 @@ import {
   type GroupTarget,
 } from './grouping'
 import { readerOf, rowReader } from './row-reader'
+import {
+  batchSizeOf,
+  cursorBatches,
+  keysetAfter,
+  keysetBatches,
+  keysetTerms,
+  rowsOf,
+  type StreamOptions,
+} from './row-stream'
 import { Hole, templateFor } from './templates'
 
 /** A model class whose instances are `M`. */
@@ -158,6 +167,22 @@ export interface Scope<M extends object> {
   asyncAll(options?: QueryOptions): AsyncResult<M[]>
   /** Whether any row matches. */
   asyncExists(options?: QueryOptions): AsyncResult<boolean>
+  /**
+   * The rows as model instances, one at a time, read `batchSize` at a time: through a
+   * server-side cursor on PostgreSQL (one pool connection held, in a read-only transaction,
+   * for the iteration), through keyset pages on the order columns and the primary key
+   * elsewhere (and inside a transaction). Memory stays O(batchSize) whatever the row count.
+   * Breaking out of the loop or aborting `signal` closes the cursor; a failed fetch rejects
+   * the iteration with an `AsyncExecutionError` naming `<Model>.stream`.
+   *
+   * @example
+   * ```ts
+   * for await (const user of User.where({ active: true }).orderBy('createdAt').stream({ batchSize: 500 })) {
+   *   if (done(user)) break // closes the cursor
+   * }
+   * ```
+   */
+  stream(options?: StreamOptions): AsyncGenerator<M, void, undefined>
   /** Sets `attributes` on every matching row; returns the number of rows updated. */
   asyncUpdate(attributes: Partial<Attributes<M>>, options?: QueryOptions): AsyncResult<number>
   /** Deletes every matching row; returns the number of rows deleted. */
@@ -649,6 +674,53 @@ class ModelScope<M extends object> implements Scope<M> {
           holed.select(db, sqlite).select(sql.lit(1).as('v')).compile(),
         ),
       (result) => result.rows.length > 0,
+    )
+  }
+
+  stream(options?: StreamOptions): AsyncGenerator<M, void, undefined> {
+    const batchSize = batchSizeOf(this.meta.model, options)
+    const db = resolveDatabase(this.model)
+    const state = databaseState(db)
+    const operation = operationName(this.model, 'stream')
+    const selection = this.selection()
+    const where = whereExpression(this.state.conditions, state.sqlite)
+    const order = this.state.order
+    const table = this.meta.table
+    let batches: ReturnType<typeof cursorBatches>
+    if (state.postgres && !state.transaction) {
+      let qb = db.selectFrom(table).select(selection)
+      if (where) qb = qb.where(where)
+      for (const o of order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
+      batches = cursorBatches(db, qb.compile(), batchSize)
+    } else {
+      const terms = keysetTerms(order, this.meta.primary)
+      if (!terms) {
+        throw new InvalidQueryError(
+          this.meta.model,
+          'primary',
+          `stream() pages by keyset outside PostgreSQL and needs @Column({ primary: true }) on ${this.meta.model}`,
+        )
+      }
+      const nullsLargest = state.postgres
+      batches = keysetBatches(
+        db,
+        (after) => {
+          let qb = db.selectFrom(table).select(selection)
+          if (where) qb = qb.where(where)
+          if (after) qb = qb.where(keysetAfter(terms, after, nullsLargest))
+          for (const t of terms) qb = qb.orderBy(sql.id(t.column.name), t.direction)
+          return qb.limit(batchSize).compile()
+        },
+        (row) => terms.map((t) => row[t.column.property]),
+        batchSize,
+      )
+    }
+    return rowsOf(
+      batches,
+      rowReader(this.model, this.meta.columns),
+      { limit: this.state.limit, offset: this.state.offset },
+      options?.signal,
+      (error) => (isTributaryError(error) ? error : new AsyncExecutionError(operation, error)),
     )
   }
 

@@ -68,6 +68,8 @@ import {
 } from './merge-keys'
 import { type ShardKey, type ShardResolver } from './resolvers'
 import { settleAcrossShards } from './settle-across-shards'
+import { streamAcrossShards, type KeyedRow } from './shard-stream'
+import { batchSizeOf, keysetAfter, keysetTerms, type StreamOptions } from '../model/row-stream'
 import { shardManagerOf, type ShardManager } from './shard-manager'
 import {
   aliased,
@@ -349,6 +351,23 @@ export interface ShardScope<M extends object, Mode extends ShardErrorMode = 'fai
     column: ColumnKey<M>,
     options?: ShardQueryOptions,
   ): AsyncResult<ShardAnswer<Mode, number>>
+  /**
+   * The rows as model instances, one at a time, in the merged order (with `orderBy`; else
+   * every shard in turn): each shard is read `batchSize` rows at a time (a server-side cursor
+   * on PostgreSQL, keyset pages on the order columns and the primary key elsewhere) and the
+   * rows are merged as they arrive, with the same order rules as `asyncAll`. Memory stays
+   * O(shards × batchSize) whatever the row count. Breaking out of the loop or aborting
+   * `signal` closes every shard's reader; a failing shard rejects the iteration with a
+   * `ShardError` naming it (always, whatever `onShardError`) and closes the others.
+   *
+   * @example
+   * ```ts
+   * for await (const user of User.acrossShards().where({ active: true }).orderBy('createdAt').stream({ batchSize: 1_000 })) {
+   *   process(user)
+   * }
+   * ```
+   */
+  stream(options?: StreamOptions): AsyncGenerator<M, void, undefined>
   /** Sets `attributes` on matching rows of every shard; per-shard counts, no cross-shard atomicity. */
   asyncUpdate(attributes: Partial<Attributes<M>>, options?: ShardQueryOptions): AsyncResult<ShardWriteResult>
   /** Deletes matching rows on every shard; per-shard counts, no cross-shard atomicity. */
@@ -840,6 +859,70 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       (rows) => scope.instances(rows)[0],
       options,
     )
+  }
+
+  stream(options?: StreamOptions): AsyncGenerator<M, void, undefined> {
+    const { meta, manager, dialect } = this.ctx
+    const batchSize = batchSizeOf(meta.model, options)
+    const order = this.state.order
+    const codecs = order.map((o) => this.codec(o.column))
+    const nullsLargest = dialect !== 'sqlite'
+    const keys: SortKey<KeyedRow>[] = order.map((o, i) => ({
+      get: (entry) => entry.key[i],
+      direction: o.direction,
+      nullsLargest,
+      compare: (codecs[i] as KeyCodec).compare,
+    }))
+    const selection = [...this.selection(), ...order.map((o, i) => this.keySql(o.column).as(`o${i}`))]
+    const shards = this.targets()
+    const dbs = shards.map((s) => manager.database(s) as unknown as AnyKysely)
+    const terms = keysetTerms(order, meta.primary)
+    if (!terms && dbs.some((db) => !databaseState(db).postgres || databaseState(db).transaction)) {
+      throw new InvalidQueryError(
+        meta.model,
+        'primary',
+        `stream() pages by keyset outside PostgreSQL and needs @Column({ primary: true }) on ${meta.model}`,
+      )
+    }
+    const collated = this.collated(order.map((o) => o.column))
+    const conditions = this.state.conditions
+    return streamAcrossShards({
+      operation: this.operation('stream'),
+      shards,
+      dbs,
+      batchSize,
+      all: (db) => orderedSelect(db, meta, { conditions, order, limit: undefined, offset: undefined }, selection),
+      page: (db, after, n) => {
+        const by = terms as NonNullable<typeof terms>
+        let qb = baseSelect(db, meta, conditions)
+        if (after) qb = qb.where(keysetAfter(by, after, nullsLargest))
+        let ordered = qb.select(selection as never)
+        for (const t of by) ordered = ordered.orderBy(sql.id(t.column.name), t.direction)
+        return ordered.limit(n).compile()
+      },
+      keysetOf: (row) => (terms ?? []).map((t) => row[`c_${t.column.property}`]),
+      keyOf: (row) =>
+        codecs.map((codec, i) => {
+          const raw = row[`o${i}`]
+          return raw === null || raw === undefined ? null : codec.key(raw)
+        }),
+      check: (db) =>
+        collated &&
+        (dialect === 'postgres'
+          ? checkCollations(db, meta, collated)
+          : Promise.reject(
+              new UnsupportedCollationError(
+                meta.model,
+                (collated[0] as ColumnMeta).property,
+                'unknown (a dialect other than PostgreSQL or SQLite)',
+              ),
+            )),
+      compare: rowComparator(keys),
+      read: rowReader(this.ctx.model as ModelClass<M>, meta.columns, 'c_'),
+      limit: this.state.limit,
+      offset: this.state.offset,
+      signal: options?.signal,
+    })
   }
 
   private grouped(
