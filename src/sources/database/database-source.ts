@@ -14,7 +14,30 @@ import {
   type SourceContext,
 } from '../source'
 import type { WatchableSource } from '../watch'
+import { createChannelListener, type ChannelListener, type ListenConnection } from './database-listener'
 import { watchDatabase } from './database-watcher'
+
+/**
+ * PostgreSQL `LISTEN`/`NOTIFY` for a {@link databaseSource}'s watchers: one connection of the
+ * source's own listens on `channel`, and every notification re-runs the watched queries at once.
+ * Install a trigger that notifies with {@link installChangeNotifier}, or send `NOTIFY` yourself.
+ */
+export interface DatabaseNotifyOptions {
+  /** The channel to `LISTEN` on (any payload; a notification means "re-read"). */
+  readonly channel: string
+  /**
+   * How the `LISTEN` connection is opened: a connection string or a `pg` client config (the
+   * optional peer `pg` is loaded then), or a function returning a new, unconnected `pg.Client`.
+   * Kysely's pool cannot be used: a listening connection must stay out of it.
+   */
+  readonly connection: ListenConnection
+  /**
+   * While listening, the query still runs every this many ms, for a change no notification
+   * announced. Defaults to 30_000. (While not listening, the component's `pollInterval` applies,
+   * defaulting to 5_000.)
+   */
+  readonly safetyPollInterval?: number
+}
 
 /** Options of {@link databaseSource}. */
 export interface DatabaseSourceOptions {
@@ -26,6 +49,11 @@ export interface DatabaseSourceOptions {
   readonly valueColumn?: string
   /** The name `fetchFrom` refers to. Defaults to `'database'`. */
   readonly name?: string
+  /**
+   * PostgreSQL only: watch with `LISTEN`/`NOTIFY` instead of polling alone (see
+   * {@link DatabaseNotifyOptions}). Defaults to none: the watchers poll at `pollInterval`.
+   */
+  readonly notify?: DatabaseNotifyOptions
 }
 
 /**
@@ -48,7 +76,8 @@ interface KyselyModule {
  * from the key/value `table` with the key as a bound parameter. No row is a
  * `SourceNotFoundError`; `field` picks a dotted path from a JSON value. Kysely cannot cancel a
  * running query: an aborted signal rejects at once and the query's result is ignored. `watch`
- * re-runs the query at `pollInterval` (see {@link watchDatabase}).
+ * re-runs the query at `pollInterval`, or on PostgreSQL with `notify` when a `NOTIFY` arrives
+ * (see {@link watchDatabase}).
  *
  * @example
  * ```ts
@@ -79,6 +108,7 @@ export function databaseSource<DB>(
   options: DatabaseSourceOptions = {},
 ): WatchableSource {
   const name = options.name ?? 'database'
+  const listener = options.notify ? notifyListener(name, options.notify) : undefined
   let opened: Promise<Kysely<DB>> | undefined
   const open = (
     factory: DatabaseFactory<DB>,
@@ -150,7 +180,18 @@ export function databaseSource<DB>(
       if (request.field === undefined) return value
       return selectField(parseJson(value, name, label, request.field), request.field, details)
     },
-    watch: (request, watchOptions) => watchDatabase(source, request, watchOptions),
+    watch: (request, watchOptions) =>
+      watchDatabase(
+        source,
+        request,
+        watchOptions,
+        listener && {
+          listener: listener(watchOptions.backoff),
+          ...(options.notify?.safetyPollInterval === undefined
+            ? {}
+            : { safetyPollInterval: options.notify.safetyPollInterval }),
+        },
+      ),
     async close(): Promise<void> {
       const pending = opened
       opened = undefined
@@ -158,6 +199,34 @@ export function databaseSource<DB>(
     },
   }
   return source
+}
+
+/** Checks `notify`; the listener is created on the first watch (with that watch's backoff). */
+function notifyListener(
+  name: string,
+  notify: DatabaseNotifyOptions,
+): (backoff: Parameters<typeof createChannelListener>[3]) => ChannelListener {
+  const bad = (message: string): SourceError =>
+    new SourceError(`${name}: notify.${message}`, { source: name })
+  if (typeof notify.channel !== 'string' || notify.channel.length === 0 || notify.channel.length > 63) {
+    throw bad('channel must be a PostgreSQL identifier of 1 to 63 characters')
+  }
+  const { connection } = notify
+  if (!(
+    typeof connection === 'string' ||
+    typeof connection === 'function' ||
+    (typeof connection === 'object' && connection !== null)
+  )) {
+    throw bad(
+      'connection must be a connection string, a pg client config or a function returning a pg.Client',
+    )
+  }
+  const safety = notify.safetyPollInterval
+  if (safety !== undefined && !(typeof safety === 'number' && safety >= 0)) {
+    throw bad('safetyPollInterval must be a number of ms, 0 or more')
+  }
+  let listener: ChannelListener | undefined
+  return (backoff) => (listener ??= createChannelListener(name, notify.channel, connection, backoff))
 }
 
 function loadKysely(): KyselyModule {
