@@ -1,7 +1,8 @@
 /**
- * Turns the raw values sources return (mostly strings) into the property's type: numbers,
- * booleans, dates, URLs, JSON objects and arrays, instances of a class, or whatever a parser
- * function makes of them.
+ * Turns the raw values sources return (mostly strings) into the property's type: numbers
+ * (finite ones), booleans, dates, URLs, JSON objects and arrays, instances of a class, or
+ * whatever a parser function makes of them. Keys that could replace a prototype (`__proto__`,
+ * `constructor`, `prototype`) are dropped from every object parsed or built here.
  */
 import { TributaryError } from '../core/errors'
 
@@ -91,23 +92,70 @@ export function typeOfValue(value: unknown): ComponentConstructor | undefined {
   }
 }
 
+/** Keys that would replace an object's prototype (or reach its class) when assigned. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+function dropUnsafeKey(this: unknown, key: string, value: unknown): unknown {
+  return UNSAFE_KEYS.has(key) ? undefined : value
+}
+
 function parseJson(raw: string, typeName: string): unknown {
   try {
-    return JSON.parse(raw)
+    return JSON.parse(raw, dropUnsafeKey)
   } catch {
     throw new CoercionError(typeName, 'not valid JSON')
   }
 }
 
+/**
+ * A copy of plain data without `__proto__`, `constructor` and `prototype` keys at any depth
+ * (a source may hand over parsed JSON or YAML holding them as own properties); other values
+ * are returned as they are.
+ */
+function withoutUnsafeKeys(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null || depth > 64) return value
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined
+    value.forEach((item, index) => {
+      const clean = withoutUnsafeKeys(item, depth + 1)
+      if (clean !== item) (copy ??= value.slice())[index] = clean
+    })
+    return copy ?? value
+  }
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return value
+  let changed = false
+  const copy: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    if (UNSAFE_KEYS.has(key)) {
+      changed = true
+      continue
+    }
+    const item = (value as Record<string, unknown>)[key]
+    const clean = withoutUnsafeKeys(item, depth + 1)
+    if (clean !== item) changed = true
+    Object.defineProperty(copy, key, { value: clean, enumerable: true, writable: true, configurable: true })
+  }
+  return changed ? copy : value
+}
+
 function toNumber(raw: unknown): unknown {
   if (typeof raw === 'number') {
     if (Number.isNaN(raw)) throw new CoercionError('number', 'NaN')
+    if (!Number.isFinite(raw)) throw new CoercionError('number', 'not a finite number')
     return raw
   }
-  if (typeof raw === 'bigint') return Number(raw)
+  if (typeof raw === 'bigint') {
+    const value = Number(raw)
+    if (!Number.isFinite(value)) throw new CoercionError('number', 'not a finite number')
+    return value
+  }
   if (typeof raw === 'string' && raw.trim() !== '') {
     const value = Number(raw.trim())
-    if (!Number.isNaN(value)) return value
+    if (!Number.isNaN(value)) {
+      if (!Number.isFinite(value)) throw new CoercionError('number', 'not a finite number')
+      return value
+    }
   }
   throw new CoercionError('number')
 }
@@ -175,11 +223,11 @@ function toObject(raw: unknown): unknown {
     const text = raw.trim()
     if (text.startsWith('{') || text.startsWith('[')) return parseJson(text, 'object')
   }
-  return raw
+  return withoutUnsafeKeys(raw)
 }
 
 function toArray(raw: unknown): unknown {
-  if (Array.isArray(raw)) return raw
+  if (Array.isArray(raw)) return withoutUnsafeKeys(raw)
   if (typeof raw === 'string') {
     const text = raw.trim()
     if (text.startsWith('[')) {
@@ -197,7 +245,7 @@ function toInstance(type: ComponentConstructor): (raw: unknown) => unknown {
   const fromJSON = (type as unknown as { fromJSON?: unknown }).fromJSON
   return (raw) => {
     if (raw instanceof type) return raw
-    const data = typeof raw === 'string' ? parseJson(raw, typeName) : raw
+    const data = typeof raw === 'string' ? parseJson(raw, typeName) : withoutUnsafeKeys(raw)
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       throw new CoercionError(typeName, 'expected a JSON object')
     }

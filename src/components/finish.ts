@@ -86,9 +86,24 @@ function fail(spec: FinishSpec, attempts: number, problem: string, cause?: unkno
   )
 }
 
+/**
+ * `text` with every occurrence of a secret value's text replaced by `***` (a user's `validate`
+ * message or thrown error, a schema's issue, may quote the value). Unchanged when not secret.
+ */
+function redacted(spec: FinishSpec, text: string, ...values: unknown[]): string {
+  if (!spec.secret) return text
+  let out = text
+  for (const value of values) {
+    const shown =
+      typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? String(value) : ''
+    if (shown.length > 0) out = out.split(shown).join('***')
+  }
+  return out
+}
+
 function checkValidation(spec: FinishSpec, value: unknown, attempts: number, result: unknown): unknown {
   if (result === false || typeof result === 'string') {
-    const why = typeof result === 'string' ? result : 'validate returned false'
+    const why = typeof result === 'string' ? redacted(spec, result, value) : 'validate returned false'
     fail(spec, attempts, `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${why}`)
   }
   return value
@@ -101,7 +116,7 @@ function validated(spec: FinishSpec, value: unknown, attempts: number): unknown 
     fail(
       spec,
       attempts,
-      `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${describeCause(error)}`,
+      `invalid value ${showValue(value, spec.secret)} for ${spec.property}: ${redacted(spec, describeCause(error), value)}`,
       spec.secret ? undefined : error,
     )
   try {
@@ -117,22 +132,17 @@ function validated(spec: FinishSpec, value: unknown, attempts: number): unknown 
 
 /** Issues with every occurrence of a secret value's text replaced by `***`. */
 function maskedIssues(
+  spec: FinishSpec,
   issues: ReadonlyArray<StandardSchemaIssue>,
   value: unknown,
-  secret: boolean,
 ): ReadonlyArray<StandardSchemaIssue> {
-  const text = typeof value === 'string' || typeof value === 'number' ? String(value) : ''
-  return issues.map((issue) => ({
-    message:
-      secret && text.length > 0 ? String(issue.message).split(text).join('***') : String(issue.message),
-    path: issue.path,
-  }))
+  return issues.map((issue) => ({ message: redacted(spec, String(issue.message), value), path: issue.path }))
 }
 
 function schemaChecked(spec: FinishSpec, value: unknown, attempts: number, result: unknown): unknown {
   const answer = result as StandardSchemaResult<unknown> | undefined
   if (answer && answer.issues !== undefined) {
-    const issues = maskedIssues(Array.from(answer.issues), value, spec.secret)
+    const issues = maskedIssues(spec, Array.from(answer.issues), value)
     throw new ComponentSchemaError(
       {
         className: spec.className,

@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks'
 import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
 import { traced } from '../core/telemetry'
+import { durationProblem, optionsProblem } from '../core/option-checks'
+import { setLongTimeout, type LongTimer } from '../core/timers'
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentResolutionError, isComponentError } from './errors'
@@ -28,7 +30,7 @@ export type { ComponentSources }
 export interface ResolveOptions {
   /** The sources `fetchFrom` names refer to. */
   sources: ComponentSources
-  /** A limit in ms on the whole resolution; what still runs then is cancelled. Defaults to none. */
+  /** A limit in ms on the whole resolution (any length; `Infinity` for none); what still runs then is cancelled. Defaults to none. */
   timeout?: number
   /** Cancels the resolution; `resolve` then rejects with the signal's reason. Defaults to none. */
   signal?: AbortSignal
@@ -516,21 +518,19 @@ export function resolve<T extends object>(target: ComponentClass<T>, options: Re
 }
 
 async function resolveIn<T extends object>(target: ComponentClass<T>, options: ResolveOptions): Promise<T> {
+  checkResolveCall(target, options)
   const plan = planFor(target)
   const sources = sourcesFor(plan, options.sources)
-  if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {
-    throw new RangeError(`resolve timeout must be a number of ms > 0, got ${options.timeout}`)
-  }
   if (options.signal?.aborted) throw abortError(options.signal, `resolve ${plan.className}`)
   const instance = new target()
   let linked: LinkedSignal | undefined
-  let timer: ReturnType<typeof setTimeout> | undefined
-  if (options.signal || options.timeout !== undefined) {
+  let timer: LongTimer | undefined
+  const timeoutMs = options.timeout === Infinity ? undefined : options.timeout
+  if (options.signal || timeoutMs !== undefined) {
     linked = linkSignals(options.signal)
-    const timeoutMs = options.timeout
     if (timeoutMs !== undefined) {
       const controller = linked
-      timer = setTimeout(
+      timer = setLongTimeout(
         () => controller.abort(new AsyncTimeoutError(`resolve ${plan.className}`, timeoutMs)),
         timeoutMs,
       )
@@ -548,7 +548,7 @@ async function resolveIn<T extends object>(target: ComponentClass<T>, options: R
   try {
     await resolution.start()
   } finally {
-    if (timer !== undefined) clearTimeout(timer)
+    timer?.clear()
     linked?.dispose()
   }
   if (options.signal?.aborted) throw abortError(options.signal, `resolve ${plan.className}`)
@@ -566,6 +566,33 @@ async function resolveIn<T extends object>(target: ComponentClass<T>, options: R
     )
   }
   return instance
+}
+
+const RESOLVE_OPTIONS: ReadonlyArray<keyof ResolveOptions> = ['sources', 'timeout', 'signal', 'cache']
+
+/** `resolve`'s arguments, checked before anything runs: what is missing or wrong is named. */
+function checkResolveCall(target: unknown, options: unknown): void {
+  if (typeof target !== 'function') {
+    throw new TypeError(
+      `resolve(target, options): target must be a class with @Component properties, got ${
+        target === null ? 'null' : typeof target
+      }`,
+    )
+  }
+  const where = `resolve(${(target as { name?: string }).name || 'anonymous class'}, options)`
+  const problem = optionsProblem(options, RESOLVE_OPTIONS)
+  if (problem !== undefined) throw new TypeError(`${where}: ${problem}`)
+  const o = options as Partial<Record<keyof ResolveOptions, unknown>>
+  if (o.sources === undefined || o.sources === null || typeof o.sources !== 'object') {
+    throw new TypeError(
+      `${where}: \`sources\` is required: the sources \`fetchFrom\` names, as an array or a { name: source } record, e.g. { sources: [envSource()] }`,
+    )
+  }
+  const timeoutProblem = durationProblem(o.timeout, { positive: true })
+  if (timeoutProblem !== undefined) throw new RangeError(`${where}: \`timeout\` ${timeoutProblem}`)
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new TypeError(`${where}: \`signal\` must be an AbortSignal`)
+  }
 }
 
 function declarationOrder(plan: Plan): Map<string, number> {

@@ -4,6 +4,7 @@
 import { linkSignals } from './abort'
 import { AsyncCancelledError, AsyncTimeoutError } from './errors'
 import { AsyncMetrics, type OperationCounter } from './metrics'
+import { setLongTimeout } from './timers'
 
 /** Options for {@link AsyncResult.from} and {@link AsyncResult.of}. */
 export interface AsyncResultOptions {
@@ -182,14 +183,21 @@ export class AsyncResult<T> implements PromiseLike<T> {
   /**
    * Waits at most `ms` milliseconds; rejects with an {@link AsyncTimeoutError} naming the
    * operation after that. The work keeps running (call {@link cancel} to stop it) and its
-   * eventual failure is observed, never left unhandled.
+   * eventual failure is observed, never left unhandled. Any duration is kept (past 2³¹−1 ms
+   * with chained timers); `Infinity` waits without a limit; a negative or non-number `ms` throws
+   * a `RangeError`.
    */
   waitWithTimeout(ms: number): Promise<T> {
+    if (typeof ms !== 'number' || !(ms >= 0)) {
+      throw new RangeError(
+        `waitWithTimeout: ms must be a number of milliseconds >= 0 (or Infinity), got ${String(ms)}`,
+      )
+    }
     this.markObserved()
-    if (this.state !== PENDING) return this.wait()
+    if (this.state !== PENDING || ms === Infinity) return this.wait()
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new AsyncTimeoutError(this.operation, ms)), ms)
-      this.then(resolve, reject).finally(() => clearTimeout(timer))
+      const timer = setLongTimeout(() => reject(new AsyncTimeoutError(this.operation, ms)), ms)
+      this.then(resolve, reject).finally(() => timer.clear())
     })
   }
 

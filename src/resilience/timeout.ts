@@ -1,11 +1,13 @@
 /**
  * Timeout: aborts the work's `AbortSignal` after a limit and rejects with an
  * `AsyncTimeoutError`. Built on cockatiel's aggressive `TimeoutPolicy`, which does not wait for
- * work that ignores its signal.
+ * work that ignores its signal. A limit past 2³¹−1 ms (which one Node timer cannot hold) is
+ * kept with chained timers; `Infinity` means no limit.
  */
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel'
-import { abortError } from '../core/abort'
+import { abortError, linkSignals, raceAbort } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
+import { MAX_TIMER_DELAY, setLongTimeout } from '../core/timers'
 import type { PolicyWork, ResiliencePolicy } from './policy'
 
 /**
@@ -19,8 +21,20 @@ import type { PolicyWork, ResiliencePolicy } from './policy'
  * ```
  */
 export function timeoutPolicy(ms: number, operation = 'operation'): ResiliencePolicy {
-  if (!(ms >= 0) || !Number.isFinite(ms))
-    throw new RangeError(`timeout must be a finite number >= 0, got ${ms}`)
+  if (typeof ms !== 'number' || !(ms >= 0))
+    throw new RangeError(
+      `timeout must be a number of milliseconds >= 0 (or Infinity for none), got ${String(ms)}`,
+    )
+  if (ms === Infinity) {
+    return {
+      execute: (work, signal) =>
+        raceAbort(
+          Promise.resolve().then(() => work({ signal: signal ?? neverAborted, attempt: 0 })),
+          signal,
+        ),
+    }
+  }
+  if (ms > MAX_TIMER_DELAY) return longTimeoutPolicy(ms, operation)
   const inner = timeout(ms, TimeoutStrategy.Aggressive)
   return {
     async execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T> {
@@ -32,6 +46,31 @@ export function timeoutPolicy(ms: number, operation = 'operation'): ResiliencePo
         // here because the error comes from the cockatiel copy imported above.
         if (error instanceof TaskCancelledError) throw new AsyncTimeoutError(operation, ms)
         throw error
+      }
+    },
+  }
+}
+
+const neverAborted = new AbortController().signal
+
+/** The same contract for a limit one Node timer cannot hold: a chained timer aborts the work. */
+function longTimeoutPolicy(ms: number, operation: string): ResiliencePolicy {
+  return {
+    async execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T> {
+      if (signal?.aborted) throw abortError(signal, operation)
+      const linked = linkSignals(signal)
+      const timer = setLongTimeout(() => linked.abort(new AsyncTimeoutError(operation, ms)), ms)
+      try {
+        return await raceAbort(
+          Promise.resolve().then(() => work({ signal: linked.signal, attempt: 0 })),
+          linked.signal,
+        )
+      } catch (error) {
+        if (signal?.aborted) throw abortError(signal, operation)
+        throw error
+      } finally {
+        timer.clear()
+        linked.dispose()
       }
     },
   }

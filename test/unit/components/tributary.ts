@@ -4,6 +4,8 @@
 import 'reflect-metadata'
 export * from '../../../src/core/errors'
 export * from '../../../src/core/abort'
+export * from '../../../src/core/async-result'
+export * from '../../../src/resilience/timeout'
 export * from '../../../src/resilience/errors'
 export * from '../../../src/resilience/breaker'
 export * from '../../../src/sources/source'
