@@ -45,7 +45,7 @@ async function loadTypeScript(path: string, file: string): Promise<ModuleExports
   if ((process as unknown as Record<symbol, unknown>)[TS_NODE_REGISTERED] && !isEsm(file)) {
     return requireFile(file)
   }
-  const tsx = loadTsx()
+  const tsx = await loadTsx()
   if (tsx) {
     const tsconfig = nearest(dirname(file), 'tsconfig.json')
     return await tsx.tsImport(pathToFileURL(file).href, {
@@ -62,18 +62,27 @@ async function loadTypeScript(path: string, file: string): Promise<ModuleExports
   )
 }
 
-/** tsx's API, or `undefined` when tsx is not installed. */
-function loadTsx(): TsxApi | undefined {
+/**
+ * tsx's API (`tsx/esm/api`, its ES module build: the CommonJS build cannot register its
+ * loader), or `undefined` when tsx is not installed.
+ */
+async function loadTsx(): Promise<TsxApi | undefined> {
+  let manifest: string
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('tsx/esm/api') as TsxApi
+    manifest = require.resolve('tsx/package.json')
   } catch (error) {
-    const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown }
-    if (code === 'MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'tsx/esm/api'")) {
-      return undefined
-    }
+    if ((error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return undefined
     throw error
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { exports } = require(manifest) as { exports?: Record<string, unknown> }
+  const entry = exports?.['./esm/api']
+  const target = typeof entry === 'string' ? entry : (entry as { import?: unknown } | undefined)?.import
+  const file = typeof target === 'string' ? target : (target as { default?: unknown } | undefined)?.default
+  if (typeof file !== 'string') {
+    throw new UsageError(`the installed tsx (${manifest}) has no tsx/esm/api: install tsx 4 (npm install -D tsx)`)
+  }
+  return (await importModule(pathToFileURL(join(dirname(manifest), file)).href)) as unknown as TsxApi
 }
 
 function requireFile(file: string): ModuleExports {

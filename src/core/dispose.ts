@@ -2,7 +2,7 @@
  * The dispose symbols. Node 20 defines `Symbol.dispose` as `Symbol.for('nodejs.dispose')` in
  * its main realm only; other realms (a vm context, jest's test environment) lack it, so fall
  * back to the same registered symbol. Not exported by the package, but public classes' declarations
- * name them (`[DISPOSE](): void`), so they carry no `@internal` tag (stripInternal would drop them).
+ * name them (`[DISPOSE](): void`), so they are not tagged internal (stripInternal would drop them).
  */
 export const DISPOSE: typeof Symbol.dispose = (Symbol.dispose ??
   Symbol.for('nodejs.dispose')) as typeof Symbol.dispose
