@@ -47,6 +47,8 @@ import {
   type GroupTarget,
 } from './grouping'
 import { readerOf, rowReader } from './row-reader'
+import { batcherFor } from './batch-loader'
+import { abortError } from '../core/abort'
 import {
   batchSizeOf,
   cursorBatches,
@@ -86,6 +88,14 @@ export interface QueryOptions {
    * this signal makes a helper reject early. Defaults to none.
    */
   signal?: AbortSignal
+  /**
+   * For `asyncFind`, `asyncFindOrFail` and `asyncFindBy({ column: value })` on a model's
+   * unfiltered scope: whether calls made in the same tick for one model, column and database
+   * are sent together as one `where column in (…)` query (DataLoader's batching; see the
+   * README). `false` sends this call's own query. Calls on a cached or filtered scope, and
+   * inside a transaction, are never batched. Defaults to `true`.
+   */
+  batch?: boolean
 }
 
 /** `asyncTouchAll` arguments: column names, optionally followed by {@link QueryOptions}. */
@@ -612,6 +622,10 @@ class ModelScope<M extends object> implements Scope<M> {
     finish: (row: M | undefined, key: string) => T,
   ): AsyncResult<T> {
     const primary = this.meta.primary
+    if (primary) {
+      const batched = this.batched(helper, primary, id, options, (row) => finish(row, primary.property))
+      if (batched) return batched
+    }
     return this.run(
       helper,
       options,
@@ -636,7 +650,65 @@ class ModelScope<M extends object> implements Scope<M> {
     )
   }
 
+  /**
+   * The lookup of `value` in `col` joined to this tick's batch (see `batch-loader.ts`), or
+   * `undefined` when this call is not batched.
+   */
+  private batched<T>(
+    helper: string,
+    col: ColumnMeta,
+    value: unknown,
+    options: QueryOptions | undefined,
+    finish: (row: M | undefined) => T,
+  ): AsyncResult<T> | undefined {
+    const s = this.state
+    if (options?.batch === false || s.cache || s.conditions.length > 0 || s.order.length > 0) return undefined
+    if (s.limit !== undefined || s.offset !== undefined) return undefined
+    if (value === null || value === undefined || Array.isArray(value)) return undefined
+    const operation = operationName(this.model, helper)
+    let db: AnyKysely
+    let state: ReturnType<typeof databaseState>
+    try {
+      db = resolveDatabase(this.model)
+      state = databaseState(db)
+    } catch (error) {
+      return AsyncResult.reject(error, { operation })
+    }
+    if (state.transaction) return undefined
+    const signal = options?.signal
+    if (signal?.aborted) return AsyncResult.reject(abortError(signal, operation), { operation })
+    const load = (
+      batcherFor(db, this.model, this.meta, col, state.sqlite).load(value, operation) as Promise<
+        M | undefined
+      >
+    ).then(finish)
+    if (!signal) return AsyncResult.from(() => load, { operation })
+    // The caller's signal ends its own wait; the shared query runs on for the others.
+    return AsyncResult.from(
+      (own) =>
+        new Promise<T>((resolve, reject) => {
+          const stop = (): void => reject(abortError(own, operation))
+          own.addEventListener('abort', stop, { once: true })
+          load.then(resolve, reject).finally(() => own.removeEventListener('abort', stop))
+        }),
+      { operation, signal },
+    )
+  }
+
   asyncFindBy(attributes: WhereAttributes<M>, options?: QueryOptions): AsyncResult<M | undefined> {
+    const keys = Object.keys(attributes).filter(
+      (k) => (attributes as Record<string, unknown>)[k] !== undefined,
+    )
+    if (keys.length === 1) {
+      const batched = this.batched(
+        'asyncFindBy',
+        columnOf(this.meta, keys[0]),
+        (attributes as Record<string, unknown>)[keys[0] as string],
+        options,
+        (row) => row,
+      )
+      if (batched) return batched
+    }
     // One new scope, not two (where() then limit()): this runs per call.
     const added = whereConditions(this.meta, attributes, undefined, undefined)
     const scope = this.with({ conditions: [...this.state.conditions, ...added], limit: 1 })

@@ -1,0 +1,141 @@
+/**
+ * Batched lookups (DataLoader's idea, built in): `asyncFind(id)` / `asyncFindBy({ key })`
+ * calls made for one model, one column and one database in the same tick are collected and
+ * sent as one `select … where key in (…)` (chunks of {@link MAX_BATCH_SIZE} keys), each caller
+ * getting its own row or `undefined`.
+ *
+ * - Scheduling as DataLoader's: the batch is sent from a `process.nextTick` queued after the
+ *   promise jobs of the current tick, so loads made in the same synchronous frame and in the
+ *   promise callbacks it sets off join one batch.
+ * - Keys are deduplicated within a batch (equal keys share one lookup); nothing is memoised
+ *   across batches — a later tick asks the database again. Caching is `scope.cached({ ttl })`'s
+ *   job (cached scopes are not batched).
+ * - A failed query rejects every caller of that chunk (each with its own operation name); a
+ *   caller of another chunk or another database (another shard, inside `withShard`) is not
+ *   touched. A caller's `signal` ends only its own wait; the shared query runs on.
+ * @internal
+ */
+import { AsyncExecutionError, isTributaryError } from '../core/errors'
+import { readValue } from './coerce'
+import { executeWith, type AnyKysely } from './connection'
+import { type ColumnMeta, type ModelMeta } from './decorators'
+import { whereExpression } from './conditions'
+import { rowReader } from './row-reader'
+import { sql } from './kysely'
+
+/** The most keys one batched query sends; more are split into several queries. */
+export const MAX_BATCH_SIZE = 1_000
+
+interface Waiter {
+  readonly operation: string
+  readonly resolve: (row: object | undefined) => void
+  readonly reject: (error: unknown) => void
+}
+
+interface Pending {
+  readonly value: unknown
+  readonly waiters: Waiter[]
+}
+
+let resolved: Promise<void> | undefined
+/** DataLoader's `enqueuePostPromiseJob`: after the current tick's promise jobs. */
+function schedule(fn: () => void): void {
+  ;(resolved ??= Promise.resolve()).then(() => process.nextTick(fn))
+}
+
+/** A value's identity as a `Map` key: equal for equal values read by the column's kind. */
+function identity(col: ColumnMeta, raw: unknown): unknown {
+  const v = readValue(col.kind, raw)
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : `\u0000big:${v}`
+  if (v instanceof Date) return `\u0000date:${v.getTime()}`
+  if (typeof v === 'object' && v !== null) return `\u0000json:${JSON.stringify(v)}`
+  return v
+}
+
+class KeyBatcher {
+  private queue: Map<unknown, Pending> | undefined
+
+  constructor(
+    private readonly db: AnyKysely,
+    private readonly model: new () => object,
+    private readonly meta: ModelMeta,
+    private readonly col: ColumnMeta,
+    private readonly sqlite: boolean,
+  ) {}
+
+  load(value: unknown, operation: string): Promise<object | undefined> {
+    return new Promise((resolve, reject) => {
+      if (!this.queue) {
+        this.queue = new Map()
+        schedule(() => this.dispatch())
+      }
+      const key = identity(this.col, value)
+      let pending = this.queue.get(key)
+      if (!pending) this.queue.set(key, (pending = { value, waiters: [] }))
+      pending.waiters.push({ operation, resolve, reject })
+    })
+  }
+
+  private dispatch(): void {
+    const queue = this.queue as Map<unknown, Pending>
+    this.queue = undefined
+    const entries = [...queue]
+    for (let i = 0; i < entries.length; i += MAX_BATCH_SIZE) this.run(entries.slice(i, i + MAX_BATCH_SIZE))
+  }
+
+  private run(chunk: Array<[unknown, Pending]>): void {
+    const { db, meta, col } = this
+    const where = whereExpression(
+      [{ column: col, operator: 'in', value: chunk.map(([, p]) => p.value) }],
+      this.sqlite,
+    )
+    const query = db
+      .selectFrom(meta.table)
+      .select(meta.columns.map((c) => sql.id(c.name).as(c.property)))
+      .where(where as NonNullable<typeof where>)
+      .compile()
+    const read = rowReader(this.model, meta.columns)
+    executeWith(db, query).then(
+      ({ rows }) => {
+        const found = new Map<unknown, Record<string, unknown>>()
+        for (const row of rows as Array<Record<string, unknown>>) {
+          const key = identity(col, row[col.property])
+          if (!found.has(key)) found.set(key, row)
+        }
+        for (const [key, pending] of chunk) {
+          const row = found.get(key)
+          const instance = row ? read(row) : undefined
+          // Each caller its own instance: callers may change what they get.
+          for (const w of pending.waiters)
+            w.resolve(instance && w !== pending.waiters[0] ? read(row as Record<string, unknown>) : instance)
+        }
+      },
+      (error: unknown) => {
+        for (const [, pending] of chunk) {
+          for (const w of pending.waiters) {
+            w.reject(isTributaryError(error) ? error : new AsyncExecutionError(w.operation, error))
+          }
+        }
+      },
+    )
+  }
+}
+
+const batchers = new WeakMap<AnyKysely, Map<object, Map<string, KeyBatcher>>>()
+
+/** The batcher of `model`'s `col` lookups on `db`. @internal */
+export function batcherFor(
+  db: AnyKysely,
+  model: new () => object,
+  meta: ModelMeta,
+  col: ColumnMeta,
+  sqlite: boolean,
+): { load(value: unknown, operation: string): Promise<object | undefined> } {
+  let perDb = batchers.get(db)
+  if (!perDb) batchers.set(db, (perDb = new Map()))
+  let perModel = perDb.get(model)
+  if (!perModel) perDb.set(model, (perModel = new Map()))
+  let batcher = perModel.get(col.name)
+  if (!batcher) perModel.set(col.name, (batcher = new KeyBatcher(db, model, meta, col, sqlite)))
+  return batcher
+}
