@@ -2,7 +2,9 @@
  * `watch(Class, { sources })`: resolve once, then keep the instance current from every source
  * that can watch, with typed updates to iterators, listeners and (optionally) an event bus.
  */
+import { inspect, type InspectOptionsStylized } from 'node:util'
 import { abortError } from '../core/abort'
+import { optionsProblem } from '../core/option-checks'
 import { provenanceRecords, type ComponentOrigin } from '../components/explain'
 import { planFor } from '../components/plan'
 import { resolve, type ComponentClass, type ResolveOptions } from '../components/resolver'
@@ -39,6 +41,15 @@ export interface WatchOptions extends ResolveOptions {
    */
   backoff?: WatchBackoff
 }
+
+const WATCH_OPTIONS: ReadonlyArray<keyof WatchOptions> = [
+  'sources',
+  'timeout',
+  'signal',
+  'cache',
+  'bus',
+  'backoff',
+]
 
 /**
  * A watched instance: `current` is kept up to date in place; every change is an update on
@@ -257,6 +268,25 @@ class LiveHandle<T extends object> implements LiveComponents<T> {
     return this.stopping !== undefined
   }
 
+  /**
+   * What `util.inspect` shows: the class, `current` (which masks its secrets itself), what is
+   * watched and whether it stopped — never the internals, which hold raw values.
+   */
+  [inspect.custom](depth: number, options: InspectOptionsStylized, show: typeof inspect): string {
+    const view = { current: this.current, watching: this.watching, stopped: this.stopped }
+    return `LiveComponents<${this.className}> ${show(view, { ...options, depth: options.depth === null ? null : depth })}`
+  }
+
+  /** What `JSON.stringify` shows: the same as `util.inspect`, with `current` as its own JSON. */
+  toJSON(): { className: string; current: T; watching: readonly string[]; stopped: boolean } {
+    return {
+      className: this.className,
+      current: this.current,
+      watching: this.watching,
+      stopped: this.stopped,
+    }
+  }
+
   stop(): Promise<void> {
     return (this.stopping ??= this.shutdown())
   }
@@ -315,12 +345,21 @@ export async function watch<T extends object>(
   target: ComponentClass<T>,
   options: WatchOptions,
 ): Promise<LiveComponents<T>> {
+  if (typeof target !== 'function') {
+    throw new TypeError(
+      `watch(target, options): target must be a class with @Component properties, got ${target === null ? 'null' : typeof target}`,
+    )
+  }
+  const problem = optionsProblem(options, WATCH_OPTIONS)
+  if (problem !== undefined)
+    throw new TypeError(`watch(${target.name || 'anonymous class'}, options): ${problem}`)
   const plan = planFor(target)
   checkConditions(plan)
   if (options.bus !== undefined && typeof options.bus?.emitAndForget !== 'function') {
     throw new TypeError('watch: `bus` must have an emitAndForget(event) method, such as an AsyncEventBus')
   }
-  const instance = await resolve(target, options)
+  const { sources, timeout, signal, cache } = options
+  const instance = await resolve(target, { sources, timeout, signal, cache })
   const handle = new LiveHandle(instance, plan.className, liveSpecs(plan, options.sources), options)
   await handle.start()
   return handle
