@@ -4,6 +4,7 @@
  * failures of one resolution gathered into an `AggregateError`.
  */
 import { TributaryError, describeCause, hasErrorKind } from '../core/errors'
+import { maskUrlCredentials } from '../core/redact'
 import type { StandardSchemaIssue } from '../core/standard-schema'
 
 const KINDS = Symbol.for('tributary.error.kinds')
@@ -98,7 +99,7 @@ export class ComponentError extends TributaryError {
     this.className = details.className
     this.property = details.property
     this.source = details.source
-    this.key = details.key
+    this.key = details.key === undefined ? undefined : maskUrlCredentials(details.key)
     this.attempts = details.attempts
   }
 }

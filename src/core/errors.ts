@@ -8,6 +8,8 @@
  * copies of the package are installed (where `instanceof` would fail).
  */
 
+import { maskUrlCredentials } from './redact'
+
 const KINDS = Symbol.for('tributary.error.kinds')
 
 /** The brands of a class chain, most derived first, computed once per class. */
@@ -38,7 +40,8 @@ export interface TributaryErrorOptions {
 }
 
 /**
- * The base class of every error tributary throws. Its `name` is the class's literal brand
+ * The base class of every error tributary throws. The userinfo of any URL in its message is
+ * masked (`postgres://***@db/app`). Its `name` is the class's literal brand
  * (`static readonly kind`, equal to the class name in the source) and its `cause` is kept.
  * A subclass of your own should declare `static override readonly kind = 'MyError'` too:
  * without it, its `constructor.name` stands in, which a minifier may change.
@@ -56,7 +59,8 @@ export class TributaryError extends Error {
   declare readonly [KINDS]: ReadonlySet<string>
 
   constructor(message: string, options?: TributaryErrorOptions) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    // A URL's userinfo (a password, a token) never reaches a message, whoever built it.
+    super(maskUrlCredentials(message), options?.cause === undefined ? undefined : { cause: options.cause })
     Object.defineProperty(this, KINDS, { value: new Set(kindsOf(new.target)), enumerable: false })
   }
 

@@ -6,6 +6,7 @@ import {
   Component,
   isAsyncTimeoutError,
   isComponentResolutionError,
+  maskUrlCredentials,
   resolve,
   timeoutPolicy,
 } from './tributary'
@@ -200,7 +201,12 @@ describe("resolve's own arguments", () => {
     ['no options', C, undefined, /resolve\(C, options\): options must be an object, got undefined/],
     ['no sources', C, {}, /resolve\(C, options\): `sources` is required/],
     ['null sources', C, { sources: null }, /`sources` is required/],
-    ['misspelled option', C, { sources: [], timout: 5 }, /unknown option "timout" \(did you mean "timeout"\?\)/],
+    [
+      'misspelled option',
+      C,
+      { sources: [], timout: 5 },
+      /unknown option "timout" \(did you mean "timeout"\?\)/,
+    ],
     ['negative timeout', C, { sources: [], timeout: -1 }, /`timeout` must be a number of milliseconds > 0/],
     ['bad signal', C, { sources: [], signal: 'stop' }, /`signal` must be an AbortSignal/],
   ])('%s: rejects with a message that says what is wrong', async (_, target, options, message) => {
@@ -213,5 +219,38 @@ describe("resolve's own arguments", () => {
     await expect(
       resolve(C, { sources: [memorySource('mem', { a: 'A' })], timeout: Infinity }),
     ).resolves.toEqual({ a: 'A' })
+  })
+})
+
+describe('credentials in a URL are masked in every message', () => {
+  it('maskUrlCredentials hides the userinfo of every URL and leaves the rest', () => {
+    expect(maskUrlCredentials('a postgres://app:s3cret@db:5432/x and https://tok@h.example/p?q=1')).toBe(
+      'a postgres://***@db:5432/x and https://***@h.example/p?q=1',
+    )
+    expect(maskUrlCredentials('mail me at a@b.example, see http://h.example/@x')).toBe(
+      'mail me at a@b.example, see http://h.example/@x',
+    )
+  })
+
+  it("in a component's key and message, and in a source error passed through", async () => {
+    class Remote {
+      @Component({ fetchFrom: 'mem', key: 'https://user:hunter2@api.example/config' }) config!: string
+    }
+    const source = memorySource(
+      'mem',
+      {},
+      {
+        failures: {
+          'https://user:hunter2@api.example/config': new Error(
+            'connect ECONNREFUSED for https://user:hunter2@api.example/config',
+          ),
+        },
+      },
+    )
+    const error = await failure(resolve(Remote, { sources: [source] }))
+    const component = error.errors[0]
+    expect(component?.key).toBe('https://***@api.example/config')
+    expect(error.message + (component?.message ?? '')).not.toContain('hunter2')
+    expect(component?.message).toMatch(/key "https:\/\/\*\*\*@api\.example\/config"/)
   })
 })

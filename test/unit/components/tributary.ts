@@ -3,6 +3,7 @@
 // shapes are the ones `tributary` exports (src/index.ts re-exports each of these files).
 import 'reflect-metadata'
 export * from '../../../src/core/errors'
+export * from '../../../src/core/redact'
 export * from '../../../src/core/abort'
 export * from '../../../src/core/async-result'
 export * from '../../../src/resilience/timeout'
