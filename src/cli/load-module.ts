@@ -80,7 +80,9 @@ async function loadTsx(): Promise<TsxApi | undefined> {
   const target = typeof entry === 'string' ? entry : (entry as { import?: unknown } | undefined)?.import
   const file = typeof target === 'string' ? target : (target as { default?: unknown } | undefined)?.default
   if (typeof file !== 'string') {
-    throw new UsageError(`the installed tsx (${manifest}) has no tsx/esm/api: install tsx 4 (npm install -D tsx)`)
+    throw new UsageError(
+      `the installed tsx (${manifest}) has no tsx/esm/api: install tsx 4 (npm install -D tsx)`,
+    )
   }
   return (await importModule(pathToFileURL(join(dirname(manifest), file)).href)) as unknown as TsxApi
 }
