@@ -6,13 +6,27 @@
  * the watchers' cycles.
  * Goals from issue 4: p50 under 50 ms plus the configured debounce for file and Consul; an
  * idle Consul watcher makes no more than one request per wait period.
+ * PostgreSQL (issue 15, skipped when it is down): a row changed with UPDATE, watched with
+ * `notify` (LISTEN on the installChangeNotifier trigger's channel) against the polling watcher
+ * every 500 ms; goal p50 < 50 ms.
  * Each latency row is reported as a comparison against its budget (ratio < 1 meets the goal).
  */
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Component, consulSource, envSource, fileSource, watch, type LiveComponents } from '../src'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Client, Pool } from 'pg'
+import {
+  Component,
+  consulSource,
+  databaseSource,
+  envSource,
+  fileSource,
+  installChangeNotifier,
+  watch,
+  type LiveComponents,
+} from '../src'
 import { startConsulDouble } from '../test/support/consul-double'
 import { report, type ComparisonResult } from './support/harness'
 
@@ -39,9 +53,10 @@ async function latency(
   live: LiveComponents<{ n: number }>,
   change: (n: number) => void,
   gap: () => number,
+  changes = CHANGES,
 ): Promise<Latency> {
   const samples: number[] = []
-  for (let i = 1; i <= WARMUP + CHANGES; i++) {
+  for (let i = 1; i <= WARMUP + changes; i++) {
     await sleep(gap())
     const delivered = new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`change ${i} was not delivered within 10 s`)), 10_000)
@@ -121,6 +136,63 @@ async function envLatency(pollInterval: number): Promise<Latency> {
   }
 }
 
+/** The polling baseline's changes: each waits about pollInterval / 2, so fewer of them. */
+const PG_POLL_CHANGES = 40
+const PG_POLL_INTERVAL_MS = 500
+
+/**
+ * PostgreSQL: a key/value row changed with UPDATE, watched with `notify` (LISTEN on a channel
+ * the installChangeNotifier trigger notifies; safety poll 30 s) or by polling every 500 ms.
+ * Undefined when PostgreSQL is down (the case is skipped with a message).
+ */
+async function postgresLatency(mode: 'notify' | 'poll'): Promise<Latency | undefined> {
+  const adminUrl = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  const admin = new Client({ connectionString: adminUrl, connectionTimeoutMillis: 2_000 })
+  try {
+    await admin.connect()
+  } catch (error) {
+    console.log(`PostgreSQL ${mode}: skipped, PostgreSQL is not reachable (${(error as Error).message})`)
+    return undefined
+  }
+  const name = `tributary_bench_live_${process.pid}`
+  await admin.query(`CREATE DATABASE ${name}`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const database = { url: url.toString() }
+  const pool = new Pool({ connectionString: database.url, max: 4 })
+  pool.on('error', () => undefined)
+  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) })
+  try {
+    await sql`CREATE TABLE config (key text PRIMARY KEY, value text)`.execute(db)
+    await sql`INSERT INTO config VALUES ('n', '0')`.execute(db)
+    await installChangeNotifier(db, { table: 'config', channel: 'bench_changed' })
+    const source =
+      mode === 'notify'
+        ? databaseSource(db, { notify: { channel: 'bench_changed', connection: database.url } })
+        : databaseSource(db)
+    const pollInterval = mode === 'notify' ? 30_000 : PG_POLL_INTERVAL_MS
+    class DbConfig {
+      @Component({ fetchFrom: 'database', key: 'n', pollInterval }) n!: number
+    }
+    const live = await watch(DbConfig, { sources: [source] })
+    await sleep(200) // the LISTEN connection is up
+    try {
+      const update = (n: number): void =>
+        void sql`UPDATE config SET value = ${String(n)} WHERE key = 'n'`.execute(db).catch(console.error)
+      return mode === 'notify'
+        ? await latency(live, update, between(10, 60))
+        : // gaps over a whole interval, so changes land at random points of the poll cycle
+          await latency(live, update, between(10, PG_POLL_INTERVAL_MS), PG_POLL_CHANGES)
+    } finally {
+      await live.stop()
+    }
+  } finally {
+    await db.destroy()
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  }
+}
+
 /** Requests an idle Consul watcher makes while nothing changes, after its first read. */
 async function idleConsulRequests(): Promise<number> {
   const double = await startConsulDouble()
@@ -164,6 +236,8 @@ async function main(): Promise<void> {
   const consul0 = await consulLatency(0)
   const consul50 = await consulLatency(50)
   const env50 = await envLatency(50)
+  const pgNotify = await postgresLatency('notify')
+  const pgPoll = await postgresLatency('poll')
   const idle = await idleConsulRequests()
   const perWait = idle / (IDLE_OBSERVE_MS / IDLE_WAIT_MS)
   console.log(
@@ -179,6 +253,23 @@ async function main(): Promise<void> {
     row('consul double, debounce 50', consul50, 100, '< 1 (p50 < 50 ms + 50 ms)'),
     row('env, pollInterval 50', env50, 50, 'none (polling: about pollInterval / 2)'),
   ]
+  if (pgNotify) results.push(row('postgres LISTEN/NOTIFY (trigger)', pgNotify, 50, '< 1 (p50 < 50 ms)'))
+  if (pgNotify && pgPoll) {
+    console.log(
+      `postgres polling every ${PG_POLL_INTERVAL_MS} ms: p50 ${pgPoll.p50.toFixed(1)} ms, p99 ${pgPoll.p99.toFixed(1)} ms`,
+    )
+    results.push({
+      name: `postgres: NOTIFY vs polling every ${PG_POLL_INTERVAL_MS} ms, p50 latency`,
+      subject: 'notify p50',
+      baseline: `poll ${PG_POLL_INTERVAL_MS} ms p50`,
+      subjectMs: pgNotify.p50,
+      baselineMs: pgPoll.p50,
+      ratio: pgNotify.p50 / pgPoll.p50,
+      operationsPerRun: 1,
+      runs: CHANGES,
+      goal: '< 1',
+    })
+  }
   const ms = (l: Latency) => ({ p50Ms: l.p50, p99Ms: l.p99, maxMs: l.max })
   report('live', results, {
     changesPerCase: CHANGES,
@@ -187,6 +278,8 @@ async function main(): Promise<void> {
     consulDebounce0: ms(consul0),
     consulDebounce50: ms(consul50),
     envPoll50: ms(env50),
+    ...(pgNotify ? { postgresNotify: ms(pgNotify) } : {}),
+    ...(pgPoll ? { postgresPoll500: ms(pgPoll) } : {}),
     idleConsulWaitMs: IDLE_WAIT_MS,
     idleConsulRequestsPerMinute: (idle * 60_000) / IDLE_OBSERVE_MS,
     idleConsulRequestsPerWaitPeriod: perWait,
