@@ -48,7 +48,7 @@ export interface ChannelListener {
   readonly connected: boolean
 }
 
-/** Quotes `name` as a PostgreSQL identifier. */
+/** Quotes `name` as a PostgreSQL identifier. @internal */
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
@@ -59,7 +59,8 @@ interface PgModule {
 
 /**
  * A listener on `channel` through `connection`, idle until its first subscriber. `name` is the
- * source's name (for errors); `backoff` paces reconnects.
+ * source's name (for errors); `backoff` paces reconnects. `databaseSource` creates one per
+ * source when `notify` is set. @internal
  */
 export function createChannelListener(
   name: string,
