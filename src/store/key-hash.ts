@@ -35,7 +35,35 @@ export function isQueryKeyError(error: unknown): error is QueryKeyError {
   return hasErrorKind(error, 'QueryKeyError')
 }
 
-function encode(value: unknown, path: string): string {
+/** Nesting below which no cycle check is made (a key that deep is almost surely cyclic). */
+const TRACK_FROM_DEPTH = 32
+
+/**
+ * Encodes one part. Past {@link TRACK_FROM_DEPTH} levels the objects on the current path are
+ * tracked, so a cycle (an array or object holding itself, or a `toJSON` returning itself) is a
+ * {@link QueryKeyError} at the position where it closes — while the common shallow key pays
+ * nothing for the check.
+ */
+function encode(value: unknown, path: string, depth = 0, ancestors?: Set<object>): string {
+  if (depth >= TRACK_FROM_DEPTH && typeof value === 'object' && value !== null) {
+    ancestors ??= new Set()
+    if (ancestors.has(value)) throw new QueryKeyError(path, 'refers back to itself (a cycle)')
+    ancestors.add(value)
+    try {
+      return encodeValue(value, path, depth, ancestors)
+    } finally {
+      ancestors.delete(value)
+    }
+  }
+  return encodeValue(value, path, depth, ancestors)
+}
+
+function encodeValue(
+  value: unknown,
+  path: string,
+  depth: number,
+  ancestors: Set<object> | undefined,
+): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value)
@@ -48,11 +76,16 @@ function encode(value: unknown, path: string): string {
       if (value === null) return 'null'
       if (Array.isArray(value)) {
         let out = '['
-        for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + encode(value[i], `${path}[${i}]`)
+        for (let i = 0; i < value.length; i++)
+          out += (i ? ',' : '') + encode(value[i], `${path}[${i}]`, depth + 1, ancestors)
         return out + ']'
       }
       const toJSON = (value as { toJSON?: unknown }).toJSON
-      if (typeof toJSON === 'function') return encode(toJSON.call(value), path)
+      if (typeof toJSON === 'function') {
+        const json: unknown = toJSON.call(value)
+        if (json === value) throw new QueryKeyError(path, 'has a toJSON() that returns itself (a cycle)')
+        return encode(json, path, depth + 1, ancestors)
+      }
       const proto: unknown = Object.getPrototypeOf(value)
       if (proto !== Object.prototype && proto !== null) {
         throw new QueryKeyError(path, `is a ${describeType(value)}, not a plain object`)
@@ -64,7 +97,11 @@ function encode(value: unknown, path: string): string {
       for (const name of names) {
         const item = record[name]
         if (item === undefined) continue
-        out += (first ? '' : ',') + JSON.stringify(name) + ':' + encode(item, `${path}.${name}`)
+        out +=
+          (first ? '' : ',') +
+          JSON.stringify(name) +
+          ':' +
+          encode(item, `${path}.${name}`, depth + 1, ancestors)
         first = false
       }
       return out + '}'

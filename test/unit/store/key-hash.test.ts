@@ -30,6 +30,38 @@ describe('hashKey', () => {
     }
     expect.assertions(5)
   })
+
+  it('a cyclic key is a QueryKeyError naming where the cycle closes, not a stack overflow', () => {
+    const list: unknown[] = ['a']
+    list.push(list)
+    const record: Record<string, unknown> = { id: 1 }
+    record.self = record
+    const selfish = {
+      toJSON(): unknown {
+        return selfish
+      },
+    }
+    const cases: Array<[unknown, RegExp]> = [
+      [list, /key\[1\](\[1\])+ refers back to itself \(a cycle\)/],
+      [record, /key\[1\](\.self)+ refers back to itself/],
+      [selfish, /key\[1\] has a toJSON\(\) that returns itself/],
+    ]
+    for (const [part, message] of cases) {
+      let caught: unknown
+      try {
+        hashKey(['user', part as never])
+      } catch (error) {
+        caught = error
+      }
+      expect(isQueryKeyError(caught)).toBe(true)
+      expect((caught as Error).message).toMatch(message)
+    }
+    // A shared (not cyclic) part is fine, however deep.
+    const shared = { n: 1 }
+    let deep: unknown = [shared, shared]
+    for (let i = 0; i < 100; i++) deep = { next: deep, again: shared }
+    expect(hashKey([deep as never])).toContain('"n":1')
+  })
 })
 
 describe('matchesKeyPrefix', () => {
