@@ -6,6 +6,7 @@
 import type { CompiledQuery, Expression, RawBuilder, SqlBool } from 'kysely'
 import { sql } from './kysely'
 import { writeValue, type ColumnKind } from './coerce'
+import { type SqlDialect } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from './errors'
 import { type ComparisonOperator } from './scope'
@@ -48,6 +49,38 @@ export function columnOf(meta: ModelMeta, name: unknown): ColumnMeta {
   return found
 }
 
+/**
+ * Why `value` cannot be bound as a SQL parameter, or `undefined` when it can: strings, finite
+ * numbers, bigints, booleans, null, valid Dates and byte arrays. (A symbol or an object would
+ * otherwise be sent as the text `"Symbol(x)"` or as JSON, and match rows silently.)
+ */
+function sqlValueProblem(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'bigint':
+    case 'boolean':
+      return undefined
+    case 'number':
+      return Number.isFinite(value) ? undefined : `${value} is not a finite number`
+    case 'object':
+      if (value === null || value instanceof Uint8Array) return undefined
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : undefined
+      return `${Array.isArray(value) ? 'a nested array' : 'an object'} is not a SQL value (pass a string, number, bigint, boolean, Date, Buffer or null)`
+    default:
+      return `a ${typeof value} is not a SQL value (pass a string, number, bigint, boolean, Date, Buffer or null)`
+  }
+}
+
+function checkSqlValue(meta: ModelMeta, col: ColumnMeta, op: string, value: unknown): void {
+  const values = op === 'in' || op === 'not in' ? (value as unknown[]) : [value]
+  for (const item of values) {
+    const problem = sqlValueProblem(item)
+    if (problem !== undefined) {
+      throw new InvalidQueryError(meta.model, col.property, `where ${col.property} ${op}: ${problem}`)
+    }
+  }
+}
+
 /** `column operator value`, checked and normalised (`= null` is `is null`). @internal */
 function condition(meta: ModelMeta, name: unknown, operator: unknown, value: unknown): Condition {
   const op = typeof operator === 'string' ? operator.toLowerCase() : operator
@@ -61,6 +94,7 @@ function condition(meta: ModelMeta, name: unknown, operator: unknown, value: unk
   if ((op === 'is' || op === 'is not') && value !== null && typeof value !== 'boolean') {
     throw new InvalidQueryError(meta.model, col.property, `"${op}" takes null or a boolean`)
   }
+  checkSqlValue(meta, col, op, value)
   return { column: col, operator: op, value }
 }
 
@@ -102,6 +136,35 @@ export function rowCount(meta: ModelMeta, what: string, n: unknown): number {
     throw new InvalidQueryError(meta.model, what, `${what} must be a non-negative integer, got ${String(n)}`)
   }
   return n
+}
+
+/** A query builder that can be paged (Kysely's select builders). @internal */
+export interface Pageable<Q> {
+  limit(limit: number | RawBuilder<number>): Q
+  offset(offset: number): Q
+}
+
+/** MySQL's largest `LIMIT` (2^64 − 1): how MySQL's manual says to write an offset without a limit. */
+const MYSQL_NO_LIMIT = '18446744073709551615'
+
+/**
+ * `qb` with `limit` and `offset` (either may be a {@link Hole}). An offset without a limit gets
+ * the dialect's "no limit": SQLite needs `LIMIT -1`, MySQL refuses an `OFFSET` alone and takes
+ * `LIMIT 18446744073709551615`. @internal
+ */
+export function applyPage<Q extends Pageable<Q>>(
+  qb: Q,
+  limit: number | undefined,
+  offset: number | undefined,
+  dialect: SqlDialect,
+): Q {
+  if (limit !== undefined) qb = qb.limit(limit)
+  if (offset !== undefined) {
+    if (limit === undefined && dialect === 'sqlite') qb = qb.limit(-1)
+    if (limit === undefined && dialect === 'mysql') qb = qb.limit(sql<number>`${sql.raw(MYSQL_NO_LIMIT)}`)
+    qb = qb.offset(offset)
+  }
+  return qb
 }
 
 /** The column `asyncTouchAll()` sets when given none: `updatedAt` or `updated_at`. @internal */

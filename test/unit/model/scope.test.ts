@@ -182,6 +182,43 @@ describe('scopes', () => {
     }
   })
 
+  it('refuses values that are not SQL values, naming the model and column (they matched rows as text)', () => {
+    const refused: Array<[() => unknown, RegExp]> = [
+      [
+        () => Person.where({ name: Symbol('x') as never }),
+        /^Person: where name =: a symbol is not a SQL value/,
+      ],
+      [
+        () => Person.where({ name: { $ne: 'a' } as never }),
+        /^Person: where name =: an object is not a SQL value/,
+      ],
+      [
+        () => Person.where('id', 'in', [1, () => 2] as never),
+        /^Person: where id in: a function is not a SQL value/,
+      ],
+      [() => Person.where('id', 'in', [[1]] as never), /where id in: a nested array/],
+      [() => Person.where('id', '>', Number.NaN), /where id >: NaN is not a finite number/],
+      [() => Person.where('id', '<', new Date('nope') as never), /an invalid Date/],
+    ]
+    for (const [attempt, message] of refused) {
+      let caught: unknown
+      try {
+        attempt()
+      } catch (error) {
+        caught = error
+      }
+      expect(isInvalidQueryError(caught)).toBe(true)
+      expect((caught as { property?: string }).property).toMatch(/^(name|id)$/)
+      expect((caught as Error).message).toMatch(message)
+    }
+    // SQL values still pass: text, numbers, bigints, booleans, null, Dates, bytes.
+    expect(() =>
+      Person.where({ name: 'a', id: [1, 2n as never], admin: null as never })
+        .where('id', '<', new Date(0) as never)
+        .where('name', '=', Buffer.from('x') as never),
+    ).not.toThrow()
+  })
+
   it('accepts the column name as well as the property name', () => {
     expect(
       Person.where({ full_name: 'a' } as never).compileAggregate('count', undefined, db as never).query.sql,
