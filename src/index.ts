@@ -46,7 +46,9 @@ export {
   type DatabaseOptions,
   type DatabaseResolver,
   type ModelRouter,
+  type SqlDialect,
 } from './model/connection'
+export { createMysqlDatabase, type MysqlDatabaseOptions, type MysqlPoolOptions } from './model/mysql'
 export * from './store/key-hash'
 export * from './store/retry'
 export * from './store/query'
@@ -56,6 +58,11 @@ export * from './store/query-store'
 export * from './store/async-store'
 export * from './store/filters'
 export * from './store/hydration'
+export * from './store/distributed/errors'
+export type * from './store/distributed/l2-cache'
+export type { DistributedStoreOptions } from './store/distributed/layer'
+export * from './store/distributed/redis-cache'
+export * from './store/distributed/redis-bus'
 export { replaceEqualDeep } from './store/structural-sharing'
 export * from './components/errors'
 export { maskUrlCredentials } from './core/redact'

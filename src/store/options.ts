@@ -83,6 +83,14 @@ export interface StoreQueryOptions {
    * as a lookup of a missing row). Defaults to false: it fails the fetch, as in TanStack.
    */
   allowUndefined?: boolean
+  /**
+   * How long past `staleTime` a value may still be served when its fetch fails or times out
+   * (the failure is reported through the store's `onError`), in ms; with an L2 the value is
+   * kept there that much longer too (Bentocache's grace period). Defaults to 0 (never).
+   */
+  grace?: number
+  /** Tags for {@link QueryStore.invalidateTags} (kept in L2 too with one). Defaults to none. */
+  tags?: readonly string[]
 }
 
 /** The data an entry starts with, instead of loading. */
@@ -124,6 +132,8 @@ export interface ResolvedQueryOptions {
   readonly structuralSharing: boolean | ((oldData: unknown, newData: unknown) => unknown)
   readonly meta: QueryMeta | undefined
   readonly allowUndefined: boolean
+  readonly grace: number
+  readonly tags: readonly string[]
 }
 
 /** The defaults of {@link StoreQueryOptions}. */
@@ -137,6 +147,8 @@ export const DEFAULT_QUERY_OPTIONS: ResolvedQueryOptions = Object.freeze({
   structuralSharing: true,
   meta: undefined,
   allowUndefined: false,
+  grace: 0,
+  tags: Object.freeze([]) as readonly string[],
 })
 
 /** Options for {@link Query.refetch}. */
@@ -168,8 +180,15 @@ export function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOp
     structuralSharing: options.structuralSharing ?? base.structuralSharing,
     meta: options.meta ?? base.meta,
     allowUndefined: options.allowUndefined ?? base.allowUndefined,
+    grace: options.grace ?? base.grace,
+    tags: options.tags ?? base.tags,
   }
-  for (const name of ['staleTime', 'gcTime', 'timeout'] as const) {
+  if (!Array.isArray(resolved.tags) || !resolved.tags.every((tag) => typeof tag === 'string')) {
+    throw new QueryStoreError(
+      `QueryStore: option tags must be an array of strings, got ${String(resolved.tags)}`,
+    )
+  }
+  for (const name of ['staleTime', 'gcTime', 'timeout', 'grace'] as const) {
     const value = resolved[name]
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       const given = name === 'gcTime' && options.gcTime === undefined && options.cacheTime !== undefined

@@ -11,6 +11,7 @@ import { OptimisticLog } from './optimistic-log'
 import {
   QueryStoreError,
   type QueryFetcher,
+  type QueryFunctionContext,
   type QueryState,
   type RefetchOptions,
   type ResolvedQueryOptions,
@@ -30,6 +31,16 @@ export interface EntryHost {
   released(entry: QueryEntry<unknown>): void
   /** The entry's state changed (for the store's cache events). */
   changed(entry: QueryEntry<unknown>): void
+  /**
+   * Runs one fetch attempt through the shared tiers (L2, locks) instead of calling the fetcher
+   * directly; `fetchedAt` records when a value read from L2 was fetched. Absent: the fetcher runs.
+   */
+  fetchThrough?<T>(
+    entry: QueryEntry<T>,
+    fetcher: QueryFetcher<T>,
+    context: QueryFunctionContext,
+    fetchedAt: (at: number) => void,
+  ): Promise<T>
 }
 
 /** Which page an infinite query's fetch loads; `undefined` reloads every page. @internal */
@@ -46,6 +57,8 @@ interface Flight<T> {
   lastError: unknown
   /** The last observer left: the attempt running may finish, but no retry follows. */
   stopRetry: boolean
+  /** When the value was fetched, if not now (a value read from L2). */
+  fetchedAt: number | undefined
 }
 
 const noop = (): void => undefined
@@ -426,6 +439,7 @@ export class QueryEntry<T> implements Notifiable {
       failures: 0,
       lastError: null,
       stopRetry: false,
+      fetchedAt: undefined,
     }
     this.#flight = flight
     this.#clearGc()
@@ -459,13 +473,16 @@ export class QueryEntry<T> implements Notifiable {
     const { key, hash } = this
     const { meta } = options
     const direction = flight.direction
+    const host = this.#host
+    const fetchedAt = (at: number): void => void (flight.fetchedAt = at)
     return runWithRetry(
-      (attempt, signal) =>
-        fetcher(
-          direction === undefined
-            ? { key, signal, attempt, meta }
-            : { key, signal, attempt, meta, direction },
-        ),
+      (attempt, signal) => {
+        const context: QueryFunctionContext =
+          direction === undefined ? { key, signal, attempt, meta } : { key, signal, attempt, meta, direction }
+        return host.fetchThrough === undefined
+          ? fetcher(context)
+          : host.fetchThrough(this, fetcher, context, fetchedAt)
+      },
       {
         retry: options.retry,
         retryDelay: options.retryDelay,
@@ -500,7 +517,7 @@ export class QueryEntry<T> implements Notifiable {
         data = this.#optimistic.rebase(data) as T
         if (!this.#optimistic.hasPending) this.#optimistic = undefined
       }
-      this.#succeed(data)
+      this.#succeed(data, flight.fetchedAt)
       flight.resolve(this.#state.data as T)
     } else {
       this.#setState({

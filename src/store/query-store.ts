@@ -13,6 +13,8 @@ import { callListener, Notifier } from './notifier'
 import { PaginatedQuery, type PageFetcher, type PaginatedOptions } from './paginated'
 import { Query, type QueryHandleHost } from './query'
 import { QueryEntry, type EntryHost, type EntryInitial } from './query-entry'
+import { DistributedLayer, type DistributedStoreOptions } from './distributed/layer'
+import { StaleValueServedError } from './distributed/errors'
 import {
   DEFAULT_QUERY_OPTIONS,
   QueryStoreError,
@@ -25,7 +27,7 @@ import {
 } from './options'
 
 /** Options for a {@link QueryStore}: defaults for every query, plus the cache bounds. */
-export interface QueryStoreOptions extends StoreQueryOptions {
+export interface QueryStoreOptions extends StoreQueryOptions, DistributedStoreOptions {
   /**
    * Most entries kept; beyond it the least recently used idle ones go (never one observed,
    * fetching, with pending optimistic updates, or the one just used: when none can go, the
@@ -34,6 +36,12 @@ export interface QueryStoreOptions extends StoreQueryOptions {
   maxEntries?: number
   /** Receives errors thrown by listeners. Defaults to `console.error`. */
   onListenerError?: (error: unknown) => void
+  /**
+   * Receives what the store handles without failing a read: an L2 or bus outage
+   * (`L2UnavailableError`, once per outage), a stale value served within `grace`
+   * (`StaleValueServedError`). Defaults to `onListenerError`.
+   */
+  onError?: (error: unknown) => void
 }
 
 /**
@@ -121,6 +129,8 @@ export class QueryStore {
   readonly #entryHost: EntryHost
   readonly #handleHost: QueryHandleHost
   readonly #mutationHost: MutationHost
+  readonly #layer: DistributedLayer | undefined
+  readonly #onError: (error: unknown) => void
   #mru: QueryEntry<unknown> | undefined
 
   constructor(options: QueryStoreOptions = {}) {
@@ -131,6 +141,21 @@ export class QueryStore {
     }
     const onListenerError = options.onListenerError ?? ((error: unknown) => console.error(error))
     this.#onListenerError = onListenerError
+    this.#onError = options.onError ?? onListenerError
+    this.#layer =
+      options.l2 !== undefined || options.bus !== undefined
+        ? new DistributedLayer(options, {
+            invalidateLocal: (prefix, exact) => {
+              if (this.closed) return
+              void this.invalidateQueries({ queryKey: prefix, exact }, { refetchType: 'active' })
+            },
+            invalidateTaggedLocal: (tags) => {
+              if (!this.closed) void this.#invalidateTagged(tags)
+            },
+            report: (error) => this.#onError(error),
+          })
+        : undefined
+    const layer = this.#layer
     this.#entryHost = {
       notifier: this.#notifier,
       onListenerError,
@@ -145,6 +170,10 @@ export class QueryStore {
       changed: (entry) => {
         if (this.#listeners.size > 0) this.#emit('updated', entry)
       },
+      fetchThrough:
+        layer === undefined
+          ? undefined
+          : (entry, fetcher, context, fetchedAt) => layer.fetchThrough(entry, fetcher, context, fetchedAt),
     }
     this.#handleHost = {
       lookup: (hash) => this.#entries.get(hash),
@@ -282,11 +311,50 @@ export class QueryStore {
   setData<T>(key: QueryKey, updater: Updater<T>, options?: { updatedAt?: number }): T | undefined {
     const hash = hashKey(key)
     const existing = this.#entries.get(hash) as QueryEntry<T> | undefined
-    if (existing !== undefined) return existing.setData(updater, options?.updatedAt)
+    if (existing !== undefined) return this.#shared(existing, existing.setData(updater, options?.updatedAt))
     const data =
       typeof updater === 'function' ? (updater as (old: T | undefined) => T | undefined)(undefined) : updater
     if (data === undefined) return undefined // TanStack creates no entry for no data
-    return this.#entry<T>(key, hash, undefined, undefined).setData(data, options?.updatedAt)
+    const entry = this.#entry<T>(key, hash, undefined, undefined)
+    return this.#shared(entry, entry.setData(data, options?.updatedAt))
+  }
+
+  /**
+   * Marks every query carrying one of `tags` (its `tags` option) stale, refetching the observed
+   * ones; with an L2 and a bus, deletes the tagged values from L2 and does the same in every
+   * store. Resolves when done; never rejects.
+   *
+   * @example
+   * ```ts
+   * await store.fetch(['user', 1], load, { tags: ['user:1'] })
+   * await store.invalidateTags(['user:1'])
+   * ```
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) {
+      throw new QueryStoreError(
+        `QueryStore.invalidateTags: tags must be an array of strings, got ${String(tags)}`,
+      )
+    }
+    await this.#layer?.invalidateTags(tags)
+    await this.#invalidateTagged(tags)
+  }
+
+  #invalidateTagged(tags: readonly string[]): Promise<void> {
+    const wanted = new Set(tags)
+    return this.invalidateQueries(
+      {
+        predicate: (query) =>
+          (this.#entries.get(query.hash)?.options.tags ?? []).some((tag) => wanted.has(tag)),
+      },
+      { refetchType: 'active' },
+    )
+  }
+
+  /** Sends data set here to L2 and the other stores (in the background; failures are reported). */
+  #shared<T>(entry: QueryEntry<T>, data: T | undefined): T | undefined {
+    if (this.#layer !== undefined && entry.hasData) void this.#layer.set(entry as QueryEntry<unknown>)
+    return data
   }
 
   /**
@@ -299,6 +367,13 @@ export class QueryStore {
    * ```
    */
   invalidate(prefix: QueryKey = [], options?: { refetch?: InvalidateRefetch }): Promise<void> {
+    if (this.#layer === undefined) return this.#invalidateHere(prefix, options)
+    hashKey(prefix) // a bad key throws now, as without the layer
+    // L2 first: a refetch here or elsewhere must not read the old value back from it
+    return this.#layer.invalidate(prefix).then(() => this.#invalidateHere(prefix, options))
+  }
+
+  #invalidateHere(prefix: QueryKey, options: { refetch?: InvalidateRefetch } | undefined): Promise<void> {
     const refetch = options?.refetch ?? 'observed'
     const pending = this.#matching({ queryKey: prefix }).map((entry) =>
       entry.invalidate({ refetch: refetch === 'all' || (refetch === 'observed' && entry.isActive) }),
@@ -483,6 +558,7 @@ export class QueryStore {
 
   /** Clears the store and cancels running mutations' waits; later fetches reject. */
   close(): void {
+    this.#layer?.close()
     this.#lifetime.abort(new AsyncCancelledError('QueryStore', 'the store was closed'))
     this.clear()
     this.#listeners.clear()
@@ -504,8 +580,18 @@ export class QueryStore {
     if (this.closed) return Promise.reject(new AsyncCancelledError('QueryStore.fetch', 'the store is closed'))
     if (entry === undefined) entry = this.#create(key, hash, fetcher, options, false)
     else entry.configure(fetcher, options ? resolveOptions(entry.options, options) : undefined)
-    const promise = entry.fetch()
+    let promise = entry.fetch()
     if (!entry.isFetching) entry.scheduleGc() // fresh initial data: no fetch to start the countdown
+    const { grace, staleTime } = entry.options
+    if (grace > 0) {
+      const layer = this.#layer
+      const stale = entry
+      promise = promise.catch((error: unknown) =>
+        layer !== undefined
+          ? layer.grace(stale, hash, grace, staleTime, error)
+          : graceFromL1(stale, hash, grace, staleTime, error, this.#onError),
+      )
+    }
     return options?.signal ? raceAbort(promise, options.signal) : promise
   }
 
@@ -617,6 +703,20 @@ export class QueryStore {
     })
     return run
   }
+}
+
+function graceFromL1<T>(
+  entry: QueryEntry<T>,
+  hash: string,
+  grace: number,
+  staleTime: number,
+  error: unknown,
+  report: (error: unknown) => void,
+): T {
+  const age = Date.now() - entry.state.updatedAt
+  if (!entry.hasData || entry.data === undefined || !(age < staleTime + grace)) throw error
+  report(new StaleValueServedError(hash, 'l1', age, error))
+  return entry.data
 }
 
 function stripUndefined(options: StoreQueryOptions): StoreQueryOptions {
