@@ -13,6 +13,7 @@
  */
 import 'reflect-metadata'
 import BetterSqlite3 from 'better-sqlite3'
+import DataLoader from 'dataloader'
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import { Column, Model, Table } from '../src'
@@ -252,6 +253,73 @@ async function helpers(
   return results
 }
 
+/**
+ * 4. 100 concurrent `asyncFind` (batched into one `where id in (…)`) against 100 separate raw
+ *    Kysely queries started together (goal: >= 5x the throughput), and against `dataloader`
+ *    over Kysely doing the same batching by hand, without its memo cache, which tributary's
+ *    batching does not keep either (goal: >= 1.0x).
+ */
+async function concurrentLookups(
+  db: Db,
+  results: ComparisonResult[],
+  extra: Record<string, unknown>,
+): Promise<void> {
+  const N = 100
+  let base = 0
+  const ids = (): number[] => {
+    base = (base + N) % (ROWS - N)
+    return Array.from({ length: N }, (_, i) => base + i + 1)
+  }
+  const loader = new DataLoader<number, User | undefined>(
+    async (keys) => {
+      const rows = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('id', 'in', keys as number[])
+        .execute()
+      const byId = new Map(rows.map((r) => [num(r.id), toUser(r)]))
+      return keys.map((k) => byId.get(k))
+    },
+    { cache: false },
+  )
+  const tributary = {
+    label: 'tributary asyncFind x100',
+    run: async () => void (await Promise.all(ids().map((id) => User.asyncFind(id)))),
+  }
+  const raw = {
+    label: '100 raw Kysely queries',
+    run: async () =>
+      void (await Promise.all(
+        ids().map(async (id) => {
+          const r = await db.selectFrom('users').selectAll().where('id', '=', id).limit(1).executeTakeFirst()
+          return r && toUser(r)
+        }),
+      )),
+  }
+  const dataloader = {
+    label: 'dataloader over Kysely x100',
+    run: async () => void (await Promise.all(ids().map((id) => loader.load(id)))),
+  }
+  const vsRaw = await compare('postgres 100 concurrent asyncFind vs raw', tributary, raw, {
+    operationsPerRun: N,
+    runs: 15,
+    goal: 'throughput >= 5x',
+  })
+  const vsLoader = await compare('postgres 100 concurrent asyncFind vs dataloader', tributary, dataloader, {
+    operationsPerRun: N,
+    runs: 15,
+    goal: 'throughput >= 1.0x',
+  })
+  results.push(vsRaw, vsLoader)
+  extra['postgres 100 concurrent asyncFind: throughput vs 100 raw Kysely queries (goal >= 5x)'] =
+    `${(1 / vsRaw.ratio).toFixed(2)}x`
+  extra['postgres 100 concurrent asyncFind: throughput vs dataloader over Kysely (goal >= 1.0x)'] =
+    `${(1 / vsLoader.ratio).toFixed(2)}x`
+  const [subjectCpu, loaderCpu] = await cpuPerOp(tributary.run, dataloader.run, 300)
+  extra['postgres 100 concurrent asyncFind: client CPU µs per 100, tributary / dataloader'] =
+    `${subjectCpu.toFixed(0)} / ${loaderCpu.toFixed(0)} = ${(subjectCpu / loaderCpu).toFixed(2)}x`
+}
+
 /** A PostgreSQL Kysely whose driver answers every query at once with canned rows. */
 function instantPostgres(): Db {
   const rows = Array.from({ length: 50 }, (_, i) => ({
@@ -313,6 +381,7 @@ async function main(): Promise<void> {
       Slow.use(pg)
       await seed(pg, true)
       results.push(...(await helpers('postgres', pg, 100, extra)))
+      await concurrentLookups(pg, results, extra)
 
       await sql`create function slow_ids() returns setof int language sql as $$ select pg_sleep(0.05); select 1 $$`.execute(
         pg,

@@ -16,7 +16,9 @@
  * @internal
  */
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
-import { readValue } from './coerce'
+import type { CompiledQuery, Expression, SqlBool } from 'kysely'
+import { readValue, writeValue } from './coerce'
+import { Hole } from './templates'
 import { executeWith, type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { whereExpression } from './conditions'
@@ -36,6 +38,9 @@ interface Pending {
   readonly value: unknown
   readonly waiters: Waiter[]
 }
+
+// Stands for the key in the compiled single-key query.
+const KEY = new Hole(-2)
 
 let resolved: Promise<void> | undefined
 /** DataLoader's `enqueuePostPromiseJob`: after the current tick's promise jobs. */
@@ -83,17 +88,33 @@ class KeyBatcher {
     for (let i = 0; i < entries.length; i += MAX_BATCH_SIZE) this.run(entries.slice(i, i + MAX_BATCH_SIZE))
   }
 
-  private run(chunk: Array<[unknown, Pending]>): void {
-    const { db, meta, col } = this
+  /** `where col = ? limit 1`, compiled once: a batch of one key costs what an unbatched lookup does. */
+  private single: CompiledQuery<unknown> | undefined
+
+  private query(chunk: Array<[unknown, Pending]>): CompiledQuery<unknown> {
+    const { db, meta, col, sqlite } = this
+    const select = () =>
+      db.selectFrom(meta.table).select(meta.columns.map((c) => sql.id(c.name).as(c.property)))
+    if (chunk.length === 1) {
+      const single = (this.single ??= select()
+        .where(whereExpression([{ column: col, operator: '=', value: KEY }], sqlite) as Expression<SqlBool>)
+        .limit(1)
+        .compile())
+      const value = writeValue(col.kind, (chunk[0] as [unknown, Pending])[1].value, sqlite)
+      return { ...single, parameters: single.parameters.map((p) => (p === KEY ? value : p)) }
+    }
     const where = whereExpression(
       [{ column: col, operator: 'in', value: chunk.map(([, p]) => p.value) }],
-      this.sqlite,
+      sqlite,
     )
-    const query = db
-      .selectFrom(meta.table)
-      .select(meta.columns.map((c) => sql.id(c.name).as(c.property)))
-      .where(where as NonNullable<typeof where>)
+    return select()
+      .where(where as Expression<SqlBool>)
       .compile()
+  }
+
+  private run(chunk: Array<[unknown, Pending]>): void {
+    const { db, meta, col } = this
+    const query = this.query(chunk)
     const read = rowReader(this.model, meta.columns)
     executeWith(db, query).then(
       ({ rows }) => {

@@ -68,6 +68,8 @@ import {
 } from './merge-keys'
 import { type ShardKey, type ShardResolver } from './resolvers'
 import { settleAcrossShards } from './settle-across-shards'
+import { batcherFor } from '../model/batch-loader'
+import { AsyncMetrics } from '../core/metrics'
 import { streamAcrossShards, type KeyedRow } from './shard-stream'
 import { batchSizeOf, keysetAfter, keysetTerms, type StreamOptions } from '../model/row-stream'
 import { shardManagerOf, type ShardManager } from './shard-manager'
@@ -190,6 +192,13 @@ export interface ShardQueryOptions {
   signal?: AbortSignal
   /** Overrides the scope's per-shard `timeout` (ms). Defaults to the scope's (none unless set). */
   timeout?: number
+  /**
+   * For `asyncFind(id)` on an unfiltered scope with `onShardError: 'fail'`, no `timeout` and
+   * no `signal`: whether calls made in the same tick are sent together, one
+   * `where id in (…)` per shard (routed by `shardKey` when the primary key is the shard
+   * key). Defaults to `true`.
+   */
+  batch?: boolean
 }
 
 /**
@@ -838,12 +847,62 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       )
     }
     const scope = this.where(primary.property, '=', id) as ShardScopeImpl<M, Mode>
+    const batched = scope.batchedFind(primary, id, options)
+    if (batched) return batched
     return scope.first().rows(
       'asyncFind',
       'all',
       () => scope.selection(),
       (rows) => scope.instances(rows)[0],
       options,
+    )
+  }
+
+  /**
+   * `asyncFind` joined to each target shard's batch of this tick (`model/batch-loader.ts`):
+   * the first row found in shard order; a failed shard makes it a `ShardError` naming it.
+   * `undefined` when the call is not batched. Called on the scope with the `id` condition.
+   */
+  private batchedFind(
+    primary: ColumnMeta,
+    id: unknown,
+    options: ShardQueryOptions | undefined,
+  ): AsyncResult<ShardAnswer<Mode, M | undefined>> | undefined {
+    const { mode, manager, meta, model } = this.ctx
+    if (options?.batch === false || options?.signal || options?.timeout !== undefined) return undefined
+    if (mode !== 'fail' || this.ctx.options.timeout !== undefined || this.state.conditions.length !== 1)
+      return undefined
+    if (this.state.order.length > 0 || this.state.limit !== undefined || this.state.offset !== undefined)
+      return undefined
+    if (id === null || id === undefined || Array.isArray(id)) return undefined
+    const operation = this.operation('asyncFind')
+    const shards = this.targets()
+    const loads = shards.map((shard) => {
+      const db = manager.database(shard) as unknown as AnyKysely
+      const state = databaseState(db)
+      // Each shard recorded as the fan-out records it: `<operation>@<shard>`.
+      const counter = AsyncMetrics.default.operation(`${operation}@${shard}`)
+      const started = counter.begin()
+      const load = batcherFor(db, model, meta, primary, state.sqlite).load(id, operation)
+      load.then(
+        () => counter.end(started, false),
+        () => counter.end(started, true),
+      )
+      return load
+    })
+    return AsyncResult.from(
+      async () => {
+        const settled = await Promise.allSettled(loads)
+        const failures: ShardFailure[] = []
+        let found: M | undefined
+        settled.forEach((s, i) => {
+          if (s.status === 'rejected') failures.push({ shard: shards[i] as string, cause: s.reason })
+          else if (found === undefined && s.value !== undefined) found = s.value as M
+        })
+        if (failures.length > 0) throw new ShardError(operation, failures)
+        return found as ShardAnswer<Mode, M | undefined>
+      },
+      { operation },
     )
   }
 
@@ -891,7 +950,8 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       shards,
       dbs,
       batchSize,
-      all: (db) => orderedSelect(db, meta, { conditions, order, limit: undefined, offset: undefined }, selection),
+      all: (db) =>
+        orderedSelect(db, meta, { conditions, order, limit: undefined, offset: undefined }, selection),
       page: (db, after, n) => {
         const by = terms as NonNullable<typeof terms>
         let qb = baseSelect(db, meta, conditions)

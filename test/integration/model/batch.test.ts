@@ -133,6 +133,38 @@ describe.each(testDialects())('batched lookups on %s', (dialect) => {
     expect((await other)?.id).toBe(2)
   })
 
+  it('acrossShards().asyncFind calls in one tick are one where-in query per shard', async () => {
+    const other = await open(dialect, 0)
+    await other.db.insertInto('people').values({ id: 5_000, email: 'far@example.com' }).execute()
+    const shards = new ShardManager({ a: target.db, b: other.db }, { ownsDatabases: false })
+    try {
+      other.queries.length = 0
+      const ids = [1, 2, 3, 5_000, 9_999]
+      const found = await Promise.all(ids.map((id) => Person.acrossShards({ manager: shards }).asyncFind(id)))
+      expect(found.map((p) => p?.id)).toEqual([1, 2, 3, 5_000, undefined])
+      expect(selects()).toHaveLength(1)
+      expect(other.queries.filter((q) => /^select/i.test(q) && !/pg_backend_pid/.test(q))).toHaveLength(1)
+      // With the primary key as the shard key, each id goes only to the shard the resolver names.
+      target.queries.length = 0
+      other.queries.length = 0
+      const routed = Person.acrossShards({
+        manager: shards,
+        shardKey: { column: 'id', resolver: { resolve: (id) => (Number(id) >= 5_000 ? 'b' : 'a') } },
+      })
+      const got = await Promise.all([routed.asyncFind(1), routed.asyncFind(2), routed.asyncFind(5_000)])
+      expect(got.map((p) => p?.id)).toEqual([1, 2, 5_000])
+      expect(selects()).toHaveLength(1)
+      expect(selects()[0]).toMatch(/ in \(/)
+      // A batch of one key is the plain single-row lookup.
+      const farSelects = other.queries.filter((q) => /^select/i.test(q) && !/pg_backend_pid/.test(q))
+      expect(farSelects).toHaveLength(1)
+      expect(farSelects[0]).toMatch(/ = [$?]/)
+    } finally {
+      await shards.close()
+      await other.drop()
+    }
+  })
+
   it('a failed batch rejects its callers; callers routed to another shard are answered', async () => {
     const broken = await open(dialect, 0)
     await sql`drop table people`.execute(broken.db)
