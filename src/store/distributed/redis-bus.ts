@@ -3,8 +3,8 @@
  * client; listens on a duplicate of it, opened at the first subscriber and closed after the last.
  */
 import type { Redis } from 'ioredis'
-import { raceAbort } from '../../core/abort'
 import type { BusMessage, InvalidationBus } from './l2-cache'
+import { withTimeout } from './redis-cache'
 
 /** Options for {@link redisBus}. */
 export interface RedisBusOptions {
@@ -49,7 +49,7 @@ export function redisBus(client: Redis, options: RedisBusOptions = {}): Invalida
 
   return {
     async publish(message) {
-      await raceAbort(client.publish(channel, JSON.stringify(message)), AbortSignal.timeout(timeout))
+      await withTimeout(client.publish(channel, JSON.stringify(message)), timeout)
     },
     subscribe(listener, errorListener) {
       const item = { listener, onError: errorListener }
