@@ -14,7 +14,7 @@ import { PaginatedQuery, type PageFetcher, type PaginatedOptions } from './pagin
 import { Query, type QueryHandleHost } from './query'
 import { QueryEntry, type EntryHost, type EntryInitial } from './query-entry'
 import { DistributedLayer, type DistributedStoreOptions } from './distributed/layer'
-import { StaleValueServedError } from './distributed/errors'
+import { staleWithinGrace } from './distributed/grace'
 import {
   DEFAULT_QUERY_OPTIONS,
   QueryStoreError,
@@ -589,7 +589,7 @@ export class QueryStore {
       promise = promise.catch((error: unknown) =>
         layer !== undefined
           ? layer.grace(stale, hash, grace, staleTime, error)
-          : graceFromL1(stale, hash, grace, staleTime, error, this.#onError),
+          : graceFromL1(stale, grace + staleTime, error, this.#onError),
       )
     }
     return options?.signal ? raceAbort(promise, options.signal) : promise
@@ -707,16 +707,13 @@ export class QueryStore {
 
 function graceFromL1<T>(
   entry: QueryEntry<T>,
-  hash: string,
-  grace: number,
-  staleTime: number,
+  limit: number,
   error: unknown,
-  report: (error: unknown) => void,
+  report: (e: unknown) => void,
 ): T {
-  const age = Date.now() - entry.state.updatedAt
-  if (!entry.hasData || entry.data === undefined || !(age < staleTime + grace)) throw error
-  report(new StaleValueServedError(hash, 'l1', age, error))
-  return entry.data
+  const stale = staleWithinGrace(entry, limit, error, report)
+  if (stale === undefined) throw error
+  return stale.data
 }
 
 function stripUndefined(options: StoreQueryOptions): StoreQueryOptions {

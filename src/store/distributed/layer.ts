@@ -9,6 +9,7 @@ import { QueryStoreError, type QueryFetcher, type QueryFunctionContext } from '.
 import type { QueryEntry } from '../query-entry'
 import { L2CodecError, L2UnavailableError, StaleValueServedError, isL2CodecError } from './errors'
 import type { BusMessage, InvalidationBus, L2Cache, L2Entry } from './l2-cache'
+import { staleWithinGrace } from './grace'
 import { singleFlight } from './lock'
 
 /** The store options of the shared tiers. */
@@ -120,13 +121,8 @@ export class DistributedLayer {
     error: unknown,
   ): Promise<T> {
     const limit = staleTime + grace
-    if (entry !== undefined && entry.hasData && entry.data !== undefined) {
-      const age = Date.now() - entry.state.updatedAt
-      if (age < limit) {
-        this.#host.report(new StaleValueServedError(hash, 'l1', age, error))
-        return entry.data
-      }
-    }
+    const local = staleWithinGrace(entry, limit, error, (e) => this.#host.report(e))
+    if (local !== undefined) return local.data
     const stored = this.#l2 === undefined ? undefined : await this.#read(hash)
     if (stored !== undefined) {
       const age = Date.now() - stored.updatedAt
