@@ -26,6 +26,13 @@ export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events
 export * from './events/event-iterator'
 export * from './events/event-bus'
 export { ListenerAdded, ListenerRemoved } from './events/meta-events'
+export { deliveryOf } from './events/bridge'
+export type { BridgeOptions, BusBridge, BridgeDeadLetter, DeliveryInfo } from './events/bridge'
+export type * from './transports/transport'
+export * from './transports/errors'
+export * from './transports/registry'
+export * from './transports/idempotency'
+export * from './transports/redis-streams/redis-streams-transport'
 
 export * from './model/model'
 export * from './model/decorators'
@@ -46,7 +53,6 @@ export {
   type DatabaseOptions,
   type DatabaseResolver,
   type ModelRouter,
-  type SqlDialect,
 } from './model/connection'
 export { createMysqlDatabase, type MysqlDatabaseOptions, type MysqlPoolOptions } from './model/mysql'
 export * from './store/key-hash'

@@ -20,8 +20,9 @@ export type AnyKysely = Kysely<Record<string, Record<string, unknown>>>
 export interface DatabaseOptions {
   /**
    * How many helpers run at once on this database; the rest queue (in order) without taking
-   * a pool connection. Keep it at or below the pool's `max`. Defaults to 10 (pg's default pool
-   * size) for PostgreSQL and other dialects, and 1 for SQLite, whose single connection runs
+   * a pool connection. Keep it at or below the pool's `max` (mysql2's `connectionLimit`).
+   * Defaults to 10 (the default pool size of pg and mysql2) for PostgreSQL, MySQL and other
+   * dialects, and 1 for SQLite, whose single connection runs
    * queries one after another anyway.
    */
   concurrency?: number
@@ -30,9 +31,26 @@ export interface DatabaseOptions {
 /** Picks the database for a model in the current async context, or `undefined` to fall through. */
 export type DatabaseResolver = (model: abstract new (...args: never[]) => object) => AnyKysely | undefined
 
+/**
+ * The SQL dialects whose rules tributary follows (NULL order, paging, `returning`, collations,
+ * how drivers return numbers), from the Kysely adapter: `'other'` for any other adapter.
+ */
+export type SqlDialect = 'postgres' | 'sqlite' | 'mysql' | 'other'
+
+/** The dialect of a Kysely adapter's class name (`PostgresAdapter`, `SqliteAdapter`, `MysqlAdapter`). */
+function dialectOf(adapter: string): SqlDialect {
+  if (/postgres/i.test(adapter)) return 'postgres'
+  if (/sqlite/i.test(adapter)) return 'sqlite'
+  if (/mysql|maria/i.test(adapter)) return 'mysql'
+  return 'other'
+}
+
 interface DatabaseState {
+  readonly dialect: SqlDialect
   readonly sqlite: boolean
   readonly postgres: boolean
+  /** MySQL or MariaDB (Kysely's `MysqlDialect`). */
+  readonly mysql: boolean
   readonly transaction: boolean
   run: <T>(fn: () => Promise<T>) => Promise<T>
   readonly pids: WeakMap<DatabaseConnection, number>
@@ -51,12 +69,14 @@ function limiter(concurrency: number): DatabaseState['run'] {
 export function databaseState(db: AnyKysely): DatabaseState {
   let state = states.get(db)
   if (state) return state
-  const adapter = db.getExecutor().adapter.constructor.name
-  const sqlite = /sqlite/i.test(adapter)
+  const dialect = dialectOf(db.getExecutor().adapter.constructor.name)
+  const sqlite = dialect === 'sqlite'
   const transaction = db.isTransaction
   state = {
+    dialect,
     sqlite,
-    postgres: /postgres/i.test(adapter),
+    postgres: dialect === 'postgres',
+    mysql: dialect === 'mysql',
     transaction,
     // SQLite's driver and a transaction's single connection already run queries one at a time.
     run: sqlite || transaction ? direct : limiter(10),
@@ -383,8 +403,8 @@ function cancellable<R>(
   })
 }
 
-/** `result` through the plugins' `transformResult`, as Kysely's executor does. */
-async function transformed<R>(
+/** `result` through the plugins' `transformResult`, as Kysely's executor does. @internal */
+export async function transformed<R>(
   executor: ReturnType<AnyKysely['getExecutor']>,
   compiled: CompiledQuery<R>,
   result: QueryResult<R>,

@@ -8,8 +8,8 @@ import { sql } from './kysely'
 import { type AsyncResult } from '../core/async-result'
 import { readAggregate, type AggregateFunction } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
-import { columnOf, rowCount, whereExpression, type Condition } from './conditions'
-import { type AnyKysely } from './connection'
+import { applyPage, columnOf, rowCount, whereExpression, type Condition } from './conditions'
+import { databaseState, type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidOperatorError, InvalidQueryError } from './errors'
 import { Hole } from './templates'
@@ -320,11 +320,7 @@ export function compileGrouped(
     grouped = grouped.having(sql.join(parts, sql` and `) as never)
   }
   for (const o of terms.order) grouped = grouped.orderBy(targetSql(o.target, state), o.direction)
-  if (state.limit !== undefined) grouped = grouped.limit(state.limit)
-  if (state.offset !== undefined) {
-    if (state.limit === undefined && sqlite) grouped = grouped.limit(-1)
-    grouped = grouped.offset(state.offset)
-  }
+  grouped = applyPage(grouped, state.limit, state.offset, databaseState(db).dialect)
   return grouped.compile() as CompiledQuery<Record<string, unknown>>
 }
 

@@ -12,6 +12,7 @@ import { aggregateExpression, readAggregate, readCount, type AggregateFunction }
 import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import {
+  applyPage,
   columnOf,
   orderTerm,
   QueryShape,
@@ -46,6 +47,7 @@ import {
   type GroupingState,
   type GroupTarget,
 } from './grouping'
+import { insertAndReadBack } from './insert-read-back'
 import { readerOf, rowReader } from './row-reader'
 import { batcherFor } from './batch-loader'
 import { abortError } from '../core/abort'
@@ -310,13 +312,7 @@ class ModelScope<M extends object> implements Scope<M> {
     // An aggregate over every row ignores the order (PostgreSQL refuses `count(*) … order by
     // col`); with a limit or offset the order picks the rows, so it stays in the subquery.
     if (ordered) for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
-    if (this.state.limit !== undefined) qb = qb.limit(this.state.limit)
-    if (this.state.offset !== undefined) {
-      // SQLite needs a LIMIT before OFFSET.
-      if (this.state.limit === undefined && sqlite) qb = qb.limit(-1)
-      qb = qb.offset(this.state.offset)
-    }
-    return qb
+    return applyPage(qb, this.state.limit, this.state.offset, databaseState(db).dialect)
   }
 
   private selection() {
@@ -811,6 +807,11 @@ class ModelScope<M extends object> implements Scope<M> {
       )
     }
     const ids = this.select(db, sqlite).select(sql.id(primary.name).as('pk'))
+    // MySQL refuses `in (… limit …)` and a subquery on the table being written: a derived
+    // table is materialised first, which it accepts.
+    if (databaseState(db).mysql) {
+      return sql<SqlBool>`${sql.id(primary.name)} in (select ${sql.id('pk')} from (${ids}) as ${sql.id('page')})`
+    }
     return sql<SqlBool>`${sql.id(primary.name)} in (${ids})`
   }
 
@@ -886,7 +887,7 @@ class ModelScope<M extends object> implements Scope<M> {
     return AsyncResult.from(
       async (signal) => {
         const db = resolveDatabase(this.model)
-        const sqlite = databaseState(db).sqlite
+        const { sqlite, mysql } = databaseState(db)
         const defaults: Record<string, unknown> = {}
         for (const c of this.state.conditions) if (c.operator === '=') defaults[c.column.property] = c.value
         const values = list.map((row) => this.values({ ...defaults, ...row }, sqlite))
@@ -894,14 +895,19 @@ class ModelScope<M extends object> implements Scope<M> {
         const chunk = Math.max(1, Math.floor(30_000 / width))
         const inserted: M[] = []
         for (let i = 0; i < values.length; i += chunk) {
-          const query = db
-            .insertInto(this.meta.table)
-            .values(values.slice(i, i + chunk))
-            .returning(this.selection())
-            .compile()
           try {
-            const result = await executeCompiled(db, query, signal)
-            for (const row of result.rows) inserted.push(this.instance(row as Record<string, unknown>))
+            const part = values.slice(i, i + chunk)
+            // MySQL has no `returning`: the rows are read back by primary key.
+            const rows = mysql
+              ? await insertAndReadBack(db, this.meta, part, signal)
+              : (
+                  await executeCompiled(
+                    db,
+                    db.insertInto(this.meta.table).values(part).returning(this.selection()).compile(),
+                    signal,
+                  )
+                ).rows
+            for (const row of rows) inserted.push(this.instance(row as Record<string, unknown>))
           } catch (error) {
             if (signal.aborted) throw signal.reason
             throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)

@@ -10,15 +10,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import { createConnection } from 'mysql2/promise'
 import { Client, Pool, type PoolConfig } from 'pg'
-import { pgUrl } from './services'
+import { createMysqlDatabase, type MysqlPoolOptions } from 'tributary'
+import { mysqlUrl, pgUrl, type TestDialect } from './services'
 
 /** A throwaway database and a Kysely instance bound to it. */
 export interface TestDatabase<DB = any> {
-  readonly dialect: 'postgres' | 'sqlite'
-  /** The database's name (PostgreSQL) or file path (SQLite). */
+  readonly dialect: TestDialect
+  /** The database's name (PostgreSQL, MySQL) or file path (SQLite). */
   readonly name: string
-  /** A connection URL (PostgreSQL) or file path (SQLite). */
+  /** A connection URL (PostgreSQL, MySQL) or file path (SQLite). */
   readonly url: string
   readonly db: Kysely<DB>
   /** Destroys the Kysely instance and removes the database. */
@@ -95,11 +97,56 @@ export function createSqliteDatabase<DB = any>(prefix = 'tributary-test'): TestD
   }
 }
 
+/** A URL for database `name` on the server of `mysqlUrl`. */
+export function mysqlUrlFor(name: string): string {
+  const url = new URL(mysqlUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** Runs `statement` on an administrative MySQL/MariaDB connection. */
+export async function mysqlAdmin(statement: string): Promise<void> {
+  const connection = await createConnection({ uri: mysqlUrl })
+  try {
+    await connection.query(statement)
+  } finally {
+    await connection.end()
+  }
+}
+
+/**
+ * Creates a fresh MySQL/MariaDB database (`<prefix>_<pid>_<random>`, so parallel runs never
+ * share one) with a Kysely from tributary's `createMysqlDatabase`.
+ */
+export async function createMysqlTestDatabase<DB = any>(
+  prefix = 'tributary_test',
+  pool: Omit<MysqlPoolOptions, 'uri'> = {},
+): Promise<TestDatabase<DB>> {
+  const name = uniqueName(prefix)
+  await mysqlAdmin(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`)
+  const url = mysqlUrlFor(name)
+  const db = createMysqlDatabase<DB>({ uri: url, connectionLimit: 10, ...pool })
+  let dropped = false
+  return {
+    dialect: 'mysql',
+    name,
+    url,
+    db,
+    async drop() {
+      if (dropped) return
+      dropped = true
+      await db.destroy()
+      await mysqlAdmin(`DROP DATABASE IF EXISTS \`${name}\``)
+    },
+  }
+}
+
 /** Creates a fresh database of the given dialect. */
 export function createTestDatabase<DB = any>(
-  dialect: 'postgres' | 'sqlite',
+  dialect: TestDialect,
   prefix?: string,
 ): Promise<TestDatabase<DB>> {
+  if (dialect === 'mysql') return createMysqlTestDatabase<DB>(prefix)
   return dialect === 'postgres'
     ? createPgDatabase<DB>(prefix)
     : Promise.resolve(createSqliteDatabase<DB>(prefix))

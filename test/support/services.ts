@@ -52,11 +52,19 @@ export const describeWithMysql: jest.Describe = hasMysql ? describe : describe.s
 /** `describe` when the etcd binary is installed, else a skipped describe (global setup printed why). */
 export const describeWithEtcd: jest.Describe = hasEtcd ? describe : describe.skip
 
-/** The SQL dialects the model suites loop over: `TRIBUTARY_DIALECTS` (default `sqlite,postgres`). */
-export function testDialects(): Array<'sqlite' | 'postgres'> {
-  const wanted = (process.env.TRIBUTARY_DIALECTS ?? 'sqlite,postgres')
-    .split(',')
-    .map((d) => d.trim())
-    .filter((d): d is 'sqlite' | 'postgres' => d === 'sqlite' || d === 'postgres')
-  return wanted.filter((d) => d === 'sqlite' || hasPostgres)
+/** A SQL dialect the model and shard suites can run on. */
+export type TestDialect = 'sqlite' | 'postgres' | 'mysql'
+
+/**
+ * The SQL dialects a suite loops over: `TRIBUTARY_DIALECTS` (default `sqlite,postgres,mysql`)
+ * among those the suite `supports` (default `sqlite,postgres`), each server dialect only when
+ * its server is up.
+ */
+export function testDialects(): Array<'sqlite' | 'postgres'>
+export function testDialects<D extends TestDialect>(supports: readonly D[]): D[]
+export function testDialects(supports: readonly TestDialect[] = ['sqlite', 'postgres']): TestDialect[] {
+  const wanted = (process.env.TRIBUTARY_DIALECTS ?? 'sqlite,postgres,mysql').split(',').map((d) => d.trim())
+  return supports.filter(
+    (d) => wanted.includes(d) && (d === 'sqlite' || (d === 'postgres' ? hasPostgres : hasMysql)),
+  )
 }

@@ -1,10 +1,11 @@
 // Sums past Number.MAX_SAFE_INTEGER come back as exact bigints, and smaller ones as numbers, on
-// every dialect from testDialects(). SQLite needs better-sqlite3's safeIntegers mode for that
+// every dialect from testDialects() (MySQL through createMysqlDatabase, whose pool returns
+// BIGINT and DECIMAL as text). SQLite needs better-sqlite3's safeIntegers mode for that
 // (without it the driver itself returns a rounded number, which tributary cannot undo).
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
 import { Column, Model, Table, withDatabase } from 'tributary'
-import { createPgDatabase, type TestDatabase } from '../../support/database'
+import { createMysqlTestDatabase, createPgDatabase, type TestDatabase } from '../../support/database'
 import { testDialects } from '../../support/services'
 
 @Table('ledger')
@@ -15,7 +16,16 @@ class Entry extends Model {
 
 const HUGE = 4_000_000_000_000_000n // 4e15: three of them pass 2^53 (≈ 9.007e15)
 
-async function setUp(dialect: 'sqlite' | 'postgres'): Promise<{ db: Kysely<any>; drop(): Promise<void> }> {
+async function setUp(
+  dialect: 'sqlite' | 'postgres' | 'mysql',
+): Promise<{ db: Kysely<any>; drop(): Promise<void> }> {
+  if (dialect === 'mysql') {
+    const test: TestDatabase = await createMysqlTestDatabase('tributary_big_numbers')
+    await sql`create table ledger (id integer auto_increment primary key, amount bigint not null)`.execute(
+      test.db,
+    )
+    return { db: test.db, drop: () => test.drop() }
+  }
   if (dialect === 'postgres') {
     const test: TestDatabase = await createPgDatabase('tributary_big_numbers')
     await sql`create table ledger (id serial primary key, amount bigint not null)`.execute(test.db)
@@ -28,7 +38,7 @@ async function setUp(dialect: 'sqlite' | 'postgres'): Promise<{ db: Kysely<any>;
   return { db, drop: () => db.destroy() }
 }
 
-describe.each(testDialects())('numbers past 2^53 on %s', (dialect) => {
+describe.each(testDialects(['sqlite', 'postgres', 'mysql']))('numbers past 2^53 on %s', (dialect) => {
   let db: Kysely<any>
   let drop: () => Promise<void>
 

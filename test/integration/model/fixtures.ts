@@ -24,8 +24,15 @@ export function defineModels() {
   return { User, Order }
 }
 
-export async function createSchema(db: Kysely<any>, dialect: 'postgres' | 'sqlite'): Promise<void> {
-  if (dialect === 'postgres') {
+export async function createSchema(db: Kysely<any>, dialect: 'postgres' | 'sqlite' | 'mysql'): Promise<void> {
+  if (dialect === 'mysql') {
+    await sql`create table users (id integer auto_increment primary key, email varchar(255) not null,
+      active boolean not null, score integer, big bigint not null default 0, updated_at datetime(3))`.execute(
+      db,
+    )
+    await sql`create table orders (id integer auto_increment primary key, user_id integer not null,
+      total decimal(12,2) not null)`.execute(db)
+  } else if (dialect === 'postgres') {
     await sql`create table users (id serial primary key, email text not null, active boolean not null,
       score integer, big bigint not null default 0, updated_at timestamptz)`.execute(db)
     await sql`create table orders (id serial primary key, user_id integer not null, total numeric(12,2) not null)`.execute(
