@@ -147,7 +147,8 @@ const immediate: ImmediateBackoff = { duration: 0, next: () => immediate }
  */
 export function createEtcdClient(options: EtcdSourceOptions): EtcdClientLike {
   const { Etcd3 } = requireOptional<{ Etcd3: Etcd3Constructor }>('etcd3', 'etcdSource')
-  const passThrough = { execute: <T>(fn: () => T): T => fn() }
+  // Async: etcd3 chains `.catch` on what `execute` returns, even when `fn` throws at once.
+  const passThrough = { execute: async <T>(fn: () => T | Promise<T>): Promise<T> => fn() }
   const hosts = options.hosts ?? 'http://127.0.0.1:2379'
   return new Etcd3({
     hosts: typeof hosts === 'string' ? hosts : [...hosts],

@@ -64,7 +64,7 @@ export function etcdSource(
     : 'client' in clientOrOptions
       ? (clientOrOptions as EtcdSourceClientOptions)
       : undefined
-  if (given && given !== clientOrOptions) {
+  if (given && !isClient(clientOrOptions)) {
     checkEtcdOptions(given, true)
     if (!isClient(given.client)) {
       throw new TypeError('etcdSource: option "client" must be an etcd3 client (get, getAll, watch, close)')
