@@ -239,3 +239,116 @@ export class UnsupportedCollationError extends InvalidQueryError {
 export function isUnsupportedCollationError(error: unknown): error is UnsupportedCollationError {
   return hasErrorKind(error, 'UnsupportedCollationError')
 }
+
+/**
+ * How one shard of a cross-shard transaction ended.
+ *
+ * @example
+ * ```ts
+ * import { isShardTransactionError } from 'tributary'
+ * const e = await shardTransaction(shards, work).catch((e: unknown) => e)
+ * if (isShardTransactionError(e)) for (const o of e.outcomes) console.log(o.shard, o.state, o.cause)
+ * ```
+ */
+export interface ShardTransactionOutcome {
+  /** The shard's name. */
+  readonly shard: string
+  /** Where the shard's part ended: `'committed'`, `'rolled back'`, or `'prepared'` (left for `recoverShardTransactions`). */
+  readonly state: 'committed' | 'rolled back' | 'prepared'
+  /** What failed on this shard, if anything. */
+  readonly cause?: unknown
+}
+
+/**
+ * A cross-shard transaction did not commit everywhere. `decision` says what happened to the
+ * whole: `'rolled back'` (no shard kept any write), `'committed'` (the decision was logged, so
+ * every shard commits; the shards in state `'prepared'` are finished by
+ * `recoverShardTransactions`), or `'unknown'` (the decision could not be read back from the log;
+ * `recoverShardTransactions` settles it). `outcomes` lists every touched shard.
+ *
+ * @example
+ * ```ts
+ * import { isShardTransactionError } from 'tributary'
+ * try { await shardTransaction(shards, work) } catch (e) {
+ *   if (isShardTransactionError(e)) console.log(e.id, e.decision, e.outcomes)
+ * }
+ * ```
+ */
+export class ShardTransactionError extends TributaryError {
+  static override readonly kind: string = 'ShardTransactionError'
+
+  constructor(
+    /** The coordinator transaction's id (the prefix of every shard's prepared-transaction gid). */
+    readonly id: string,
+    /** What happened to the transaction as a whole. */
+    readonly decision: 'rolled back' | 'committed' | 'unknown',
+    /** Every touched shard's outcome, in the order the shards were touched. */
+    readonly outcomes: readonly ShardTransactionOutcome[],
+    /** The first failure (the callback's error when it threw). */
+    cause: unknown,
+  ) {
+    super(
+      `cross-shard transaction ${id} ${decision === 'unknown' ? 'has an unknown outcome' : decision}: ` +
+        outcomes
+          .map((o) => `${o.shard} ${o.state}${o.cause === undefined ? '' : ` (${describeCause(o.cause)})`}`)
+          .join(', ') +
+        (decision === 'rolled back' ? '' : '; run recoverShardTransactions to finish the prepared shards') +
+        (outcomes.some((o) => o.cause !== undefined) ? '' : `; cause: ${describeCause(cause)}`),
+      { cause },
+    )
+  }
+}
+
+/**
+ * True when `error` is a {@link ShardTransactionError}.
+ *
+ * @example
+ * ```ts
+ * import { isShardTransactionError } from 'tributary'
+ * isShardTransactionError(new Error('x')) // false
+ * ```
+ */
+export function isShardTransactionError(error: unknown): error is ShardTransactionError {
+  return hasErrorKind(error, 'ShardTransactionError')
+}
+
+/**
+ * A shard cannot take part in two-phase commit: PostgreSQL's `max_prepared_transactions` is 0
+ * (its default), or the shard's dialect has no prepared transactions (SQLite). Nothing was
+ * written: every shard was rolled back.
+ *
+ * @example
+ * ```ts
+ * import { isPreparedTransactionsDisabledError } from 'tributary'
+ * const e = await shardTransaction(shards, work).catch((e: unknown) => e)
+ * if (isPreparedTransactionsDisabledError(e)) console.log(e.shard, e.setting)
+ * ```
+ */
+export class PreparedTransactionsDisabledError extends TributaryError {
+  static override readonly kind: string = 'PreparedTransactionsDisabledError'
+
+  constructor(
+    /** The shard that cannot prepare. */
+    readonly shard: string,
+    /** The setting to change, e.g. `max_prepared_transactions`. */
+    readonly setting: string,
+    how: string,
+  ) {
+    super(`shard ${shard} cannot prepare transactions for a cross-shard commit: ${how}`)
+  }
+}
+
+/**
+ * True when `error` is a {@link PreparedTransactionsDisabledError}.
+ *
+ * @example
+ * ```ts
+ * import { isPreparedTransactionsDisabledError } from 'tributary'
+ * isPreparedTransactionsDisabledError(new Error('x')) // false
+ * ```
+ */
+export function isPreparedTransactionsDisabledError(
+  error: unknown,
+): error is PreparedTransactionsDisabledError {
+  return hasErrorKind(error, 'PreparedTransactionsDisabledError')
+}

@@ -1,0 +1,180 @@
+/**
+ * `recoverShardTransactions(manager)`: finishes the prepared transactions a crashed coordinator
+ * left on the shards, from the decision log (`transaction-log.ts`), as Citus's
+ * `recover_prepared_transactions()` does from `pg_dist_transaction`.
+ */
+import { sql } from '../model/kysely'
+import { databaseState, type AnyKysely } from '../model/connection'
+import { type ShardFailure } from './errors'
+import {
+  forgetLog,
+  logDecide,
+  readLog,
+  transactionLog,
+  type LogRow,
+  type ShardTransactionLogOptions,
+} from './transaction-log'
+import { type ShardManager } from './shard-manager'
+
+/**
+ * Options of {@link recoverShardTransactions}.
+ *
+ * @example
+ * ```ts
+ * await recoverShardTransactions(shards, { log: { shard: 'us' }, minAge: 120_000 })
+ * ```
+ */
+export interface RecoverShardTransactionsOptions {
+  /** The decision log the transactions used. Defaults to `shardTransaction`'s default. */
+  log?: ShardTransactionLogOptions
+  /**
+   * How old (ms, by the log server's clock) an undecided transaction must be before recovery
+   * aborts it: a younger one may belong to a coordinator still preparing. Correctness does not
+   * depend on it (a coordinator whose transaction recovery aborted finds that out at its commit
+   * point and rolls back); it only spares live transactions. Defaults to 60 000.
+   */
+  minAge?: number
+}
+
+/**
+ * What recovery did.
+ *
+ * @example
+ * ```ts
+ * const report = await recoverShardTransactions(shards)
+ * console.log(report.committed, report.rolledBack, report.skipped, report.failures)
+ * ```
+ */
+export interface ShardRecoveryReport {
+  /** Prepared transactions committed (their decision was `commit`), as `{ shard, gid }`. */
+  readonly committed: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
+  /** Prepared transactions rolled back (decision `abort`, no log row, or undecided and older than `minAge`). */
+  readonly rolledBack: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
+  /** Undecided prepared transactions left alone because they are younger than `minAge`. */
+  readonly skipped: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
+  /** Log rows removed because every shard of theirs is finished. */
+  readonly forgotten: readonly string[]
+  /** Shards that could not be listed or finished, and why (their transactions stay for the next run). */
+  readonly failures: readonly ShardFailure[]
+}
+
+/**
+ * Finishes the prepared transactions of `shardTransaction` left on the shards by a crashed
+ * coordinator. For each prepared transaction whose gid carries the log's prefix (only those of
+ * the shard's own database): decision `commit` in the log → `COMMIT PREPARED`; `abort`, or no
+ * row (the row is written before any shard prepares and removed only once every shard is
+ * finished, so a prepared transaction without one is an orphan) → `ROLLBACK PREPARED`; still
+ * undecided and older than `minAge` → the row is moved to `abort` first (the coordinator's own
+ * commit point then fails), then rolled back. Safe to run at any time and concurrently with
+ * live transactions and other recoveries. Never rejects for a shard: failures are reported.
+ *
+ * @example
+ * ```ts
+ * import { recoverShardTransactions } from 'tributary'
+ * const report = await recoverShardTransactions(shards, { log: { shard: 'us' } })
+ * console.log(`${report.committed.length} committed, ${report.rolledBack.length} rolled back`)
+ * ```
+ */
+export async function recoverShardTransactions<DB>(
+  manager: ShardManager<DB>,
+  options: RecoverShardTransactionsOptions = {},
+): Promise<ShardRecoveryReport> {
+  const any = manager as unknown as ShardManager<unknown>
+  const log = transactionLog(any, options.log)
+  const minAge = options.minAge ?? 60_000
+  const committed: Array<{ shard: string; gid: string }> = []
+  const rolledBack: Array<{ shard: string; gid: string }> = []
+  const skipped: Array<{ shard: string; gid: string }> = []
+  const failures: ShardFailure[] = []
+
+  // Rows final before the listing: all their shards had prepared by then.
+  const before = await readLog(log)
+  const listed = new Map<string, string[]>()
+  await Promise.all(
+    any.names.map(async (shard) => {
+      const db = any.database(shard)
+      if (!databaseState(db as unknown as AnyKysely).postgres) return listed.set(shard, [])
+      try {
+        const { rows } = await sql<{ gid: string }>`select gid from pg_prepared_xacts
+          where database = current_database() and gid like ${`${log.prefix}%`}`.execute(db)
+        listed.set(
+          shard,
+          rows.map((r) => r.gid),
+        )
+      } catch (error) {
+        failures.push({ shard, cause: error })
+      }
+    }),
+  )
+  const idOf = (gid: string): string => gid.slice(0, gid.lastIndexOf('_'))
+  const wanted = [...new Set([...listed.values()].flat().map(idOf))].filter((id) => !before.has(id))
+  const rows = new Map<string, LogRow>([...before, ...(await readLog(log, wanted))])
+
+  /** The final decision of `id`: aborts an undecided row older than minAge; undefined when too young. */
+  const decisions = new Map<string, Promise<'commit' | 'abort' | undefined>>()
+  const decide = (id: string): Promise<'commit' | 'abort' | undefined> => {
+    let d = decisions.get(id)
+    if (!d) {
+      d = (async () => {
+        const row = rows.get(id)
+        if (!row) return 'abort'
+        if (row.state !== 'prepare') return row.state
+        if (row.ageMs < minAge) return undefined
+        if (await logDecide(log, id, 'abort')) return 'abort'
+        return (await readLog(log, [id])).get(id)?.state === 'commit' ? 'commit' : 'abort'
+      })()
+      decisions.set(id, d)
+    }
+    return d
+  }
+  const finished = new Set<string>() // ids with a shard that failed or was skipped are not
+  const unfinished = new Set<string>()
+  await Promise.all(
+    [...listed].flatMap(([shard, gids]) =>
+      gids.map(async (gid) => {
+        const id = idOf(gid)
+        try {
+          const decision = await decide(id)
+          if (decision === undefined) {
+            skipped.push({ shard, gid })
+            unfinished.add(id)
+            return
+          }
+          const db = any.database(shard)
+          try {
+            await sql.raw(`${decision === 'commit' ? 'commit' : 'rollback'} prepared '${gid}'`).execute(db)
+          } catch (error) {
+            // Finished meanwhile (by its coordinator or another recovery): nothing left to do.
+            if ((error as { code?: unknown }).code !== '42704') throw error
+          }
+          ;(decision === 'commit' ? committed : rolledBack).push({ shard, gid })
+          finished.add(id)
+        } catch (error) {
+          failures.push({ shard, cause: error })
+          unfinished.add(id)
+        }
+      }),
+    ),
+  )
+
+  // A row is forgotten once decided and no shard of its still holds a prepared part.
+  const forgotten: string[] = []
+  for (const [id, row] of rows) {
+    if (unfinished.has(id)) continue
+    const decidedNow = decisions.has(id)
+      ? await decisions.get(id)
+      : row.state === 'prepare'
+        ? undefined
+        : row.state
+    if (decidedNow === undefined) continue
+    if (!before.has(id) && !finished.has(id)) continue
+    if (!row.shards.every((s) => listed.has(s))) continue
+    try {
+      await forgetLog(log, id)
+      forgotten.push(id)
+    } catch (error) {
+      failures.push({ shard: log.shard, cause: error })
+    }
+  }
+  return { committed, rolledBack, skipped, forgotten, failures }
+}

@@ -1,0 +1,127 @@
+/**
+ * The decision log of cross-shard transactions: one table on a shard the caller names, one row
+ * per coordinator transaction (`id`, `state`, the touched shards, when it was written). The
+ * coordinator writes the row in state `'prepare'` before any shard prepares, and flips it to
+ * `'commit'` with `UPDATE … WHERE state = 'prepare'`: that update is the commit point.
+ * Recovery flips abandoned rows to `'abort'` the same way, so the two can never both win.
+ * Internal: not exported from the package.
+ */
+import type { Kysely } from 'kysely'
+import { createHash } from 'node:crypto'
+import { sql } from '../model/kysely'
+import { type ShardManager } from './shard-manager'
+
+/**
+ * Where the decision log lives.
+ *
+ * @example
+ * ```ts
+ * import { shardTransaction } from 'tributary'
+ * await shardTransaction(shards, work, { log: { shard: 'us_east', table: 'billing_transactions' } })
+ * ```
+ */
+export interface ShardTransactionLogOptions {
+  /** The shard holding the log table. Defaults to the manager's `defaultShard`, else its first shard. */
+  shard?: string
+  /**
+   * The log table, created when missing. Its name is also part of every prepared transaction's
+   * gid, so applications that share shards but keep separate logs must use separate tables.
+   * Defaults to `'tributary_transactions'`.
+   */
+  table?: string
+}
+
+/** @internal A row of the log. */
+export interface LogRow {
+  readonly id: string
+  readonly state: 'prepare' | 'commit' | 'abort'
+  readonly shards: readonly string[]
+  /** Milliseconds since the row was written, by the log server's clock. */
+  readonly ageMs: number
+}
+
+/** @internal The log of one manager. */
+export interface TransactionLog {
+  readonly shard: string
+  readonly table: string
+  /** The prefix of every gid this log decides (`tributary_<8 hex of the table name>_`). */
+  readonly prefix: string
+  readonly db: Kysely<unknown>
+}
+
+const ensured = new WeakMap<object, Set<string>>()
+
+/** @internal The log named by `options` (table name checked). */
+export function transactionLog(
+  manager: ShardManager<unknown>,
+  options: ShardTransactionLogOptions = {},
+): TransactionLog {
+  const shard = options.shard ?? manager.defaultShard ?? (manager.names[0] as string)
+  const table = options.table ?? 'tributary_transactions'
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {
+    throw new RangeError(
+      `shardTransaction: log.table must be a plain SQL identifier, got ${JSON.stringify(table)}`,
+    )
+  }
+  const tag = createHash('sha256').update(table).digest('hex').slice(0, 8)
+  return { shard, table, prefix: `tributary_${tag}_`, db: manager.database(shard) }
+}
+
+/** @internal Creates the log table if missing (once per database and table per process). */
+export async function ensureLog(log: TransactionLog): Promise<void> {
+  const done = ensured.get(log.db) ?? new Set<string>()
+  if (done.has(log.table)) return
+  await sql`create table if not exists ${sql.id(log.table)} (
+    id varchar(64) primary key,
+    state varchar(8) not null,
+    shards text not null,
+    created_at timestamptz not null default now()
+  )`.execute(log.db)
+  done.add(log.table)
+  ensured.set(log.db, done)
+}
+
+/** @internal Writes the row of a transaction about to prepare. */
+export async function logPrepare(log: TransactionLog, id: string, shards: readonly string[]): Promise<void> {
+  await ensureLog(log)
+  await sql`insert into ${sql.id(log.table)} (id, state, shards) values (${id}, 'prepare', ${JSON.stringify(shards)})`.execute(
+    log.db,
+  )
+}
+
+/**
+ * @internal Moves a row from `'prepare'` to `state`; true when this call moved it (false when
+ * the row is gone or someone else decided first).
+ */
+export async function logDecide(
+  log: TransactionLog,
+  id: string,
+  state: 'commit' | 'abort',
+): Promise<boolean> {
+  const result =
+    await sql`update ${sql.id(log.table)} set state = ${state} where id = ${id} and state = 'prepare'`.execute(
+      log.db,
+    )
+  return Number(result.numAffectedRows ?? 0) === 1
+}
+
+/** @internal The rows with these ids (every row when `ids` is omitted). */
+export async function readLog(log: TransactionLog, ids?: readonly string[]): Promise<Map<string, LogRow>> {
+  await ensureLog(log)
+  if (ids !== undefined && ids.length === 0) return new Map()
+  const filter = ids === undefined ? sql`` : sql`where id in (${sql.join(ids.map((i) => sql`${i}`))})`
+  const { rows } = await sql<{ id: string; state: LogRow['state']; shards: string; age_ms: string | number }>`
+    select id, state, shards, extract(epoch from (now() - created_at)) * 1000 as age_ms
+    from ${sql.id(log.table)} ${filter}`.execute(log.db)
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      { id: r.id, state: r.state, shards: JSON.parse(r.shards) as string[], ageMs: Number(r.age_ms) },
+    ]),
+  )
+}
+
+/** @internal Deletes the row of a finished transaction. */
+export async function forgetLog(log: TransactionLog, id: string): Promise<void> {
+  await sql`delete from ${sql.id(log.table)} where id = ${id}`.execute(log.db)
+}

@@ -1,0 +1,333 @@
+/**
+ * `shardTransaction(manager, fn)`: the writes `fn` makes on any number of shards commit on all
+ * of them or on none, by two-phase commit (PostgreSQL `PREPARE TRANSACTION` / `COMMIT
+ * PREPARED`, as Citus does) with the decision kept in a small log table (`transaction-log.ts`).
+ */
+import type { ControlledTransaction, Kysely } from 'kysely'
+import { randomBytes } from 'node:crypto'
+import { invalidateTable } from '../model/cache'
+import { databaseState, runWithDatabaseResolver, type AnyKysely } from '../model/connection'
+import { getModelMeta } from '../model/decorators'
+import { sql } from '../model/kysely'
+import {
+  PreparedTransactionsDisabledError,
+  ShardTransactionError,
+  type ShardTransactionOutcome,
+} from './errors'
+import {
+  forgetLog,
+  logDecide,
+  logPrepare,
+  transactionLog,
+  type ShardTransactionLogOptions,
+} from './transaction-log'
+import { shardManagerOf, type ShardManager } from './shard-manager'
+
+/**
+ * What `shardTransaction` reports as it goes (for logs, metrics and crash tests): each shard
+ * prepared, the decision logged, each shard committed. An exception thrown here before the
+ * decision rolls the transaction back.
+ *
+ * @example
+ * ```ts
+ * await shardTransaction(shards, work, { onProgress: (e) => console.log(e.phase, e.shard ?? '') })
+ * ```
+ */
+export interface ShardTransactionProgress {
+  /** `'prepared'` and `'committed'` name a shard; `'decided'` is the commit point. */
+  readonly phase: 'prepared' | 'decided' | 'committed'
+  /** The shard, for `'prepared'` and `'committed'`. */
+  readonly shard?: string
+  /** The coordinator transaction's id. */
+  readonly id: string
+}
+
+/**
+ * Options of {@link shardTransaction}.
+ *
+ * @example
+ * ```ts
+ * await shardTransaction(shards, work, { log: { shard: 'us_east' }, tables: ['users'] })
+ * ```
+ */
+export interface ShardTransactionOptions {
+  /** Where the decision log lives (the same place `recoverShardTransactions` reads). Defaults to table `tributary_transactions` on the manager's default (else first) shard. */
+  log?: ShardTransactionLogOptions
+  /** Called at each step (awaited); see {@link ShardTransactionProgress}. Defaults to none. */
+  onProgress?: (progress: ShardTransactionProgress) => void | Promise<void>
+  /** Tables whose cached model reads are marked stale after the transaction ends (models written through `withShard` are added on their own). Defaults to none. */
+  tables?: readonly string[]
+}
+
+/**
+ * The handle `fn` receives: each shard's transaction, begun the first time the shard is used.
+ *
+ * @example
+ * ```ts
+ * await shardTransaction(shards, async (tx) => {
+ *   const us = await tx.database('us')
+ *   await us.updateTable('accounts').set({ balance: sql`balance - 10` }).where('id', '=', 1).execute()
+ *   await tx.withShard('eu', () => Account.where({ id: 2 }).asyncUpdate({ frozen: false }))
+ * })
+ * ```
+ */
+export interface ShardTransaction<DB = unknown> {
+  /** The coordinator transaction's id (each shard's gid is `<id>_<n>`). */
+  readonly id: string
+  /** The shards touched so far, in the order touched. */
+  readonly shards: readonly string[]
+  /** Shard `name`'s transaction (a Kysely on one connection), begun on first use. */
+  database(name: string): Promise<Kysely<DB>>
+  /** Runs `fn` with the models attached to the manager on shard `name`'s transaction. */
+  withShard<T>(name: string, fn: () => T | PromiseLike<T>): Promise<T>
+}
+
+/** One shard's part. */
+interface Participant {
+  readonly shard: string
+  readonly gid: string
+  readonly trx: ControlledTransaction<unknown>
+  state: 'active' | 'prepared' | 'committed' | 'rolled back'
+  cause?: unknown
+}
+
+const checked = new WeakMap<object, number>()
+
+/** Throws when shard `name` cannot prepare (dialect, or max_prepared_transactions = 0); cached per database. */
+async function checkPrepare(name: string, db: Kysely<unknown>): Promise<void> {
+  const state = databaseState(db as unknown as AnyKysely)
+  if (!state.postgres) {
+    throw new PreparedTransactionsDisabledError(
+      name,
+      'dialect',
+      'two-phase commit needs PostgreSQL (MySQL/MariaDB XA is not supported yet); one shard alone commits on any dialect',
+    )
+  }
+  let max = checked.get(db)
+  if (max === undefined) {
+    const { rows } = await sql<{ max_prepared_transactions: string }>`show max_prepared_transactions`.execute(
+      db,
+    )
+    max = Number(rows[0]?.max_prepared_transactions ?? 0)
+    checked.set(db, max)
+  }
+  if (max === 0) {
+    throw new PreparedTransactionsDisabledError(
+      name,
+      'max_prepared_transactions',
+      'max_prepared_transactions is 0 (the default); set it to at least the number of concurrent cross-shard ' +
+        'transactions (e.g. `max_prepared_transactions = 100` in postgresql.conf, or `postgres -c max_prepared_transactions=100`) and restart PostgreSQL',
+    )
+  }
+}
+
+/** On PostgreSQL, PREPARE/COMMIT of an aborted transaction silently rolls back: probe first. */
+const probe = (trx: Kysely<unknown>): Promise<unknown> => sql`select 1`.execute(trx)
+
+/**
+ * Runs `fn` and commits what it wrote on every shard it touched, or on none. Each shard used
+ * through `tx.database(name)` or `tx.withShard(name, …)` gets one transaction, begun then. When
+ * `fn` resolves: one shard touched commits plainly; several are each `PREPARE`d, the decision is
+ * written to the log (the commit point), then each is `COMMIT PREPARED`. When `fn` throws, or a
+ * shard fails before the decision, every shard is rolled back and the promise rejects with a
+ * `ShardTransactionError` listing each shard's outcome (`decision: 'rolled back'`). A crash of
+ * this process between prepare and commit leaves prepared transactions that
+ * `recoverShardTransactions` finishes from the log. PostgreSQL needs
+ * `max_prepared_transactions > 0` on every shard (else a `PreparedTransactionsDisabledError`,
+ * before anything is prepared). Cached model reads of the written tables are marked stale after.
+ *
+ * @example
+ * ```ts
+ * import { shardTransaction } from 'tributary'
+ * await shardTransaction(shards, async (tx) => {
+ *   await tx.withShard('us', () => Account.where({ id: 1 }).asyncUpdate({ balance: 90 }))
+ *   await tx.withShard('eu', () => Account.where({ id: 2 }).asyncUpdate({ balance: 110 }))
+ * })
+ * ```
+ */
+export async function shardTransaction<T, DB = unknown>(
+  manager: ShardManager<DB>,
+  fn: (tx: ShardTransaction<DB>) => Promise<T>,
+  options: ShardTransactionOptions = {},
+): Promise<T> {
+  const any = manager as unknown as ShardManager<unknown>
+  const log = transactionLog(any, options.log)
+  const id = `${log.prefix}${randomBytes(10).toString('hex')}`
+  const participants: Participant[] = []
+  const opening = new Map<string, Promise<Participant>>()
+  const tables = new Set(options.tables ?? [])
+  let closed = false
+
+  const participant = (name: string): Promise<Participant> => {
+    if (closed) return Promise.reject(new Error(`cross-shard transaction ${id} has ended`))
+    let open = opening.get(name)
+    if (!open) {
+      const db = any.database(name)
+      open = db
+        .startTransaction()
+        .execute()
+        .then((trx) => {
+          const p: Participant = { shard: name, gid: `${id}_${participants.length}`, trx, state: 'active' }
+          participants.push(p)
+          return p
+        })
+      opening.set(name, open)
+    }
+    return open
+  }
+  const tx: ShardTransaction<DB> = {
+    id,
+    get shards() {
+      return participants.map((p) => p.shard)
+    },
+    database: (name) => participant(name).then((p) => p.trx as unknown as Kysely<DB>),
+    withShard: async (name, work) => {
+      const trx = (await participant(name)).trx as unknown as AnyKysely
+      return runWithDatabaseResolver(
+        (model) => {
+          if (shardManagerOf(model) !== any) return undefined
+          tables.add(getModelMeta(model as never).table)
+          return trx
+        },
+        () => Promise.resolve(work()),
+      )
+    },
+  }
+
+  const outcomes = (): ShardTransactionOutcome[] =>
+    participants.map((p) => ({
+      shard: p.shard,
+      state: p.state === 'active' ? 'rolled back' : p.state,
+      ...(p.cause === undefined ? {} : { cause: p.cause }),
+    }))
+  const rollbackAll = async (): Promise<void> => {
+    await Promise.all(
+      participants.map(async (p) => {
+        try {
+          if (p.state === 'prepared') await sql.raw(`rollback prepared '${p.gid}'`).execute(p.trx)
+          p.state = 'rolled back'
+        } catch (error) {
+          p.cause ??= error
+        }
+        await p.trx
+          .rollback()
+          .execute()
+          .catch(() => undefined)
+        // A prepared part whose rollback failed stays for recovery (no row or 'abort' decides it).
+        if (p.state !== 'rolled back') p.state = 'prepared'
+      }),
+    )
+  }
+  const fail = async (cause: unknown): Promise<never> => {
+    await rollbackAll()
+    throw new ShardTransactionError(id, 'rolled back', outcomes(), cause)
+  }
+  const finish = (): void => {
+    closed = true
+    for (const table of tables) invalidateTable(table)
+  }
+
+  try {
+    let value: T
+    try {
+      value = await fn(tx)
+      await Promise.all(opening.values()) // a shard still opening is part of the transaction
+    } catch (error) {
+      await Promise.allSettled(opening.values())
+      return await fail(error)
+    }
+    closed = true
+    if (participants.length === 0) return value
+    if (participants.length === 1) {
+      const p = participants[0] as Participant
+      try {
+        await probe(p.trx)
+        await p.trx.commit().execute()
+        p.state = 'committed'
+      } catch (error) {
+        p.cause = error
+        return await fail(error)
+      }
+      return value
+    }
+
+    // Phase 1: every shard must be able to prepare; the log row exists before any prepares.
+    try {
+      await Promise.all(participants.map((p) => checkPrepare(p.shard, any.database(p.shard))))
+    } catch (error) {
+      await rollbackAll()
+      throw error
+    }
+    try {
+      await logPrepare(
+        log,
+        id,
+        participants.map((p) => p.shard),
+      )
+    } catch (error) {
+      return await fail(error)
+    }
+    const prepared = await Promise.allSettled(
+      participants.map(async (p) => {
+        try {
+          await probe(p.trx)
+          await sql.raw(`prepare transaction '${p.gid}'`).execute(p.trx)
+          p.state = 'prepared'
+          await options.onProgress?.({ phase: 'prepared', shard: p.shard, id })
+        } catch (error) {
+          p.cause ??= error
+          throw error
+        }
+      }),
+    )
+    const failed = prepared.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failed) {
+      await logDecide(log, id, 'abort').catch(() => undefined)
+      return await fail(failed.reason)
+    }
+
+    // The commit point: the row moves from 'prepare' to 'commit' (unless recovery aborted it).
+    let decided: boolean
+    try {
+      decided = await logDecide(log, id, 'commit')
+    } catch (error) {
+      // The update may or may not have happened: leave every shard prepared for recovery.
+      await Promise.all(
+        participants.map((p) =>
+          p.trx
+            .rollback()
+            .execute()
+            .catch(() => undefined),
+        ),
+      )
+      throw new ShardTransactionError(id, 'unknown', outcomes(), error)
+    }
+    if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
+    await options.onProgress?.({ phase: 'decided', id })
+
+    // Phase 2: commit everywhere; a shard that fails now stays prepared and recovery commits it.
+    await Promise.all(
+      participants.map(async (p) => {
+        try {
+          await sql.raw(`commit prepared '${p.gid}'`).execute(p.trx)
+          p.state = 'committed'
+          await p.trx.commit().execute()
+          await options.onProgress?.({ phase: 'committed', shard: p.shard, id })
+        } catch (error) {
+          p.cause ??= error
+          await p.trx
+            .rollback()
+            .execute()
+            .catch(() => undefined)
+        }
+      }),
+    )
+    if (participants.some((p) => p.state !== 'committed')) {
+      throw new ShardTransactionError(id, 'committed', outcomes(), participants.find((p) => p.cause)?.cause)
+    }
+    await forgetLog(log, id).catch(() => undefined) // recovery forgets it otherwise
+    return value
+  } finally {
+    finish()
+  }
+}
