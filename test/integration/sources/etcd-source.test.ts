@@ -62,7 +62,9 @@ describeWithEtcd('etcdSource', () => {
   it('picks a JSON field; a value that is not JSON is a SourceError naming the key, not the value', async () => {
     expect(await source.fetch(request({ key: 'app/doc', field: 'db.host' }), context())).toBe('db.internal')
     expect(await source.fetch(request({ key: 'app/doc', field: 'tags.1' }), context())).toBe('b')
-    const error = await source.fetch(request({ key: 'app/plain', field: 'x' }), context()).catch((e) => e)
+    const error = (await source
+      .fetch(request({ key: 'app/plain', field: 'x' }), context())
+      .catch((e: unknown) => e)) as Error
     expect(isSourceError(error)).toBe(true)
     expect(isSourceNotFoundError(error)).toBe(false)
     expect(error.message).toContain('"app/plain"')
@@ -130,7 +132,9 @@ describeWithEtcd('etcdSource', () => {
 
   it('a member that is not there is a SourceUnavailableError', async () => {
     const nobody = etcdSource({ hosts: `http://127.0.0.1:${await freePort()}`, dialTimeout: 500 })
-    const error = await nobody.fetch(request({ key: 'app/port' }), context()).catch((e) => e)
+    const error = (await nobody
+      .fetch(request({ key: 'app/port' }), context())
+      .catch((e: unknown) => e)) as Error & { key?: string }
     await nobody.close?.()
     expect(isSourceUnavailableError(error)).toBe(true)
     expect(error.key).toBe('app/port')

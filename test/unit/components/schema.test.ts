@@ -81,7 +81,9 @@ describe('@Component({ schema })', () => {
     const [port, limits] = error.errors
     expect(isComponentSchemaError(port)).toBe(true)
     expect(isComponentError(port)).toBe(true)
-    expect(port?.message).toMatch(/^Config\.port \(source "mem", key "port"\): invalid value 70000 for port: /)
+    expect(port?.message).toMatch(
+      /^Config\.port \(source "mem", key "port"\): invalid value 70000 for port: /,
+    )
     expect(port?.message).toMatch(/65535/)
     if (!isComponentSchemaError(limits)) throw new Error('expected a schema error')
     expect(limits.issues.map((i) => i.path?.map((p) => (typeof p === 'object' ? p.key : p)))).toEqual([
