@@ -47,7 +47,9 @@ export {
   type DatabaseResolver,
   type ModelRouter,
 } from './model/connection'
+export type { CompiledQuery } from './model/kysely'
 export { createMysqlDatabase, type MysqlDatabaseOptions, type MysqlPoolOptions } from './model/mysql'
+export type { Notifiable } from './store/notifier'
 export * from './store/key-hash'
 export * from './store/retry'
 export * from './store/query'

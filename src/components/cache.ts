@@ -24,7 +24,7 @@ export interface CachedComponentValue {
 }
 
 /**
- * Options for {@link ComponentValueCache.fetch}.
+ * Options for `ComponentValueCache.fetch`.
  *
  * @example
  * ```ts
@@ -69,7 +69,7 @@ export interface ComponentValueCache {
     fetch: (signal: AbortSignal) => Promise<T>,
     options?: ComponentCacheFetchOptions,
   ): Promise<T>
-  /** Like {@link fetch} with a ttl of 0: runs `fetch` unless an identical one is in flight. */
+  /** Like {@link ComponentValueCache.fetch | fetch} with a ttl of 0: runs `fetch` unless an identical one is in flight. */
   dedupe<T>(key: string, fetch: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>
   /** Removes one entry (cancelling its fetch in flight); true if it held a value. */
   delete(key: string): boolean

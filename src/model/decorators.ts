@@ -60,7 +60,8 @@ export interface ModelMeta {
   readonly primary: ColumnMeta | undefined
 }
 
-type Constructor = abstract new (...args: never[]) => object
+/** Any class, abstract or not: what a model decorator or lookup accepts. */
+export type ModelConstructor = abstract new (...args: never[]) => object
 
 function kindOf(type: ColumnOptions['type'] | unknown): ColumnKind {
   if (typeof type === 'string') return type as ColumnKind
@@ -105,7 +106,7 @@ function ownColumns(holder: object): PendingColumn[] {
  * ```
  */
 export function Table(name: string) {
-  return (target: Constructor, _context?: ClassDecoratorContext): void => {
+  return (target: ModelConstructor, _context?: ClassDecoratorContext): void => {
     Reflect.defineMetadata(TABLE, name, target)
   }
 }
@@ -149,7 +150,7 @@ export function Column(options: ColumnOptions = {}) {
 
 const cache = new WeakMap<object, ModelMeta>()
 
-function collect(model: Constructor): PendingColumn[] {
+function collect(model: ModelConstructor): PendingColumn[] {
   const chain: object[] = []
   for (
     let c: unknown = model;
@@ -174,7 +175,7 @@ function collect(model: Constructor): PendingColumn[] {
  * The table and columns of a model class, computed on first use and cached. Throws an
  * {@link InvalidQueryError} naming the model when it has no `@Table` or no `@Column`.
  */
-export function getModelMeta(model: Constructor): ModelMeta {
+export function getModelMeta(model: ModelConstructor): ModelMeta {
   let meta = cache.get(model)
   if (meta) return meta
   const table = Reflect.getMetadata(TABLE, model) as string | undefined

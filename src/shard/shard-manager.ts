@@ -13,6 +13,7 @@ import {
   type DatabaseResolver,
 } from '../model/connection'
 import { UnknownShardError } from './errors'
+import type { ModelConstructor } from '../model/decorators'
 
 /**
  * Options for {@link ShardManager}.
@@ -38,8 +39,6 @@ export interface ShardManagerOptions {
   /** Whether `close()` destroys the Kysely instances (and their pools). Defaults to `true`. */
   ownsDatabases?: boolean
 }
-
-type ModelConstructor = abstract new (...args: never[]) => object
 
 /** The shard each manager is on in the current async context. */
 const context = new AsyncLocalStorage<ReadonlyMap<ShardManager<unknown>, string>>()

@@ -11,7 +11,7 @@ import { hashKey, hashStartsWith, prefixOfHash, type QueryKey } from './key-hash
 import { Mutation, type MutationHost, type MutationOptions, type Mutator } from './mutation'
 import { callListener, Notifier } from './notifier'
 import { PaginatedQuery, type PageFetcher, type PaginatedOptions } from './paginated'
-import { Query, type QueryHandleHost } from './query'
+import { Query, type QueryHandleHost, type Updater } from './query'
 import { QueryEntry, type EntryHost, type EntryInitial } from './query-entry'
 import { DistributedLayer, type DistributedStoreOptions } from './distributed/layer'
 import { staleWithinGrace } from './distributed/grace'
@@ -91,8 +91,6 @@ export interface RefetchQueriesOptions {
   /** Reject with the first failure instead of resolving. Defaults to false. */
   throwOnError?: boolean
 }
-
-type Updater<T> = T | undefined | ((old: T | undefined) => T | undefined)
 
 const noop = (): void => undefined
 

@@ -38,7 +38,8 @@ export interface QueryHandleHost {
   ): QueryEntry<unknown>
 }
 
-type Updater<T> = T | undefined | ((old: T | undefined) => T | undefined)
+/** A new value for a query's data, or a function from the old data to the new. */
+export type Updater<T> = T | undefined | ((old: T | undefined) => T | undefined)
 
 /**
  * A cached query, seen through one handle. Get one from `store.query(key, fetcher, options)`.
