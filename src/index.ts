@@ -26,6 +26,13 @@ export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events
 export * from './events/event-iterator'
 export * from './events/event-bus'
 export { ListenerAdded, ListenerRemoved } from './events/meta-events'
+export { deliveryOf } from './events/bridge'
+export type { BridgeOptions, BusBridge, BridgeDeadLetter, DeliveryInfo } from './events/bridge'
+export type * from './transports/transport'
+export * from './transports/errors'
+export * from './transports/registry'
+export * from './transports/idempotency'
+export * from './transports/redis-streams/redis-streams-transport'
 
 export * from './model/model'
 export * from './model/decorators'

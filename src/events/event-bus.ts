@@ -6,6 +6,7 @@ import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { setLongTimeout, type LongTimer } from '../core/timers'
+import { Bridge, type BridgeHost, type BridgeOptions, type BusBridge } from './bridge'
 import { Emission, type Entry, type Route } from './emission'
 import {
   BusClosedError,
@@ -27,6 +28,7 @@ import {
   type HandlerOptions,
 } from './handler-options'
 import { ListenerAdded, ListenerRemoved, isMetaEventClass } from './meta-events'
+import type { Transport } from '../transports/transport'
 import type {
   BusErrorListener,
   DeadLetter,
@@ -173,6 +175,9 @@ export class AsyncEventBus implements AsyncDisposable {
   private inflight = 0
   private closed = false
   private onDrained: (() => void) | undefined = undefined
+  /** Bridged classes (exactly these classes) and the bridge their emits are published to. */
+  private readonly bridged = new Map<EventClass, Bridge>()
+  private readonly bridges = new Set<Bridge>()
 
   constructor(options: AsyncEventBusOptions = {}) {
     const fail = optionFailure({ method: 'constructor', eventName: 'options' })
@@ -464,6 +469,10 @@ export class AsyncEventBus implements AsyncDisposable {
     try {
       const route = this.routeOf('emit', event)
       if (this.closed) return Promise.reject(this.refuse(route, event))
+      if (this.bridged.size !== 0) {
+        const bridge = this.bridged.get(route.eventClass)
+        if (bridge !== undefined) return bridge.publish(event)
+      }
       return this.dispatch(event, route, false) as Promise<EmitResult>
     } catch (error) {
       return Promise.reject(error)
@@ -487,6 +496,11 @@ export class AsyncEventBus implements AsyncDisposable {
       this.report(this.refuse(route, event), event, route.counter.name)
       return
     }
+    const bridge = this.bridged.size === 0 ? undefined : this.bridged.get(route.eventClass)
+    if (bridge !== undefined) {
+      bridge.publish(event).catch((error: unknown) => this.report(error, event, route.counter.name))
+      return
+    }
     try {
       this.dispatch(event, route, true)
     } catch (error) {
@@ -501,6 +515,8 @@ export class AsyncEventBus implements AsyncDisposable {
   async emitSerial<E extends object>(event: E): Promise<EmitResult> {
     const route = this.routeOf('emitSerial', event)
     if (this.closed) throw this.refuse(route, event)
+    const bridge = this.bridged.size === 0 ? undefined : this.bridged.get(route.eventClass)
+    if (bridge !== undefined) return bridge.publish(event)
     this.log('emitSerial', constructorOf(event), event)
     const emission = this.begin(event, route)
     this.inflight++
@@ -536,6 +552,76 @@ export class AsyncEventBus implements AsyncDisposable {
   }
 
   /**
+   * Bridges this bus to other processes over `transport`: emits of `options.events` (exactly
+   * those classes) are published instead of handled here, and the transport's deliveries run
+   * this bus's handlers with their options (`concurrency`, `rateLimit`, `timeout`, `retry`,
+   * `partitionBy`). In `'broadcast'` mode (no `group`) every bridged instance — the emitting
+   * one included — handles each event once; in `'group'` mode one instance of the group does.
+   * An awaited `emit` of a bridged event resolves (with `handled: 0`) once the transport has
+   * accepted the message, and rejects if it refused it. A delivery is acknowledged after
+   * every `on` handler succeeded (fallible failures do not redeliver); a failure is redelivered
+   * after the `backoff` delay, and after `maxDeliveries` goes to the dead letters with its
+   * last error, as does a message that cannot be decoded. `close()` of the bus closes its
+   * bridges first.
+   *
+   * @example
+   * ```ts
+   * import { AsyncEventBus, redisStreamsTransport } from 'tributary'
+   * const bus = new AsyncEventBus()
+   * bus.on(UserCreated, sendWelcome, { concurrency: 10 })
+   * const bridge = await bus.bridge(redisStreamsTransport(redis), { events: [UserCreated], group: 'mailer' })
+   * await bus.emit(new UserCreated(1)) // published; one instance of 'mailer' handles it
+   * await bridge.close()
+   * ```
+   */
+  async bridge(transport: Transport, options: BridgeOptions): Promise<BusBridge> {
+    if (this.closed) throw new BusClosedError('bridge')
+    const host: BridgeHost = {
+      deliver: (event) => {
+        try {
+          const route = this.routeOf('deliver', event)
+          if (this.closed) return Promise.reject(this.refuse(route, event))
+          return this.dispatch(event, route, false) as Promise<EmitResult>
+        } catch (error) {
+          return Promise.reject(error)
+        }
+      },
+      report: (error, event, operation) => this.report(error, event, operation),
+      attach: (classes, bridge) => {
+        for (const eventClass of classes) {
+          if (this.bridged.has(eventClass))
+            throw new EventBusOptionsError(
+              'bridge',
+              'events',
+              className(eventClass),
+              undefined,
+              'is bridged already',
+            )
+        }
+        for (const eventClass of classes) this.bridged.set(eventClass, bridge)
+        this.bridges.add(bridge)
+      },
+      detach: (classes, bridge) => {
+        for (const eventClass of classes)
+          if (this.bridged.get(eventClass) === bridge) this.bridged.delete(eventClass)
+        this.bridges.delete(bridge)
+      },
+    }
+    const bridge = new Bridge(host, transport, options)
+    for (const eventClass of bridge.classes) {
+      if (this.bridged.has(eventClass))
+        throw new EventBusOptionsError(
+          'bridge',
+          'events',
+          className(eventClass),
+          undefined,
+          'is bridged already',
+        )
+    }
+    return bridge.start()
+  }
+
+  /**
    * Stops accepting emits, rejects pending `once` waits with a `BusClosedError`, ends every
    * iterator, and waits for in-flight handlers — at most `timeout` ms, after which their
    * signals abort (reason: an `AsyncTimeoutError`). Safe to call more than once.
@@ -546,6 +632,11 @@ export class AsyncEventBus implements AsyncDisposable {
     checkKnownKeys(options, ['timeout'], fail)
     checkDuration(options.timeout, 'timeout', fail)
     const timeout = options.timeout ?? this.closeTimeout
+    if (!this.closed && this.bridges.size !== 0) {
+      const closing = Promise.allSettled([...this.bridges].map((bridge) => bridge.close()))
+      this.closed = true
+      await closing
+    }
     if (!this.closed) {
       this.closed = true
       for (const entry of [...this.internal]) this.remove(entry, new BusClosedError(entry.name))

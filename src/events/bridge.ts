@@ -1,0 +1,281 @@
+/**
+ * `bus.bridge(transport, options)`: emits of the bridged classes are published to a transport,
+ * and deliveries from it run this bus's handlers (with their options). A delivery is
+ * acknowledged only after every handler succeeded; a failure is redelivered with backoff and,
+ * after `maxDeliveries`, goes to the transport's dead letters with its last error.
+ */
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { backoffDelays, type RetryOptions } from '../resilience/retry'
+import { TransportOptionsError } from '../transports/errors'
+import { EventRegistry, type EventRegistrationInput } from '../transports/registry'
+import type {
+  DeliveryMode,
+  Transport,
+  TransportDelivery,
+  TransportSubscription,
+} from '../transports/transport'
+import type { EmitResult, EventClass } from './types'
+
+/** Options for `bus.bridge()`. */
+export interface BridgeOptions {
+  /** The event classes carried (or a registry giving their wire names, versions and codecs). */
+  events: readonly EventRegistrationInput[] | EventRegistry
+  /**
+   * The group: with one, delivery is `'group'` (one instance of the group handles each event).
+   * Without, `'broadcast'` (every bridged instance handles each event).
+   */
+  group?: string
+  /** Overrides the mode implied by `group`. Group mode needs a `group`. */
+  mode?: DeliveryMode
+  /** Names the bridge (a prefix of broadcast consumers). Defaults to `'tributary'`. */
+  name?: string
+  /** This instance's consumer name, unique in its group. Defaults to `<hostname>-<pid>-<random>`. */
+  consumer?: string
+  /** Deliveries before a message goes to the dead letters. Defaults to 5. */
+  maxDeliveries?: number
+  /** Redelivery delays (the retry helper's backoff). Defaults to `{ initialDelay: 1_000, maxDelay: 60_000 }`. */
+  backoff?: Omit<RetryOptions, 'attempts' | 'retryIf' | 'onRetry'>
+  /** A delivery unsettled this long (ms) is given to another instance. Defaults to 30,000. */
+  ackWait?: number
+  /** Unsettled deliveries held at once by this instance. Defaults to 64. */
+  prefetch?: number
+}
+
+/** What one remote delivery of an event was (see {@link deliveryOf}). */
+export interface DeliveryInfo {
+  /** The event's id, the same on every delivery of it. */
+  readonly id: string
+  /** The wire name. */
+  readonly name: string
+  /** 1 on the first delivery, 2 on the first redelivery, … */
+  readonly deliveries: number
+}
+
+/** A dead letter the bridge produced (see {@link BusBridge.onDeadLetter}). */
+export interface BridgeDeadLetter {
+  /** The event's id. */
+  readonly id: string
+  /** The wire name the message carried. */
+  readonly name: string
+  /** Deliveries made. */
+  readonly deliveries: number
+  /** The last error (an `EventDecodeError` for a message that could not be decoded). */
+  readonly error: unknown
+}
+
+/** The handle `bus.bridge()` resolves with. */
+export interface BusBridge {
+  /** `'broadcast'` or `'group'`. */
+  readonly mode: DeliveryMode
+  /** This instance's consumer name. */
+  readonly consumer: string
+  /** The bridged classes. */
+  readonly classes: readonly EventClass[]
+  /** Listens for messages this instance sent to the dead letters. Returns an unsubscribe function. */
+  onDeadLetter(listener: (letter: BridgeDeadLetter) => void): () => void
+  /**
+   * Stops publishing (emits of the classes are local again) and receiving, waits for the
+   * deliveries in progress to settle, and removes per-instance state. Safe to call twice.
+   */
+  close(): Promise<void>
+}
+
+/** What the bus lends a bridge. @internal */
+export interface BridgeHost {
+  /** Runs this bus's handlers for an event, bypassing bridges (as `emit`). */
+  deliver(event: object): Promise<EmitResult>
+  /** A failure nobody awaits (as `emitAndForget`'s). */
+  report(error: unknown, event: unknown, operation: string): void
+  /** Starts or stops routing emits of `classes` to `bridge`. */
+  attach(classes: readonly EventClass[], bridge: Bridge): void
+  detach(classes: readonly EventClass[], bridge: Bridge): void
+}
+
+const infos = new WeakMap<object, DeliveryInfo>()
+
+/**
+ * The delivery an event came with, when it arrived through a bridge (`undefined` for a local
+ * emit). Idempotent handlers key on its `id`.
+ *
+ * @example
+ * ```ts
+ * import { deliveryOf } from 'tributary'
+ * bus.on(UserCreated, (e) => console.log(deliveryOf(e)?.id, deliveryOf(e)?.deliveries))
+ * ```
+ */
+export function deliveryOf(event: object): DeliveryInfo | undefined {
+  return infos.get(event)
+}
+
+const KEYS = [
+  'events',
+  'group',
+  'mode',
+  'name',
+  'consumer',
+  'maxDeliveries',
+  'backoff',
+  'ackWait',
+  'prefetch',
+]
+
+function check(options: BridgeOptions): void {
+  const fail = (option: string, problem: string): never => {
+    throw new TransportOptionsError('bridge', option, problem)
+  }
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object')
+  for (const key of Object.keys(options)) if (!KEYS.includes(key)) fail(key, 'is not a bridge option')
+  const { group, mode, maxDeliveries, ackWait, prefetch } = options
+  if (group !== undefined && (typeof group !== 'string' || group === ''))
+    fail('group', 'must be a non-empty string')
+  if (mode !== undefined && mode !== 'broadcast' && mode !== 'group')
+    fail('mode', "must be 'broadcast' or 'group'")
+  if (mode === 'group' && group === undefined) fail('group', "is required with mode 'group'")
+  for (const [name, value] of [
+    ['maxDeliveries', maxDeliveries],
+    ['ackWait', ackWait],
+    ['prefetch', prefetch],
+  ] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+      fail(name, `must be a whole number >= 1, got ${String(value)}`)
+  }
+}
+
+/** One running bridge. @internal */
+export class Bridge implements BusBridge {
+  readonly mode: DeliveryMode
+  readonly consumer: string
+  readonly classes: readonly EventClass[]
+  private readonly registry: EventRegistry
+  private readonly maxDeliveries: number
+  private readonly backoff: NonNullable<BridgeOptions['backoff']>
+  private readonly listeners = new Set<(letter: BridgeDeadLetter) => void>()
+  private subscription: TransportSubscription | undefined
+  private closing: Promise<void> | undefined
+
+  constructor(
+    private readonly host: BridgeHost,
+    private readonly transport: Transport,
+    private readonly options: BridgeOptions,
+  ) {
+    check(options)
+    this.registry =
+      options.events instanceof EventRegistry ? options.events : new EventRegistry(options.events)
+    this.classes = this.registry.classes
+    if (this.classes.length === 0)
+      throw new TransportOptionsError('bridge', 'events', 'needs at least one class')
+    this.mode = options.mode ?? (options.group === undefined ? 'broadcast' : 'group')
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+    this.maxDeliveries = options.maxDeliveries ?? 5
+    this.backoff = { initialDelay: 1_000, maxDelay: 60_000, ...options.backoff }
+  }
+
+  /** Subscribes, then routes emits here. */
+  async start(): Promise<this> {
+    this.subscription = await this.transport.subscribe(
+      {
+        names: this.registry.names,
+        mode: this.mode,
+        group: this.mode === 'group' ? (this.options.group as string) : (this.options.name ?? 'tributary'),
+        consumer: this.consumer,
+        prefetch: this.options.prefetch ?? 64,
+        ackWait: this.options.ackWait ?? 30_000,
+      },
+      (delivery) => void this.handle(delivery),
+    )
+    this.host.attach(this.classes, this)
+    return this
+  }
+
+  /** Publishes a local emit; resolves when the transport accepted it. */
+  async publish(event: object): Promise<EmitResult> {
+    const start = performance.now()
+    const wire = this.registry.encode(event)
+    await this.transport.publish({ id: randomUUID(), ...wire })
+    return { handled: 0, dropped: 0, errors: [], durationMs: performance.now() - start }
+  }
+
+  onDeadLetter(listener: (letter: BridgeDeadLetter) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.host.detach(this.classes, this)
+      await this.subscription?.close()
+    })()
+    return this.closing
+  }
+
+  private async handle(delivery: TransportDelivery): Promise<void> {
+    let event: object
+    try {
+      event = this.registry.decode(delivery.name, delivery.version, delivery.data)
+    } catch (error) {
+      await this.deadLetter(delivery, error)
+      return
+    }
+    infos.set(event, { id: delivery.id, name: delivery.name, deliveries: delivery.deliveries })
+    try {
+      await this.host.deliver(event)
+    } catch (error) {
+      if (delivery.deliveries >= this.maxDeliveries) await this.deadLetter(delivery, error)
+      else await this.settle(delivery, event, () => delivery.nack(this.delay(delivery.deliveries)))
+      return
+    }
+    await this.settle(delivery, event, () => delivery.ack())
+  }
+
+  /** The backoff before redelivery number `deliveries + 1`. */
+  private delay(deliveries: number): number {
+    const delays = backoffDelays({ ...this.backoff, attempts: deliveries })
+    return Math.round(delays[deliveries - 1] ?? this.backoff.initialDelay ?? 1_000)
+  }
+
+  private async deadLetter(delivery: TransportDelivery, error: unknown): Promise<void> {
+    const reason = {
+      errorName: error instanceof Error ? error.name : 'Error',
+      errorMessage: describe(error),
+    }
+    await this.settle(delivery, undefined, () => delivery.deadLetter(reason))
+    const letter: BridgeDeadLetter = {
+      id: delivery.id,
+      name: delivery.name,
+      deliveries: delivery.deliveries,
+      error,
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(letter)
+      } catch {
+        // A faulty listener must not break the consumer.
+      }
+    }
+  }
+
+  private async settle(
+    delivery: TransportDelivery,
+    event: object | undefined,
+    action: () => Promise<void>,
+  ): Promise<void> {
+    try {
+      await action()
+    } catch (error) {
+      this.host.report(error, event, `bridge(${delivery.name})`)
+    }
+  }
+}
+
+/** The message of an error, with the causes of an `EmitError`'s handler failures. */
+function describe(error: unknown): string {
+  if (error instanceof AggregateError) {
+    const causes = error.errors.map((e: unknown) => {
+      const cause = (e as { cause?: unknown }).cause
+      return cause instanceof Error ? cause.message : String(cause ?? e)
+    })
+    return `${error.message}: ${causes.join('; ')}`
+  }
+  return error instanceof Error ? error.message : String(error)
+}

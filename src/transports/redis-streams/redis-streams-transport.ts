@@ -1,0 +1,322 @@
+/**
+ * A {@link Transport} over Redis Streams: one stream per event name (XADD), a consumer group
+ * per bridge group (group mode) or per instance (broadcast mode, destroyed on close),
+ * XREADGROUP to receive, XACK to acknowledge, XCLAIM after the backoff to redeliver a failed
+ * message, and an XAUTOCLAIM loop that takes over messages whose consumer went quiet for
+ * longer than `ackWait` (it died). Delivery counts are Redis's own (XPENDING).
+ */
+import type Redis from 'ioredis'
+import { TransportClosedError, TransportError, TransportOptionsError } from '../errors'
+import type {
+  DeadLetterReason,
+  OutgoingMessage,
+  StoredDeadLetter,
+  SubscribeSpec,
+  Transport,
+  TransportDelivery,
+  TransportSubscription,
+} from '../transport'
+
+/** Options for {@link redisStreamsTransport}. */
+export interface RedisStreamsTransportOptions {
+  /** Prefix of the stream keys (`<prefix>:events:<name>`, `<prefix>:dead`). Defaults to `'tributary'`. */
+  prefix?: string
+  /** Trims each stream to about this many entries (`XADD MAXLEN ~`). Defaults to no trimming. */
+  maxLength?: number
+  /** How long one XREADGROUP blocks, in ms. Defaults to 1,000. */
+  block?: number
+}
+
+type Entry = [string, string[]]
+
+const NAME = 'redis-streams'
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1]
+  return undefined
+}
+
+/**
+ * Carries bus events over Redis Streams with the `ioredis` client you pass (it is not closed by
+ * the transport; each subscription opens one duplicate connection for its blocking reads).
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis'
+ * import { AsyncEventBus, redisStreamsTransport } from 'tributary'
+ * const transport = redisStreamsTransport(new Redis(), { prefix: 'app' })
+ * await bus.bridge(transport, { events: [UserCreated], group: 'mailer' })
+ * ```
+ */
+export function redisStreamsTransport(client: Redis, options: RedisStreamsTransportOptions = {}): Transport {
+  if (typeof client?.duplicate !== 'function')
+    throw new TransportOptionsError('redisStreamsTransport', 'client', 'must be an ioredis client')
+  const prefix = options.prefix ?? 'tributary'
+  const block = options.block ?? 1_000
+  const trim: string[] = options.maxLength === undefined ? [] : ['MAXLEN', '~', String(options.maxLength)]
+  const streamOf = (name: string): string => `${prefix}:events:${name}`
+  const deadKey = `${prefix}:dead`
+  const subscriptions = new Set<TransportSubscription>()
+  let closed = false
+
+  return {
+    name: NAME,
+    async publish(message: OutgoingMessage): Promise<void> {
+      if (closed) throw new TransportClosedError(NAME, `publish(${message.name})`)
+      try {
+        await client.call(
+          'XADD',
+          streamOf(message.name),
+          ...trim,
+          '*',
+          'id',
+          message.id,
+          'name',
+          message.name,
+          'v',
+          String(message.version),
+          'data',
+          message.data,
+        )
+      } catch (error) {
+        throw new TransportError(NAME, `publish(${message.name})`, error)
+      }
+    },
+    async subscribe(spec, onDelivery) {
+      if (closed) throw new TransportClosedError(NAME, 'subscribe')
+      const subscription = await subscribeStreams(client, spec, onDelivery, streamOf, deadKey, block, () =>
+        subscriptions.delete(subscription),
+      )
+      subscriptions.add(subscription)
+      return subscription
+    },
+    async deadLetters(limit = 100): Promise<StoredDeadLetter[]> {
+      const entries = (await client.call('XRANGE', deadKey, '-', '+', 'COUNT', String(limit))) as Entry[]
+      return entries.map(([, fields]) => ({
+        id: field(fields, 'id') ?? '',
+        name: field(fields, 'name') ?? '',
+        version: Number(field(fields, 'v')),
+        data: field(fields, 'data') ?? '',
+        deliveries: Number(field(fields, 'deliveries')),
+        errorName: field(fields, 'errorName') ?? '',
+        errorMessage: field(fields, 'errorMessage') ?? '',
+      }))
+    },
+    async close(): Promise<void> {
+      closed = true
+      await Promise.all([...subscriptions].map((s) => s.close()))
+    },
+  }
+}
+
+async function subscribeStreams(
+  client: Redis,
+  spec: SubscribeSpec,
+  onDelivery: (delivery: TransportDelivery) => void,
+  streamOf: (name: string) => string,
+  deadKey: string,
+  block: number,
+  onClosed: () => void,
+): Promise<TransportSubscription> {
+  const streams = spec.names.map(streamOf)
+  const group = spec.mode === 'group' ? spec.group : `${spec.group}:broadcast:${spec.consumer}`
+  const consumer = spec.consumer
+  for (const stream of streams) {
+    try {
+      // A group reads what was published before its first instance; a broadcast consumer only what follows.
+      await client.call('XGROUP', 'CREATE', stream, group, spec.mode === 'group' ? '0' : '$', 'MKSTREAM')
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP'))
+        throw new TransportError(NAME, 'subscribe', error)
+    }
+  }
+  const reader = client.duplicate({ lazyConnect: true, maxRetriesPerRequest: null })
+  await reader.connect()
+  let stopped = false
+  let outstanding = 0
+  let wake: (() => void) | undefined
+  const timers = new Set<NodeJS.Timeout>()
+  const slotFreed = (): void => {
+    outstanding--
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  const waitForChange = (): Promise<void> => new Promise((resolve) => (wake = resolve))
+
+  const deliver = (stream: string, entry: Entry, deliveries: number): void => {
+    const [streamId, fields] = entry
+    outstanding++
+    let settled = false
+    const once = async (action: () => Promise<unknown>): Promise<void> => {
+      if (settled) return
+      settled = true
+      try {
+        await action()
+      } finally {
+        slotFreed()
+      }
+    }
+    onDelivery({
+      id: field(fields, 'id') ?? streamId,
+      name: field(fields, 'name') ?? '',
+      version: Number(field(fields, 'v')),
+      data: field(fields, 'data') ?? '',
+      deliveries,
+      ack: () => once(() => client.call('XACK', stream, group, streamId)),
+      nack: (delayMs) =>
+        once(async () => {
+          if (stopped) return // stays pending: another instance claims it after ackWait
+          const timer = setTimeout(() => {
+            timers.delete(timer)
+            void reclaim(stream, streamId, delayMs)
+          }, delayMs)
+          timers.add(timer)
+        }),
+      deadLetter: (reason: DeadLetterReason) =>
+        once(() =>
+          client
+            .multi()
+            .call(
+              'XADD',
+              deadKey,
+              '*',
+              'id',
+              field(fields, 'id') ?? streamId,
+              'name',
+              field(fields, 'name') ?? '',
+              'v',
+              field(fields, 'v') ?? '',
+              'data',
+              field(fields, 'data') ?? '',
+              'deliveries',
+              String(deliveries),
+              'errorName',
+              reason.errorName,
+              'errorMessage',
+              reason.errorMessage,
+              'stream',
+              stream,
+            )
+            .call('XACK', stream, group, streamId)
+            .exec(),
+        ),
+    })
+  }
+
+  const countOf = async (stream: string, id: string): Promise<number> => {
+    const rows = (await client.call('XPENDING', stream, group, id, id, '1')) as Array<
+      [string, string, number, number]
+    >
+    return rows[0]?.[3] ?? 1
+  }
+
+  /** After a nack's backoff: take the message back (unless another instance took it meanwhile). */
+  const reclaim = async (stream: string, id: string, minIdle: number): Promise<void> => {
+    if (stopped) return
+    try {
+      const entries = (await client.call(
+        'XCLAIM',
+        stream,
+        group,
+        consumer,
+        String(Math.max(0, minIdle - 5)),
+        id,
+      )) as Entry[]
+      for (const entry of entries) if (entry?.[1]) deliver(stream, entry, await countOf(stream, id))
+    } catch {
+      // Left pending: the XAUTOCLAIM loop of some instance picks it up after ackWait.
+    }
+  }
+
+  const readLoop = async (): Promise<void> => {
+    while (!stopped) {
+      if (outstanding >= spec.prefetch) {
+        await waitForChange()
+        continue
+      }
+      let reply: Array<[string, Entry[]]> | null
+      try {
+        reply = (await reader.call(
+          'XREADGROUP',
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          String(spec.prefetch - outstanding),
+          'BLOCK',
+          String(block),
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        )) as Array<[string, Entry[]]> | null
+      } catch {
+        if (stopped) return
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        continue
+      }
+      for (const [stream, entries] of reply ?? []) for (const entry of entries) deliver(stream, entry, 1)
+    }
+  }
+
+  const claimEvery = Math.max(50, Math.min(5_000, Math.floor(spec.ackWait / 2)))
+  const claimLoop = async (): Promise<void> => {
+    for (const stream of streams) {
+      let cursor = '0-0'
+      do {
+        if (stopped || outstanding >= spec.prefetch) return
+        const [next, entries] = (await client.call(
+          'XAUTOCLAIM',
+          stream,
+          group,
+          consumer,
+          String(spec.ackWait),
+          cursor,
+          'COUNT',
+          String(spec.prefetch - outstanding),
+        )) as [string, Entry[]]
+        cursor = next
+        for (const entry of entries) {
+          if (!entry?.[1]) continue
+          deliver(stream, entry, await countOf(stream, entry[0]))
+        }
+      } while (cursor !== '0-0')
+    }
+  }
+  let claimTimer: NodeJS.Timeout | undefined
+  let claiming: Promise<void> = Promise.resolve()
+  const scheduleClaim = (): void => {
+    claimTimer = setTimeout(() => {
+      claiming = claimLoop()
+        .catch(() => undefined)
+        .then(() => {
+          if (!stopped) scheduleClaim()
+        })
+    }, claimEvery)
+  }
+  scheduleClaim()
+  const reading = readLoop()
+
+  let closing: Promise<void> | undefined
+  return {
+    close() {
+      closing ??= (async () => {
+        stopped = true
+        clearTimeout(claimTimer)
+        for (const timer of timers) clearTimeout(timer)
+        timers.clear()
+        reader.disconnect()
+        wake?.()
+        await reading
+        await claiming
+        while (outstanding > 0) await waitForChange()
+        if (spec.mode === 'broadcast') {
+          for (const stream of streams)
+            await client.call('XGROUP', 'DESTROY', stream, group).catch(() => undefined)
+        }
+        onClosed()
+      })()
+      return closing
+    },
+  }
+}
