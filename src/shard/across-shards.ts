@@ -64,6 +64,7 @@ import {
   needsEpochKey,
   sumParts,
   type KeyCodec,
+  nullsSortLargest,
   type MergeDialect,
 } from './merge-keys'
 import { type ShardKey, type ShardResolver } from './resolvers'
@@ -73,6 +74,7 @@ import { AsyncMetrics } from '../core/metrics'
 import { streamAcrossShards, type KeyedRow } from './shard-stream'
 import { batchSizeOf, keysetAfter, keysetTerms, type StreamOptions } from '../model/row-stream'
 import { shardManagerOf, type ShardManager } from './shard-manager'
+import { shardTransaction, type ShardTransaction, type ShardTransactionOptions } from './transaction'
 import {
   aliased,
   baseSelect,
@@ -383,6 +385,64 @@ export interface ShardScope<M extends object, Mode extends ShardErrorMode = 'fai
   asyncDelete(options?: ShardQueryOptions): AsyncResult<ShardWriteResult>
   /** Sets `columns` (default `updatedAt`/`updated_at`) to one shared "now" on every shard. */
   asyncTouchAll(columns?: readonly ColumnKey<M>[], options?: ShardQueryOptions): AsyncResult<ShardWriteResult>
+  /**
+   * Runs `fn` in one transaction per shard and commits its writes on every shard it touched,
+   * or on none: several shards by two-phase commit (PostgreSQL `PREPARE TRANSACTION` /
+   * `COMMIT PREPARED`), with the decision kept in a log table on the shard `options.log`
+   * names; one shard by a plain commit. `tx` has the scope's writes (`asyncUpdate`,
+   * `asyncDelete`, `asyncTouchAll` on the scope's shards, routed by `shardKey`), `eachShard`,
+   * and `withShard` / `database` for any shard of the manager. Rejects with a
+   * `ShardTransactionError` when anything fails (every shard rolled back, unless the failure
+   * came after the commit point: then `recoverShardTransactions` finishes the commit), and with
+   * a `PreparedTransactionsDisabledError` when a PostgreSQL shard has
+   * `max_prepared_transactions = 0`. `cancel()` (or `options.signal`) rolls back until the
+   * commit point. `onShardError: 'partial'` does not apply: a transaction is all or nothing.
+   * See {@link shardTransaction}.
+   *
+   * @example
+   * ```ts
+   * const moved = await Account.acrossShards().where({ plan: 'trial' }).transaction(async (tx) => {
+   *   const { total } = await tx.asyncUpdate({ plan: 'free' })  // every shard, one transaction each
+   *   await tx.withShard('us', () => Audit.asyncInsert({ note: `moved ${total}` }))
+   *   return total
+   * })
+   * ```
+   */
+  transaction<T, DB = unknown>(
+    fn: (tx: ShardScopeTransaction<M, DB>) => Promise<T>,
+    options?: ShardTransactionOptions,
+  ): AsyncResult<T>
+}
+
+/**
+ * The handle `acrossShards().transaction(fn)` gives `fn`: a {@link ShardTransaction} (each
+ * shard's transaction begun on first use) with the scope's writes run inside it. A write that
+ * fails on a shard rejects with a `ShardError` (after every shard settled); unless `fn` catches
+ * it, the whole transaction then rolls back.
+ *
+ * @example
+ * ```ts
+ * await User.acrossShards().where({ banned: true }).transaction(async (tx) => {
+ *   await tx.asyncDelete()
+ *   await tx.eachShard(() => AuditLog.asyncInsert({ action: 'purge banned' }))
+ * })
+ * ```
+ */
+export interface ShardScopeTransaction<M extends object, DB = unknown> extends ShardTransaction<DB> {
+  /** The scope's shards (routed by `shardKey` when the conditions pin it): where its writes run. */
+  readonly scopeShards: readonly string[]
+  /** Sets `attributes` on the scope's matching rows of each of its shards, inside the transaction. */
+  asyncUpdate(attributes: Partial<Attributes<M>>): Promise<ShardWriteResult>
+  /** Deletes the scope's matching rows on each of its shards, inside the transaction. */
+  asyncDelete(): Promise<ShardWriteResult>
+  /** Sets `columns` (default `updatedAt`/`updated_at`) to one shared "now" on the scope's rows, inside the transaction. */
+  asyncTouchAll(columns?: readonly ColumnKey<M>[]): Promise<ShardWriteResult>
+  /**
+   * Runs `fn` on each of the scope's shards at once, with the manager's models on that shard's
+   * transaction (as `withShard`); resolves with each shard's answer, in shard order, or rejects
+   * with a `ShardError` naming every shard whose `fn` failed.
+   */
+  eachShard<T>(fn: (shard: string) => T | PromiseLike<T>): Promise<ReadonlyMap<string, T>>
 }
 
 interface Context {
@@ -555,7 +615,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
                   new UnsupportedCollationError(
                     meta.model,
                     (collated[0] as ColumnMeta).property,
-                    'unknown (a dialect other than PostgreSQL or SQLite)',
+                    unknownCollation(this.ctx.dialect),
                   ),
                 ))
           return check ? check.then(run) : run()
@@ -754,7 +814,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       ]),
     )
     const page = { limit: this.state.limit, offset: this.state.offset }
-    const nullsLargest = this.ctx.dialect !== 'sqlite'
+    const nullsLargest = nullsSortLargest(this.ctx.dialect)
     return this.read(
       helper,
       query,
@@ -925,7 +985,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const batchSize = batchSizeOf(meta.model, options)
     const order = this.state.order
     const codecs = order.map((o) => this.codec(o.column))
-    const nullsLargest = dialect !== 'sqlite'
+    const nullsLargest = nullsSortLargest(dialect)
     const keys: SortKey<KeyedRow>[] = order.map((o, i) => ({
       get: (entry) => entry.key[i],
       direction: o.direction,
@@ -974,7 +1034,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
               new UnsupportedCollationError(
                 meta.model,
                 (collated[0] as ColumnMeta).property,
-                'unknown (a dialect other than PostgreSQL or SQLite)',
+                unknownCollation(dialect),
               ),
             )),
       compare: rowComparator(keys),
@@ -1129,6 +1189,100 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const now = new Date()
     return this.write('asyncTouchAll', Object.fromEntries(cols.map((c) => [c.property, now])), options)
   }
+
+  // ---- atomic writes ------------------------------------------------------------------------
+
+  transaction<T, DB = unknown>(
+    fn: (tx: ShardScopeTransaction<M, DB>) => Promise<T>,
+    options: ShardTransactionOptions = {},
+  ): AsyncResult<T> {
+    if (this.state.limit !== undefined || this.state.offset !== undefined) {
+      throw new InvalidQueryError(
+        this.ctx.meta.model,
+        'limit',
+        'acrossShards().transaction does not take limit/offset',
+      )
+    }
+    const { manager, meta } = this.ctx
+    const operation = this.operation('transaction')
+    const shards = this.targets()
+    const conditions = this.state.conditions
+    const inEach = async <R>(
+      helper: string,
+      base: ShardTransaction<DB>,
+      run: (shard: string) => Promise<R>,
+    ): Promise<Map<string, R>> => {
+      const settled = await Promise.allSettled(shards.map(run))
+      const values = new Map<string, R>()
+      const failures: ShardFailure[] = []
+      settled.forEach((s, i) => {
+        const shard = shards[i] as string
+        if (s.status === 'fulfilled') values.set(shard, s.value)
+        else failures.push({ shard, cause: s.reason })
+      })
+      if (failures.length > 0) throw new ShardError(`${operation}.${helper}`, failures, [], values)
+      void base
+      return values
+    }
+    const write = (
+      helper: string,
+      base: ShardTransaction<DB>,
+      values: Record<string, unknown> | undefined,
+    ): Promise<ShardWriteResult> =>
+      inEach(helper, base, async (shard) => {
+        const trx = (await base.database(shard)) as unknown as AnyKysely
+        const result = await executeWith(trx, compileWrite(trx, meta, conditions, values))
+        return Number(result.numAffectedRows ?? 0)
+      }).then((byShard) => ({ total: mergeCount(byShard.values()), byShard, failedShards: [] }))
+    const scoped = (base: ShardTransaction<DB>): ShardScopeTransaction<M, DB> => ({
+      get id() {
+        return base.id
+      },
+      get shards() {
+        return base.shards
+      },
+      scopeShards: shards,
+      database: (name) => base.database(name),
+      withShard: (name, work) => base.withShard(name, work),
+      eachShard: (work) => inEach('eachShard', base, (shard) => base.withShard(shard, () => work(shard))),
+      asyncUpdate: (attributes) => {
+        const values = Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined))
+        if (Object.keys(values).length === 0) {
+          return Promise.reject(
+            new InvalidQueryError(meta.model, 'attributes', 'asyncUpdate needs at least one attribute'),
+          )
+        }
+        try {
+          for (const key of Object.keys(values)) columnOf(meta, key)
+        } catch (error) {
+          return Promise.reject(error)
+        }
+        return write('asyncUpdate', base, values)
+      },
+      asyncDelete: () => write('asyncDelete', base, undefined),
+      asyncTouchAll: (columns) => {
+        let values: Record<string, unknown>
+        try {
+          const cols =
+            columns && columns.length > 0 ? columns.map((c) => columnOf(meta, c)) : [touchColumn(meta)]
+          const now = new Date()
+          values = Object.fromEntries(cols.map((c) => [c.property, now]))
+        } catch (error) {
+          return Promise.reject(error)
+        }
+        return write('asyncTouchAll', base, values)
+      },
+    })
+    return AsyncResult.from(
+      (signal) =>
+        shardTransaction(
+          manager,
+          (base) => fn(scoped(base as unknown as ShardTransaction<DB>)),
+          { ...options, signal, tables: [...(options.tables ?? []), meta.table] },
+        ),
+      { operation, signal: options.signal },
+    )
+  }
 }
 
 /**
@@ -1196,7 +1350,13 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
     )
   }
   const first = databaseState(manager.database(shards[0] as string) as unknown as AnyKysely)
-  const dialect: MergeDialect = first.postgres ? 'postgres' : first.sqlite ? 'sqlite' : 'other'
+  const dialect: MergeDialect = first.postgres
+    ? 'postgres'
+    : first.sqlite
+      ? 'sqlite'
+      : first.mysql
+        ? 'mysql'
+        : 'other'
   let shardKey: Context['shardKey']
   if (options.shardKey !== undefined) {
     const resolver = (options.shardKey as Partial<NonNullable<AcrossShardsOptions['shardKey']>>).resolver
@@ -1213,4 +1373,11 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
     { model: model as ModelClass, meta, manager, shards, mode, options, dialect, shardKey },
     EMPTY,
   )
+}
+
+/** How an unsupported-collation error names the collation of a dialect the merge cannot read. */
+function unknownCollation(dialect: MergeDialect): string {
+  return dialect === 'mysql'
+    ? 'of MySQL/MariaDB (utf8mb4_general_ci and utf8mb4_0900_ai_ci ignore case and accents; a _bin collation compares bytes)'
+    : 'unknown (a dialect other than PostgreSQL or SQLite)'
 }

@@ -147,3 +147,15 @@ export function divideLikePostgres(sum: Decimal, count: bigint): string {
   if ((n % dd) * 2n >= dd) q += 1n
   return formatDecimal({ int: negative ? -q : q, scale: rscale })
 }
+
+/**
+ * MySQL's `avg` of an exact column: a DECIMAL with `div_precision_increment` (4) more digits
+ * than the sum's scale, rounded half away from zero. @internal
+ */
+export function divideLikeMysql(sum: Decimal, count: bigint): Decimal {
+  const numerator = sum.int * pow10(4)
+  let q = numerator / count
+  const r = numerator % count
+  if ((r < 0n ? -r : r) * 2n >= count) q += numerator < 0n ? -1n : 1n
+  return { int: q, scale: sum.scale + 4 }
+}

@@ -13,6 +13,7 @@ import {
   readExactSum,
   sumExact,
   type KeyCodec,
+  nullsSortLargest,
   type MergeDialect,
 } from './merge-keys'
 
@@ -151,7 +152,7 @@ export function mergeGroupedRows(lists: readonly (readonly Row[])[], plan: Group
   if (terms.having.length > 0) {
     merged = merged.filter((g) => terms.having.every((h) => holds(valueOf(h.target, g), h.operator, h.value)))
   }
-  const nullsLargest = plan.dialect !== 'sqlite'
+  const nullsLargest = nullsSortLargest(plan.dialect)
   merged.sort((a, b) => {
     for (const o of terms.order) {
       const group = 'group' in o.target ? o.target.group : undefined

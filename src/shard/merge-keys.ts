@@ -11,14 +11,25 @@ import {
   addDecimals,
   compareDecimals,
   decimalIdentity,
+  divideLikeMysql,
   divideLikePostgres,
+  formatDecimal,
   toDecimal,
   type Decimal,
 } from './decimal'
 import { compareCodePoints, compareValues, distinctKey } from './merge'
 
 /** The SQL dialects whose merge rules differ. @internal */
-export type MergeDialect = 'postgres' | 'sqlite' | 'other'
+export type MergeDialect = 'postgres' | 'sqlite' | 'mysql' | 'other'
+
+/**
+ * Whether `dialect` sorts `null` as larger than any value: PostgreSQL does (nulls last
+ * ascending, first descending); SQLite and MySQL/MariaDB sort it as the smallest. Another
+ * dialect is taken to follow PostgreSQL. @internal
+ */
+export function nullsSortLargest(dialect: MergeDialect): boolean {
+  return dialect === 'postgres' || dialect === 'other'
+}
 
 /** How the merge reads, compares and deduplicates one column's raw values. @internal */
 export interface KeyCodec {
@@ -101,10 +112,10 @@ const genericCodec: KeyCodec = {
  */
 export function keyCodec(kind: ColumnKind, dialect: MergeDialect, epoch = false): KeyCodec {
   if (dialect === 'sqlite') return sqliteCodec
-  if (dialect === 'postgres') {
-    if (kind === 'date' && epoch) return decimalCodec
-    if (kind === 'number' || kind === 'bigint') return numberCodec
-  }
+  if (dialect === 'postgres' && kind === 'date' && epoch) return decimalCodec
+  // pg gives numeric and bigint as decimal text, createMysqlDatabase DECIMAL and BIGINT.
+  if ((dialect === 'postgres' || dialect === 'mysql') && (kind === 'number' || kind === 'bigint'))
+    return numberCodec
   return genericCodec
 }
 
@@ -195,6 +206,10 @@ export function avgExact(
   if (dialect === 'postgres') {
     const text = divideLikePostgres(total, count)
     return { value: Number(text), exact: toDecimal(text) as Decimal }
+  }
+  if (dialect === 'mysql') {
+    const exact = divideLikeMysql(total, count)
+    return { value: Number(formatDecimal(exact)), exact }
   }
   let value: number
   if (dialect === 'sqlite' && total.scale === 0) value = Number(total.int) / Number(count)

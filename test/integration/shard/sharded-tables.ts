@@ -1,9 +1,9 @@
 // A table loaded into one oracle database holding every row and into shards holding a split of
-// the rows, on PostgreSQL (a database each, test/support/database.ts) or SQLite (in memory,
-// safeIntegers on: exact 64-bit integers).
+// the rows, on PostgreSQL or MySQL/MariaDB (a database each, test/support/database.ts) or SQLite
+// (in memory, safeIntegers on: exact 64-bit integers).
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, sql, SqliteDialect } from 'kysely'
-import { createPgDatabase, type TestDatabase } from '../../support/database'
+import { createMysqlTestDatabase, createPgDatabase, type TestDatabase } from '../../support/database'
 
 export interface ShardedTables {
   readonly oracle: Kysely<any>
@@ -32,7 +32,7 @@ async function load(
 
 /** Creates the oracle and `names.length` shards; row `i` goes to shard `shardOf(row, i)`. */
 export async function createShardedTables(
-  dialect: 'postgres' | 'sqlite',
+  dialect: 'postgres' | 'sqlite' | 'mysql',
   ddl: string,
   table: string,
   rows: Record<string, unknown>[],
@@ -41,9 +41,13 @@ export async function createShardedTables(
 ): Promise<ShardedTables> {
   const split = names.map((): Record<string, unknown>[] => [])
   rows.forEach((row, i) => split[shardOf(row, i) % names.length]?.push(row))
-  if (dialect === 'postgres') {
+  if (dialect === 'postgres' || dialect === 'mysql') {
     const dbs: TestDatabase[] = await Promise.all(
-      ['oracle', ...names].map((n) => createPgDatabase(`trib_exact_${n}`, { max: 4 })),
+      ['oracle', ...names].map((n) =>
+        dialect === 'postgres'
+          ? createPgDatabase(`trib_exact_${n}`, { max: 4 })
+          : createMysqlTestDatabase(`trib_exact_${n}`, { connectionLimit: 4 }),
+      ),
     )
     const [oracle, ...shardDbs] = dbs as [TestDatabase, ...TestDatabase[]]
     await Promise.all([
