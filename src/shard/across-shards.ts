@@ -1207,11 +1207,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const operation = this.operation('transaction')
     const shards = this.targets()
     const conditions = this.state.conditions
-    const inEach = async <R>(
-      helper: string,
-      base: ShardTransaction<DB>,
-      run: (shard: string) => Promise<R>,
-    ): Promise<Map<string, R>> => {
+    const inEach = async <R>(helper: string, run: (shard: string) => Promise<R>): Promise<Map<string, R>> => {
       const settled = await Promise.allSettled(shards.map(run))
       const values = new Map<string, R>()
       const failures: ShardFailure[] = []
@@ -1221,7 +1217,6 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         else failures.push({ shard, cause: s.reason })
       })
       if (failures.length > 0) throw new ShardError(`${operation}.${helper}`, failures, [], values)
-      void base
       return values
     }
     const write = (
@@ -1229,7 +1224,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       base: ShardTransaction<DB>,
       values: Record<string, unknown> | undefined,
     ): Promise<ShardWriteResult> =>
-      inEach(helper, base, async (shard) => {
+      inEach(helper, async (shard) => {
         const trx = (await base.database(shard)) as unknown as AnyKysely
         const result = await executeWith(trx, compileWrite(trx, meta, conditions, values))
         return Number(result.numAffectedRows ?? 0)
@@ -1244,7 +1239,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       scopeShards: shards,
       database: (name) => base.database(name),
       withShard: (name, work) => base.withShard(name, work),
-      eachShard: (work) => inEach('eachShard', base, (shard) => base.withShard(shard, () => work(shard))),
+      eachShard: (work) => inEach('eachShard', (shard) => base.withShard(shard, () => work(shard))),
       asyncUpdate: (attributes) => {
         const values = Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined))
         if (Object.keys(values).length === 0) {
@@ -1275,11 +1270,11 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     })
     return AsyncResult.from(
       (signal) =>
-        shardTransaction(
-          manager,
-          (base) => fn(scoped(base as unknown as ShardTransaction<DB>)),
-          { ...options, signal, tables: [...(options.tables ?? []), meta.table] },
-        ),
+        shardTransaction(manager, (base) => fn(scoped(base as unknown as ShardTransaction<DB>)), {
+          ...options,
+          signal,
+          tables: [...(options.tables ?? []), meta.table],
+        }),
       { operation, signal: options.signal },
     )
   }

@@ -34,6 +34,11 @@ export interface RecoverShardTransactionsOptions {
    * point and rolls back); it only spares live transactions. Defaults to 60 000.
    */
   minAge?: number
+  /**
+   * Stops recovery between steps (what is finished stays finished; the rest waits for the
+   * next run) and rejects with the signal's reason. Defaults to none.
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -86,6 +91,11 @@ export async function recoverShardTransactions<DB>(
   const rolledBack: Array<{ shard: string; gid: string }> = []
   const skipped: Array<{ shard: string; gid: string }> = []
   const failures: ShardFailure[] = []
+  const signal = options.signal
+  const checkSignal = (): void => {
+    if (signal?.aborted) throw signal.reason
+  }
+  checkSignal()
 
   // Rows final before the listing: all their shards had prepared by then.
   const before = await readLog(log)
@@ -106,6 +116,7 @@ export async function recoverShardTransactions<DB>(
       }
     }),
   )
+  checkSignal()
   const idOf = (gid: string): string => gid.slice(0, gid.lastIndexOf('_'))
   const wanted = [...new Set([...listed.values()].flat().map(idOf))].filter((id) => !before.has(id))
   const rows = new Map<string, LogRow>([...before, ...(await readLog(log, wanted))])
@@ -135,6 +146,7 @@ export async function recoverShardTransactions<DB>(
         const id = idOf(gid)
         try {
           const decision = await decide(id)
+          checkSignal()
           if (decision === undefined) {
             skipped.push({ shard, gid })
             unfinished.add(id)
@@ -157,15 +169,25 @@ export async function recoverShardTransactions<DB>(
     ),
   )
 
-  // A row is forgotten once decided and no shard of its still holds a prepared part.
+  // A row is forgotten once decided and no shard of its still holds a prepared part. An
+  // undecided row from before the listing with no prepared part anywhere is a coordinator that
+  // died before (or while) preparing: decided 'abort' like the others once older than minAge.
+  checkSignal()
   const forgotten: string[] = []
   for (const [id, row] of rows) {
     if (unfinished.has(id)) continue
-    const decidedNow = decisions.has(id)
-      ? await decisions.get(id)
-      : row.state === 'prepare'
-        ? undefined
-        : row.state
+    let decidedNow: 'commit' | 'abort' | undefined
+    try {
+      decidedNow =
+        decisions.has(id) || (row.state === 'prepare' && before.has(id))
+          ? await decide(id)
+          : row.state === 'prepare'
+            ? undefined
+            : row.state
+    } catch (error) {
+      failures.push({ shard: log.shard, cause: error })
+      continue
+    }
     if (decidedNow === undefined) continue
     if (!before.has(id) && !finished.has(id)) continue
     if (!row.shards.every((s) => listed.has(s))) continue

@@ -53,8 +53,20 @@ export interface ShardTransactionProgress {
 export interface ShardTransactionOptions {
   /** Where the decision log lives (the same place `recoverShardTransactions` reads). Defaults to table `tributary_transactions` on the manager's default (else first) shard. */
   log?: ShardTransactionLogOptions
-  /** Called at each step (awaited); see {@link ShardTransactionProgress}. Defaults to none. */
+  /**
+   * Called at each step (awaited); see {@link ShardTransactionProgress}. An exception thrown
+   * at `'prepared'` rolls the transaction back; one thrown after the commit point is ignored
+   * (every shard commits). Defaults to none.
+   */
   onProgress?: (progress: ShardTransactionProgress) => void | Promise<void>
+  /**
+   * Aborts the transaction until its commit point: an abort seen after the callback, before
+   * the log row or before the decision rolls every shard back and rejects with a
+   * `ShardTransactionError` whose `cause` is the signal's reason. Once the decision is logged
+   * the signal is ignored: every shard commits. The callback's own queries are not
+   * interrupted (pass the signal to them). Defaults to none.
+   */
+  signal?: AbortSignal
   /** Tables whose cached model reads are marked stale after the transaction ends (models written through `withShard` are added on their own). Defaults to none. */
   tables?: readonly string[]
 }
@@ -120,6 +132,9 @@ async function checkPrepare(name: string, db: Kysely<unknown>): Promise<void> {
     )
   }
 }
+
+/** PostgreSQL's "prepared transaction … does not exist": finished by someone else (recovery). */
+const isGone = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '42704'
 
 /** On PostgreSQL, PREPARE/COMMIT of an aborted transaction silently rolls back: probe first. */
 const probe = (trx: Kysely<unknown>): Promise<unknown> => sql`select 1`.execute(trx)
@@ -207,7 +222,9 @@ export async function shardTransaction<T, DB = unknown>(
           if (p.state === 'prepared') await sql.raw(`rollback prepared '${p.gid}'`).execute(p.trx)
           p.state = 'rolled back'
         } catch (error) {
-          p.cause ??= error
+          // Gone: recovery rolled it back (it commits only what the log decided 'commit').
+          if (isGone(error)) p.state = 'rolled back'
+          else p.cause ??= error
         }
         await p.trx
           .rollback()
@@ -227,11 +244,23 @@ export async function shardTransaction<T, DB = unknown>(
     for (const table of tables) invalidateTable(table)
   }
 
+  const signal = options.signal
+  const checkSignal = (): void => {
+    if (signal?.aborted) throw signal.reason
+  }
+  const progress = async (event: ShardTransactionProgress): Promise<void> => {
+    await options.onProgress?.(event)
+  }
+  // After the commit point nothing may stop the commits.
+  const report = (event: ShardTransactionProgress): Promise<void> => progress(event).catch(() => undefined)
+
   try {
     let value: T
     try {
+      checkSignal()
       value = await fn(tx)
       await Promise.all(opening.values()) // a shard still opening is part of the transaction
+      checkSignal()
     } catch (error) {
       await Promise.allSettled(opening.values())
       return await fail(error)
@@ -259,6 +288,7 @@ export async function shardTransaction<T, DB = unknown>(
       throw error
     }
     try {
+      checkSignal()
       await logPrepare(
         log,
         id,
@@ -273,14 +303,17 @@ export async function shardTransaction<T, DB = unknown>(
           await probe(p.trx)
           await sql.raw(`prepare transaction '${p.gid}'`).execute(p.trx)
           p.state = 'prepared'
-          await options.onProgress?.({ phase: 'prepared', shard: p.shard, id })
+          await progress({ phase: 'prepared', shard: p.shard, id })
         } catch (error) {
           p.cause ??= error
           throw error
         }
       }),
     )
-    const failed = prepared.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    let failed: { reason: unknown } | undefined = prepared.find(
+      (s): s is PromiseRejectedResult => s.status === 'rejected',
+    )
+    if (!failed && signal?.aborted) failed = { reason: signal.reason }
     if (failed) {
       await logDecide(log, id, 'abort').catch(() => undefined)
       return await fail(failed.reason)
@@ -303,23 +336,29 @@ export async function shardTransaction<T, DB = unknown>(
       throw new ShardTransactionError(id, 'unknown', outcomes(), error)
     }
     if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
-    await options.onProgress?.({ phase: 'decided', id })
+    await report({ phase: 'decided', id })
 
     // Phase 2: commit everywhere; a shard that fails now stays prepared and recovery commits it.
     await Promise.all(
       participants.map(async (p) => {
         try {
-          await sql.raw(`commit prepared '${p.gid}'`).execute(p.trx)
+          await sql
+            .raw(`commit prepared '${p.gid}'`)
+            .execute(p.trx)
+            .catch((error: unknown) => {
+              // Gone: a recovery run committed it (the log says 'commit', so nobody rolls it back).
+              if (!isGone(error)) throw error
+            })
           p.state = 'committed'
           await p.trx.commit().execute()
-          await options.onProgress?.({ phase: 'committed', shard: p.shard, id })
         } catch (error) {
-          p.cause ??= error
+          if (p.state !== 'committed') p.cause ??= error
           await p.trx
             .rollback()
             .execute()
             .catch(() => undefined)
         }
+        if (p.state === 'committed') await report({ phase: 'committed', shard: p.shard, id })
       }),
     )
     if (participants.some((p) => p.state !== 'committed')) {
