@@ -5,7 +5,7 @@
  * lease lapses (its holder died) or is released without a value (its fetch failed).
  */
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { RedisCacheClient } from './redis-client'
 import { delay } from '../../core/abort'
 import type { L2Entry, L2Locks } from './l2-cache'
 
@@ -13,7 +13,11 @@ const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`
 
 /** {@link L2Locks} on one Redis, under `prefix`. @internal */
-export function redisLocks(client: Redis, prefix: string, run: <T>(work: Promise<T>) => Promise<T>): L2Locks {
+export function redisLocks(
+  client: RedisCacheClient,
+  prefix: string,
+  run: <T>(work: Promise<T>) => Promise<T>,
+): L2Locks {
   const keyOf = (hash: string): string => `${prefix}lock:${hash}`
   return {
     async acquire(hash, token, leaseMs) {

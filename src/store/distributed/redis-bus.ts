@@ -2,7 +2,7 @@
  * `redisBus(client)`: the query store's invalidation bus on Redis pub/sub. Publishes on your
  * client; listens on a duplicate of it, opened at the first subscriber and closed after the last.
  */
-import type { Redis } from 'ioredis'
+import type { RedisBusClient, RedisBusSubscriberLike } from './redis-client'
 import type { BusMessage, InvalidationBus } from './l2-cache'
 import { withTimeout } from './redis-cache'
 
@@ -26,11 +26,11 @@ export interface RedisBusOptions {
  * const store = new QueryStore({ l2: redisCache(redis), bus: redisBus(redis) })
  * ```
  */
-export function redisBus(client: Redis, options: RedisBusOptions = {}): InvalidationBus {
+export function redisBus(client: RedisBusClient, options: RedisBusOptions = {}): InvalidationBus {
   const channel = `${options.prefix ?? 'tributary:store:'}bus`
   const timeout = options.commandTimeout ?? 1_000
   const listeners = new Set<{ listener: (message: BusMessage) => void; onError: (error: unknown) => void }>()
-  let subscriber: Redis | undefined
+  let subscriber: RedisBusSubscriberLike | undefined
 
   const onMessage = (from: string, text: string): void => {
     if (from !== channel) return

@@ -3,7 +3,7 @@
  * (`{ queryKey, queryHash, state: { data, dataUpdatedAt, status } }` plus `tags`) with a `PX`
  * TTL; tags are Redis sets of key hashes; locks are `SET NX PX` leases. ioredis is only a type here.
  */
-import type { Redis } from 'ioredis'
+import type { RedisCacheClient } from './redis-client'
 import { hashStartsWith } from '../key-hash'
 import { QueryStoreError } from '../options'
 import { L2CodecError } from './errors'
@@ -64,7 +64,7 @@ export const hydrationCodec: L2Codec = {
  * const store = new QueryStore({ l2: redisCache(redis, { prefix: 'app:' }), bus: redisBus(redis, { prefix: 'app:' }) })
  * ```
  */
-export function redisCache(client: Redis, options: RedisCacheOptions = {}): L2Cache {
+export function redisCache(client: RedisCacheClient, options: RedisCacheOptions = {}): L2Cache {
   const prefix = options.prefix ?? 'tributary:store:'
   const codec = options.codec ?? hydrationCodec
   const timeout = options.commandTimeout ?? 1_000
