@@ -1,0 +1,410 @@
+/**
+ * A {@link Transport} over NATS JetStream: one stream holding a subject per event name
+ * (`<prefix>.events.<name>`) and the dead-letter subject (`<prefix>.dead`); a durable pull
+ * consumer per event name, shared by a group's instances (group mode) or owned by one instance
+ * (broadcast mode, deleted on close); explicit acks after the handlers, `nak` with a delay to
+ * redeliver after the backoff, and JetStream's `ack_wait` to hand a dead instance's messages to
+ * another. Delivery counts are JetStream's own (`info.deliveryCount`).
+ */
+import { createHash } from 'node:crypto'
+import type * as JetStreamModule from '@nats-io/jetstream'
+import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
+import type * as NatsModule from '@nats-io/transport-node'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { requireOptional } from '../../core/optional'
+import { TransportClosedError, TransportError, TransportOptionsError } from '../errors'
+import type {
+  DeadLetterReason,
+  OutgoingMessage,
+  StoredDeadLetter,
+  SubscribeSpec,
+  Transport,
+  TransportDelivery,
+  TransportSubscription,
+} from '../transport'
+
+/** Options for {@link natsTransport}. */
+export interface NatsTransportOptions {
+  /** The JetStream stream's name (created, or its subjects extended, when missing). Defaults to `'TRIBUTARY'`. */
+  stream?: string
+  /** Prefix of the subjects (`<prefix>.events.<name>`, `<prefix>.dead`). Defaults to `'tributary'`. */
+  prefix?: string
+  /** Keeps at most this many messages in a stream the transport creates (`max_msgs`). Defaults to no limit. */
+  maxMessages?: number
+  /** How long one pull request waits for messages, in ms (at least 1,000). Defaults to 5,000. */
+  expires?: number
+  /**
+   * A broadcast consumer left unused this long (its instance died without `close()`) is removed
+   * by the server, in ms. Defaults to one hour.
+   */
+  inactiveThreshold?: number
+}
+
+const NAME = 'nats'
+const HEADER_NAME = 'Tributary-Event'
+const HEADER_VERSION = 'Tributary-Version'
+const HEADER_ID = 'Nats-Msg-Id'
+const STREAM_NOT_FOUND = 10059
+
+interface Loaded {
+  readonly js: JetStreamClient
+  readonly jsm: JetStreamManager
+  readonly headers: (typeof NatsModule)['headers']
+}
+
+/** A dead letter as the transport stores it (the JSON body of a message on `<prefix>.dead`). */
+interface DeadBody {
+  id: string
+  name: string
+  version: number
+  data: string
+  deliveries: number
+  errorName: string
+  errorMessage: string
+  subject: string
+  consumer: string
+}
+
+const nanos = (ms: number): number => Math.round(ms * 1_000_000)
+const apiCode = (error: unknown): number | undefined =>
+  (error as { code?: unknown } | null)?.code as number | undefined
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A durable consumer name from `parts`: characters JetStream rejects in names (`.`, `*`, `>`,
+ * spaces, slashes) become `_`, and a short hash keeps two different inputs apart.
+ */
+export function natsConsumerName(...parts: string[]): string {
+  const raw = parts.join('_')
+  const clean = raw.replace(/[^A-Za-z0-9_-]/g, '_')
+  if (clean === raw && clean.length <= 128) return clean
+  const hash = createHash('sha1').update(raw).digest('hex').slice(0, 10)
+  return `${clean.slice(0, 110)}_${hash}`
+}
+
+/**
+ * Carries bus events over NATS JetStream with the connection you pass (it is not closed by the
+ * transport). Needs `@nats-io/transport-node` and `@nats-io/jetstream` (optional peers, loaded
+ * on first use). The durable consumers are named `<group>_<event name>` (group mode) and
+ * `<bridge name>_bc_<consumer>_<event name>` (broadcast), cleaned by {@link natsConsumerName}.
+ *
+ * @example
+ * ```ts
+ * import { connect } from '@nats-io/transport-node'
+ * import { AsyncEventBus, natsTransport } from 'tributary'
+ * const transport = natsTransport(await connect({ servers: '127.0.0.1:4222' }), { stream: 'APP', prefix: 'app' })
+ * await bus.bridge(transport, { events: [UserCreated], group: 'mailer' })
+ * ```
+ */
+export function natsTransport(connection: NatsConnection, options: NatsTransportOptions = {}): Transport {
+  if (typeof connection?.publish !== 'function' || typeof connection?.request !== 'function')
+    throw new TransportOptionsError('natsTransport', 'connection', 'must be a NATS connection')
+  const stream = options.stream ?? 'TRIBUTARY'
+  const prefix = options.prefix ?? 'tributary'
+  const expires = options.expires ?? 5_000
+  if (!/^[A-Za-z0-9_-]+$/.test(stream))
+    throw new TransportOptionsError('natsTransport', 'stream', 'may hold only letters, digits, `_` and `-`')
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
+    throw new TransportOptionsError('natsTransport', 'prefix', 'must be subject tokens joined by `.`')
+  if (!(Number.isFinite(expires) && expires >= 1_000))
+    throw new TransportOptionsError('natsTransport', 'expires', `must be at least 1000 ms, got ${expires}`)
+  const subjectOf = (name: string): string => `${prefix}.events.${name}`
+  const deadSubject = `${prefix}.dead`
+  const subscriptions = new Set<TransportSubscription>()
+  let closed = false
+  let loaded: Promise<Loaded> | undefined
+  let streamReady: Promise<void> | undefined
+
+  const load = (): Promise<Loaded> => {
+    loaded ??= (async () => {
+      const { jetstream, jetstreamManager } = requireOptional<typeof JetStreamModule>(
+        '@nats-io/jetstream',
+        'natsTransport',
+      )
+      const { headers } = requireOptional<typeof NatsModule>('@nats-io/transport-node', 'natsTransport')
+      return { js: jetstream(connection), jsm: await jetstreamManager(connection), headers }
+    })()
+    loaded.catch(() => (loaded = undefined))
+    return loaded
+  }
+
+  /** The stream exists and holds the transport's subjects (created or extended when not). */
+  const ensureStream = (): Promise<void> => {
+    streamReady ??= (async () => {
+      const { jsm } = await load()
+      const subjects = [`${prefix}.events.>`, deadSubject]
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const info = await jsm.streams.info(stream)
+          const have = info.config.subjects ?? []
+          const missing = subjects.filter((s) => !have.includes(s))
+          if (missing.length > 0 || info.config.allow_direct !== true)
+            await jsm.streams.update(stream, { subjects: [...have, ...missing], allow_direct: true })
+          return
+        } catch (error) {
+          if (apiCode(error) !== STREAM_NOT_FOUND || attempt > 2) throw error
+        }
+        try {
+          await jsm.streams.add({
+            name: stream,
+            subjects,
+            allow_direct: true,
+            ...(options.maxMessages === undefined ? {} : { max_msgs: options.maxMessages }),
+          })
+          return
+        } catch {
+          // Another instance created it meanwhile: read it again.
+        }
+      }
+    })()
+    streamReady.catch(() => (streamReady = undefined))
+    return streamReady
+  }
+
+  return {
+    name: NAME,
+    async publish(message: OutgoingMessage): Promise<void> {
+      if (closed) throw new TransportClosedError(NAME, `publish(${message.name})`)
+      try {
+        await ensureStream()
+        const { js, headers } = await load()
+        const h = headers()
+        h.set(HEADER_NAME, message.name)
+        h.set(HEADER_VERSION, String(message.version))
+        await js.publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
+      } catch (error) {
+        throw new TransportError(NAME, `publish(${message.name})`, error)
+      }
+    },
+    async subscribe(spec, onDelivery) {
+      if (closed) throw new TransportClosedError(NAME, 'subscribe')
+      let context: Loaded
+      try {
+        await ensureStream()
+        context = await load()
+      } catch (error) {
+        throw new TransportError(NAME, 'subscribe', error)
+      }
+      const subscription = await subscribeJetStream(
+        context,
+        {
+          stream,
+          subjectOf,
+          deadSubject,
+          expires,
+          inactiveThreshold: options.inactiveThreshold ?? 3_600_000,
+        },
+        spec,
+        onDelivery,
+        () => subscriptions.delete(subscription),
+      )
+      subscriptions.add(subscription)
+      return subscription
+    },
+    async deadLetters(limit = 100): Promise<StoredDeadLetter[]> {
+      await ensureStream()
+      const { jsm } = await load()
+      const letters: StoredDeadLetter[] = []
+      let seq = 1
+      while (letters.length < limit) {
+        const stored = await jsm.direct.getMessage(stream, { seq, next_by_subj: deadSubject })
+        if (stored === null) break
+        seq = stored.seq + 1
+        const body = stored.json<Partial<DeadBody>>()
+        letters.push({
+          id: body.id ?? '',
+          name: body.name ?? '',
+          version: Number(body.version),
+          data: body.data ?? '',
+          deliveries: Number(body.deliveries),
+          errorName: body.errorName ?? '',
+          errorMessage: body.errorMessage ?? '',
+        })
+      }
+      return letters
+    },
+    async close(): Promise<void> {
+      closed = true
+      await Promise.all([...subscriptions].map((s) => s.close()))
+    },
+  }
+}
+
+interface Where {
+  readonly stream: string
+  readonly subjectOf: (name: string) => string
+  readonly deadSubject: string
+  readonly expires: number
+  readonly inactiveThreshold: number
+}
+
+async function subscribeJetStream(
+  { js, jsm }: Loaded,
+  where: Where,
+  spec: SubscribeSpec,
+  onDelivery: (delivery: TransportDelivery) => void,
+  onClosed: () => void,
+): Promise<TransportSubscription> {
+  const { stream } = where
+  const broadcast = spec.mode === 'broadcast'
+  const consumers = spec.names.map((name) => ({
+    name,
+    subject: where.subjectOf(name),
+    durable: broadcast
+      ? natsConsumerName(spec.group, 'bc', spec.consumer, name)
+      : natsConsumerName(spec.group, name),
+  }))
+
+  const ensureConsumer = async (c: (typeof consumers)[number]): Promise<void> => {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: c.durable,
+      ack_policy: 'explicit' as ConsumerConfig['ack_policy'],
+      // A group reads what was published before its first instance; a broadcast consumer only what follows.
+      deliver_policy: (broadcast ? 'new' : 'all') as ConsumerConfig['deliver_policy'],
+      filter_subject: c.subject,
+      ack_wait: nanos(spec.ackWait),
+      max_deliver: -1,
+      max_ack_pending: -1,
+      ...(broadcast ? { inactive_threshold: nanos(where.inactiveThreshold) } : {}),
+    }
+    try {
+      const info = await jsm.consumers.info(stream, c.durable)
+      if (info.config.ack_wait !== config.ack_wait || info.config.filter_subject !== c.subject)
+        await jsm.consumers.update(stream, c.durable, {
+          ack_wait: config.ack_wait,
+          filter_subject: c.subject,
+        })
+      return
+    } catch (error) {
+      if (apiCode(error) !== 10014) throw error
+    }
+    try {
+      await jsm.consumers.add(stream, config)
+    } catch (error) {
+      // Created by another instance of the group meanwhile?
+      await jsm.consumers.info(stream, c.durable).catch(() => {
+        throw error
+      })
+    }
+  }
+  try {
+    for (const c of consumers) await ensureConsumer(c)
+  } catch (error) {
+    throw new TransportError(NAME, 'subscribe', error)
+  }
+
+  let stopped = false
+  let held = 0 // deliveries handed out and unsettled, plus pull credit requested
+  const waiters = new Set<() => void>()
+  const changed = (): void => {
+    for (const w of [...waiters]) w()
+    waiters.clear()
+  }
+  const waitForChange = (): Promise<void> => new Promise((resolve) => waiters.add(resolve))
+  const stops = new Set<() => void>()
+
+  const deliver = (msg: JsMsg): void => {
+    let settled = false
+    const once = async (action: () => Promise<void> | void): Promise<void> => {
+      if (settled) return
+      settled = true
+      try {
+        await action()
+      } finally {
+        held--
+        changed()
+      }
+    }
+    const h = msg.headers
+    const id = h?.get(HEADER_ID) || `${stream}:${msg.seq}`
+    const name = h?.get(HEADER_NAME) ?? ''
+    const versionText = h?.get(HEADER_VERSION) ?? ''
+    const data = msg.string()
+    const deliveries = msg.info.deliveryCount
+    onDelivery({
+      id,
+      name,
+      version: versionText === '' ? Number.NaN : Number(versionText),
+      data,
+      deliveries,
+      ack: () => once(() => msg.ack()),
+      nack: (delayMs) => once(() => msg.nak(delayMs)),
+      deadLetter: (reason: DeadLetterReason) =>
+        once(async () => {
+          const body: DeadBody = {
+            id,
+            name,
+            version: versionText === '' ? Number.NaN : Number(versionText),
+            data,
+            deliveries,
+            errorName: reason.errorName,
+            errorMessage: reason.errorMessage,
+            subject: msg.subject,
+            consumer: msg.info.consumer,
+          }
+          await js.publish(where.deadSubject, JSON.stringify(body), {
+            msgID: `dead:${msg.info.consumer}:${msg.info.streamSequence}`,
+          })
+          msg.ack()
+        }),
+    })
+  }
+
+  // Each consumer's loop pulls at most its share of `prefetch`, so no event starves the others.
+  const share = Math.max(1, Math.floor(spec.prefetch / consumers.length))
+  const pullLoop = async (c: (typeof consumers)[number]): Promise<void> => {
+    let failures = 0
+    let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>> | undefined
+    while (!stopped) {
+      const free = Math.min(share, spec.prefetch - held)
+      if (free <= 0) {
+        await waitForChange()
+        continue
+      }
+      held += free
+      let credit = free
+      let stop: (() => void) | undefined
+      try {
+        consumer ??= await js.consumers.get(stream, c.durable)
+        const batch = await consumer.fetch({ max_messages: free, expires: where.expires })
+        stop = () => batch.stop()
+        stops.add(stop)
+        if (stopped) batch.stop()
+        for await (const msg of batch) {
+          credit--
+          deliver(msg) // the credit becomes a held delivery, released when it is settled
+        }
+        failures = 0
+      } catch {
+        consumer = undefined
+        if (stopped) break
+        // The connection dropped or the consumer went away (a broadcast one removed while idle): set it up again.
+        await sleep(Math.min(2_000, 100 * 2 ** failures++))
+        await ensureConsumer(c).catch(() => undefined)
+      } finally {
+        if (stop !== undefined) stops.delete(stop)
+        held -= credit
+        changed()
+      }
+    }
+  }
+  const loops = consumers.map((c) => pullLoop(c))
+
+  let closing: Promise<void> | undefined
+  return {
+    close() {
+      closing ??= (async () => {
+        stopped = true
+        for (const stop of stops) stop()
+        changed()
+        await Promise.all(loops)
+        while (held > 0) await waitForChange()
+        if (broadcast) {
+          for (const c of consumers) await jsm.consumers.delete(stream, c.durable).catch(() => undefined)
+        }
+        onClosed()
+      })()
+      return closing
+    },
+  }
+}

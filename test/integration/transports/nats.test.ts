@@ -1,0 +1,247 @@
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager, AckPolicy, type JetStreamManager } from '@nats-io/jetstream'
+import Redis from 'ioredis'
+import { AsyncEventBus } from '../../../src/events/event-bus'
+import { deliveryOf } from '../../../src/events/bridge'
+import { AsyncMetrics } from '../../../src/core/metrics'
+import { natsConsumerName, natsTransport } from '../../../src/transports/nats/nats-transport'
+import { idempotent, redisSeenSet } from '../../../src/transports/idempotency'
+import { isEventDecodeError } from '../../../src/transports/errors'
+import type { BridgeDeadLetter } from '../../../src/events/bridge'
+import type { Transport } from '../../../src/transports/transport'
+import { describeWithNats, hasRedis, natsUrl, redisUrl } from '../../support/services'
+import { uniqueName } from '../../support/database'
+
+class UserCreated {
+  constructor(readonly id: number) {}
+}
+
+const itWithRedis = hasRedis ? it : it.skip
+
+describeWithNats('nats jetstream transport', () => {
+  let nc: NatsConnection
+  let jsm: JetStreamManager
+  let stream: string
+  let prefix: string
+  const buses: AsyncEventBus[] = []
+
+  beforeEach(async () => {
+    nc = await connect({ servers: natsUrl })
+    jsm = await jetstreamManager(nc)
+    stream = uniqueName('nt').toUpperCase()
+    prefix = stream.toLowerCase()
+  })
+  afterEach(async () => {
+    await Promise.all(buses.splice(0).map((bus) => bus.close()))
+    await jsm.streams.delete(stream).catch(() => undefined)
+    await nc.close()
+  })
+
+  const newBus = (): AsyncEventBus => {
+    const bus = new AsyncEventBus({ metrics: new AsyncMetrics() })
+    buses.push(bus)
+    return bus
+  }
+  const newTransport = (): Transport => natsTransport(nc, { stream, prefix, expires: 1_000 })
+  const until = async (check: () => boolean | Promise<boolean>): Promise<void> => {
+    while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const consumerNames = async (): Promise<string[]> => {
+    const names: string[] = []
+    for await (const info of jsm.consumers.list(stream)) names.push(info.name)
+    return names
+  }
+  const publishRaw = async (id: string, name: string, version: string, data: string): Promise<void> => {
+    const h = headers()
+    h.set('Tributary-Event', name)
+    h.set('Tributary-Version', version)
+    await jetstream(nc).publish(`${prefix}.events.UserCreated`, data, { msgID: id, headers: h })
+  }
+
+  it('broadcast: every bus handles each event, the emitter included, once', async () => {
+    const transport = newTransport()
+    const seen: number[][] = [[], [], []]
+    for (const list of seen) {
+      const bus = newBus()
+      bus.on(UserCreated, (e) => void list.push(e.id))
+      await bus.bridge(transport, { events: [UserCreated] })
+    }
+    const result = await buses[0]!.emit(new UserCreated(1))
+    expect(result.handled).toBe(0)
+    await buses[1]!.emit(new UserCreated(2))
+    await until(() => seen.every((list) => list.length === 2))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    for (const list of seen) expect(list.sort()).toEqual([1, 2])
+  })
+
+  it('group: one bus of the group handles each event', async () => {
+    const transport = newTransport()
+    const seen: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const bus = newBus()
+      bus.on(UserCreated, async (e) => void seen.push(e.id))
+      await bus.bridge(transport, { events: [UserCreated], group: 'mailer', prefetch: 2 })
+    }
+    expect(await consumerNames()).toEqual(['mailer_UserCreated'])
+    for (let n = 0; n < 30; n++) await buses[n % 3]!.emit(new UserCreated(n))
+    await until(() => seen.length >= 30)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, n) => n))
+  })
+
+  it('a failing handler is redelivered with backoff, then dead-lettered with its last error', async () => {
+    const transport = newTransport()
+    const bus = newBus()
+    const attempts: Array<[number, number]> = []
+    const start = Date.now()
+    bus.on(UserCreated, (e) => {
+      attempts.push([deliveryOf(e)!.deliveries, Date.now() - start])
+      throw new Error(`boom ${attempts.length}`)
+    })
+    const letters: BridgeDeadLetter[] = []
+    const bridge = await bus.bridge(transport, {
+      events: [UserCreated],
+      group: 'g',
+      maxDeliveries: 3,
+      backoff: { initialDelay: 100, maxDelay: 200, jitter: 'none' },
+    })
+    bridge.onDeadLetter((letter) => letters.push(letter))
+    await bus.emit(new UserCreated(7))
+    await until(() => letters.length === 1)
+    expect(attempts.map(([n]) => n)).toEqual([1, 2, 3])
+    // nak with delay: the redeliveries waited for the backoff (100 ms, then 200 ms)
+    expect(attempts[1]![1] - attempts[0]![1]).toBeGreaterThanOrEqual(90)
+    expect(attempts[2]![1] - attempts[1]![1]).toBeGreaterThanOrEqual(180)
+    const [stored] = await transport.deadLetters()
+    expect(stored).toMatchObject({ name: 'UserCreated', version: 1, deliveries: 3, errorName: 'EmitError' })
+    expect(stored!.errorMessage).toContain('boom 3')
+    expect(JSON.parse(stored!.data)).toEqual({ id: 7 })
+  })
+
+  it('an unknown event name or a bad payload goes to dead letters with a typed error; the consumer goes on', async () => {
+    const transport = newTransport()
+    const bus = newBus()
+    const handled: number[] = []
+    bus.on(UserCreated, (e) => void handled.push(e.id))
+    const letters: BridgeDeadLetter[] = []
+    const bridge = await bus.bridge(transport, { events: [UserCreated], group: 'g', prefetch: 1 })
+    bridge.onDeadLetter((letter) => letters.push(letter))
+    await publishRaw('a', 'Ghost', '1', '{}')
+    await publishRaw('b', 'UserCreated', '1', 'not json')
+    await publishRaw('c', 'UserCreated', '9', '{}')
+    await bus.emit(new UserCreated(3))
+    await until(() => handled.length === 1 && letters.length === 3)
+    expect(letters.map((l) => [l.id, isEventDecodeError(l.error) && l.error.problem])).toEqual([
+      ['a', 'unknown-event'],
+      ['b', 'bad-payload'],
+      ['c', 'unknown-version'],
+    ])
+    expect((await transport.deadLetters()).map((l) => [l.id, l.errorName, l.deliveries])).toEqual([
+      ['a', 'EventDecodeError', 1],
+      ['b', 'EventDecodeError', 1],
+      ['c', 'EventDecodeError', 1],
+    ])
+  })
+
+  itWithRedis(
+    'idempotent handlers do not repeat a side effect when another handler fails and the event is redelivered',
+    async () => {
+      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+      await redis.connect()
+      try {
+        const transport = newTransport()
+        const bus = newBus()
+        const seen = redisSeenSet(redis, { prefix: `${prefix}:seen:` })
+        let effects = 0
+        let flaky = 0
+        bus.on(
+          UserCreated,
+          idempotent(async () => void effects++, { seen, name: 'effect' }),
+        )
+        bus.on(UserCreated, () => {
+          if (++flaky < 3) throw new Error('not yet')
+        })
+        await bus.bridge(transport, {
+          events: [UserCreated],
+          group: 'g',
+          backoff: { initialDelay: 10, jitter: 'none' },
+        })
+        await bus.emit(new UserCreated(1))
+        await until(() => flaky === 3)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        expect(effects).toBe(1)
+      } finally {
+        const keys = await redis.keys(`${prefix}:seen:*`)
+        if (keys.length > 0) await redis.del(...keys)
+        await redis.quit()
+      }
+    },
+  )
+
+  it('handler options apply to remote deliveries (concurrency)', async () => {
+    const transport = newTransport()
+    const bus = newBus()
+    let active = 0
+    let peak = 0
+    let done = 0
+    bus.on(
+      UserCreated,
+      async () => {
+        peak = Math.max(peak, ++active)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+        active--
+        done++
+      },
+      { concurrency: 2 },
+    )
+    await bus.bridge(transport, { events: [UserCreated], group: 'g', prefetch: 20 })
+    await Promise.all(Array.from({ length: 10 }, (_, n) => bus.emit(new UserCreated(n))))
+    await until(() => done === 10)
+    expect(peak).toBe(2)
+  })
+
+  it('a message left unacknowledged by a dead consumer is redelivered to another after ackWait', async () => {
+    const transport = newTransport()
+    await transport.publish({ id: 'x', name: 'UserCreated', version: 1, data: '{"id":5}' }) // creates the stream
+    const durable = natsConsumerName('g', 'UserCreated')
+    await jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: `${prefix}.events.UserCreated`,
+      ack_wait: 300 * 1_000_000,
+    })
+    const taken = await jetstream(nc).consumers.get(stream, durable)
+    const held = await taken.next({ expires: 1_000 }) // a consumer that takes it and dies
+    expect(held?.info.deliveryCount).toBe(1)
+    const bus = newBus()
+    const got: Array<[number, number]> = []
+    bus.on(UserCreated, (e) => void got.push([e.id, deliveryOf(e)!.deliveries]))
+    await bus.bridge(transport, { events: [UserCreated], group: 'g', ackWait: 300 })
+    await until(() => got.length === 1)
+    expect(got).toEqual([[5, 2]])
+  })
+
+  it('close() of a broadcast bridge removes its durable consumer; emits are local again', async () => {
+    const transport = newTransport()
+    const bus = newBus()
+    const handled: number[] = []
+    bus.on(UserCreated, (e) => void handled.push(e.id))
+    const bridge = await bus.bridge(transport, { events: [UserCreated], consumer: 'inst-1' })
+    expect(await consumerNames()).toEqual([natsConsumerName('tributary', 'bc', 'inst-1', 'UserCreated')])
+    await bridge.close()
+    expect(await consumerNames()).toEqual([])
+    const result = await bus.emit(new UserCreated(9))
+    expect(result.handled).toBe(1)
+    expect(handled).toEqual([9])
+  })
+
+  it('a publish is deduplicated by event id (Nats-Msg-Id) and the stream gets the transport subjects', async () => {
+    const transport = newTransport()
+    const message = { id: 'same', name: 'UserCreated', version: 1, data: '{"id":1}' }
+    await transport.publish(message)
+    await transport.publish(message)
+    const info = await jsm.streams.info(stream)
+    expect(info.state.messages).toBe(1)
+    expect(info.config.subjects).toEqual([`${prefix}.events.>`, `${prefix}.dead`])
+  })
+})
