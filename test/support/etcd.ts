@@ -48,6 +48,9 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
     specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort() })
   }
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',')
+  // One token for the whole cluster: members with different tokens get different cluster ids
+  // and refuse each other, so no leader is ever elected.
+  const token = `tributary-${specs[0]?.client ?? 0}`
   const members = specs.map((spec): EtcdMember => {
     let child: ChildProcess | undefined
     const running = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null
@@ -62,7 +65,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
       '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
-      '--initial-cluster-token', `tributary-${spec.client}`,
+      '--initial-cluster-token', token,
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
       '--logger', 'zap',
