@@ -6,7 +6,6 @@
  * later), one that finds it done is skipped.
  */
 import { randomUUID } from 'node:crypto'
-import type Redis from 'ioredis'
 import { deliveryOf } from '../events/bridge'
 import type { EventHandler } from '../events/types'
 import { IdempotencyBusyError, TransportOptionsError } from './errors'
@@ -19,6 +18,14 @@ export interface SeenSet {
   complete(key: string, token: string, ttlMs: number): Promise<void>
   /** Frees a claim this token holds (the handler failed). */
   release(key: string, token: string): Promise<void>
+}
+
+/** The commands of {@link redisSeenSet}, as structural types; an ioredis `Redis` fits. */
+export interface RedisSeenSetClient {
+  set(key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<'OK' | null>
+  set(key: string, value: string, px: 'PX', milliseconds: number): Promise<'OK'>
+  get(key: string): Promise<string | null>
+  eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>
 }
 
 /** Options for {@link redisSeenSet}. */
@@ -41,7 +48,7 @@ const RELEASE =
  * bus.on(OrderPlaced, idempotent(chargeCard, { seen, ttl: 86_400_000 }))
  * ```
  */
-export function redisSeenSet(client: Redis, options: RedisSeenSetOptions = {}): SeenSet {
+export function redisSeenSet(client: RedisSeenSetClient, options: RedisSeenSetOptions = {}): SeenSet {
   const prefix = options.prefix ?? 'tributary:seen:'
   return {
     async claim(key, token, leaseMs) {

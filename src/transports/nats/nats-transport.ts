@@ -23,6 +23,17 @@ import type {
   TransportSubscription,
 } from '../transport'
 
+/**
+ * The NATS connection the transport is given, as a structural type: a `NatsConnection` from
+ * `@nats-io/transport-node` fits, and an application without the NATS client installed
+ * type-checks against tributary's declarations.
+ */
+export interface NatsConnectionLike {
+  publish(subject: string, payload?: string | Uint8Array, options?: object): void
+  request(subject: string, payload?: string | Uint8Array, options?: object): Promise<unknown>
+  isClosed(): boolean
+}
+
 /** Options for {@link natsTransport}. */
 export interface NatsTransportOptions {
   /** The JetStream stream's name (created, or its subjects extended, when missing). Defaults to `'TRIBUTARY'`. */
@@ -96,7 +107,7 @@ export function natsConsumerName(...parts: string[]): string {
  * await bus.bridge(transport, { events: [UserCreated], group: 'mailer' })
  * ```
  */
-export function natsTransport(connection: NatsConnection, options: NatsTransportOptions = {}): Transport {
+export function natsTransport(connection: NatsConnectionLike, options: NatsTransportOptions = {}): Transport {
   if (typeof connection?.publish !== 'function' || typeof connection?.request !== 'function')
     throw new TransportOptionsError('natsTransport', 'connection', 'must be a NATS connection')
   const stream = options.stream ?? 'TRIBUTARY'
@@ -122,7 +133,8 @@ export function natsTransport(connection: NatsConnection, options: NatsTransport
         'natsTransport',
       )
       const { headers } = requireOptional<typeof NatsModule>('@nats-io/transport-node', 'natsTransport')
-      return { js: jetstream(connection), jsm: await jetstreamManager(connection), headers }
+      const nc = connection as NatsConnection
+      return { js: jetstream(nc), jsm: await jetstreamManager(nc), headers }
     })()
     loaded.catch(() => (loaded = undefined))
     return loaded

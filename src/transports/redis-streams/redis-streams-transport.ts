@@ -5,7 +5,6 @@
  * message, and an XAUTOCLAIM loop that takes over messages whose consumer went quiet for
  * longer than `ackWait` (it died). Delivery counts are Redis's own (XPENDING).
  */
-import type Redis from 'ioredis'
 import { TransportClosedError, TransportError, TransportOptionsError } from '../errors'
 import type {
   DeadLetterReason,
@@ -16,6 +15,29 @@ import type {
   TransportDelivery,
   TransportSubscription,
 } from '../transport'
+
+/** A MULTI batch (ioredis' `multi()`), as the transport uses it. */
+export interface RedisStreamsBatch {
+  call(command: string, ...args: Array<string | number>): RedisStreamsBatch
+  exec(): Promise<unknown>
+}
+
+/** The connection `duplicate()` gives for blocking reads; an ioredis `Redis` fits. */
+export interface RedisStreamsReader {
+  connect(): Promise<unknown>
+  call(command: string, ...args: Array<string | number>): Promise<unknown>
+  disconnect(): void
+}
+
+/**
+ * The parts of an ioredis client the transport uses, as structural types: an ioredis `Redis`
+ * fits, and an application without ioredis installed type-checks against tributary's declarations.
+ */
+export interface RedisStreamsClient {
+  call(command: string, ...args: Array<string | number>): Promise<unknown>
+  multi(): RedisStreamsBatch
+  duplicate(options: { lazyConnect: boolean; maxRetriesPerRequest: null }): RedisStreamsReader
+}
 
 /** Options for {@link redisStreamsTransport}. */
 export interface RedisStreamsTransportOptions {
@@ -48,7 +70,10 @@ function field(fields: string[], name: string): string | undefined {
  * await bus.bridge(transport, { events: [UserCreated], group: 'mailer' })
  * ```
  */
-export function redisStreamsTransport(client: Redis, options: RedisStreamsTransportOptions = {}): Transport {
+export function redisStreamsTransport(
+  client: RedisStreamsClient,
+  options: RedisStreamsTransportOptions = {},
+): Transport {
   if (typeof client?.duplicate !== 'function')
     throw new TransportOptionsError('redisStreamsTransport', 'client', 'must be an ioredis client')
   const prefix = options.prefix ?? 'tributary'
@@ -110,7 +135,7 @@ export function redisStreamsTransport(client: Redis, options: RedisStreamsTransp
 }
 
 async function subscribeStreams(
-  client: Redis,
+  client: RedisStreamsClient,
   spec: SubscribeSpec,
   onDelivery: (delivery: TransportDelivery) => void,
   streamOf: (name: string) => string,
