@@ -14,6 +14,7 @@
  * helpers go further (`merge-keys.ts`): they merge the drivers' raw values — decimal text
  * exactly, timestamps by their exact epoch, strings by code point — as the database would.
  */
+import { MinHeap } from './heap'
 import { type SqlNumber } from '../model/coerce'
 import { ShardMergeLimitError } from './errors'
 
@@ -279,55 +280,20 @@ export function mergeSorted<R>(
   take = Number.POSITIVE_INFINITY,
 ): R[] {
   const out: R[] = []
-  // Heap entries: [list index, position].
-  const heap: Array<[number, number]> = []
-  const less = (p: [number, number], q: [number, number]): boolean => {
+  // Heap entries: [list index, position]; ties in list order.
+  const heap = new MinHeap<readonly [number, number]>((p, q) => {
     const c = compare((lists[p[0]] as readonly R[])[p[1]] as R, (lists[q[0]] as readonly R[])[q[1]] as R)
     return c < 0 || (c === 0 && p[0] < q[0])
-  }
-  const swap = (i: number, j: number): void => {
-    const t = heap[i] as [number, number]
-    heap[i] = heap[j] as [number, number]
-    heap[j] = t
-  }
-  const up = (i: number): void => {
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!less(heap[i] as [number, number], heap[parent] as [number, number])) return
-      swap(i, parent)
-      i = parent
-    }
-  }
-  const down = (i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < heap.length && less(heap[l] as [number, number], heap[m] as [number, number])) m = l
-      if (r < heap.length && less(heap[r] as [number, number], heap[m] as [number, number])) m = r
-      if (m === i) return
-      swap(i, m)
-      i = m
-    }
-  }
-  lists.forEach((list, i) => {
-    if (list.length > 0) {
-      heap.push([i, 0])
-      up(heap.length - 1)
-    }
   })
-  while (heap.length > 0 && out.length < take) {
-    const top = heap[0] as [number, number]
+  lists.forEach((list, i) => {
+    if (list.length > 0) heap.push([i, 0])
+  })
+  while (heap.size > 0 && out.length < take) {
+    const top = heap.peek() as readonly [number, number]
     const list = lists[top[0]] as readonly R[]
     out.push(list[top[1]] as R)
-    if (top[1] + 1 < list.length) {
-      heap[0] = [top[0], top[1] + 1]
-    } else {
-      const last = heap.pop() as [number, number]
-      if (heap.length === 0) break
-      heap[0] = last
-    }
-    down(0)
+    if (top[1] + 1 < list.length) heap.replaceTop([top[0], top[1] + 1])
+    else heap.removeTop()
   }
   return out
 }

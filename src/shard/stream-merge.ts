@@ -8,6 +8,7 @@
  * source is closed when the merge ends in any way (its fetch in flight awaited first).
  * @internal
  */
+import { MinHeap } from './heap'
 import { abortError } from '../core/abort'
 
 /** One ordered source: its batches, oldest first. @internal */
@@ -42,32 +43,11 @@ export async function* mergeStreams<R>(
   signal: AbortSignal | undefined,
   operation: string,
 ): AsyncGenerator<R, void, undefined> {
-  const heap: Head<R>[] = []
-  const inFlight = new Map<number, Promise<Pulled<R>>>()
-  const less = (p: Head<R>, q: Head<R>): boolean => {
+  const heap = new MinHeap<Head<R>>((p, q) => {
     const c = compare(p.batch[p.at] as R, q.batch[q.at] as R)
     return c < 0 || (c === 0 && p.index < q.index)
-  }
-  const up = (i: number): void => {
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!less(heap[i] as Head<R>, heap[parent] as Head<R>)) return
-      ;[heap[i], heap[parent]] = [heap[parent] as Head<R>, heap[i] as Head<R>]
-      i = parent
-    }
-  }
-  const down = (i: number): void => {
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < heap.length && less(heap[l] as Head<R>, heap[m] as Head<R>)) m = l
-      if (r < heap.length && less(heap[r] as Head<R>, heap[m] as Head<R>)) m = r
-      if (m === i) return
-      ;[heap[i], heap[m]] = [heap[m] as Head<R>, heap[i] as Head<R>]
-      i = m
-    }
-  }
+  })
+  const inFlight = new Map<number, Promise<Pulled<R>>>()
   const request = (index: number): Promise<Pulled<R>> => {
     const p = pull(sources[index] as BatchSource<R>)
     inFlight.set(index, p)
@@ -93,27 +73,20 @@ export async function* mergeStreams<R>(
     const first = await Promise.allSettled(sources.map((_, i) => settle(i, request(i))))
     for (const s of first) if (s.status === 'rejected') throw s.reason
     for (const s of first) {
-      if (s.status === 'fulfilled' && s.value) {
-        heap.push(s.value)
-        up(heap.length - 1)
-      }
+      if (s.status === 'fulfilled' && s.value) heap.push(s.value)
     }
-    while (heap.length > 0) {
-      const top = heap[0] as Head<R>
+    while (heap.size > 0) {
+      const top = heap.peek() as Head<R>
       const row = top.batch[top.at] as R
       yield row
       if (signal?.aborted) throw abortError(signal, operation)
       top.at++
-      if (top.at >= top.batch.length) {
+      if (top.at < top.batch.length) heap.replaceTop()
+      else {
         const next = await settle(top.index, top.next as Promise<Pulled<R>>)
-        if (next) heap[0] = next
-        else {
-          const last = heap.pop() as Head<R>
-          if (heap.length === 0) break
-          heap[0] = last
-        }
+        if (next) heap.replaceTop(next)
+        else heap.removeTop()
       }
-      down(0)
     }
   } finally {
     // No new fetch: wait for those in flight, then close every source (its cursor, its connection).
