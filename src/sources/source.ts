@@ -162,6 +162,29 @@ export function selectField(document: unknown, field: string, details: SourceErr
 }
 
 /**
+ * Parses `text` as JSON and picks `field` out of it (see {@link selectField}). Text that is not
+ * JSON is a {@link SourceError} naming the key and the field, never the value.
+ *
+ * @example
+ * ```ts
+ * import { selectJsonField } from 'tributary'
+ * selectJsonField('{"db":{"port":5432}}', 'db.port', { source: 'consul', key: 'app/config' }) // 5432
+ * ```
+ */
+export function selectJsonField(text: string, field: string, details: SourceErrorDetails): unknown {
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch {
+    throw new SourceError(
+      `${details.source}: the value of ${JSON.stringify(details.key)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
+      details,
+    )
+  }
+  return selectField(document, field, details)
+}
+
+/**
  * Node's network error codes after which trying again later may succeed (the server is down,
  * unreachable or hung up): a source maps them to {@link SourceUnavailableError}.
  */

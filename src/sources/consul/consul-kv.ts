@@ -8,7 +8,7 @@ import {
   SourceError,
   SourcePermissionError,
   SourceUnavailableError,
-  selectField,
+  selectJsonField,
 } from '../source'
 
 /** One KV entry as the `consul` client returns it (`Value` already base64-decoded). */
@@ -50,17 +50,7 @@ export function consulValue(
 ): unknown {
   const value = entry.Value ?? ''
   if (field === undefined) return value
-  const details = { source: name, key }
-  let document: unknown
-  try {
-    document = JSON.parse(value)
-  } catch {
-    throw new SourceError(
-      `${name}: the value of ${JSON.stringify(key)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
-      details,
-    )
-  }
-  return selectField(document, field, details)
+  return selectJsonField(value, field, { source: name, key })
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   SourceNotFoundError,
   SourceUnavailableError,
   selectField,
+  selectJsonField,
   type ComponentRequest,
   type SourceContext,
 } from '../source'
@@ -178,7 +179,9 @@ export function databaseSource<DB>(
       }
       const value = request.query === undefined ? row[valueColumn] : Object.values(row)[0]
       if (request.field === undefined) return value
-      return selectField(parseJson(value, name, label, request.field), request.field, details)
+      return typeof value === 'string'
+        ? selectJsonField(value, request.field, details)
+        : selectField(value, request.field, details)
     },
     watch: (request, watchOptions) =>
       watchDatabase(
@@ -249,16 +252,4 @@ function queryError(error: unknown, name: string, label: string, table: string |
   const what =
     table === undefined ? `query ${JSON.stringify(label)}` : `key ${JSON.stringify(label)} from ${table}`
   return new SourceError(`${name}: reading ${what} failed: ${reason}`, details)
-}
-
-function parseJson(value: unknown, name: string, label: string, field: string): unknown {
-  if (typeof value !== 'string') return value
-  try {
-    return JSON.parse(value)
-  } catch {
-    throw new SourceError(
-      `${name}: the value of ${JSON.stringify(label)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
-      { source: name, key: label },
-    )
-  }
 }

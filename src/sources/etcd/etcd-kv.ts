@@ -10,6 +10,7 @@ import {
   SourcePermissionError,
   SourceUnavailableError,
   selectField,
+  selectJsonField,
 } from '../source'
 
 /** One key-value pair as etcd returns it (`IKeyValue` of `etcd3`). */
@@ -98,16 +99,7 @@ export function etcdTarget(key: string, sourcePrefix: string): EtcdTarget {
 export function etcdKeyValue(raw: Buffer, field: string | undefined, name: string, key: string): unknown {
   const value = raw.toString('utf8')
   if (field === undefined) return value
-  let document: unknown
-  try {
-    document = JSON.parse(value)
-  } catch {
-    throw new SourceError(
-      `${name}: the value of ${JSON.stringify(key)} is not valid JSON, so field ${JSON.stringify(field)} cannot be read`,
-      { source: name, key },
-    )
-  }
-  return selectField(document, field, { source: name, key })
+  return selectJsonField(value, field, { source: name, key })
 }
 
 /**
