@@ -43,6 +43,11 @@ export interface RedisSubscriberLike {
  */
 export interface RedisNotifyingClientLike extends RedisClientLike {
   config(subcommand: 'GET', parameter: string): Promise<unknown>
+  /**
+   * `INFO <section>`: the watcher reads the server's `run_id` to tell a restart (whose lost keys
+   * are not deletions) from a network outage. Without it, no reconnect infers a deletion.
+   */
+  info?(section: string): Promise<string>
   duplicate(override?: RedisSubscriberOverrides): RedisSubscriberLike
   /** ioredis options: the database number and the client's own key prefix. */
   readonly options?: { readonly db?: number; readonly keyPrefix?: string }

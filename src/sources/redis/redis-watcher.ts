@@ -17,6 +17,7 @@ import {
   readAndReport,
   type SourceWatchOptions,
   type SourceWatcher,
+  type WatchReporter,
 } from '../watch'
 import type { RedisClientLike, RedisNotifyingClientLike, RedisSubscriberLike } from './redis-client'
 
@@ -85,6 +86,8 @@ export function watchRedis(
   const key = `${settings.prefix ?? ''}${request.key ?? request.property}`
   const client = settings.client
   const pollInterval = Math.max(0, options.pollInterval ?? REDIS_POLL_INTERVAL_MS)
+  /** The server's `run_id` at the last check (`undefined`: not known); it changes on a restart. */
+  let runId: string | undefined
   const unavailable = (error: unknown, what: string): SourceError => {
     // A plain copy: ioredis errors can hold the failed command's arguments (AUTH's password).
     const reason = error instanceof Error ? error.message : String(error)
@@ -111,6 +114,7 @@ export function watchRedis(
       try {
         const reply = await raceAbort(notifying.config('GET', 'notify-keyspace-events'), signal)
         const flags = configValue(reply, 'notify-keyspace-events')
+        runId = await serverRunId(notifying, signal)
         return flags !== undefined && keyspaceNotificationsCover(flags)
       } catch (error) {
         // The server answered (CONFIG disabled or not allowed): poll. No answer: an outage.
@@ -190,11 +194,26 @@ export function watchRedis(
     }
     scope.onStop(close)
     const live = (): boolean => !closed && !signal.aborted
+    // After a reconnect to a restarted server (or one whose identity is unknown), a missing key
+    // was lost with the server's memory, not deleted: no keyspace event said so. Until a read
+    // succeeds or an event on the key arrives, a missing key ends the outage without a removal.
+    let lostIsNotDeleted = false
+    const outageAware: WatchReporter = {
+      value: (value) => reporter.value(value),
+      removed: () => (lostIsNotDeleted ? reporter.ok() : reporter.removed()),
+      error: (error) => reporter.error(error),
+      ok: () => reporter.ok(),
+      get failing() {
+        return reporter.failing
+      },
+    }
     // Until a read succeeds (an event during the read reads once more after it).
     const read = scope.coalesce(async () => {
       for (let failures = 1; live(); failures += 1) {
         try {
-          return await readAndReport(source, request, options, reporter, signal)
+          await readAndReport(source, request, options, outageAware, signal)
+          lostIsNotDeleted = false
+          return
         } catch (error) {
           if (!live()) return
           reporter.error(error)
@@ -215,9 +234,11 @@ export function watchRedis(
       readies += 1
       if (!live()) return
       if (readies === 1) return resubscribe()
+      const before = runId
       void scope.track(
         notificationsOn(notifying).then((on) => {
           if (on === undefined || !live()) return
+          if (runId === undefined || runId !== before) lostIsNotDeleted = true
           if (on) return resubscribe()
           close()
           poll()
@@ -225,7 +246,10 @@ export function watchRedis(
       )
     }
     subscriber.on('message', (received) => {
-      if (received === name && live()) read()
+      if (received !== name || !live()) return
+      // An event on the key: what the next read finds (a missing key too) is the key's state.
+      lostIsNotDeleted = false
+      read()
     })
     subscriber.on('ready', ready)
     subscriber.on('error', (error) => {
@@ -258,6 +282,24 @@ function configValue(reply: unknown, parameter: string): string | undefined {
     return value === undefined ? undefined : String(value)
   }
   return undefined
+}
+
+/**
+ * The server's `run_id` (from `INFO server`), or `undefined` when the client has no `info`, the
+ * server refuses it (renamed on managed services) or the reply has none. Throws on no answer.
+ */
+async function serverRunId(
+  notifying: RedisNotifyingClientLike,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  if (typeof notifying.info !== 'function') return undefined
+  try {
+    const reply = await raceAbort(notifying.info('server'), signal)
+    return /^run_id:(\w+)/m.exec(String(reply))?.[1]
+  } catch (error) {
+    if (isReplyError(error)) return undefined
+    throw error
+  }
 }
 
 function isReplyError(error: unknown): boolean {

@@ -2,8 +2,10 @@
 // The watcher checks it again on every reconnect: polling at `pollInterval` when it is off, back
 // to notifications when a later restart turns it on. A server of the test's own on a free port.
 import Redis from 'ioredis'
+import { Component, watch } from 'tributary'
 import { redisSource } from '../../../src/sources/redis/redis-source'
 import { describeWithRedisServer, ownRedis, type OwnRedis } from '../../support/own-redis'
+import { logUpdates } from './live-log'
 import { isValue, recorder, request, sleep, type Reported } from './recorder'
 
 async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
@@ -92,5 +94,42 @@ describeWithRedisServer('redis watcher across a restart of Redis (issue 15, defe
     expect(rec.values()).toEqual(['a', 'b', 'c', 'd', 'e'])
     // One error per outage.
     expect(rec.events.filter((e: Reported) => e.kind === 'error')).toHaveLength(2)
+  })
+
+  // Issue 16, defect 10: a restarted server that lost the key (no persistence) is an outage,
+  // not a deletion: one error, no "the key was deleted", and the next value comes through.
+  it('keyspace mode: a restart that loses the key is one error and no deletion', async () => {
+    const admin = connect()
+    await admin.set('lost', 'a')
+    await admin.config('SET', 'notify-keyspace-events', 'KA')
+    class Lost {
+      @Component({ fetchFrom: 'redis', key: 'lost' }) value!: string
+    }
+    const live = await watch(Lost, {
+      sources: [redisSource(connect())],
+      backoff: { initialDelay: 20, maxDelay: 200 },
+    })
+    const log = logUpdates(live)
+    try {
+      await waitFor(async () => (await subscribers(admin, 'lost')) === 1)
+      await server.kill()
+      await log.until((updates) => updates.some((u) => u.kind === 'error'))
+      await server.start(['--notify-keyspace-events', 'KA'])
+      // The watcher is subscribed again and has read the (missing) key on the new server.
+      await waitFor(async () => (await whenUp(() => subscribers(admin, 'lost'))) === 1)
+      await waitFor(async () => /cmdstat_get:calls=[1-9]/.test(await admin.info('commandstats')))
+      await sleep(100)
+      await admin.set('lost', 'b')
+      await log.until((updates) => updates.some((u) => u.kind !== 'error'))
+      expect(log.lines()).toEqual(['error value', 'updated value "a"→"b"'])
+      expect(live.current.value).toBe('b')
+      // A real deletion after the restart is still one.
+      await admin.del('lost')
+      await log.until((updates) => updates.length === 3)
+      expect(log.updates[2]?.kind).toBe('error')
+      expect(String((log.updates[2] as { error?: Error }).error?.message)).toMatch(/deleted/)
+    } finally {
+      await live.stop()
+    }
   })
 })
