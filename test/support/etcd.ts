@@ -2,7 +2,9 @@
  * etcd members of a test's own: one member, or a three-member static cluster, on free loopback
  * ports with data directories under the OS temp dir. A test may kill a member by its pid and
  * start it again on the same data directory; `destroy()` kills every member and removes the
- * directories. Suites use `describeWithEtcd` from services.ts.
+ * directories. A cluster test finds the leader (`leader()`, from etcd's maintenance status),
+ * the member holding a client's watches (`watchers()`, from its metrics), and can move the
+ * leadership (`moveLeader()`). Suites use `describeWithEtcd` from services.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -24,6 +26,8 @@ export interface EtcdMember {
   kill(): Promise<void>
   /** etcd's status of this member: its id and the leader's id (both decimal strings). */
   status(): Promise<{ readonly member: string; readonly leader: string; readonly revision: string }>
+  /** How many watches clients hold on this member now (etcd's `etcd_debugging_mvcc_watcher_total`). */
+  watchers(): Promise<number>
 }
 
 /** Members started together; `destroy()` them at the end of the suite. */
@@ -33,6 +37,8 @@ export interface EtcdCluster {
   readonly hosts: readonly string[]
   /** Waits until every running member sees the same leader, and returns that member. */
   leader(): Promise<EtcdMember>
+  /** Makes `member` the leader (etcd's MoveLeader on the current leader) and waits until all agree. */
+  moveLeader(member: EtcdMember): Promise<void>
   /** Kills every member and removes the data directories. */
   destroy(): Promise<void>
 }
@@ -87,7 +93,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
         for (let i = 0; i < 300; i += 1) {
           if (started.exitCode !== null) throw new Error(`etcd ${spec.name} exited: ${stderr}`)
           try {
-            const response = await fetch(`${clientUrl}/version`)
+            const response = await fetch(`${clientUrl}/version`, { signal: AbortSignal.timeout(1_000) })
             if (response.ok) return
           } catch {
             // not listening yet
@@ -104,12 +110,24 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
         await exited
       },
       async status() {
-        const response = await fetch(`${clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' })
+        const response = await fetch(`${clientUrl}/v3/maintenance/status`, {
+          method: 'POST',
+          body: '{}',
+          signal: AbortSignal.timeout(2_000),
+        })
         const body = (await response.json()) as {
           header: { member_id: string; revision: string }
           leader: string
         }
         return { member: body.header.member_id, leader: body.leader, revision: body.header.revision }
+      },
+      async watchers() {
+        const metrics = await (
+          await fetch(`${clientUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })
+        ).text()
+        const line = /^etcd_debugging_mvcc_watcher_total (\d+)/m.exec(metrics)
+        if (!line) throw new Error(`etcd ${spec.name}: no watcher gauge in /metrics`)
+        return Number(line[1])
       },
     }
     return member
@@ -131,6 +149,22 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
       throw new Error('no etcd leader elected')
+    },
+    async moveLeader(member) {
+      const current = await cluster.leader()
+      if (current === member) return
+      const { member: targetID } = await member.status()
+      const response = await fetch(`${current.clientUrl}/v3/maintenance/transfer-leadership`, {
+        method: 'POST',
+        body: JSON.stringify({ targetID }),
+        signal: AbortSignal.timeout(5_000),
+      })
+      if (!response.ok) throw new Error(`etcd MoveLeader to ${member.name}: ${await response.text()}`)
+      for (let i = 0; i < 100; i += 1) {
+        if ((await cluster.leader()) === member) return
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      throw new Error(`etcd leadership did not move to ${member.name}`)
     },
     async destroy() {
       await Promise.all(members.map((m) => m.kill()))
