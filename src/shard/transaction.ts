@@ -281,11 +281,13 @@ export async function shardTransaction<T, DB = unknown>(
     }
 
     // Phase 1: every shard must be able to prepare; the log row exists before any prepares.
-    try {
-      await Promise.all(participants.map((p) => checkPrepare(p.shard, any.database(p.shard))))
-    } catch (error) {
+    const checks = await Promise.allSettled(
+      participants.map((p) => checkPrepare(p.shard, any.database(p.shard))),
+    )
+    const unable = checks.find((c): c is PromiseRejectedResult => c.status === 'rejected')
+    if (unable) {
       await rollbackAll()
-      throw error
+      throw unable.reason // the first shard, in the order touched, that cannot prepare
     }
     try {
       checkSignal()

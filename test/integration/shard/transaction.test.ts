@@ -1,11 +1,18 @@
 import { sql } from 'kysely'
 import {
+  Column,
+  isAsyncCancelledError,
   isPreparedTransactionsDisabledError,
+  isShardError,
   isShardTransactionError,
+  Model,
+  recoverShardTransactions,
+  ShardManager,
+  shardTransaction,
+  Table,
+  type ShardRecoveryReport,
   type ShardTransactionError,
-} from '../../../src/shard/errors'
-import { ShardManager } from '../../../src/shard/shard-manager'
-import { shardTransaction } from '../../../src/shard/transaction'
+} from 'tributary'
 import { createPgDatabase, type TestDatabase } from '../../support/database'
 import { describeWithPostgres } from '../../support/services'
 import { describeWithPostgresServer, ownPostgres, type OwnPostgres } from '../../support/own-postgres'
@@ -96,6 +103,179 @@ describeWithPostgresServer('shardTransaction (two-phase commit, own PostgreSQL)'
       n: string
     }>`select count(*) as n from pg_tables where tablename = 'single_only'`.execute(manager.database('s0'))
     expect(Number(rows[0]?.n)).toBe(0)
+  })
+})
+
+describeWithPostgresServer('Model.acrossShards().transaction (two-phase commit, own PostgreSQL)', () => {
+  @Table('wallets')
+  class Wallet extends Model {
+    @Column({ primary: true, type: Number }) id!: number
+    @Column({ type: Number }) owner!: number
+    @Column({ type: Number }) balance!: number
+  }
+
+  let server: OwnPostgres
+  let manager: ShardManager<any>
+  /** Every shard's wallets as `id:owner:balance`, by shard. */
+  const wallets = async (): Promise<Record<string, string[]>> => {
+    const out: Record<string, string[]> = {}
+    for (const name of NAMES) {
+      const { rows } = await sql<{
+        id: number
+        owner: number
+        balance: number
+      }>`select id, owner, balance from wallets order by id`.execute(manager.database(name))
+      out[name] = rows.map((r) => `${r.id}:${r.owner}:${r.balance}`)
+    }
+    return out
+  }
+
+  beforeAll(async () => {
+    server = await ownPostgres()
+    await createShardDatabases(server, NAMES)
+    manager = shardManager(server, NAMES).attach(Wallet)
+    for (const name of NAMES) {
+      await sql`create table wallets (id integer primary key, owner integer not null, balance integer not null)`.execute(
+        manager.database(name),
+      )
+    }
+  }, 60_000)
+  beforeEach(async () => {
+    for (const [i, name] of NAMES.entries()) {
+      await sql`delete from wallets`.execute(manager.database(name))
+      await sql`insert into wallets (id, owner, balance) values (${10 * i + 1}, 1, 100), (${10 * i + 2}, 2, 100)`.execute(
+        manager.database(name),
+      )
+    }
+  })
+  afterAll(async () => {
+    await manager?.close()
+    await server?.kill()
+  })
+
+  it("commits the scope's writes and the callback's model writes on every shard, and returns fn's value", async () => {
+    const total = await Wallet.acrossShards()
+      .where({ owner: 1 })
+      .transaction(async (tx) => {
+        expect(tx.scopeShards).toEqual(NAMES)
+        const { total, byShard } = await tx.asyncUpdate({ balance: 0 })
+        expect([...byShard]).toEqual([
+          ['s0', 1],
+          ['s1', 1],
+          ['s2', 1],
+        ])
+        await tx.withShard('s1', () => Wallet.asyncInsert({ id: 99, owner: 3, balance: 300 }))
+        // Reads inside the transaction see its own writes; outside, nothing yet.
+        expect(await tx.withShard('s0', () => Wallet.where({ owner: 1 }).asyncPluck('balance'))).toEqual([0])
+        expect(await manager.withShard('s0', () => Wallet.where({ owner: 1 }).asyncPluck('balance'))).toEqual(
+          [100],
+        )
+        return total
+      })
+    expect(total).toBe(3)
+    expect(await wallets()).toEqual({
+      s0: ['1:1:0', '2:2:100'],
+      s1: ['11:1:0', '12:2:100', '99:3:300'],
+      s2: ['21:1:0', '22:2:100'],
+    })
+    expect(await preparedCount(manager)).toBe(0)
+    expect((await sql`select * from tributary_transactions`.execute(manager.database('s0'))).rows).toEqual([])
+  })
+
+  it('keeps nothing of a callback that throws after writing on every shard', async () => {
+    const before = await wallets()
+    const error = await Wallet.acrossShards()
+      .transaction(async (tx) => {
+        await tx.asyncDelete()
+        await tx.eachShard((shard) => Wallet.asyncInsert({ id: 50, owner: 5, balance: shard.length }))
+        throw new Error('changed my mind')
+      })
+      .catch((e: unknown) => e)
+    expect(isShardTransactionError(error)).toBe(true)
+    expect((error as ShardTransactionError).outcomes.map((o) => o.state)).toEqual([
+      'rolled back',
+      'rolled back',
+      'rolled back',
+    ])
+    expect(await wallets()).toEqual(before)
+  })
+
+  it('a write failing on one shard is a ShardError naming it; the transaction then rolls back everywhere', async () => {
+    await sql`insert into wallets (id, owner, balance) values (60, 6, 6)`.execute(manager.database('s2'))
+    const before = await wallets()
+    let inner: unknown
+    const error = await Wallet.acrossShards()
+      .transaction(async (tx) => {
+        await tx.asyncUpdate({ balance: 1 })
+        inner = await tx
+          .eachShard(() => Wallet.asyncInsert({ id: 60, owner: 6, balance: 6 }))
+          .catch((e: unknown) => e)
+        throw inner
+      })
+      .catch((e: unknown) => e)
+    expect(isShardError(inner)).toBe(true)
+    expect((inner as { failedShards: string[] }).failedShards).toEqual(['s2'])
+    expect(isShardTransactionError(error)).toBe(true)
+    expect((error as ShardTransactionError).decision).toBe('rolled back')
+    expect(await wallets()).toEqual(before)
+    expect(await preparedCount(manager)).toBe(0)
+  })
+
+  it('routes the scope writes by shardKey: only the named shard takes part (a plain commit)', async () => {
+    const resolver = { resolve: (id: unknown) => NAMES[Math.floor(Number(id) / 10)] as string }
+    const scope = Wallet.acrossShards({ shardKey: { column: 'id', resolver } }).where({ id: 12 })
+    const touched = await scope.transaction(async (tx) => {
+      await tx.asyncUpdate({ balance: 7 })
+      return tx.shards
+    })
+    expect(touched).toEqual(['s1'])
+    expect((await wallets()).s1).toEqual(['11:1:100', '12:2:7'])
+  })
+
+  it('cancel() before the commit point rolls back every shard', async () => {
+    const before = await wallets()
+    let started!: () => void
+    const inside = new Promise<void>((resolve) => (started = resolve))
+    const result = Wallet.acrossShards().transaction(async (tx) => {
+      try {
+        await tx.asyncUpdate({ balance: 5 })
+      } finally {
+        started()
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    })
+    await inside
+    result.cancel()
+    const error = await result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(isShardTransactionError(error)).toBe(true)
+    expect(isAsyncCancelledError((error as Error).cause)).toBe(true)
+    expect(await wallets()).toEqual(before)
+    expect(await preparedCount(manager)).toBe(0)
+  })
+
+  it('a recovery that aborts an undecided transaction wins over its live coordinator', async () => {
+    const before = await wallets()
+    let prepared = 0
+    let report: ShardRecoveryReport | undefined
+    const error = await Wallet.acrossShards()
+      .transaction(async (tx) => void (await tx.asyncUpdate({ balance: 42 })), {
+        onProgress: async ({ phase }) => {
+          if (phase === 'prepared' && ++prepared === NAMES.length) {
+            report = await recoverShardTransactions(manager, { minAge: 0 })
+          }
+        },
+      })
+      .catch((e: unknown) => e)
+    expect(report?.rolledBack.map((r) => r.shard).sort()).toEqual(NAMES)
+    expect(report?.forgotten).toHaveLength(1)
+    expect(isShardTransactionError(error)).toBe(true)
+    expect((error as ShardTransactionError).decision).toBe('rolled back')
+    expect((error as ShardTransactionError).outcomes.every((o) => o.state === 'rolled back')).toBe(true)
+    expect(await wallets()).toEqual(before)
+    expect(await preparedCount(manager)).toBe(0)
   })
 })
 
