@@ -1,8 +1,7 @@
 /**
  * The bookkeeping of one emit: which handlers ran, which failed, and when all have settled.
- * Kept lean for the hot path: a counter instead of a list of promises, and one fulfilment
- * callback shared by every handler (only the rejection callback, which names its handler, is
- * made per handler). @internal
+ * Kept lean for the hot path: a counter and a set of the running entries instead of a list of
+ * promises (so that a `close()` which gives up can fail the ones still running). @internal
  */
 import type { OperationCounter } from '../core/metrics'
 import { HandlerError } from './errors'
@@ -40,8 +39,13 @@ export interface Route {
   readonly generation: number
 }
 
+/** Something in flight that a `close()` which gives up settles with its reason. @internal */
+export interface Abandonable {
+  abandon(reason: unknown): void
+}
+
 /** The tally of one emit. @internal */
-export class Emission {
+export class Emission implements Abandonable {
   handled = 0
   dropped = 0
   failures: HandlerError[] | undefined = undefined
@@ -52,7 +56,12 @@ export class Emission {
   /** Tracked invocations still running, plus one held by the dispatch loop until {@link release}. */
   private remaining = 1
   private order: Map<HandlerError, number> | undefined = undefined
-  private onFulfilled: ((value: unknown) => void) | undefined = undefined
+  /**
+   * The entries whose tracked invocation has not settled (for {@link abandon}), once one has
+   * been tracked. An entry runs at most once per emission.
+   */
+  private running: Set<Entry> | undefined = undefined
+  private abandoned = false
 
   constructor(
     readonly event: object,
@@ -89,21 +98,39 @@ export class Emission {
   /**
    * Waits for a handler's promise. Its outcome is always observed. The emission keeps no
    * reference to the promise: holding handler promises from a long-lived emission made V8
-   * retain them until a full GC, which cost more than the handlers themselves. A rejection
-   * gets a closure naming its entry; the shared fulfilment callback needs none.
+   * retain them until a full GC, which cost more than the handlers themselves. It keeps the
+   * entry (long-lived anyway) among the running ones until the promise settles.
    */
   track(promise: PromiseLike<unknown>, entry: Entry): void {
     this.remaining++
+    ;(this.running ??= new Set()).add(entry)
     promise.then(
-      (this.onFulfilled ??= (value) => {
+      (value: unknown) => {
+        if (this.abandoned) return
+        this.running?.delete(entry)
         this.ok(value)
         if (--this.remaining === 0) this.done(this)
-      }),
+      },
       (reason: unknown) => {
+        if (this.abandoned) return
+        this.running?.delete(entry)
         this.fail(entry, reason)
         if (--this.remaining === 0) this.done(this)
       },
     )
+  }
+
+  /**
+   * A `close()` gave up: every tracked invocation still running fails with `reason` and the
+   * emission completes now; their later outcomes are ignored. Nothing happens once completed.
+   */
+  abandon(reason: unknown): void {
+    if (this.abandoned || this.remaining === 0) return
+    this.abandoned = true
+    for (const entry of this.running ?? []) this.fail(entry, reason)
+    this.running = undefined
+    this.remaining = 0
+    this.done(this)
   }
 
   /** Puts failures in registration order (a synchronous throw is recorded before async ones). */

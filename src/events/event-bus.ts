@@ -7,7 +7,7 @@ import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import { Bridge, type BridgeHost, type BridgeOptions, type BusBridge } from './bridge'
-import { Emission, type Entry, type Route } from './emission'
+import { Emission, type Abandonable, type Entry, type Route } from './emission'
 import {
   BusClosedError,
   EmitError,
@@ -175,6 +175,10 @@ export class AsyncEventBus implements AsyncDisposable {
   private inflight = 0
   private closed = false
   private onDrained: (() => void) | undefined = undefined
+  /** In-flight emits that a `close()` which gives up settles (see {@link abandonInFlight}). */
+  private readonly abandonable = new Set<Abandonable>()
+  /** Set once a `close()` gave up: the reason every abandoned invocation fails with. */
+  private abandonment: { readonly reason: unknown } | undefined = undefined
   /** Bridged classes (exactly these classes) and the bridge their emits are published to. */
   private readonly bridged = new Map<EventClass, Bridge>()
   private readonly bridges = new Set<Bridge>()
@@ -523,8 +527,13 @@ export class AsyncEventBus implements AsyncDisposable {
     try {
       for (const entry of route.entries) {
         if (!entry.active) continue
+        if (this.abandonment) {
+          emission.fail(entry, this.abandonment.reason)
+          continue
+        }
         try {
-          emission.ok(await (entry.invoke ? entry.invoke(event) : entry.handler(event, this.context)))
+          const value = entry.invoke ? entry.invoke(event) : entry.handler(event, this.context)
+          emission.ok(isObject(value) ? await this.unlessAbandoned(value) : value)
         } catch (error) {
           emission.fail(entry, error)
         }
@@ -659,7 +668,40 @@ export class AsyncEventBus implements AsyncDisposable {
     const abandoned = this.inflight
     if (!this.lifetime.signal.aborted)
       this.lifetime.abort(new AsyncTimeoutError('AsyncEventBus.close', timeout))
+    await this.abandonInFlight(this.lifetime.signal.reason)
     return { timedOut: true, abandoned }
+  }
+
+  /**
+   * After a `close()` gave up and aborted the handlers' signal: a handler that stops on it has
+   * until the next macrotask; every invocation still running then fails with `reason`, so each
+   * emit settles (rejects, or resolves with the error for `onFallible`; `emitAndForget` reports
+   * it to `onError`). Whatever a handler does later is ignored.
+   */
+  private async abandonInFlight(reason: unknown): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    this.abandonment ??= { reason }
+    for (const pending of [...this.abandonable]) pending.abandon(this.abandonment.reason)
+    this.abandonable.clear()
+  }
+
+  /** `value` (a handler's promise or thenable), or a rejection with the abandonment's reason. */
+  private unlessAbandoned(value: object): Promise<unknown> {
+    if (this.abandonment) return Promise.reject(this.abandonment.reason)
+    return new Promise<unknown>((resolve, reject) => {
+      const waiter: Abandonable = { abandon: reject }
+      this.abandonable.add(waiter)
+      Promise.resolve(value).then(
+        (result: unknown) => {
+          this.abandonable.delete(waiter)
+          resolve(result)
+        },
+        (error: unknown) => {
+          this.abandonable.delete(waiter)
+          reject(error)
+        },
+      )
+    })
   }
 
   /** {@link close} with the default timeout, for `await using`. */
@@ -691,6 +733,7 @@ export class AsyncEventBus implements AsyncDisposable {
     }
     if (emission.release()) {
       this.inflight++
+      this.abandonable.add(emission)
       if (forget) return undefined
       return new Promise<EmitResult>((resolve, reject) => {
         emission.resolve = resolve
@@ -722,19 +765,15 @@ export class AsyncEventBus implements AsyncDisposable {
         value = undefined
       }
       if (isObject(value)) {
+        // Tracked as in dispatch: a close() that gives up must be able to settle it.
+        emission.track(Promise.resolve(value), entry)
+        emission.release()
         this.inflight++
-        return Promise.resolve(value).then(
-          (result: unknown) => {
-            emission.ok(result)
-            this.settled()
-            return this.finish(emission, false)
-          },
-          (error: unknown) => {
-            emission.fail(entry, error)
-            this.settled()
-            return this.finish(emission, false)
-          },
-        )
+        this.abandonable.add(emission)
+        return new Promise<EmitResult>((resolve, reject) => {
+          emission.resolve = resolve
+          emission.reject = reject
+        })
       }
       if (emission.failures === undefined && emission.errors === undefined) emission.ok(value)
     }
@@ -747,6 +786,7 @@ export class AsyncEventBus implements AsyncDisposable {
 
   /** Every tracked invocation of an emission has settled. */
   private readonly completed = (emission: Emission): void => {
+    this.abandonable.delete(emission)
     this.settled()
     const forget = emission.resolve === undefined
     try {
