@@ -9,12 +9,17 @@
  * PostgreSQL (issue 15, skipped when it is down): a row changed with UPDATE, watched with
  * `notify` (LISTEN on the installChangeNotifier trigger's channel) against the polling watcher
  * every 500 ms; goal p50 < 50 ms.
+ * etcd (issue 15, skipped when the etcd binary is not installed): a key put by a separate etcd3
+ * client, watched through `etcdSource` on a single member of the bench's own (loopback ports,
+ * a temporary data directory, killed by its pid at the end); goal p50 < 50 ms.
  * Each latency row is reported as a comparison against its budget (ratio < 1 meets the goal).
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
+import { Etcd3 } from 'etcd3'
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import { Client, Pool } from 'pg'
 import {
@@ -22,12 +27,14 @@ import {
   consulSource,
   databaseSource,
   envSource,
+  etcdSource,
   fileSource,
   installChangeNotifier,
   watch,
   type LiveComponents,
 } from '../src'
 import { startConsulDouble } from '../test/support/consul-double'
+import { etcdBinary, startEtcd } from '../test/support/etcd'
 import { report, type ComparisonResult } from './support/harness'
 
 const CHANGES = 200
@@ -193,6 +200,42 @@ async function postgresLatency(mode: 'notify' | 'poll'): Promise<Latency | undef
   }
 }
 
+/**
+ * etcd: a key put by a separate etcd3 client (each put is a raft commit, fsync included),
+ * watched through etcdSource on an own single member. Undefined when the etcd binary is not
+ * installed (the case is skipped with a message).
+ */
+async function etcdLatency(): Promise<Latency | undefined> {
+  const probe = spawnSync(etcdBinary, ['--version'], { timeout: 5_000 })
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error?.message ?? `exit ${probe.status}`
+    console.log(
+      `etcd: skipped, the etcd binary \`${etcdBinary}\` is not installed (${why}); apt-get install etcd-server`,
+    )
+    return undefined
+  }
+  const etcd = await startEtcd(1)
+  const writer = new Etcd3({ hosts: [...etcd.hosts] })
+  const source = etcdSource({ hosts: etcd.hosts })
+  try {
+    await writer.put('bench/n').value('0')
+    class EtcdConfig {
+      @Component({ fetchFrom: 'etcd', key: 'bench/n' }) n!: number
+    }
+    const live = await watch(EtcdConfig, { sources: [source] })
+    try {
+      const put = (n: number): void => void writer.put('bench/n').value(String(n)).catch(console.error)
+      return await latency(live, put, between(10, 60))
+    } finally {
+      await live.stop()
+    }
+  } finally {
+    await source.close?.()
+    writer.close()
+    await etcd.destroy()
+  }
+}
+
 /** Requests an idle Consul watcher makes while nothing changes, after its first read. */
 async function idleConsulRequests(): Promise<number> {
   const double = await startConsulDouble()
@@ -238,6 +281,7 @@ async function main(): Promise<void> {
   const env50 = await envLatency(50)
   const pgNotify = await postgresLatency('notify')
   const pgPoll = await postgresLatency('poll')
+  const etcdWatch = await etcdLatency()
   const idle = await idleConsulRequests()
   const perWait = idle / (IDLE_OBSERVE_MS / IDLE_WAIT_MS)
   console.log(
@@ -270,6 +314,20 @@ async function main(): Promise<void> {
       goal: '< 1',
     })
   }
+  if (etcdWatch) results.push(row('etcd watch (own single member)', etcdWatch, 50, '< 1 (p50 < 50 ms)'))
+  if (etcdWatch && pgPoll) {
+    results.push({
+      name: `etcd watch vs postgres polling every ${PG_POLL_INTERVAL_MS} ms, p50 latency`,
+      subject: 'etcd watch p50',
+      baseline: `poll ${PG_POLL_INTERVAL_MS} ms p50`,
+      subjectMs: etcdWatch.p50,
+      baselineMs: pgPoll.p50,
+      ratio: etcdWatch.p50 / pgPoll.p50,
+      operationsPerRun: 1,
+      runs: CHANGES,
+      goal: '< 1',
+    })
+  }
   const ms = (l: Latency) => ({ p50Ms: l.p50, p99Ms: l.p99, maxMs: l.max })
   report('live', results, {
     changesPerCase: CHANGES,
@@ -280,6 +338,7 @@ async function main(): Promise<void> {
     envPoll50: ms(env50),
     ...(pgNotify ? { postgresNotify: ms(pgNotify) } : {}),
     ...(pgPoll ? { postgresPoll500: ms(pgPoll) } : {}),
+    ...(etcdWatch ? { etcdWatch: ms(etcdWatch) } : {}),
     idleConsulWaitMs: IDLE_WAIT_MS,
     idleConsulRequestsPerMinute: (idle * 60_000) / IDLE_OBSERVE_MS,
     idleConsulRequestsPerWaitPeriod: perWait,

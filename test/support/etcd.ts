@@ -4,14 +4,20 @@
  * start it again on the same data directory; `destroy()` kills every member and removes the
  * directories. A cluster test finds the leader (`leader()`, from etcd's maintenance status),
  * the member holding a client's watches (`watchers()`, from its metrics), and can move the
- * leadership (`moveLeader()`). Suites use `describeWithEtcd` from services.ts.
+ * leadership (`moveLeader()`). Suites use `describeWithEtcd` from services.ts; the live bench
+ * starts its one member here too.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { etcdBinary } from './services'
 import { freePort } from './own-redis'
+
+/**
+ * The etcd server binary (`TRIBUTARY_ETCD_BIN`, as services.ts reads it). Read here rather than
+ * imported, so that this file loads outside jest too: bench/live.bench.ts starts its member with it.
+ */
+export const etcdBinary = process.env.TRIBUTARY_ETCD_BIN ?? 'etcd'
 
 /** One etcd member. */
 export interface EtcdMember {
