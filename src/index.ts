@@ -57,6 +57,13 @@ export {
 } from './model/connection'
 export type { CompiledQuery } from './model/kysely'
 export { createMysqlDatabase, type MysqlDatabaseOptions, type MysqlPoolOptions } from './model/mysql'
+export {
+  createPostgresDatabase,
+  type PostgresDatabaseOptions,
+  type PostgresErrorEmitter,
+  type PostgresPoolLike,
+  type PostgresPoolOptions,
+} from './model/postgres'
 export type { Notifiable } from './store/notifier'
 export * from './store/key-hash'
 export * from './store/retry'
