@@ -1,0 +1,61 @@
+// examples/shard-transaction.ts run as a user runs it (ts-node), against a PostgreSQL of the
+// test's own: with max_prepared_transactions raised it transfers atomically; with it at 0 it
+// prints how to set it and exits 0.
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { Client } from 'pg'
+import { describeWithPostgresServer, ownPostgres, type OwnPostgres } from '../../support/own-postgres'
+
+const root = join(__dirname, '..', '..', '..')
+
+function runExample(url: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'shard-transaction.ts')],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', TRIBUTARY_PG_URL: url },
+      },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+    )
+  })
+}
+
+describeWithPostgresServer('examples/shard-transaction.ts', () => {
+  const servers: OwnPostgres[] = []
+  afterAll(async () => {
+    for (const server of servers) await server.kill()
+  })
+
+  it('commits a transfer on both shards, rolls back one that fails on a shard, and recovers nothing', async () => {
+    const server = await ownPostgres()
+    servers.push(server)
+    const output = await runExample(server.url())
+    expect(output).toContain('before: ana 100, ben 50')
+    expect(output).toMatch(
+      /transfer 30:\n {2}prepared (us|eu)\n {2}prepared (us|eu)\n {2}decided \(the commit point\)\n/,
+    )
+    expect(output).toContain('after: ana 70, ben 80\n')
+    expect(output).toMatch(/rolled back: eu rolled back, us rolled back \(.*check constraint/)
+    expect(output).toContain('after: ana 70, ben 80 (ben was not credited)')
+    expect(output).toContain('zeroed 1 account(s) atomically: ana 70, ben 0')
+    expect(output).toContain('recovery: 0 committed, 0 rolled back, 0 log rows forgotten')
+    // The example dropped its databases.
+    const client = new Client({ connectionString: server.url() })
+    await client.connect()
+    const { rows } = await client.query("select datname from pg_database where datname like 'tributary_tx_%'")
+    await client.end()
+    expect(rows).toEqual([])
+  }, 60_000)
+
+  it('exits 0 saying how to set max_prepared_transactions when it is 0', async () => {
+    const server = await ownPostgres({ maxPreparedTransactions: 0 })
+    servers.push(server)
+    const output = await runExample(server.url())
+    expect(output).toContain('max_prepared_transactions is 0 on')
+    expect(output).toContain('ALTER SYSTEM SET max_prepared_transactions = 100')
+    expect(output).toContain('restart PostgreSQL')
+  }, 60_000)
+})
