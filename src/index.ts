@@ -10,6 +10,7 @@ export * from './core/metrics'
 export * from './core/async-result'
 export * from './core/coordinator'
 export * from './core/timers'
+export { setDatabaseNamespace } from './core/telemetry'
 
 export * from './resilience/policy'
 export * from './resilience/errors'

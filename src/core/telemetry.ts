@@ -6,6 +6,8 @@
  */
 import type {
   Attributes,
+  AttributeValue,
+  Context,
   Histogram,
   Meter,
   MeterProvider,
@@ -22,7 +24,15 @@ type OtelApi = typeof import('@opentelemetry/api')
 export const INSTRUMENTATION_NAME = 'tributary'
 
 let api: OtelApi | null | undefined
+/** `api.trace`, read once (the package's CommonJS exports are getters). */
+let traceApi: OtelApi['trace'] | undefined
 let noopTracerProvider: TracerProvider | undefined
+/**
+ * Where every 1.x copy of `@opentelemetry/api` registers its global providers (the peer range is
+ * 1.x). Once made, the object stays (unregistering only deletes its properties), so it is kept.
+ */
+const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1')
+let registry: { trace?: unknown } | undefined
 let tracerFor: { provider: TracerProvider; tracer: Tracer } | undefined
 let meterFor: { provider: MeterProvider; histogram: Histogram | undefined } | undefined
 
@@ -31,6 +41,7 @@ function loadApi(): OtelApi | null {
   try {
     api = requireOptional<OtelApi>('@opentelemetry/api', 'OpenTelemetry')
     noopTracerProvider = new api.ProxyTracerProvider().getDelegate()
+    traceApi = api.trace
   } catch (error) {
     if (!(error instanceof MissingDependencyError)) throw error
     api = null
@@ -43,13 +54,20 @@ function loadApi(): OtelApi | null {
  * then allocated for spans). @internal
  */
 export function activeTracer(): Tracer | undefined {
-  const otel = loadApi()
-  if (otel === null) return undefined
-  const global = otel.trace.getTracerProvider() as TracerProvider & { getDelegate?(): TracerProvider }
+  if (api === undefined) loadApi()
+  const traces = traceApi
+  if (traces === undefined) return undefined
+  // The cheap answer first: no global tracer provider registered by any copy of the API.
+  if (registry === undefined) {
+    registry = (globalThis as { [OTEL_GLOBALS]?: { trace?: unknown } })[OTEL_GLOBALS]
+    if (registry === undefined) return undefined
+  }
+  if (registry.trace === undefined) return undefined
+  const global = traces.getTracerProvider() as TracerProvider & { getDelegate?(): TracerProvider }
   const provider = global.getDelegate ? global.getDelegate() : global
   if (provider === noopTracerProvider) return undefined
   if (tracerFor?.provider !== provider)
-    tracerFor = { provider, tracer: otel.trace.getTracer(INSTRUMENTATION_NAME) }
+    tracerFor = { provider, tracer: traces.getTracer(INSTRUMENTATION_NAME) }
   return tracerFor.tracer
 }
 
@@ -63,6 +81,64 @@ export interface SpanSpec {
   readonly kind?: 'client' | 'internal' | 'producer' | 'consumer'
 }
 
+function spanKind(otel: OtelApi, kind: SpanSpec['kind']): number {
+  return kind === 'client'
+    ? otel.SpanKind.CLIENT
+    : kind === 'producer'
+      ? otel.SpanKind.PRODUCER
+      : kind === 'consumer'
+        ? otel.SpanKind.CONSUMER
+        : otel.SpanKind.INTERNAL
+}
+
+/**
+ * Starts a span on `tracer` (from {@link activeTracer}) without making it active: a child of
+ * `parent` when given, else of the active context. End it with {@link endSpan}. @internal
+ */
+export function startSpan(tracer: Tracer, spec: SpanSpec, parent?: Context): Span {
+  const otel = api as OtelApi
+  return tracer.startSpan(
+    spec.name,
+    { kind: spanKind(otel, spec.kind), attributes: spec.attributes },
+    parent ?? otel.context.active(),
+  )
+}
+
+/** The active context (to parent spans started later, elsewhere). Call only while tracing. @internal */
+export function activeContext(): Context {
+  return (api as OtelApi).context.active()
+}
+
+/** `parent` (the active context by default) with `span` as its current span. @internal */
+export function contextWith(span: Span, parent?: Context): Context {
+  const otel = api as OtelApi
+  return otel.trace.setSpan(parent ?? otel.context.active(), span)
+}
+
+/** Runs `fn` with `span` as the active span, so spans started inside are its children. @internal */
+export function withSpan<T>(span: Span, fn: () => T): T {
+  const otel = api as OtelApi
+  return otel.context.with(otel.trace.setSpan(otel.context.active(), span), fn)
+}
+
+/**
+ * Ends `span`: with `error` (anything but `undefined`), status ERROR, the exception recorded
+ * and `error.type` set to the error's name. @internal
+ */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) failSpan(span, error)
+  span.end()
+}
+
+/** Marks `span` failed by `error` (status ERROR, the exception, `error.type`) without ending it. @internal */
+export function failSpan(span: Span, error: unknown): void {
+  const otel = api as OtelApi
+  const described = error instanceof Error ? error : new Error(String(error))
+  span.recordException(described)
+  span.setStatus({ code: otel.SpanStatusCode.ERROR, message: described.message })
+  if (described.name) span.setAttribute('error.type', described.name)
+}
+
 /**
  * Runs `work` inside an active span (so spans started inside it are its children) and ends the
  * span when `work` settles: an error sets status ERROR and is recorded with its type and
@@ -72,21 +148,9 @@ export function traced<T>(spec: SpanSpec, work: (span: Span | undefined) => T): 
   const tracer = activeTracer()
   if (tracer === undefined) return work(undefined)
   const otel = api as OtelApi
-  const kind =
-    spec.kind === 'client'
-      ? otel.SpanKind.CLIENT
-      : spec.kind === 'producer'
-        ? otel.SpanKind.PRODUCER
-        : spec.kind === 'consumer'
-          ? otel.SpanKind.CONSUMER
-          : otel.SpanKind.INTERNAL
+  const kind = spanKind(otel, spec.kind)
   return tracer.startActiveSpan(spec.name, { kind, attributes: spec.attributes }, (span) => {
-    const fail = (error: unknown): void => {
-      const described = error instanceof Error ? error : new Error(String(error))
-      span.recordException(described)
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: described.message })
-      if (described.name) span.setAttribute('error.type', described.name)
-    }
+    const fail = (error: unknown): void => failSpan(span, error)
     let result: T
     try {
       result = work(span)
@@ -141,4 +205,60 @@ export function recordOperationDuration(operation: string, seconds: number, fail
     'tributary.operation': operation,
     'tributary.outcome': failed ? 'failure' : 'success',
   })
+}
+
+// ---- database spans --------------------------------------------------------------------------
+
+/** The `db.system` value of a tributary dialect (OpenTelemetry's well-known names). */
+function dbSystem(dialect: string): string {
+  switch (dialect) {
+    case 'postgres':
+      return 'postgresql'
+    case 'sqlite':
+      return 'sqlite'
+    case 'mysql':
+      return 'mysql'
+    default:
+      return 'other_sql'
+  }
+}
+
+const namespaces = new WeakMap<object, string>()
+
+/**
+ * Names the database `db` connects to, for the `db.namespace` attribute of the OpenTelemetry
+ * spans of model helpers and fan-outs on it (Kysely does not tell which database a pool
+ * reaches). Without it the attribute is left out. `null` forgets the name.
+ *
+ * @example
+ * ```ts
+ * import { setDatabaseNamespace } from 'tributary'
+ * const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new pg.Pool({ database: 'app' }) }) })
+ * setDatabaseNamespace(db, 'app')
+ * ```
+ */
+export function setDatabaseNamespace(db: object, namespace: string | null): void {
+  if (namespace === null) namespaces.delete(db)
+  else namespaces.set(db, namespace)
+}
+
+/**
+ * The OpenTelemetry database attributes of an operation on `db` (semantic conventions for
+ * database client spans): `db.system` and its successor `db.system.name`, `db.namespace` when
+ * named with {@link setDatabaseNamespace}, `db.operation.name` and `db.collection.name` when
+ * given. Never the query text or a parameter value. Call only while tracing. @internal
+ */
+export function databaseAttributes(
+  dialect: string,
+  db: object,
+  operation?: string,
+  collection?: string,
+): Record<string, AttributeValue> {
+  const system = dbSystem(dialect)
+  const attributes: Record<string, AttributeValue> = { 'db.system': system, 'db.system.name': system }
+  const namespace = namespaces.get(db)
+  if (namespace !== undefined) attributes['db.namespace'] = namespace
+  if (operation !== undefined) attributes['db.operation.name'] = operation
+  if (collection !== undefined) attributes['db.collection.name'] = collection
+  return attributes
 }
