@@ -51,6 +51,7 @@ import { insertAndReadBack } from './insert-read-back'
 import { readerOf, rowReader } from './row-reader'
 import { batcherFor } from './batch-loader'
 import { abortError } from '../core/abort'
+import { activeTracer, databaseAttributes, traced, type SpanSpec } from '../core/telemetry'
 import {
   batchSizeOf,
   cursorBatches,
@@ -413,7 +414,10 @@ class ModelScope<M extends object> implements Scope<M> {
       return AsyncResult.reject<T>(error, { operation })
     }
     const cache = write ? undefined : this.state.cache
-    const work = (cancellation: Cancellation | undefined, signal: AbortSignal | undefined): Promise<T> => {
+    const untraced = (
+      cancellation: Cancellation | undefined,
+      signal: AbortSignal | undefined,
+    ): Promise<T> => {
       const query = compile(db, state.sqlite)
       const execute = (c: Cancellation | undefined): Promise<T> =>
         executeWith(db, query, c).then(read, (error: unknown) => {
@@ -430,6 +434,15 @@ class ModelScope<M extends object> implements Scope<M> {
         { staleTime: cache.ttlMs, cacheTime: cache.ttlMs, signal },
       )
     }
+    // With an OpenTelemetry SDK registered, a client span per helper (see spanOf); otherwise
+    // the work runs as it is, with nothing allocated for tracing.
+    const work =
+      activeTracer() === undefined
+        ? untraced
+        : (cancellation: Cancellation | undefined, signal: AbortSignal | undefined): Promise<T> =>
+            traced(this.spanOf(helper, db, state.dialect, write ? writeVerb(helper) : 'SELECT'), () =>
+              untraced(cancellation, signal),
+            )
     if (options?.signal === undefined) {
       // SQLite and a transaction's connection run one query at a time, with no queue of ours
       // and no way to stop a running query: no cancellation at all.
@@ -449,6 +462,25 @@ class ModelScope<M extends object> implements Scope<M> {
       operation,
       signal: options?.signal,
     })
+  }
+
+  /**
+   * The span of a helper on `db`, after the database semantic conventions: named
+   * `<operation> <table>`, with `db.system`, `db.namespace` (when named), `db.operation.name`
+   * and `db.collection.name`, plus the model and helper. Never a value of the query.
+   */
+  private spanOf(
+    helper: string,
+    db: AnyKysely,
+    dialect: string,
+    operation: string,
+    batched?: boolean,
+  ): SpanSpec {
+    const attributes = databaseAttributes(dialect, db, operation, this.meta.table)
+    attributes['tributary.model'] = this.meta.model
+    attributes['tributary.model.helper'] = helper
+    if (batched) attributes['tributary.batched'] = true
+    return { name: `${operation} ${this.meta.table}`, kind: 'client', attributes }
   }
 
   /** After a write: marks cached reads of this table stale, then passes the value on. */
@@ -673,11 +705,17 @@ class ModelScope<M extends object> implements Scope<M> {
     if (state.transaction) return undefined
     const signal = options?.signal
     if (signal?.aborted) return AsyncResult.reject(abortError(signal, operation), { operation })
-    const load = (
-      batcherFor(db, this.model, this.meta, col, state.sqlite).load(value, operation) as Promise<
-        M | undefined
-      >
-    ).then(finish)
+    const start = (): Promise<T> =>
+      (
+        batcherFor(db, this.model, this.meta, col, state.sqlite).load(value, operation) as Promise<
+          M | undefined
+        >
+      ).then(finish)
+    // Traced, the span covers this caller's wait for the batch its lookup joined.
+    const load =
+      activeTracer() === undefined
+        ? start()
+        : traced(this.spanOf(helper, db, state.dialect, 'SELECT', true), start)
     if (!signal) return AsyncResult.from(() => load, { operation })
     // The caller's signal ends its own wait; the shared query runs on for the others.
     return AsyncResult.from(
@@ -885,38 +923,52 @@ class ModelScope<M extends object> implements Scope<M> {
     const operation = operationName(this.model, 'asyncInsert')
     const list = (Array.isArray(rows) ? rows : [rows]) as ReadonlyArray<object>
     return AsyncResult.from(
-      async (signal) => {
+      (signal) => {
         const db = resolveDatabase(this.model)
-        const { sqlite, mysql } = databaseState(db)
-        const defaults: Record<string, unknown> = {}
-        for (const c of this.state.conditions) if (c.operator === '=') defaults[c.column.property] = c.value
-        const values = list.map((row) => this.values({ ...defaults, ...row }, sqlite))
-        const width = Math.max(1, ...values.map((v) => Object.keys(v).length))
-        const chunk = Math.max(1, Math.floor(30_000 / width))
-        const inserted: M[] = []
-        for (let i = 0; i < values.length; i += chunk) {
-          try {
-            const part = values.slice(i, i + chunk)
-            // MySQL has no `returning`: the rows are read back by primary key.
-            const rows = mysql
-              ? await insertAndReadBack(db, this.meta, part, signal)
-              : (
-                  await executeCompiled(
-                    db,
-                    db.insertInto(this.meta.table).values(part).returning(this.selection()).compile(),
-                    signal,
-                  )
-                ).rows
-            for (const row of rows) inserted.push(this.instance(row as Record<string, unknown>))
-          } catch (error) {
-            if (signal.aborted) throw signal.reason
-            throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
-          }
-        }
-        return this.written(inserted)
+        const state = databaseState(db)
+        const insert = (): Promise<M[]> => this.inserted(db, state, list, operation, signal)
+        return activeTracer() === undefined
+          ? insert()
+          : traced(this.spanOf('asyncInsert', db, state.dialect, 'INSERT'), insert)
       },
       { operation, signal: options?.signal },
     )
+  }
+
+  /** Inserts `list` on `db` in chunks (within the parameter limits) and reads the rows back. */
+  private async inserted(
+    db: AnyKysely,
+    { sqlite, mysql }: ReturnType<typeof databaseState>,
+    list: ReadonlyArray<object>,
+    operation: string,
+    signal: AbortSignal,
+  ): Promise<M[]> {
+    const defaults: Record<string, unknown> = {}
+    for (const c of this.state.conditions) if (c.operator === '=') defaults[c.column.property] = c.value
+    const values = list.map((row) => this.values({ ...defaults, ...row }, sqlite))
+    const width = Math.max(1, ...values.map((v) => Object.keys(v).length))
+    const chunk = Math.max(1, Math.floor(30_000 / width))
+    const inserted: M[] = []
+    for (let i = 0; i < values.length; i += chunk) {
+      try {
+        const part = values.slice(i, i + chunk)
+        // MySQL has no `returning`: the rows are read back by primary key.
+        const rows = mysql
+          ? await insertAndReadBack(db, this.meta, part, signal)
+          : (
+              await executeCompiled(
+                db,
+                db.insertInto(this.meta.table).values(part).returning(this.selection()).compile(),
+                signal,
+              )
+            ).rows
+        for (const row of rows) inserted.push(this.instance(row as Record<string, unknown>))
+      } catch (error) {
+        if (signal.aborted) throw signal.reason
+        throw isTributaryError(error) ? error : new AsyncExecutionError(operation, error)
+      }
+    }
+    return this.written(inserted)
   }
 }
 
@@ -929,6 +981,11 @@ function havingKind(target: GroupTarget, grouping: GroupingState): ColumnKind {
         : undefined
       : grouping.groups[target.group]
   return col?.kind ?? 'unknown'
+}
+
+/** The SQL verb of a write helper (`db.operation.name`). */
+function writeVerb(helper: string): string {
+  return helper === 'asyncDelete' ? 'DELETE' : 'UPDATE'
 }
 
 function targetKey(target: GroupTarget): string {
