@@ -3,6 +3,7 @@
  * Kept lean for the hot path: a counter and a set of the running entries instead of a list of
  * promises (so that a `close()` which gives up can fail the ones still running). @internal
  */
+import type { Context, Span, Tracer } from '@opentelemetry/api'
 import type { OperationCounter } from '../core/metrics'
 import { HandlerError } from './errors'
 import { DROPPED, SKIPPED, type Invoker } from './handler-options'
@@ -39,6 +40,16 @@ export interface Route {
   readonly generation: number
 }
 
+/** The OpenTelemetry span of a traced emit, and what its handlers' spans need. @internal */
+export interface EmitTrace {
+  readonly tracer: Tracer
+  readonly span: Span
+  /** The emit span's context: the parent of every handler span. */
+  readonly parent: Context
+  /** The emitted event's class name. */
+  readonly event: string
+}
+
 /** Something in flight that a `close()` which gives up settles with its reason. @internal */
 export interface Abandonable {
   abandon(reason: unknown): void
@@ -46,6 +57,8 @@ export interface Abandonable {
 
 /** The tally of one emit. @internal */
 export class Emission implements Abandonable {
+  /** Set when an OpenTelemetry SDK is registered (see `AsyncEventBus.begin`). */
+  trace: EmitTrace | undefined = undefined
   handled = 0
   dropped = 0
   failures: HandlerError[] | undefined = undefined

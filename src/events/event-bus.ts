@@ -5,9 +5,10 @@
 import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
+import { activeTracer, contextWith, endSpan, startSpan, withSpan } from '../core/telemetry'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import { Bridge, type BridgeHost, type BridgeOptions, type BusBridge } from './bridge'
-import { Emission, type Abandonable, type Entry, type Route } from './emission'
+import { Emission, type Abandonable, type EmitTrace, type Entry, type Route } from './emission'
 import {
   BusClosedError,
   EmitError,
@@ -22,8 +23,10 @@ import {
   checkOptionsObject,
   checkSignal,
   compileInvoker,
+  DROPPED,
   needsInvoker,
   optionFailure,
+  SKIPPED,
   validateHandlerOptions,
   type HandlerOptions,
 } from './handler-options'
@@ -111,6 +114,23 @@ function className(eventClass: EventClass): string {
 
 function describe(classes: readonly EventClass[] | null): string {
   return classes === null ? 'any event' : classes.map(className).join(', ')
+}
+
+/**
+ * Ends a traced emit's span with its tally (`tributary.handled`, `tributary.dropped`,
+ * `tributary.failed`); status ERROR when the emit failed: an `on` handler failed, or any
+ * handler of an emit nobody awaits.
+ */
+function endEmitSpan(
+  trace: EmitTrace,
+  result: EmitResult,
+  failures: readonly HandlerError[] | undefined,
+  error: unknown,
+): void {
+  trace.span.setAttribute('tributary.handled', result.handled)
+  trace.span.setAttribute('tributary.dropped', result.dropped)
+  trace.span.setAttribute('tributary.failed', (failures?.length ?? 0) + result.errors.length)
+  endSpan(trace.span, error)
 }
 
 function isObject(value: unknown): value is object {
@@ -522,7 +542,7 @@ export class AsyncEventBus implements AsyncDisposable {
     const bridge = this.bridged.size === 0 ? undefined : this.bridged.get(route.eventClass)
     if (bridge !== undefined) return bridge.publish(event)
     this.log('emitSerial', constructorOf(event), event)
-    const emission = this.begin(event, route)
+    const emission = this.begin(event, route, 'emitSerial')
     this.inflight++
     try {
       for (const entry of route.entries) {
@@ -532,7 +552,10 @@ export class AsyncEventBus implements AsyncDisposable {
           continue
         }
         try {
-          const value = entry.invoke ? entry.invoke(event) : entry.handler(event, this.context)
+          const value =
+            emission.trace === undefined
+              ? this.call(entry, event)
+              : this.callTraced(entry, event, emission.trace)
           emission.ok(isObject(value) ? await this.unlessAbandoned(value) : value)
         } catch (error) {
           emission.fail(entry, error)
@@ -713,7 +736,7 @@ export class AsyncEventBus implements AsyncDisposable {
 
   private dispatch(event: object, route: Route, forget: boolean): Promise<EmitResult> | undefined {
     if (this.debug !== undefined || AsyncEventBus.isDebug) this.log('emit', constructorOf(event), event)
-    const emission = this.begin(event, route)
+    const emission = this.begin(event, route, forget ? 'emitAndForget' : 'emit')
     const entries = route.entries
     if (!forget && entries.length === 1) return this.dispatchOne(event, emission, entries[0] as Entry)
     for (let i = 0; i < entries.length; i++) {
@@ -721,7 +744,10 @@ export class AsyncEventBus implements AsyncDisposable {
       if (!entry.active) continue
       let value: unknown
       try {
-        value = entry.invoke === undefined ? entry.handler(event, this.context) : entry.invoke(event)
+        value =
+          emission.trace === undefined
+            ? this.call(entry, event)
+            : this.callTraced(entry, event, emission.trace)
       } catch (error) {
         emission.fail(entry, error)
         continue
@@ -759,7 +785,10 @@ export class AsyncEventBus implements AsyncDisposable {
     if (entry.active) {
       let value: unknown
       try {
-        value = entry.invoke === undefined ? entry.handler(event, this.context) : entry.invoke(event)
+        value =
+          emission.trace === undefined
+            ? this.call(entry, event)
+            : this.callTraced(entry, event, emission.trace)
       } catch (error) {
         emission.fail(entry, error)
         value = undefined
@@ -797,14 +826,97 @@ export class AsyncEventBus implements AsyncDisposable {
     }
   }
 
-  private begin(event: object, route: Route): Emission {
+  private begin(event: object, route: Route, method: string): Emission {
     const metricStart = route.counter.begin()
-    return new Emission(
+    const emission = new Emission(
       event,
       route,
       metricStart,
       metricStart === 0 ? performance.now() : metricStart,
       this.completed,
+    )
+    if (!route.meta) {
+      const tracer = activeTracer()
+      if (tracer !== undefined) emission.trace = this.traceEmit(tracer, route, method)
+    }
+    return emission
+  }
+
+  /** Runs `entry`'s handler (through its invoker when it has options). */
+  private call(entry: Entry, event: object): unknown {
+    return entry.invoke === undefined ? entry.handler(event, this.context) : entry.invoke(event)
+  }
+
+  /**
+   * The span of a traced emit: `emit <Event>`, with the event's class name, the bus's name and
+   * the method; never the event itself.
+   */
+  private traceEmit(
+    tracer: NonNullable<ReturnType<typeof activeTracer>>,
+    route: Route,
+    method: string,
+  ): EmitTrace {
+    const attributes: Record<string, string | number> = {
+      'tributary.event': route.name,
+      'tributary.emit.method': method,
+      'tributary.handler.count': route.entries.length,
+    }
+    if (this.debug?.name !== undefined) attributes['tributary.bus'] = this.debug.name
+    const span = startSpan(tracer, { name: `emit ${route.name}`, kind: 'producer', attributes })
+    return { tracer, span, parent: contextWith(span), event: route.name }
+  }
+
+  /**
+   * {@link call} in a child span of the emit's, `handle <Event>` (with the handler's name and
+   * `tributary.outcome`: `success`, `failure`, `dropped` by a rate limit, or `skipped`), active
+   * while the handler runs so that its own spans are its children.
+   */
+  private callTraced(entry: Entry, event: object, trace: EmitTrace): unknown {
+    const name = trace.event
+    const span = startSpan(
+      trace.tracer,
+      {
+        name: `handle ${name}`,
+        kind: 'consumer',
+        attributes: {
+          'tributary.event': name,
+          'tributary.handler': entry.name,
+          'tributary.handler.fallible': entry.fallible,
+        },
+      },
+      trace.parent,
+    )
+    const failed = (error: unknown): void => {
+      span.setAttribute('tributary.outcome', 'failure')
+      endSpan(span, error)
+    }
+    const succeeded = (value: unknown): void => {
+      span.setAttribute(
+        'tributary.outcome',
+        value === DROPPED ? 'dropped' : value === SKIPPED ? 'skipped' : 'success',
+      )
+      endSpan(span)
+    }
+    let value: unknown
+    try {
+      value = withSpan(span, () => this.call(entry, event))
+    } catch (error) {
+      failed(error)
+      throw error
+    }
+    if (!isObject(value) || typeof (value as { then?: unknown }).then !== 'function') {
+      succeeded(value)
+      return value
+    }
+    return Promise.resolve(value).then(
+      (result: unknown) => {
+        succeeded(result)
+        return result
+      },
+      (error: unknown) => {
+        failed(error)
+        throw error
+      },
     )
   }
 
@@ -823,12 +935,15 @@ export class AsyncEventBus implements AsyncDisposable {
       errors: errors ?? NO_ERRORS,
       durationMs: performance.now() - emission.start,
     }
+    const error = !forget && failures ? new EmitError(emission.route.name, failures, result) : undefined
+    if (emission.trace !== undefined)
+      endEmitSpan(emission.trace, result, failures, forget ? (failures?.[0] ?? errors?.[0]) : error)
     if (forget) {
       const operation = emission.route.counter.name
       if (failures) for (const failure of failures) this.report(failure, emission.event, operation)
       if (errors) for (const failure of errors) this.report(failure, emission.event, operation)
-    } else if (failures) {
-      throw new EmitError(emission.route.name, failures, result)
+    } else if (error) {
+      throw error
     }
     return result
   }
