@@ -3,7 +3,10 @@
  * observers, the fetch in flight (returned, not repeated), retry, timeout, staleness and
  * garbage-collection timers. Created and owned by a `QueryStore`; users hold `Query` handles.
  */
+import { createHash } from 'node:crypto'
+import type { Span } from '@opentelemetry/api'
 import { AsyncCancelledError } from '../core/errors'
+import { activeTracer, endSpan, startSpan, withSpan } from '../core/telemetry'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import type { QueryKey } from './key-hash'
 import { callListener, type Notifiable, type Notifier } from './notifier'
@@ -59,9 +62,14 @@ interface Flight<T> {
   stopRetry: boolean
   /** When the value was fetched, if not now (a value read from L2). */
   fetchedAt: number | undefined
+  /** The fetch's OpenTelemetry span, when an SDK is registered. */
+  span: Span | undefined
 }
 
 const noop = (): void => undefined
+
+/** How a fetch ended, for its span. */
+type SettleOutcome = 'success' | 'failure' | 'cancelled'
 
 /** The state of an entry that never held data. */
 function emptyState<T>(): QueryState<T> {
@@ -102,6 +110,8 @@ export class QueryEntry<T> implements Notifiable {
   /** Observers that fetch on their own (`enabled` not false): they make the entry active. */
   #enabled = 0
   #onDestroy: Set<() => void> | undefined
+  /** The key's digest for spans (made on the first traced fetch). */
+  #digest: string | undefined
   readonly #host: EntryHost
 
   constructor(
@@ -440,6 +450,7 @@ export class QueryEntry<T> implements Notifiable {
       lastError: null,
       stopRetry: false,
       fetchedAt: undefined,
+      span: undefined,
     }
     this.#flight = flight
     this.#clearGc()
@@ -452,11 +463,44 @@ export class QueryEntry<T> implements Notifiable {
       failureCount: 0,
       failureReason: null,
     })
-    this.#run(flight, fetcher).then(
-      (data) => this.#settle(flight, true, data),
-      (error: unknown) => this.#settle(flight, false, error),
+    const tracer = activeTracer()
+    if (tracer === undefined) {
+      this.#run(flight, fetcher).then(
+        (data) => this.#settle(flight, true, data),
+        (error: unknown) => this.#settle(flight, false, error),
+      )
+      return promise
+    }
+    const span = (flight.span = startSpan(tracer, {
+      name: 'QueryStore fetch',
+      attributes: { 'tributary.query.key_hash': this.#keyDigest() },
+    }))
+    withSpan(span, () => this.#run(flight, fetcher)).then(
+      (data) => this.#traced(flight, span, this.#settle(flight, true, data)),
+      (error: unknown) => this.#traced(flight, span, this.#settle(flight, false, error)),
     )
     return promise
+  }
+
+  /**
+   * The key's digest for spans: the first 16 hex digits of the SHA-256 of its stable hash, so
+   * that what a key holds (ids, emails, filters) never reaches a trace.
+   */
+  #keyDigest(): string {
+    return (this.#digest ??= createHash('sha256').update(this.hash).digest('hex').slice(0, 16))
+  }
+
+  /**
+   * Ends a fetch's span: `tributary.query.attempts`, `tributary.outcome` (`success`, `failure`,
+   * or `cancelled` for a fetch cancelled or superseded), `tributary.query.l2` when the value
+   * came from the shared L2; status ERROR on failure. Never the data.
+   */
+  #traced(flight: Flight<T>, span: Span, outcome: SettleOutcome): void {
+    const succeeded = outcome === 'success'
+    span.setAttribute('tributary.query.attempts', flight.failures + (succeeded ? 1 : 0))
+    span.setAttribute('tributary.outcome', outcome)
+    if (succeeded && flight.fetchedAt !== undefined) span.setAttribute('tributary.query.l2', true)
+    endSpan(span, outcome === 'failure' ? (flight.lastError ?? new Error('fetch failed')) : undefined)
   }
 
   #supersede(old: Flight<T>, direction: FetchDirection): Promise<T> {
@@ -502,8 +546,8 @@ export class QueryEntry<T> implements Notifiable {
     )
   }
 
-  #settle(flight: Flight<T>, succeeded: boolean, outcome: unknown): void {
-    if (this.#flight !== flight) return // cancelled or superseded: the late answer is discarded
+  #settle(flight: Flight<T>, succeeded: boolean, outcome: unknown): SettleOutcome {
+    if (this.#flight !== flight) return 'cancelled' // or superseded: the late answer is discarded
     if (succeeded && outcome === undefined && !this.#options.allowUndefined) {
       succeeded = false
       outcome = new QueryStoreError(`QueryStore: the fetcher of query ${this.hash} resolved undefined`)
@@ -532,6 +576,7 @@ export class QueryEntry<T> implements Notifiable {
       flight.reject(outcome)
     }
     this.#released()
+    return succeeded ? 'success' : 'failure'
   }
 
   #scheduleStale(): void {
