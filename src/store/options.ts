@@ -3,6 +3,12 @@
  * cache entries, the `Query` handles and the store.
  */
 import { TributaryError, hasErrorKind } from '../core/errors'
+import {
+  describeIssues,
+  isStandardSchema,
+  type StandardSchemaIssue,
+  type StandardSchemaV1,
+} from '../core/standard-schema'
 import type { QueryKey } from './key-hash'
 import { defaultRetryDelay, type RetryDelayOption, type RetryOption } from './retry'
 
@@ -91,7 +97,18 @@ export interface StoreQueryOptions {
   grace?: number
   /** Tags for {@link QueryStore.invalidateTags} (kept in L2 too with one). Defaults to none. */
   tags?: readonly string[]
+  /**
+   * A Standard Schema (zod, valibot, arktype…) the fetched data must pass: each attempt's value
+   * is validated, the schema's output (with its transforms and defaults) is what the entry
+   * holds (and an L2 stores), and its issues fail the attempt with a {@link QuerySchemaError}
+   * (retried as any failure, per `retry`). `setData` and `initialData` are not validated; for
+   * `store.paginated` it checks the `{ pages, pageParams }` the entry holds. Defaults to none.
+   */
+  schema?: StandardSchemaV1
 }
+
+/** The data type a Standard Schema outputs (`z.output<S>` for zod). */
+export type SchemaOutput<S extends StandardSchemaV1> = NonNullable<S['~standard']['types']>['output']
 
 /** The data an entry starts with, instead of loading. */
 export type InitialData<T> = T | (() => T | undefined)
@@ -134,6 +151,7 @@ export interface ResolvedQueryOptions {
   readonly allowUndefined: boolean
   readonly grace: number
   readonly tags: readonly string[]
+  readonly schema: StandardSchemaV1 | undefined
 }
 
 /** The defaults of {@link StoreQueryOptions}. */
@@ -149,6 +167,7 @@ export const DEFAULT_QUERY_OPTIONS: ResolvedQueryOptions = Object.freeze({
   allowUndefined: false,
   grace: 0,
   tags: Object.freeze([]) as readonly string[],
+  schema: undefined,
 })
 
 /** Options for {@link Query.refetch}. */
@@ -167,6 +186,58 @@ export function isQueryStoreError(error: unknown): error is QueryStoreError {
   return hasErrorKind(error, 'QueryStoreError')
 }
 
+/**
+ * A query's `schema` rejected the data its fetcher returned. A {@link QueryStoreError} too;
+ * `issues` holds what the schema reported, each with its path.
+ *
+ * @example
+ * ```ts
+ * import { isQuerySchemaError } from 'tributary'
+ * try {
+ *   await store.fetch(['user', 1], loadUser, { schema: User })
+ * } catch (error) {
+ *   if (isQuerySchemaError(error)) console.error(error.issues)
+ * }
+ * ```
+ */
+export class QuerySchemaError extends QueryStoreError {
+  static override readonly kind: string = 'QuerySchemaError'
+
+  constructor(
+    /** The stable hash of the query's key. */
+    readonly queryHash: string,
+    /** What the schema reported. */
+    readonly issues: ReadonlyArray<StandardSchemaIssue>,
+    /** The library that made the schema (`'zod'`, `'valibot'`…). */
+    readonly vendor: string,
+  ) {
+    super(
+      `QueryStore: the data of query ${queryHash} does not match its ${vendor} schema: ${describeIssues(issues)}`,
+    )
+  }
+}
+
+/** True when `error` is a {@link QuerySchemaError}. */
+export function isQuerySchemaError(error: unknown): error is QuerySchemaError {
+  return hasErrorKind(error, 'QuerySchemaError')
+}
+
+/**
+ * `value` checked by `schema`: its output (or a promise of it), or a {@link QuerySchemaError}
+ * with its issues. A schema that throws fails the attempt with its own error. @internal
+ */
+export function validateQueryData(schema: StandardSchemaV1, hash: string, value: unknown): unknown {
+  const vendor = schema['~standard'].vendor
+  const checked = (result: Awaited<ReturnType<StandardSchemaV1['~standard']['validate']>>): unknown => {
+    if (result.issues !== undefined) throw new QuerySchemaError(hash, Array.from(result.issues), vendor)
+    return result.value
+  }
+  const result = schema['~standard'].validate(value)
+  return typeof (result as { then?: unknown }).then === 'function'
+    ? Promise.resolve(result).then(checked)
+    : checked(result as Awaited<typeof result>)
+}
+
 /** `options` over `base`, checked (durations are ms ≥ 0, `Infinity` allowed). @internal */
 export function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOptions): ResolvedQueryOptions {
   const gcTime = options.gcTime ?? options.cacheTime ?? base.gcTime
@@ -182,6 +253,12 @@ export function resolveOptions(base: ResolvedQueryOptions, options: StoreQueryOp
     allowUndefined: options.allowUndefined ?? base.allowUndefined,
     grace: options.grace ?? base.grace,
     tags: options.tags ?? base.tags,
+    schema: options.schema ?? base.schema,
+  }
+  if (resolved.schema !== undefined && !isStandardSchema(resolved.schema)) {
+    throw new QueryStoreError(
+      'QueryStore: option schema must implement Standard Schema v1 (a `~standard` property with `validate`)',
+    )
   }
   if (!Array.isArray(resolved.tags) || !resolved.tags.every((tag) => typeof tag === 'string')) {
     throw new QueryStoreError(

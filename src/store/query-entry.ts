@@ -18,6 +18,7 @@ import {
   type QueryState,
   type RefetchOptions,
   type ResolvedQueryOptions,
+  validateQueryData,
 } from './options'
 import { runWithRetry } from './retry'
 import { shareStructure } from './structural-sharing'
@@ -67,6 +68,14 @@ interface Flight<T> {
 }
 
 const noop = (): void => undefined
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
 
 /** How a fetch ended, for its span. */
 type SettleOutcome = 'success' | 'failure' | 'cancelled'
@@ -512,8 +521,18 @@ export class QueryEntry<T> implements Notifiable {
     return promise
   }
 
-  #run(flight: Flight<T>, fetcher: QueryFetcher<T>): Promise<T> {
+  #run(flight: Flight<T>, given: QueryFetcher<T>): Promise<T> {
     const options = this.#options
+    const schema = options.schema
+    // With a schema, each attempt's value is validated (so an L2 stores the schema's output).
+    const fetcher: QueryFetcher<T> =
+      schema === undefined
+        ? given
+        : (context) => {
+            const value = given(context)
+            const check = (data: unknown): T => validateQueryData(schema, this.hash, data) as T
+            return isPromiseLike(value) ? Promise.resolve(value).then(check) : check(value)
+          }
     const { key, hash } = this
     const { meta } = options
     const direction = flight.direction

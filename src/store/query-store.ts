@@ -23,8 +23,10 @@ import {
   type EntryOptions,
   type QueryHandleOptions,
   type ResolvedQueryOptions,
+  type SchemaOutput,
   type StoreQueryOptions,
 } from './options'
+import type { StandardSchemaV1 } from '../core/standard-schema'
 
 /** Options for a {@link QueryStore}: defaults for every query, plus the cache bounds. */
 export interface QueryStoreOptions extends StoreQueryOptions, DistributedStoreOptions {
@@ -216,10 +218,32 @@ export class QueryStore {
   }
 
   /**
+   * {@link QueryStore.query} with a Standard Schema: the fetcher may return anything, the
+   * schema's output is the query's data (see {@link StoreQueryOptions.schema}).
+   *
+   * @example
+   * ```ts
+   * import { z } from 'zod'
+   * const User = z.object({ id: z.number(), name: z.string() })
+   * const user = store.query(['user', 1], () => fetch('/users/1').then((r) => r.json()), { schema: User })
+   * // Query<{ id: number; name: string }>
+   * ```
+   */
+  query<S extends StandardSchemaV1, TData = SchemaOutput<S>>(
+    key: QueryKey,
+    fetcher: QueryFetcher<unknown>,
+    options: QueryHandleOptions<SchemaOutput<S>, TData> & { schema: S },
+  ): Query<TData, SchemaOutput<S>>
+  /**
    * A handle on the query for `key`, whose entry is created if absent. The latest `fetcher` and
    * entry options given for a key are the ones used; `enabled`, `select` and `placeholderData`
    * belong to this handle. It fetches when subscribed to with stale or no data.
    */
+  query<TQueryFnData, TData = TQueryFnData>(
+    key: QueryKey,
+    fetcher: QueryFetcher<TQueryFnData>,
+    options?: QueryHandleOptions<TQueryFnData, TData>,
+  ): Query<TData, TQueryFnData>
   query<TQueryFnData, TData = TQueryFnData>(
     key: QueryKey,
     fetcher: QueryFetcher<TQueryFnData>,
@@ -229,6 +253,21 @@ export class QueryStore {
     return new Query<TData, TQueryFnData>(this.#handleHost, entry, fetcher, options)
   }
 
+  /**
+   * {@link QueryStore.fetch} with a Standard Schema: the fetcher may return anything, the
+   * schema's output is the data (see {@link StoreQueryOptions.schema}).
+   *
+   * @example
+   * ```ts
+   * import { z } from 'zod'
+   * const port = await cache.fetch(['port'], () => readRaw(), { schema: z.coerce.number().int() }) // number
+   * ```
+   */
+  fetch<S extends StandardSchemaV1>(
+    key: QueryKey,
+    fetcher: QueryFetcher<unknown>,
+    options: FetchOptions<SchemaOutput<S>> & { schema: S },
+  ): Promise<SchemaOutput<S>>
   /**
    * Get-or-fetch: fresh cached data at once (no request), else the fetch in flight for the
    * same key, else a new fetch. Rejects with the fetch's last error.
@@ -242,6 +281,7 @@ export class QueryStore {
    * })
    * ```
    */
+  fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<T>
   fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<T> {
     const hash = hashKey(key)
     const entry = this.#entries.get(hash) as QueryEntry<T> | undefined
