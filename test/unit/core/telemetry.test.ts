@@ -121,4 +121,20 @@ describe('OpenTelemetry', () => {
       for (const point of points) expect((point.value as { count: number }).count).toBe(1)
     })
   })
+
+  it('after the provider is disabled no tracer again; registered anew, a tracer again', () => {
+    // The global registry is kept once seen: disabling must still turn tracing off.
+    expect(activeTracer()).toBeUndefined()
+    const exporter = new InMemorySpanExporter()
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+    trace.setGlobalTracerProvider(provider)
+    try {
+      expect(activeTracer()).toBeDefined()
+      traced({ name: 'again', attributes: { 'tributary.test': 1 } }, () => undefined)
+      expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['again'])
+    } finally {
+      trace.disable()
+    }
+    expect(activeTracer()).toBeUndefined()
+  })
 })
