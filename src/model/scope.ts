@@ -51,7 +51,16 @@ import { insertAndReadBack } from './insert-read-back'
 import { readerOf, rowReader } from './row-reader'
 import { batcherFor } from './batch-loader'
 import { abortError } from '../core/abort'
-import { activeTracer, databaseAttributes, traced, type SpanSpec } from '../core/telemetry'
+import type { Tracer } from '@opentelemetry/api'
+import {
+  activeTracer,
+  databaseAttributes,
+  endSpan,
+  startSpan,
+  traced,
+  withSpan,
+  type SpanSpec,
+} from '../core/telemetry'
 import {
   batchSizeOf,
   cursorBatches,
@@ -821,13 +830,17 @@ class ModelScope<M extends object> implements Scope<M> {
         batchSize,
       )
     }
-    return rowsOf(
+    const rows = rowsOf(
       batches,
       rowReader(this.model, this.meta.columns),
       { limit: this.state.limit, offset: this.state.offset },
       options?.signal,
       (error) => (isTributaryError(error) ? error : new AsyncExecutionError(operation, error)),
     )
+    const tracer = activeTracer()
+    return tracer === undefined
+      ? rows
+      : tracedRows(tracer, rows, this.spanOf('stream', db, state.dialect, 'SELECT'))
   }
 
   // ---- writes --------------------------------------------------------------------------------
@@ -981,6 +994,39 @@ function havingKind(target: GroupTarget, grouping: GroupingState): ColumnKind {
         : undefined
       : grouping.groups[target.group]
   return col?.kind ?? 'unknown'
+}
+
+/**
+ * A traced `stream()`: one span from the first pull to the end (done, failed, or left early,
+ * which closes `rows`), each batch read inside it, with `db.response.returned_rows`.
+ */
+async function* tracedRows<T>(
+  tracer: Tracer,
+  rows: AsyncGenerator<T, void, undefined>,
+  spec: SpanSpec,
+): AsyncGenerator<T, void, undefined> {
+  const span = startSpan(tracer, spec)
+  let count = 0
+  let failed = false
+  try {
+    for (;;) {
+      const next = await withSpan(span, () => rows.next())
+      if (next.done) return
+      count++
+      yield next.value
+    }
+  } catch (error) {
+    failed = true
+    span.setAttribute('db.response.returned_rows', count)
+    endSpan(span, error)
+    throw error
+  } finally {
+    if (!failed) {
+      span.setAttribute('db.response.returned_rows', count)
+      endSpan(span)
+    }
+    await rows.return(undefined)
+  }
 }
 
 /** The SQL verb of a write helper (`db.operation.name`). */

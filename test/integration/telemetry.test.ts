@@ -161,6 +161,24 @@ describe('OpenTelemetry spans of models, shards, events and the store', () => {
       }
     })
 
+    it('stream(): one span from the first row to the end, also when left early', async () => {
+      const seen: string[] = []
+      for await (const user of User.orderBy('id').stream({ batchSize: 1 })) {
+        seen.push(user.email)
+        if (seen.length === 2) break
+      }
+      expect(seen).toEqual([SECRET_EMAIL, 'a@example.com'])
+      const [span, ...others] = exporter.getFinishedSpans()
+      expect(others).toHaveLength(0)
+      expect(span?.name).toBe('SELECT users')
+      expect(span?.attributes).toMatchObject({
+        'tributary.model.helper': 'stream',
+        'db.response.returned_rows': 2,
+        'db.collection.name': 'users',
+      })
+      expect(everything(exporter.getFinishedSpans())).not.toContain(SECRET_EMAIL)
+    })
+
     it('a failed helper ends with status ERROR and the error type', async () => {
       @Table('missing_table')
       class Missing extends Model {
@@ -195,8 +213,8 @@ describe('OpenTelemetry spans of models, shards, events and the store', () => {
       setDatabaseNamespace(eu, 'eu_db')
     })
     afterAll(async () => {
-      shards.detach(User)
-      await shards.close()
+      shards?.detach(User)
+      await shards?.close()
     })
 
     it('one fan-out span, a client child per shard, the helpers inside each shard below it', async () => {
