@@ -1,12 +1,13 @@
 /**
  * `redisStreamSource(client)`: components whose value is the latest entry of a Redis Stream.
  */
+import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import type { RedisStreamClientLike } from './redis-stream-client'
 import { entryValue, redisStreamError } from './redis-stream-entry'
-import { watchRedisStream } from './redis-stream-watcher'
+import { REDIS_STREAM_RESUME_WINDOW_MS, watchRedisStream } from './redis-stream-watcher'
 
 export type {
   RedisStreamClientLike,
@@ -39,7 +40,9 @@ export interface RedisStreamSourceOptions {
  * reads the path inside a field holding JSON). A missing or empty stream, or a `field` the
  * latest entry lacks, is a `SourceNotFoundError`; unreachable Redis a `SourceUnavailableError`.
  * `watch` reports every entry added after the latest one, once and in order, with
- * `XREAD BLOCK` on a connection of its own (see {@link watchRedisStream}).
+ * `XREAD BLOCK` on a connection of its own (see {@link watchRedisStream}); a watch started
+ * within 30 s of a `fetch` of the same stream (as `watch()` does after its resolve) reads on
+ * from the entry that fetch gave, so an entry added in between is not skipped.
  *
  * @example
  * ```ts
@@ -69,6 +72,13 @@ export function redisStreamSource(
       `redisStreamSource: option "blockTimeout" must be a positive integer of ms, got ${blockTimeout}`,
     )
   }
+  /** Per stream key, the id of the entry the last `fetch` gave, and when: the watcher reads on from it. */
+  const fetched = new Map<string, { readonly id: string; readonly at: number }>()
+  const takeFetched = (key: string): string | undefined => {
+    const last = fetched.get(key)
+    fetched.delete(key)
+    return last && performance.now() - last.at <= REDIS_STREAM_RESUME_WINDOW_MS ? last.id : undefined
+  }
   const source: WatchableSource = {
     name,
     appliesField: true,
@@ -86,10 +96,11 @@ export function redisStreamSource(
       if (latest === undefined) {
         throw new SourceNotFoundError({ source: name, key }, `${name}: stream ${key} is missing or empty`)
       }
+      fetched.set(key, { id: latest[0], at: performance.now() })
       return entryValue(latest, request.field, name, key)
     },
     watch: (request, watchOptions) =>
-      watchRedisStream(request, watchOptions, { name, client, prefix, blockTimeout }),
+      watchRedisStream(request, watchOptions, { name, client, prefix, blockTimeout, takeFetched }),
   }
   return source
 }

@@ -24,7 +24,19 @@ export interface RedisStreamWatchSettings {
   readonly prefix?: string
   /** How long one `XREAD BLOCK` waits, in ms. Defaults to 5_000. */
   readonly blockTimeout?: number
+  /**
+   * The id of the entry the source's last `fetch` of `key` gave, if recent (see
+   * {@link REDIS_STREAM_RESUME_WINDOW_MS}), taken once: the watcher reads on from it instead
+   * of reading the latest entry. Defaults to none.
+   */
+  readonly takeFetched?: (key: string) => string | undefined
 }
+
+/**
+ * A watch started this long (ms) after a `fetch` of the same stream key reads on from the
+ * entry that fetch gave (what `watch()` resolved), so entries added in between are reported.
+ */
+export const REDIS_STREAM_RESUME_WINDOW_MS = 30_000
 
 /** The most entries one XREAD returns (the rest come with the next one, at once). */
 export const REDIS_STREAM_READ_COUNT = 100
@@ -34,7 +46,8 @@ export const REDIS_STREAM_CONNECTION_NAME = 'tributary-stream-watch'
 
 /**
  * Watches one stream. It reads the latest entry (`XREVRANGE … COUNT 1`, reported as
- * `fetch` would: the value, or a removal while the stream is missing or empty), then reads
+ * `fetch` would: the value, or a removal while the stream is missing or empty) — or, started
+ * right after a `fetch` of the stream, starts at the entry that fetch gave — then reads
  * every entry after it with `XREAD BLOCK` on a connection duplicated from the client, and
  * reports each one's value once, in stream order — an entry with the same value as the one
  * before is reported too (the live component then has no change to publish). When the
@@ -65,7 +78,7 @@ export function watchRedisStream(
   const key = `${settings.prefix ?? ''}${request.key ?? request.property}`
   const blockTimeout = settings.blockTimeout ?? 5_000
   /** The id of the last entry reported; undefined before the first read. */
-  let lastId: string | undefined
+  let lastId: string | undefined = settings.takeFetched?.(key)
   let removed = false
 
   const deliver = (entry: RedisStreamEntry): void => {

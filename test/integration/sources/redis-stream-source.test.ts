@@ -148,4 +148,24 @@ describeWithRedis('redisStreamSource', () => {
     expect(rec.events[0]).toEqual({ kind: 'removed' })
     expect(rec.values()).toEqual([{ x: '1' }, { x: '2' }])
   })
+
+  it('watch right after a fetch reads on from the entry the fetch gave (none added in between is skipped)', async () => {
+    const { client, prefix } = redis
+    const key = `${prefix}handoff`
+    await client.xadd(key, '*', 'v', 'a')
+    const fresh = redisStreamSource(client, { prefix })
+    expect(await fresh.fetch(request({ key: 'handoff', field: 'v' }), context())).toBe('a')
+    await client.xadd(key, '*', 'v', 'b')
+    await client.xadd(key, '*', 'v', 'c')
+    const rec = recorder()
+    const watcher = fresh.watch(watchRequest('handoff', { field: 'v' }), rec.options)
+    try {
+      await rec.until((events) => events.length === 2)
+      await client.xadd(key, '*', 'v', 'd')
+      await rec.until((events) => events.length === 3)
+    } finally {
+      await watcher.stop()
+    }
+    expect(rec.values()).toEqual(['b', 'c', 'd'])
+  })
 })
