@@ -182,18 +182,25 @@ export class Bridge implements BusBridge {
         prefetch: this.options.prefetch ?? 64,
         ackWait: this.options.ackWait ?? 30_000,
       },
-      (delivery) => void this.handle(delivery),
+      (delivery) => this.handle(delivery),
     )
     this.host.attach(this.classes, this)
     return this
   }
 
   /** Publishes a local emit; resolves when the transport accepted it. */
-  async publish(event: object): Promise<EmitResult> {
+  publish(event: object): Promise<EmitResult> {
     const start = performance.now()
-    const wire = this.registry.encode(event)
-    await this.transport.publish({ id: randomUUID(), ...wire })
-    return { handled: 0, dropped: 0, errors: [], durationMs: performance.now() - start }
+    let wire: { name: string; version: number; data: string }
+    try {
+      wire = this.registry.encode(event)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const { name, version, data } = wire
+    return this.transport
+      .publish({ id: randomUUID(), name, version, data })
+      .then(() => ({ handled: 0, dropped: 0, errors: [], durationMs: performance.now() - start }))
   }
 
   onDeadLetter(listener: (letter: BridgeDeadLetter) => void): () => void {
@@ -209,23 +216,38 @@ export class Bridge implements BusBridge {
     return this.closing
   }
 
-  private async handle(delivery: TransportDelivery): Promise<void> {
+  /** Decodes, runs the handlers, settles. Promise chains rather than async frames: this runs once per message. */
+  private handle(delivery: TransportDelivery): void {
     let event: object
     try {
       event = this.registry.decode(delivery.name, delivery.version, delivery.data)
     } catch (error) {
-      await this.deadLetter(delivery, error)
+      void this.deadLetter(delivery, error)
       return
     }
     infos.set(event, { id: delivery.id, name: delivery.name, deliveries: delivery.deliveries })
+    let delivered: Promise<unknown>
     try {
-      await this.host.deliver(event)
+      delivered = this.host.deliver(event)
     } catch (error) {
-      if (delivery.deliveries >= this.maxDeliveries) await this.deadLetter(delivery, error)
-      else await this.settle(delivery, event, () => delivery.nack(this.delay(delivery.deliveries)))
-      return
+      delivered = Promise.reject(error)
     }
-    await this.settle(delivery, event, () => delivery.ack())
+    delivered.then(
+      () =>
+        this.settle(
+          delivery,
+          event,
+          attempt(() => delivery.ack()),
+        ),
+      (error: unknown) => {
+        if (delivery.deliveries >= this.maxDeliveries) return this.deadLetter(delivery, error)
+        return this.settle(
+          delivery,
+          event,
+          attempt(() => delivery.nack(this.delay(delivery.deliveries))),
+        )
+      },
+    )
   }
 
   /** The backoff before redelivery number `deliveries + 1`. */
@@ -239,7 +261,11 @@ export class Bridge implements BusBridge {
       errorName: error instanceof Error ? error.name : 'Error',
       errorMessage: describe(error),
     }
-    await this.settle(delivery, undefined, () => delivery.deadLetter(reason))
+    await this.settle(
+      delivery,
+      undefined,
+      attempt(() => delivery.deadLetter(reason)),
+    )
     const letter: BridgeDeadLetter = {
       id: delivery.id,
       name: delivery.name,
@@ -255,16 +281,22 @@ export class Bridge implements BusBridge {
     }
   }
 
-  private async settle(
+  /** Reports a failed settlement (the message is redelivered after ackWait). */
+  private settle(
     delivery: TransportDelivery,
     event: object | undefined,
-    action: () => Promise<void>,
+    settled: Promise<void>,
   ): Promise<void> {
-    try {
-      await action()
-    } catch (error) {
-      this.host.report(error, event, `bridge(${delivery.name})`)
-    }
+    return settled.catch((error: unknown) => this.host.report(error, event, `bridge(${delivery.name})`))
+  }
+}
+
+/** `fn()`'s promise, or a rejected one when it throws. */
+function attempt(fn: () => Promise<void>): Promise<void> {
+  try {
+    return fn()
+  } catch (error) {
+    return Promise.reject(error)
   }
 }
 

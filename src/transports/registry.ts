@@ -29,7 +29,8 @@ interface Registered {
   readonly eventClass: EventClass
   readonly name: string
   readonly version: number
-  readonly encode: (event: object) => unknown
+  /** Undefined: the event's own enumerable fields, stringified as they are. */
+  readonly encode: ((event: object) => unknown) | undefined
   readonly decode: (data: unknown) => object
 }
 
@@ -72,7 +73,12 @@ export class EventRegistry {
       eventClass,
       name,
       version,
-      encode: (spec.encode as ((event: object) => unknown) | undefined) ?? ((event) => ({ ...event })),
+      encode:
+        (spec.encode as ((event: object) => unknown) | undefined) ??
+        // JSON.stringify(event) is the JSON of its own fields, unless the class has a toJSON.
+        (typeof (prototype as { toJSON?: unknown }).toJSON === 'function'
+          ? (event) => ({ ...event })
+          : undefined),
       decode:
         spec.decode ??
         ((data) => {
@@ -107,7 +113,7 @@ export class EventRegistry {
     const registered = this.byClass.get(eventClass)
     if (registered === undefined)
       throw new EventRegistryError(eventClass.name || 'AnonymousEvent', 'is not registered with this bridge')
-    const data = JSON.stringify(registered.encode(event))
+    const data = JSON.stringify(registered.encode === undefined ? event : registered.encode(event))
     if (data === undefined)
       throw new EventRegistryError(registered.name, 'encode() returned nothing JSON can hold')
     return { name: registered.name, version: registered.version, data }

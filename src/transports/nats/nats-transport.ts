@@ -125,6 +125,8 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
   let closed = false
   let loaded: Promise<Loaded> | undefined
   let streamReady: Promise<void> | undefined
+  /** Set once the stream was found or created: publishes skip the checks. */
+  let ready: Loaded | undefined
 
   const load = (): Promise<Loaded> => {
     loaded ??= (async () => {
@@ -169,24 +171,34 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
         }
       }
     })()
-    streamReady.catch(() => (streamReady = undefined))
+    streamReady.then(
+      () =>
+        load().then(
+          (l) => void (ready = l),
+          () => undefined,
+        ),
+      () => void (streamReady = undefined),
+    )
     return streamReady
   }
 
   return {
     name: NAME,
-    async publish(message: OutgoingMessage): Promise<void> {
-      if (closed) throw new TransportClosedError(NAME, `publish(${message.name})`)
-      try {
-        await ensureStream()
-        const { js, headers } = await load()
+    publish(message: OutgoingMessage): Promise<void> {
+      if (closed) return Promise.reject(new TransportClosedError(NAME, `publish(${message.name})`))
+      const send = ({ js, headers }: Loaded): Promise<void> => {
         const h = headers()
         h.set(HEADER_NAME, message.name)
         h.set(HEADER_VERSION, String(message.version))
-        await js.publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
-      } catch (error) {
-        throw new TransportError(NAME, `publish(${message.name})`, error)
+        return js
+          .publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
+          .then(() => undefined)
       }
+      // Once the stream is known to exist, a publish is one JetStream publish (no other awaits).
+      const sent = ready !== undefined ? send(ready) : ensureStream().then(() => load().then(send))
+      return sent.catch((error: unknown) => {
+        throw new TransportError(NAME, `publish(${message.name})`, error)
+      })
     },
     async subscribe(spec, onDelivery) {
       if (closed) throw new TransportClosedError(NAME, 'subscribe')
@@ -306,7 +318,7 @@ async function subscribeJetStream(
   }
 
   let stopped = false
-  let held = 0 // deliveries handed out and unsettled, plus pull credit requested
+  let held = 0 // over all consumers: deliveries handed out and unsettled, plus pull credit requested
   const waiters = new Set<() => void>()
   const changed = (): void => {
     for (const w of [...waiters]) w()
@@ -314,18 +326,48 @@ async function subscribeJetStream(
   }
   const waitForChange = (): Promise<void> => new Promise((resolve) => waiters.add(resolve))
   const stops = new Set<() => void>()
+  const tasks = new Set<Promise<void>>()
 
-  const deliver = (msg: JsMsg): void => {
+  /** A consumer's pull state: its share of the prefetch is held in deliveries and pull credit. */
+  interface Puller {
+    readonly c: (typeof consumers)[number]
+    held: number
+    fetches: number
+    failures: number
+    timer: NodeJS.Timeout | undefined
+    consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>> | undefined
+  }
+  // Each consumer pulls at most its share of `prefetch`, so no event starves the others; it
+  // pulls again once half its share is free (or 10 ms after a settlement), overlapping pulls
+  // with the handlers rather than sending one request per freed slot.
+  const share = Math.max(1, Math.floor(spec.prefetch / consumers.length))
+  const low = Math.max(1, Math.floor(share / 2))
+
+  const deliver = (p: Puller, msg: JsMsg): void => {
     let settled = false
-    const once = async (action: () => Promise<void> | void): Promise<void> => {
-      if (settled) return
+    const once = (action: () => Promise<void> | void): Promise<void> => {
+      if (settled) return Promise.resolve()
       settled = true
+      let done: Promise<void> | void
       try {
-        await action()
-      } finally {
+        done = action()
+      } catch (error) {
+        done = Promise.reject(error)
+      }
+      const free = (): void => {
+        p.held--
         held--
         changed()
+        pump(p)
       }
+      if (done === undefined) {
+        free()
+        return Promise.resolve()
+      }
+      return done.then(free, (error: unknown) => {
+        free()
+        throw error
+      })
     }
     const h = msg.headers
     const id = h?.get(HEADER_ID) || `${stream}:${msg.seq}`
@@ -362,54 +404,86 @@ async function subscribeJetStream(
     })
   }
 
-  // Each consumer's loop pulls at most its share of `prefetch`, so no event starves the others.
-  const share = Math.max(1, Math.floor(spec.prefetch / consumers.length))
-  const pullLoop = async (c: (typeof consumers)[number]): Promise<void> => {
-    let failures = 0
-    let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>> | undefined
-    while (!stopped) {
-      const free = Math.min(share, spec.prefetch - held)
-      if (free <= 0) {
-        await waitForChange()
-        continue
+  const fetchInto = async (p: Puller, n: number): Promise<void> => {
+    p.fetches++
+    p.held += n
+    held += n
+    let credit = n
+    let stop: (() => void) | undefined
+    try {
+      p.consumer ??= await js.consumers.get(stream, p.c.durable)
+      const batch = await p.consumer.fetch({ max_messages: n, expires: where.expires })
+      stop = () => batch.stop()
+      stops.add(stop)
+      if (stopped) batch.stop()
+      for await (const msg of batch) {
+        credit--
+        deliver(p, msg) // the credit becomes a held delivery, released when it is settled
       }
-      held += free
-      let credit = free
-      let stop: (() => void) | undefined
-      try {
-        consumer ??= await js.consumers.get(stream, c.durable)
-        const batch = await consumer.fetch({ max_messages: free, expires: where.expires })
-        stop = () => batch.stop()
-        stops.add(stop)
-        if (stopped) batch.stop()
-        for await (const msg of batch) {
-          credit--
-          deliver(msg) // the credit becomes a held delivery, released when it is settled
-        }
-        failures = 0
-      } catch {
-        consumer = undefined
-        if (stopped) break
+      p.failures = 0
+    } catch {
+      p.consumer = undefined
+      if (!stopped) {
         // The connection dropped or the consumer went away (a broadcast one removed while idle): set it up again.
-        await sleep(Math.min(2_000, 100 * 2 ** failures++))
-        await ensureConsumer(c).catch(() => undefined)
-      } finally {
-        if (stop !== undefined) stops.delete(stop)
-        held -= credit
-        changed()
+        await Promise.race([sleep(Math.min(2_000, 100 * 2 ** p.failures++)), waitUntilStopped()])
+        if (!stopped) await ensureConsumer(p.c).catch(() => undefined)
       }
+    } finally {
+      if (stop !== undefined) stops.delete(stop)
+      p.held -= credit
+      held -= credit
+      p.fetches--
+      changed()
+      pump(p)
     }
   }
-  const loops = consumers.map((c) => pullLoop(c))
+
+  const pump = (p: Puller): void => {
+    if (stopped) return
+    const free = share - p.held
+    if (free <= 0) return
+    if (free >= low || (p.fetches === 0 && p.held === 0)) {
+      clearTimeout(p.timer)
+      p.timer = undefined
+      const task = fetchInto(p, free)
+      tasks.add(task)
+      void task.finally(() => tasks.delete(task))
+      return
+    }
+    if (p.fetches === 0 && p.timer === undefined) {
+      p.timer = setTimeout(() => {
+        p.timer = undefined
+        if (!stopped && p.fetches === 0 && share - p.held > 0) {
+          const task = fetchInto(p, share - p.held)
+          tasks.add(task)
+          void task.finally(() => tasks.delete(task))
+        }
+      }, 10)
+    }
+  }
+  let onStopped: () => void = () => undefined
+  const stoppedSignal = new Promise<void>((resolve) => (onStopped = resolve))
+  const waitUntilStopped = (): Promise<void> => stoppedSignal
+
+  const pullers: Puller[] = consumers.map((c) => ({
+    c,
+    held: 0,
+    fetches: 0,
+    failures: 0,
+    timer: undefined,
+    consumer: undefined,
+  }))
+  for (const p of pullers) pump(p)
 
   let closing: Promise<void> | undefined
   return {
     close() {
       closing ??= (async () => {
         stopped = true
+        onStopped()
+        for (const p of pullers) clearTimeout(p.timer)
         for (const stop of stops) stop()
-        changed()
-        await Promise.all(loops)
+        while (tasks.size > 0) await Promise.all([...tasks])
         while (held > 0) await waitForChange()
         if (broadcast) {
           for (const c of consumers) await jsm.consumers.delete(stream, c.durable).catch(() => undefined)

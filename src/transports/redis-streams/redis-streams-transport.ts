@@ -86,10 +86,10 @@ export function redisStreamsTransport(
 
   return {
     name: NAME,
-    async publish(message: OutgoingMessage): Promise<void> {
-      if (closed) throw new TransportClosedError(NAME, `publish(${message.name})`)
-      try {
-        await client.call(
+    publish(message: OutgoingMessage): Promise<void> {
+      if (closed) return Promise.reject(new TransportClosedError(NAME, `publish(${message.name})`))
+      return client
+        .call(
           'XADD',
           streamOf(message.name),
           ...trim,
@@ -103,9 +103,12 @@ export function redisStreamsTransport(
           'data',
           message.data,
         )
-      } catch (error) {
-        throw new TransportError(NAME, `publish(${message.name})`, error)
-      }
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            throw new TransportError(NAME, `publish(${message.name})`, error)
+          },
+        )
     },
     async subscribe(spec, onDelivery) {
       if (closed) throw new TransportClosedError(NAME, 'subscribe')
@@ -168,19 +171,55 @@ async function subscribeStreams(
     w?.()
   }
   const waitForChange = (): Promise<void> => new Promise((resolve) => (wake = resolve))
+  /** A change, or `ms` passed, whichever comes first. */
+  const waitForChangeOr = async (ms: number): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([waitForChange(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+    clearTimeout(timer)
+  }
+
+  // Acknowledgements made in one turn of the event loop go out as one XACK per stream (one promise for the batch).
+  // A delivery's slot is free once its settlement is sent; close() waits for those in flight.
+  const acks = new Map<string, { ids: string[]; done: Promise<void> }>()
+  const inFlight = new Set<Promise<unknown>>()
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    inFlight.add(promise)
+    const untrack = (): void => void inFlight.delete(promise)
+    promise.then(untrack, untrack)
+    return promise
+  }
+  const ack = (stream: string, id: string): Promise<void> => {
+    const batch = acks.get(stream)
+    if (batch !== undefined) {
+      batch.ids.push(id)
+      return batch.done
+    }
+    const ids = [id]
+    const done = track(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        acks.delete(stream)
+        return client.call('XACK', stream, group, ...ids).then(() => undefined)
+      }),
+    )
+    acks.set(stream, { ids, done })
+    return done
+  }
 
   const deliver = (stream: string, entry: Entry, deliveries: number): void => {
     const [streamId, fields] = entry
     outstanding++
     let settled = false
-    const once = async (action: () => Promise<unknown>): Promise<void> => {
-      if (settled) return
+    const once = (action: () => Promise<unknown>): Promise<void> => {
+      if (settled) return Promise.resolve()
       settled = true
+      let done: Promise<unknown>
       try {
-        await action()
-      } finally {
-        slotFreed()
+        done = action()
+      } catch (error) {
+        done = Promise.reject(error)
       }
+      slotFreed()
+      return done.then(() => undefined)
     }
     onDelivery({
       id: field(fields, 'id') ?? streamId,
@@ -188,7 +227,7 @@ async function subscribeStreams(
       version: Number(field(fields, 'v')),
       data: field(fields, 'data') ?? '',
       deliveries,
-      ack: () => once(() => client.call('XACK', stream, group, streamId)),
+      ack: () => once(() => ack(stream, streamId)),
       nack: (delayMs) =>
         once(async () => {
           if (stopped) return // stays pending: another instance claims it after ackWait
@@ -200,31 +239,33 @@ async function subscribeStreams(
         }),
       deadLetter: (reason: DeadLetterReason) =>
         once(() =>
-          client
-            .multi()
-            .call(
-              'XADD',
-              deadKey,
-              '*',
-              'id',
-              field(fields, 'id') ?? streamId,
-              'name',
-              field(fields, 'name') ?? '',
-              'v',
-              field(fields, 'v') ?? '',
-              'data',
-              field(fields, 'data') ?? '',
-              'deliveries',
-              String(deliveries),
-              'errorName',
-              reason.errorName,
-              'errorMessage',
-              reason.errorMessage,
-              'stream',
-              stream,
-            )
-            .call('XACK', stream, group, streamId)
-            .exec(),
+          track(
+            client
+              .multi()
+              .call(
+                'XADD',
+                deadKey,
+                '*',
+                'id',
+                field(fields, 'id') ?? streamId,
+                'name',
+                field(fields, 'name') ?? '',
+                'v',
+                field(fields, 'v') ?? '',
+                'data',
+                field(fields, 'data') ?? '',
+                'deliveries',
+                String(deliveries),
+                'errorName',
+                reason.errorName,
+                'errorMessage',
+                reason.errorMessage,
+                'stream',
+                stream,
+              )
+              .call('XACK', stream, group, streamId)
+              .exec(),
+          ),
         ),
     })
   }
@@ -254,12 +295,24 @@ async function subscribeStreams(
     }
   }
 
+  // Read again once half the prefetch is free (or after a short wait): not one round trip per freed slot.
+  const low = Math.max(1, Math.floor(spec.prefetch / 2))
   const readLoop = async (): Promise<void> => {
+    let deadline: number | undefined
     while (!stopped) {
       if (outstanding >= spec.prefetch) {
         await waitForChange()
         continue
       }
+      if (spec.prefetch - outstanding < low) {
+        deadline ??= Date.now() + 10
+        const left = deadline - Date.now()
+        if (left > 0) {
+          await waitForChangeOr(left)
+          continue
+        }
+      }
+      deadline = undefined
       let reply: Array<[string, Entry[]]> | null
       try {
         reply = (await reader.call(
@@ -335,6 +388,7 @@ async function subscribeStreams(
         await reading
         await claiming
         while (outstanding > 0) await waitForChange()
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight])
         if (spec.mode === 'broadcast') {
           for (const stream of streams)
             await client.call('XGROUP', 'DESTROY', stream, group).catch(() => undefined)
