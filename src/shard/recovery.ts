@@ -1,10 +1,10 @@
 /**
  * `recoverShardTransactions(manager)`: finishes the prepared transactions a crashed coordinator
  * left on the shards, from the decision log (`transaction-log.ts`), as Citus's
- * `recover_prepared_transactions()` does from `pg_dist_transaction`.
+ * `recover_prepared_transactions()` does from `pg_dist_transaction`; MySQL/MariaDB branches are
+ * found with `XA RECOVER`.
  */
-import { sql } from '../model/kysely'
-import { databaseState, type AnyKysely } from '../model/connection'
+import { branchDialect, finishPrepared, listPrepared, type BranchDialect } from './transaction-branch'
 import { type ShardFailure } from './errors'
 import {
   forgetLog,
@@ -55,7 +55,10 @@ export interface ShardRecoveryReport {
   readonly committed: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
   /** Prepared transactions rolled back (decision `abort`, no log row, or undecided and older than `minAge`). */
   readonly rolledBack: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
-  /** Undecided prepared transactions left alone because they are younger than `minAge`. */
+  /**
+   * Prepared transactions left alone: undecided and younger than `minAge`, or (MySQL/MariaDB)
+   * still attached to the session of a live coordinator, which finishes them itself.
+   */
   readonly skipped: ReadonlyArray<{ readonly shard: string; readonly gid: string }>
   /** Log rows removed because every shard of theirs is finished. */
   readonly forgotten: readonly string[]
@@ -65,13 +68,17 @@ export interface ShardRecoveryReport {
 
 /**
  * Finishes the prepared transactions of `shardTransaction` left on the shards by a crashed
- * coordinator. For each prepared transaction whose gid carries the log's prefix (only those of
- * the shard's own database): decision `commit` in the log → `COMMIT PREPARED`; `abort`, or no
- * row (the row is written before any shard prepares and removed only once every shard is
- * finished, so a prepared transaction without one is an orphan) → `ROLLBACK PREPARED`; still
- * undecided and older than `minAge` → the row is moved to `abort` first (the coordinator's own
- * commit point then fails), then rolled back. Safe to run at any time and concurrently with
- * live transactions and other recoveries. Never rejects for a shard: failures are reported.
+ * coordinator. For each prepared transaction whose gid carries the log's prefix (PostgreSQL:
+ * `pg_prepared_xacts` of the shard's own database; MySQL/MariaDB: `XA RECOVER`, each branch
+ * finished from the shard the log names for it): decision `commit` in the log → `COMMIT
+ * PREPARED` / `XA COMMIT`; `abort`, or no row (the row is written before any shard prepares and
+ * removed only once every shard is finished, so a prepared transaction without one is an
+ * orphan) → `ROLLBACK PREPARED` / `XA ROLLBACK`; still undecided and older than `minAge` → the
+ * row is moved to `abort` first (the coordinator's own commit point then fails), then rolled
+ * back. An undecided row older than `minAge` with nothing prepared (a coordinator that died
+ * before preparing) is aborted and removed. Safe to run at any time and concurrently with live
+ * transactions and other recoveries. Never rejects for a shard (failures are reported); rejects
+ * only when `signal` aborts it.
  *
  * @example
  * ```ts
@@ -103,14 +110,10 @@ export async function recoverShardTransactions<DB>(
   await Promise.all(
     any.names.map(async (shard) => {
       const db = any.database(shard)
-      if (!databaseState(db as unknown as AnyKysely).postgres) return listed.set(shard, [])
+      const dialect = branchDialect(db)
+      if (dialect === undefined) return listed.set(shard, [])
       try {
-        const { rows } = await sql<{ gid: string }>`select gid from pg_prepared_xacts
-          where database = current_database() and gid like ${`${log.prefix}%`}`.execute(db)
-        listed.set(
-          shard,
-          rows.map((r) => r.gid),
-        )
+        listed.set(shard, await listPrepared(db, dialect, log.prefix))
       } catch (error) {
         failures.push({ shard, cause: error })
       }
@@ -138,35 +141,48 @@ export async function recoverShardTransactions<DB>(
     }
     return d
   }
+  // Each gid once, from its own shard: the log names it (shards[n] of gid `<id>_<n>`); MySQL
+  // lists a server's branches on every shard of that server. An orphan (no row) is rolled back
+  // from the first shard that lists it.
+  const listers = new Map<string, string[]>()
+  for (const shard of any.names) {
+    for (const gid of listed.get(shard) ?? []) listers.set(gid, [...(listers.get(gid) ?? []), shard])
+  }
   const finished = new Set<string>() // ids with a shard that failed or was skipped are not
   const unfinished = new Set<string>()
   await Promise.all(
-    [...listed].flatMap(([shard, gids]) =>
-      gids.map(async (gid) => {
-        const id = idOf(gid)
-        try {
-          const decision = await decide(id)
-          checkSignal()
-          if (decision === undefined) {
-            skipped.push({ shard, gid })
-            unfinished.add(id)
-            return
-          }
-          const db = any.database(shard)
-          try {
-            await sql.raw(`${decision === 'commit' ? 'commit' : 'rollback'} prepared '${gid}'`).execute(db)
-          } catch (error) {
-            // Finished meanwhile (by its coordinator or another recovery): nothing left to do.
-            if ((error as { code?: unknown }).code !== '42704') throw error
-          }
-          ;(decision === 'commit' ? committed : rolledBack).push({ shard, gid })
-          finished.add(id)
-        } catch (error) {
-          failures.push({ shard, cause: error })
+    [...listers].map(async ([gid, on]) => {
+      const id = idOf(gid)
+      const named = rows.get(id)?.shards[Number(gid.slice(gid.lastIndexOf('_') + 1))]
+      const shard = named === undefined ? on[0] : on.includes(named) ? named : undefined
+      if (shard === undefined) {
+        unfinished.add(id) // its shard could not be listed: the next run finishes it
+        return
+      }
+      try {
+        const decision = await decide(id)
+        checkSignal()
+        if (decision === undefined) {
+          skipped.push({ shard, gid })
           unfinished.add(id)
+          return
         }
-      }),
-    ),
+        const db = any.database(shard)
+        const done = await finishPrepared(db, branchDialect(db) as BranchDialect, gid, decision)
+        if (done === 'held') {
+          // MySQL: still attached to its live coordinator's session, which finishes it (or dies).
+          skipped.push({ shard, gid })
+          unfinished.add(id)
+          return
+        }
+        // 'gone': finished meanwhile (by its coordinator or another recovery).
+        ;(decision === 'commit' ? committed : rolledBack).push({ shard, gid })
+        finished.add(id)
+      } catch (error) {
+        failures.push({ shard, cause: error })
+        unfinished.add(id)
+      }
+    }),
   )
 
   // A row is forgotten once decided and no shard of its still holds a prepared part. An

@@ -8,6 +8,7 @@
  */
 import type { Kysely } from 'kysely'
 import { createHash } from 'node:crypto'
+import { databaseState, type AnyKysely } from '../model/connection'
 import { sql } from '../model/kysely'
 import { type ShardManager } from './shard-manager'
 
@@ -67,15 +68,21 @@ export function transactionLog(
   return { shard, table, prefix: `tributary_${tag}_`, db: manager.database(shard) }
 }
 
+/** Whether the log lives on MySQL/MariaDB (else PostgreSQL). */
+const mysqlLog = (log: TransactionLog): boolean => databaseState(log.db as unknown as AnyKysely).mysql
+
 /** @internal Creates the log table if missing (once per database and table per process). */
 export async function ensureLog(log: TransactionLog): Promise<void> {
   const done = ensured.get(log.db) ?? new Set<string>()
   if (done.has(log.table)) return
+  const created = mysqlLog(log)
+    ? sql`timestamp(3) not null default current_timestamp(3)`
+    : sql`timestamptz not null default now()`
   await sql`create table if not exists ${sql.id(log.table)} (
     id varchar(64) primary key,
     state varchar(8) not null,
     shards text not null,
-    created_at timestamptz not null default now()
+    created_at ${created}
   )`.execute(log.db)
   done.add(log.table)
   ensured.set(log.db, done)
@@ -110,8 +117,11 @@ export async function readLog(log: TransactionLog, ids?: readonly string[]): Pro
   await ensureLog(log)
   if (ids !== undefined && ids.length === 0) return new Map()
   const filter = ids === undefined ? sql`` : sql`where id in (${sql.join(ids.map((i) => sql`${i}`))})`
+  const age = mysqlLog(log)
+    ? sql`timestampdiff(microsecond, created_at, current_timestamp(3)) / 1000`
+    : sql`extract(epoch from (now() - created_at)) * 1000`
   const { rows } = await sql<{ id: string; state: LogRow['state']; shards: string; age_ms: string | number }>`
-    select id, state, shards, extract(epoch from (now() - created_at)) * 1000 as age_ms
+    select id, state, shards, ${age} as age_ms
     from ${sql.id(log.table)} ${filter}`.execute(log.db)
   return new Map(
     rows.map((r) => [

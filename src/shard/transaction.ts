@@ -1,19 +1,16 @@
 /**
  * `shardTransaction(manager, fn)`: the writes `fn` makes on any number of shards commit on all
  * of them or on none, by two-phase commit (PostgreSQL `PREPARE TRANSACTION` / `COMMIT
- * PREPARED`, as Citus does) with the decision kept in a small log table (`transaction-log.ts`).
+ * PREPARED`, as Citus does; MySQL/MariaDB XA — see `transaction-branch.ts`) with the decision
+ * kept in a small log table (`transaction-log.ts`).
  */
-import type { ControlledTransaction, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import { randomBytes } from 'node:crypto'
 import { invalidateTable } from '../model/cache'
-import { databaseState, runWithDatabaseResolver, type AnyKysely } from '../model/connection'
+import { runWithDatabaseResolver, type AnyKysely } from '../model/connection'
 import { getModelMeta } from '../model/decorators'
-import { sql } from '../model/kysely'
-import {
-  PreparedTransactionsDisabledError,
-  ShardTransactionError,
-  type ShardTransactionOutcome,
-} from './errors'
+import { ShardTransactionError, type ShardTransactionOutcome } from './errors'
+import { branchDialect, checkPrepare, openBranch, type Branch } from './transaction-branch'
 import {
   forgetLog,
   logDecide,
@@ -98,58 +95,26 @@ export interface ShardTransaction<DB = unknown> {
 interface Participant {
   readonly shard: string
   readonly gid: string
-  readonly trx: ControlledTransaction<unknown>
+  readonly branch: Branch
   state: 'active' | 'prepared' | 'committed' | 'rolled back'
   cause?: unknown
 }
 
-const checked = new WeakMap<object, number>()
-
-/** Throws when shard `name` cannot prepare (dialect, or max_prepared_transactions = 0); cached per database. */
-async function checkPrepare(name: string, db: Kysely<unknown>): Promise<void> {
-  const state = databaseState(db as unknown as AnyKysely)
-  if (!state.postgres) {
-    throw new PreparedTransactionsDisabledError(
-      name,
-      'dialect',
-      'two-phase commit needs PostgreSQL (MySQL/MariaDB XA is not supported yet); one shard alone commits on any dialect',
-    )
-  }
-  let max = checked.get(db)
-  if (max === undefined) {
-    const { rows } = await sql<{ max_prepared_transactions: string }>`show max_prepared_transactions`.execute(
-      db,
-    )
-    max = Number(rows[0]?.max_prepared_transactions ?? 0)
-    checked.set(db, max)
-  }
-  if (max === 0) {
-    throw new PreparedTransactionsDisabledError(
-      name,
-      'max_prepared_transactions',
-      'max_prepared_transactions is 0 (the default); set it to at least the number of concurrent cross-shard ' +
-        'transactions (e.g. `max_prepared_transactions = 100` in postgresql.conf, or `postgres -c max_prepared_transactions=100`) and restart PostgreSQL',
-    )
-  }
-}
-
-/** PostgreSQL's "prepared transaction … does not exist": finished by someone else (recovery). */
-const isGone = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === '42704'
-
-/** On PostgreSQL, PREPARE/COMMIT of an aborted transaction silently rolls back: probe first. */
-const probe = (trx: Kysely<unknown>): Promise<unknown> => sql`select 1`.execute(trx)
-
 /**
  * Runs `fn` and commits what it wrote on every shard it touched, or on none. Each shard used
  * through `tx.database(name)` or `tx.withShard(name, …)` gets one transaction, begun then. When
- * `fn` resolves: one shard touched commits plainly; several are each `PREPARE`d, the decision is
- * written to the log (the commit point), then each is `COMMIT PREPARED`. When `fn` throws, or a
+ * `fn` resolves: one shard touched commits plainly; several are each prepared (PostgreSQL
+ * `PREPARE TRANSACTION`; MySQL/MariaDB, whose parts run as XA branches, `XA END` + `XA
+ * PREPARE`), the decision is written to the log (the commit point), then each is committed
+ * (`COMMIT PREPARED`, `XA COMMIT`). When `fn` throws, or a
  * shard fails before the decision, every shard is rolled back and the promise rejects with a
  * `ShardTransactionError` listing each shard's outcome (`decision: 'rolled back'`). A crash of
  * this process between prepare and commit leaves prepared transactions that
  * `recoverShardTransactions` finishes from the log. PostgreSQL needs
  * `max_prepared_transactions > 0` on every shard (else a `PreparedTransactionsDisabledError`,
- * before anything is prepared). Cached model reads of the written tables are marked stale after.
+ * before anything is prepared; so does a shard on a dialect without two-phase commit, such as
+ * SQLite). The log can live on a PostgreSQL or MySQL/MariaDB shard. Cached model reads of the
+ * written tables are marked stale after.
  *
  * @example
  * ```ts
@@ -168,24 +133,26 @@ export async function shardTransaction<T, DB = unknown>(
   const any = manager as unknown as ShardManager<unknown>
   const log = transactionLog(any, options.log)
   const id = `${log.prefix}${randomBytes(10).toString('hex')}`
-  const participants: Participant[] = []
+  // By first use; a part's gid is `<id>_<its index>`, and the log lists the shards in this order.
+  const slots: Array<Participant | undefined> = []
   const opening = new Map<string, Promise<Participant>>()
   const tables = new Set(options.tables ?? [])
   let closed = false
+  const parts = (): Participant[] => slots.filter((p): p is Participant => p !== undefined)
 
   const participant = (name: string): Promise<Participant> => {
     if (closed) return Promise.reject(new Error(`cross-shard transaction ${id} has ended`))
     let open = opening.get(name)
     if (!open) {
       const db = any.database(name)
-      open = db
-        .startTransaction()
-        .execute()
-        .then((trx) => {
-          const p: Participant = { shard: name, gid: `${id}_${participants.length}`, trx, state: 'active' }
-          participants.push(p)
-          return p
-        })
+      const index = opening.size
+      const gid = `${id}_${index}`
+      slots.push(undefined)
+      open = openBranch(db, gid, branchDialect(db)).then((branch) => {
+        const p: Participant = { shard: name, gid, branch, state: 'active' }
+        slots[index] = p
+        return p
+      })
       opening.set(name, open)
     }
     return open
@@ -193,16 +160,16 @@ export async function shardTransaction<T, DB = unknown>(
   const tx: ShardTransaction<DB> = {
     id,
     get shards() {
-      return participants.map((p) => p.shard)
+      return parts().map((p) => p.shard)
     },
-    database: (name) => participant(name).then((p) => p.trx as unknown as Kysely<DB>),
+    database: (name) => participant(name).then((p) => p.branch.db as unknown as Kysely<DB>),
     withShard: async (name, work) => {
-      const trx = (await participant(name)).trx as unknown as AnyKysely
+      const db = (await participant(name)).branch.db as unknown as AnyKysely
       return runWithDatabaseResolver(
         (model) => {
           if (shardManagerOf(model) !== any) return undefined
           tables.add(getModelMeta(model as never).table)
-          return trx
+          return db
         },
         () => Promise.resolve(work()),
       )
@@ -210,28 +177,24 @@ export async function shardTransaction<T, DB = unknown>(
   }
 
   const outcomes = (): ShardTransactionOutcome[] =>
-    participants.map((p) => ({
+    parts().map((p) => ({
       shard: p.shard,
       state: p.state === 'active' ? 'rolled back' : p.state,
       ...(p.cause === undefined ? {} : { cause: p.cause }),
     }))
   const rollbackAll = async (): Promise<void> => {
     await Promise.all(
-      participants.map(async (p) => {
+      parts().map(async (p) => {
         try {
-          if (p.state === 'prepared') await sql.raw(`rollback prepared '${p.gid}'`).execute(p.trx)
+          // A prepared part already gone was rolled back by recovery (which commits only what the log decided).
+          await (p.state === 'prepared' ? p.branch.rollbackPrepared() : p.branch.rollback())
           p.state = 'rolled back'
         } catch (error) {
-          // Gone: recovery rolled it back (it commits only what the log decided 'commit').
-          if (isGone(error)) p.state = 'rolled back'
-          else p.cause ??= error
+          p.cause ??= error
+          // A prepared part whose rollback failed stays for recovery (no row or 'abort' decides it).
+          if (p.state === 'active') p.state = 'rolled back'
         }
-        await p.trx
-          .rollback()
-          .execute()
-          .catch(() => undefined)
-        // A prepared part whose rollback failed stays for recovery (no row or 'abort' decides it).
-        if (p.state !== 'rolled back') p.state = 'prepared'
+        await p.branch.release()
       }),
     )
   }
@@ -262,21 +225,23 @@ export async function shardTransaction<T, DB = unknown>(
       await Promise.all(opening.values()) // a shard still opening is part of the transaction
       checkSignal()
     } catch (error) {
+      closed = true
       await Promise.allSettled(opening.values())
       return await fail(error)
     }
     closed = true
+    const participants = parts()
     if (participants.length === 0) return value
     if (participants.length === 1) {
       const p = participants[0] as Participant
       try {
-        await probe(p.trx)
-        await p.trx.commit().execute()
+        await p.branch.commitOnePhase()
         p.state = 'committed'
       } catch (error) {
         p.cause = error
         return await fail(error)
       }
+      await p.branch.release()
       return value
     }
 
@@ -302,8 +267,7 @@ export async function shardTransaction<T, DB = unknown>(
     const prepared = await Promise.allSettled(
       participants.map(async (p) => {
         try {
-          await probe(p.trx)
-          await sql.raw(`prepare transaction '${p.gid}'`).execute(p.trx)
+          await p.branch.prepare()
           p.state = 'prepared'
           await progress({ phase: 'prepared', shard: p.shard, id })
         } catch (error) {
@@ -327,14 +291,7 @@ export async function shardTransaction<T, DB = unknown>(
       decided = await logDecide(log, id, 'commit')
     } catch (error) {
       // The update may or may not have happened: leave every shard prepared for recovery.
-      await Promise.all(
-        participants.map((p) =>
-          p.trx
-            .rollback()
-            .execute()
-            .catch(() => undefined),
-        ),
-      )
+      await Promise.all(participants.map((p) => p.branch.release()))
       throw new ShardTransactionError(id, 'unknown', outcomes(), error)
     }
     if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
@@ -344,22 +301,12 @@ export async function shardTransaction<T, DB = unknown>(
     await Promise.all(
       participants.map(async (p) => {
         try {
-          await sql
-            .raw(`commit prepared '${p.gid}'`)
-            .execute(p.trx)
-            .catch((error: unknown) => {
-              // Gone: a recovery run committed it (the log says 'commit', so nobody rolls it back).
-              if (!isGone(error)) throw error
-            })
+          await p.branch.commitPrepared() // a part already gone was committed by recovery
           p.state = 'committed'
-          await p.trx.commit().execute()
         } catch (error) {
-          if (p.state !== 'committed') p.cause ??= error
-          await p.trx
-            .rollback()
-            .execute()
-            .catch(() => undefined)
+          p.cause ??= error
         }
+        await p.branch.release()
         if (p.state === 'committed') await report({ phase: 'committed', shard: p.shard, id })
       }),
     )

@@ -12,11 +12,19 @@
  *   event happens, it prints `ready <transaction id>` and stops advancing (every later
  *   progress callback waits forever), so the parent kills it in exactly that state.
  *
+ * A `mysql://` URL makes that shard MySQL/MariaDB (XA: `XA PREPARE` / `XA COMMIT` are held
+ * the same way); each of its sessions prints `conn <id>` first, so the parent can wait until
+ * the server has ended them.
+ *
+ * `TRIBUTARY_LOG_TABLE` names the log table (default `tributary_transactions`).
+ *
  * Without a crash point it prints `done` and exits 0.
  */
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient } from 'kysely'
+import { Kysely, PostgresDialect, type MysqlPool, type PostgresPool, type PostgresPoolClient } from 'kysely'
+import { createPool } from 'mysql2'
 import { Pool } from 'pg'
 import { sql } from 'kysely'
+import { createMysqlDatabase } from '../../src/model/mysql'
 import { ShardManager } from '../../src/shard/shard-manager'
 import { shardTransaction } from '../../src/shard/transaction'
 
@@ -38,6 +46,48 @@ function happened(event: string): boolean {
   return stopped
 }
 
+/** The statement `text` is, if it is one that can be held. */
+const statementOf = (text: string): 'prepare' | 'commit' | undefined =>
+  /^(prepare transaction|xa prepare)/i.test(text)
+    ? 'prepare'
+    : /^(commit prepared|xa commit)/i.test(text)
+      ? 'commit'
+      : undefined
+
+/** True (after announcing it) when `text` is held for `shard`. */
+function held(shard: string, text: string): boolean {
+  const statement = statementOf(text)
+  if (!statement || !hold.has(`${statement}@${shard}`)) return false
+  process.stdout.write(`held ${statement}@${shard}\n`)
+  happened('held')
+  return true
+}
+
+/** A mysql2 pool whose connections never send the statements held for `shard`. */
+function holdingMysqlPool(shard: string, url: string): MysqlPool {
+  const pool = createPool({ uri: url, supportBigNumbers: true, bigNumberStrings: true, timezone: 'Z' })
+  const announced = new WeakSet<object>()
+  return {
+    getConnection(callback) {
+      pool.getConnection((error, connection) => {
+        if (error) return callback(error, connection as never)
+        const wrapped = {
+          query: (text: string, parameters: unknown[], done: (e: unknown, r: unknown) => void) => {
+            if (held(shard, text)) return {}
+            return connection.query(text, parameters, done as never)
+          },
+          release: () => connection.release(),
+        }
+        if (announced.has(connection)) return callback(null, wrapped as never)
+        announced.add(connection)
+        process.stdout.write(`conn ${connection.threadId}\n`)
+        callback(null, wrapped as never)
+      })
+    },
+    end: (callback) => pool.end(callback),
+  } as MysqlPool
+}
+
 /** A pg pool whose clients never send the statements held for `shard`. */
 function holdingPool(shard: string, url: string): PostgresPool {
   const pool = new Pool({ connectionString: url, max: 4 })
@@ -46,16 +96,7 @@ function holdingPool(shard: string, url: string): PostgresPool {
       const client = await pool.connect()
       return {
         query: ((text: string, parameters: readonly unknown[]) => {
-          const statement = /^prepare transaction/i.test(text)
-            ? 'prepare'
-            : /^commit prepared/i.test(text)
-              ? 'commit'
-              : undefined
-          if (statement && hold.has(`${statement}@${shard}`)) {
-            process.stdout.write(`held ${statement}@${shard}\n`)
-            happened('held')
-            return forever()
-          }
+          if (held(shard, text)) return forever()
           return client.query(text, parameters as unknown[])
         }) as unknown as PostgresPoolClient['query'],
         release: () => client.release(),
@@ -71,7 +112,9 @@ async function main(): Promise<void> {
     Object.fromEntries(
       urls.map((url, i) => [
         `s${i}`,
-        new Kysely<any>({ dialect: new PostgresDialect({ pool: holdingPool(`s${i}`, url) }) }),
+        url.startsWith('mysql:')
+          ? createMysqlDatabase<any>(holdingMysqlPool(`s${i}`, url))
+          : new Kysely<any>({ dialect: new PostgresDialect({ pool: holdingPool(`s${i}`, url) }) }),
       ]),
     ),
   )
@@ -83,6 +126,7 @@ async function main(): Promise<void> {
         await sql`insert into accounts (id) values (${Number(row)})`.execute(await tx.database(name))
     },
     {
+      ...(process.env.TRIBUTARY_LOG_TABLE ? { log: { table: process.env.TRIBUTARY_LOG_TABLE } } : {}),
       onProgress: async ({ phase }) => {
         if (happened(phase)) await forever()
       },
