@@ -388,8 +388,8 @@ export interface ShardScope<M extends object, Mode extends ShardErrorMode = 'fai
   /**
    * Runs `fn` in one transaction per shard and commits its writes on every shard it touched,
    * or on none: several shards by two-phase commit (PostgreSQL `PREPARE TRANSACTION` /
-   * `COMMIT PREPARED`), with the decision kept in a log table on the shard `options.log`
-   * names; one shard by a plain commit. `tx` has the scope's writes (`asyncUpdate`,
+   * `COMMIT PREPARED`, MySQL/MariaDB `XA`), with the decision kept in a log table on the shard
+   * `options.log` names; one shard by a plain commit. `tx` has the scope's writes (`asyncUpdate`,
    * `asyncDelete`, `asyncTouchAll` on the scope's shards, routed by `shardKey`), `eachShard`,
    * and `withShard` / `database` for any shard of the manager. Rejects with a
    * `ShardTransactionError` when anything fails (every shard rolled back, unless the failure
