@@ -8,6 +8,8 @@ import { AsyncMetrics } from '../core/metrics'
 import { CancelToken, fromSignal, type Cancellation } from '../model/connection'
 import { type FanOutOptions, type ShardSettlement } from './executor'
 import { planFanOut } from './fan-out-plan'
+import { traceFanOut } from './fan-out-trace'
+import { activeTracer, endSpan, withSpan } from '../core/telemetry'
 import { type ShardManager } from './shard-manager'
 
 /** @internal What each shard's work is given. */
@@ -54,19 +56,35 @@ export function settleAcrossShards<T, DB>(
   const shared = group ? group.token : caller
   let cancelReason: unknown
   const metrics = AsyncMetrics.default
+  const tracer = activeTracer()
+  const trace = tracer === undefined ? undefined : traceFanOut(tracer, operation, plan.names)
 
   const settlements = plan.names.map((shard, i): Promise<ShardSettlement<T>> => {
     const db = plan.dbs[i] as Kysely<DB>
+    const work = (cancellation: Cancellation | undefined): PromiseLike<T> => {
+      const span = trace?.shard(shard, db)
+      if (span === undefined) return fn({ shard, db, cancellation })
+      return new Promise<T>((resolve) => resolve(withSpan(span, () => fn({ shard, db, cancellation })))).then(
+        (value) => {
+          endSpan(span)
+          return value
+        },
+        (error: unknown) => {
+          endSpan(span, error)
+          throw error
+        },
+      )
+    }
     const run = async (): Promise<T> => {
       if (shared?.aborted) throw shared.reason
-      if (timeout === undefined) return await fn({ shard, db, cancellation: shared })
+      if (timeout === undefined) return await work(shared)
       const own = child(shared)
       const timer = setTimeout(
         () => own.token.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
         timeout,
       )
       try {
-        return await fn({ shard, db, cancellation: own.token })
+        return await work(own.token)
       } finally {
         clearTimeout(timer)
         own.dispose()
@@ -74,7 +92,8 @@ export function settleAcrossShards<T, DB>(
     }
     const counter = metrics.operation(`${operation}@${shard}`)
     const startedAt = counter.begin()
-    return (limit ? limit(run) : run()).then(
+    const started = limit ? limit(run) : run()
+    return (trace === undefined ? started : trace.settles(started)).then(
       (value): ShardSettlement<T> => {
         counter.end(startedAt, false)
         return { shard, status: 'fulfilled', value }
@@ -90,6 +109,7 @@ export function settleAcrossShards<T, DB>(
       },
     )
   })
+  trace?.started()
   const all = Promise.all(settlements)
   if (group) void all.then(group.dispose)
   return all

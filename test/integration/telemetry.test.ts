@@ -264,6 +264,26 @@ describe('OpenTelemetry spans of models, shards, events and the store', () => {
       expect(us?.events[0]?.attributes?.['exception.message']).toBe('us is down')
       expect(eu?.status.code).not.toBe(2)
     })
+
+    it('acrossShards() helpers: one fan-out span with a client child per shard, no row data', async () => {
+      const total = await User.acrossShards({ manager: shards }).asyncCount()
+      expect(total).toBeGreaterThan(0)
+      await new Promise((resolve) => setImmediate(resolve))
+      const spans = exporter.getFinishedSpans()
+      const root = spans.find(
+        (s) => s.attributes['tributary.shard.count'] === 2 && s.attributes['tributary.shard'] === undefined,
+      ) as ReadableSpan
+      expect(root).toBeDefined()
+      expect(root.name).toMatch(/asyncCount/)
+      expect(root.attributes['tributary.shard.failed']).toBe(0)
+      const children = spans.filter((s) => parentOf(s) === idOf(root))
+      expect(children.map((s) => s.attributes['tributary.shard']).sort()).toEqual(['eu', 'us'])
+      for (const child of children) {
+        expect(child.kind).toBe(2)
+        expect(child.attributes['db.system']).toBe('sqlite')
+      }
+      expect(everything(spans)).not.toContain(SECRET_EMAIL)
+    })
   })
 
   describe('the event bus', () => {
