@@ -3,6 +3,7 @@
  * again on the same port (the shared Redis on 6379 is never restarted). Without `CI`, a machine
  * without `redis-server` skips the suite with one printed line; with `CI` set, it fails.
  */
+import { tmpdir } from 'node:os'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 
@@ -67,6 +68,9 @@ export async function ownRedis(): Promise<OwnRedis> {
         '',
         '--appendonly',
         'no',
+        // Nothing is saved, but a dump asked for by a command lands in tmp, not the checkout.
+        '--dir',
+        tmpdir(),
         ...extra,
       ]
       const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] })
