@@ -3,12 +3,22 @@
 // message seen — nothing lost, nothing repeated, one error per outage.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import Redis from 'ioredis'
-import { Component, natsStreamSource, redisStreamSource, watch, type ComponentUpdate } from 'tributary'
+import { WebSocketServer, type WebSocket } from 'ws'
+import {
+  Component,
+  natsStreamSource,
+  redisStreamSource,
+  watch,
+  websocketSource,
+  type ComponentUpdate,
+} from 'tributary'
 import { REDIS_STREAM_CONNECTION_NAME } from '../../../src/sources/redis-stream/redis-stream-watcher'
 import { describeWithRedisServer, freePort, ownRedis, type OwnRedis } from '../../support/own-redis'
 import { logUpdates, sleep } from './live-log'
@@ -221,5 +231,116 @@ describeWithNatsServer('watch() on a NATS JetStream subject: resume after a reco
       await server.kill()
       server.remove()
     }
+  })
+})
+
+/**
+ * A WebSocket feed on a loopback port: every client gets the current state on connect and each
+ * `send` after; it can drop its connections, or go away and come back on the same port.
+ */
+async function startLiveFeed(port = 0): Promise<{
+  readonly port: number
+  readonly clients: Set<WebSocket>
+  /** How many connections were accepted in all. */
+  connections(): number
+  send(state: string): void
+  drop(): void
+  close(): Promise<void>
+}> {
+  let state = ''
+  let accepted = 0
+  const clients = new Set<WebSocket>()
+  const wss = new WebSocketServer({ noServer: true })
+  let server: Server | undefined
+  const listen = async (at: number): Promise<number> => {
+    const s = createServer()
+    s.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        clients.add(ws)
+        accepted += 1
+        ws.on('close', () => clients.delete(ws))
+        ws.send(JSON.stringify({ v: state }))
+      }),
+    )
+    await new Promise<void>((done) => s.listen(at, '127.0.0.1', done))
+    server = s
+    return (s.address() as AddressInfo).port
+  }
+  const drop = (): void => {
+    for (const client of clients) client.terminate()
+  }
+  const bound = await listen(port)
+  return {
+    port: bound,
+    clients,
+    connections: () => accepted,
+    send(next) {
+      state = next
+      for (const client of clients) client.send(JSON.stringify({ v: next }))
+    },
+    drop,
+    async close() {
+      drop()
+      const s = server
+      server = undefined
+      if (s) await new Promise<void>((done) => s.close(() => done()))
+    },
+    // Re-listening is done by starting a new feed on the same port (see the test).
+  }
+}
+
+describe('watch() on a WebSocket feed: reconnect with backoff', () => {
+  const until = async (check: () => boolean, timeoutMs = 5_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('condition not met in time')
+      await sleep(10)
+    }
+  }
+
+  it('each message once, in order, through dropped connections and the feed going away', async () => {
+    let feed = await startLiveFeed()
+    const { port } = feed
+    feed.send('m0')
+    class Ticker {
+      @Component({ fetchFrom: 'websocket', key: 'live', field: 'v' }) latest!: string
+    }
+    const live = await watch(Ticker, {
+      sources: [websocketSource({ url: `ws://127.0.0.1:${port}/` })],
+      backoff: { initialDelay: 50, maxDelay: 100 },
+    })
+    const log = logUpdates(live)
+    try {
+      expect(live.current.latest).toBe('m0')
+      // The resolve's connection closed, the watcher's open (it got m0: no change).
+      await until(() => feed.connections() === 2 && feed.clients.size === 1)
+      for (const v of ['m1', 'm2', 'm3']) feed.send(v)
+      await log.until((u) => values(u).length === 3)
+
+      // The server drops the connection: one error, a reconnect after the backoff.
+      feed.drop()
+      await log.until((u) => errors(u).length === 1)
+      await until(() => feed.connections() === 3 && feed.clients.size === 1)
+      for (const v of ['m4', 'm5']) feed.send(v)
+      await log.until((u) => values(u).length === 5)
+
+      // The feed goes away for several backoff rounds (still one error), then comes back.
+      await feed.close()
+      await log.until((u) => errors(u).length === 2)
+      await sleep(400)
+      feed = await startLiveFeed(port)
+      feed.send('m6') // the state a reconnecting client gets first
+      await log.until((u) => values(u).length === 6)
+      await until(() => feed.clients.size === 1)
+      feed.send('m7')
+      await log.until((u) => values(u).length === 7)
+    } finally {
+      await live.stop()
+      await feed.close()
+    }
+    expect(values(log.updates)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7'])
+    expect(errors(log.updates)).toHaveLength(2)
+    const error = errors(log.updates)[1]
+    expect(error?.kind === 'error' && (error.error as Error).message).toContain(`ws://127.0.0.1:${port}/live`)
   })
 })
