@@ -1100,7 +1100,7 @@ export class AsyncEventBus implements AsyncDisposable {
     fallible: boolean,
   ): Unsubscribe {
     this.requireHandler(method, classes, handler)
-    const name = options?.name ?? (handler.name || 'anonymous')
+    const name = typeof options?.name === 'string' ? options.name : handler.name || 'anonymous'
     const labels = { method, handlerName: name, eventName: describe(classes) }
     validateHandlerOptions(options, labels, classes === null)
     const signal = options?.signal
@@ -1184,7 +1184,7 @@ export class AsyncEventBus implements AsyncDisposable {
     onRemoved: ((reason: unknown) => void) | undefined,
     announced: boolean,
   ): Entry {
-    const name = options?.name ?? (handler.name || 'anonymous')
+    const name = typeof options?.name === 'string' ? options.name : handler.name || 'anonymous'
     const entry: Entry = {
       key,
       group,

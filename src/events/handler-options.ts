@@ -12,6 +12,7 @@
 import { AsyncTimeoutError } from '../core/errors'
 import { Deque } from '../core/deque'
 import { MAX_TIMER_DELAY, setLongTimeout, type LongTimer } from '../core/timers'
+import { describeValue, durationProblem, unknownOption } from '../core/option-checks'
 import { didYouMean } from '../core/suggest'
 import { retryInputProblem, retryPolicy, type RetryInput } from '../resilience/retry'
 import type { ResiliencePolicy } from '../resilience/policy'
@@ -141,10 +142,9 @@ export function checkKnownKeys(
   fail: OptionFailure,
   prefix = '',
 ): void {
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue
-    fail(`${prefix}${name}`, `unknown option${didYouMean(name, known, prefix)}`)
-  }
+  const unknown = unknownOption(options, known)
+  if (unknown !== undefined)
+    fail(`${prefix}${unknown}`, `unknown option${didYouMean(unknown, known, prefix)}`)
 }
 
 /** Refuses anything but a plain options object (or `undefined`). @internal */
@@ -154,19 +154,19 @@ export function checkOptionsObject(
 ): asserts options is object | undefined {
   if (options === undefined) return
   if (typeof options !== 'object' || options === null || Array.isArray(options))
-    fail(undefined, `the options must be an object, got ${String(options)}`)
+    fail(undefined, `the options must be an object, got ${describeValue(options)}`)
 }
 
 /** A positive finite number of milliseconds, or undefined. @internal */
 export function checkDuration(value: unknown, option: string, fail: OptionFailure): void {
-  if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value > 0))
-    fail(option, `must be a finite number of ms > 0, got ${String(value)}`)
+  const problem = durationProblem(value, { positive: true, finite: true })
+  if (problem !== undefined) fail(option, problem)
 }
 
 /** A signal, or undefined. @internal */
 export function checkSignal(value: unknown, fail: OptionFailure): void {
   if (value !== undefined && !(value instanceof AbortSignal))
-    fail('signal', `must be an AbortSignal, got ${String(value)}`)
+    fail('signal', `must be an AbortSignal, got ${describeValue(value)}`)
 }
 
 /**
@@ -180,30 +180,30 @@ export function validateHandlerOptions(options: unknown, labels: InvocationLabel
   checkKnownKeys(options, any ? ANY_HANDLER_OPTION_KEYS : HANDLER_OPTION_KEYS, fail)
   const o = options as Record<string, unknown>
   if (o.name !== undefined && typeof o.name !== 'string')
-    fail('name', `must be a string, got ${String(o.name)}`)
+    fail('name', `must be a string, got ${describeValue(o.name)}`)
   if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && (o.concurrency as number) >= 1)) {
-    fail('concurrency', `must be an integer >= 1, got ${String(o.concurrency)}`)
+    fail('concurrency', `must be an integer >= 1, got ${describeValue(o.concurrency)}`)
   }
   checkDuration(o.timeout, 'timeout', fail)
   const retryProblem = retryInputProblem(o.retry)
   if (retryProblem !== undefined) fail('retry', retryProblem)
   if (o.inherited !== undefined && typeof o.inherited !== 'boolean')
-    fail('inherited', `must be true or false, got ${String(o.inherited)}`)
+    fail('inherited', `must be true or false, got ${describeValue(o.inherited)}`)
   checkSignal(o.signal, fail)
   if (o.partitionBy !== undefined && typeof o.partitionBy !== 'function')
-    fail('partitionBy', `must be a function of the event, got ${String(o.partitionBy)}`)
+    fail('partitionBy', `must be a function of the event, got ${describeValue(o.partitionBy)}`)
   const rateLimit = o.rateLimit
   if (rateLimit !== undefined) {
     if (typeof rateLimit !== 'object' || rateLimit === null)
-      fail('rateLimit', `must be { max, windowMs, onLimit? }, got ${String(rateLimit)}`)
+      fail('rateLimit', `must be { max, windowMs, onLimit? }, got ${describeValue(rateLimit)}`)
     checkKnownKeys(rateLimit as object, RATE_LIMIT_KEYS, fail, 'rateLimit.')
     const { max, windowMs, onLimit } = rateLimit as Record<string, unknown>
     if (!(Number.isInteger(max) && (max as number) >= 1))
-      fail('rateLimit.max', `must be an integer >= 1, got ${String(max)}`)
+      fail('rateLimit.max', `must be an integer >= 1, got ${describeValue(max)}`)
     if (!(typeof windowMs === 'number' && Number.isFinite(windowMs) && windowMs > 0))
-      fail('rateLimit.windowMs', `must be a finite number of ms > 0, got ${String(windowMs)}`)
+      fail('rateLimit.windowMs', `must be a finite number of ms > 0, got ${describeValue(windowMs)}`)
     if (onLimit !== undefined && onLimit !== 'queue' && onLimit !== 'drop' && onLimit !== 'error')
-      fail('rateLimit.onLimit', `must be 'queue', 'drop' or 'error', got ${String(onLimit)}`)
+      fail('rateLimit.onLimit', `must be 'queue', 'drop' or 'error', got ${describeValue(onLimit)}`)
   }
 }
 

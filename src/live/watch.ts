@@ -4,7 +4,7 @@
  */
 import { inspect, type InspectOptionsStylized } from 'node:util'
 import { abortError } from '../core/abort'
-import { optionsProblem } from '../core/option-checks'
+import { checkOptions, checks, type OptionCheck, type OptionSpec } from '../core/option-checks'
 import { provenanceRecords, type ComponentOrigin } from '../components/explain'
 import { planFor } from '../components/plan'
 import { resolve, type ComponentClass, type ResolveOptions } from '../components/resolver'
@@ -42,14 +42,18 @@ export interface WatchOptions extends ResolveOptions {
   backoff?: WatchBackoff
 }
 
-const WATCH_OPTIONS: ReadonlyArray<keyof WatchOptions> = [
-  'sources',
-  'timeout',
-  'signal',
-  'cache',
-  'bus',
-  'backoff',
-]
+/** What `watch(target, options)` may hold; those of `resolve` are checked by it. */
+const WATCH_OPTIONS: OptionSpec & Record<keyof WatchOptions, OptionCheck | true> = {
+  sources: true,
+  timeout: true,
+  signal: true,
+  cache: true,
+  bus: true,
+  backoff: checks.nested({
+    initialDelay: checks.duration({ finite: true }),
+    maxDelay: checks.duration(),
+  }),
+}
 
 /**
  * A watched instance: `current` is kept up to date in place; every change is an update on
@@ -350,9 +354,9 @@ export async function watch<T extends object>(
       `watch(target, options): target must be a class with @Component properties, got ${target === null ? 'null' : typeof target}`,
     )
   }
-  const problem = optionsProblem(options, WATCH_OPTIONS)
-  if (problem !== undefined)
-    throw new TypeError(`watch(${target.name || 'anonymous class'}, options): ${problem}`)
+  const where = `watch(${target.name || 'anonymous class'}, options)`
+  if (options === undefined) throw new TypeError(`${where}: options must be an object, got undefined`)
+  checkOptions(where, options, WATCH_OPTIONS)
   const plan = planFor(target)
   checkConditions(plan)
   if (options.bus !== undefined && typeof options.bus?.emitAndForget !== 'function') {

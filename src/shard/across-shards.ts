@@ -19,6 +19,7 @@ import {
 } from '../model/connection'
 import { getModelMeta, type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { InvalidQueryError } from '../model/errors'
+import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import { rowReader } from '../model/row-reader'
 import {
   GroupedBuilder,
@@ -597,6 +598,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     options: ShardQueryOptions | undefined,
     collated?: readonly ColumnMeta[],
   ): AsyncResult<ShardAnswer<Mode, T>> {
+    checkShardOptions(this.ctx.meta.model, `acrossShards().${helper}(options)`, options, SHARD_QUERY_OPTIONS)
     const operation = this.operation(helper)
     const { manager, mode, meta } = this.ctx
     return startCancellable(operation, options?.signal, async (cancellation) => {
@@ -928,6 +930,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     id: unknown,
     options: ShardQueryOptions | undefined,
   ): AsyncResult<ShardAnswer<Mode, M | undefined>> | undefined {
+    checkShardOptions(this.ctx.meta.model, 'acrossShards().asyncFind(options)', options, SHARD_QUERY_OPTIONS)
     const { mode, manager, meta, model } = this.ctx
     if (options?.batch === false || options?.signal || options?.timeout !== undefined) return undefined
     if (mode !== 'fail' || this.ctx.options.timeout !== undefined || this.state.conditions.length !== 1)
@@ -1126,6 +1129,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         `acrossShards().${helper} does not take limit/offset`,
       )
     }
+    checkShardOptions(this.ctx.meta.model, `acrossShards().${helper}(options)`, options, SHARD_QUERY_OPTIONS)
     const operation = this.operation(helper)
     const { manager, shards, mode, meta } = this.ctx
     const query = new CompileOnce(
@@ -1322,6 +1326,8 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
     ? { shards: shardsOrOptions as readonly string[] }
     : ((shardsOrOptions ?? {}) as AcrossShardsOptions<ShardErrorMode>)
   const meta = getModelMeta(model)
+  if (!Array.isArray(shardsOrOptions))
+    checkShardOptions(meta.model, 'acrossShards(options)', shardsOrOptions, ACROSS_SHARDS_OPTIONS)
   const manager = options.manager ?? shardManagerOf(model)
   if (!manager) {
     // Without kysely no shard manager can have been made: say what to install first.
@@ -1368,6 +1374,35 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
     { model: model as ModelClass, meta, manager, shards, mode, options, dialect, shardKey },
     EMPTY,
   )
+}
+
+/** What `acrossShards(options)` may hold (see {@link AcrossShardsOptions}). */
+const ACROSS_SHARDS_OPTIONS: OptionSpec = {
+  shards: checks.strings,
+  manager: checks.object,
+  onShardError: checks.oneOf(['fail', 'partial']),
+  failFast: checks.boolean,
+  timeout: checks.duration({ positive: true }),
+  concurrency: checks.integer(1),
+  maxDistinct: checks.integer(1),
+  compare: checks.function,
+  shardKey: checks.nested({ column: checks.string, resolver: checks.object }),
+}
+
+/** What each cross-shard helper's options may hold (see {@link ShardQueryOptions}). */
+const SHARD_QUERY_OPTIONS: OptionSpec = {
+  signal: checks.signal,
+  timeout: checks.duration({ positive: true }),
+  batch: checks.boolean,
+}
+
+/** Throws an `InvalidQueryError` naming the model and the option when `options` break `spec`. */
+function checkShardOptions(model: string, where: string, options: unknown, spec: OptionSpec): void {
+  if (options === undefined) return
+  const problem = specProblem(options, spec)
+  if (problem !== undefined) {
+    throw new InvalidQueryError(model, problem.option ?? where, `${where}: ${formatOptionProblem(problem)}`)
+  }
 }
 
 /** How an unsupported-collation error names the collation of a dialect the merge cannot read. */

@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Kysely } from 'kysely'
+import { checkOptions, checks, describeValue, type OptionSpec } from '../core/option-checks'
 import {
   bindDatabase,
   releaseModelRouter,
@@ -38,6 +39,13 @@ export interface ShardManagerOptions {
   defaultShard?: string
   /** Whether `close()` destroys the Kysely instances (and their pools). Defaults to `true`. */
   ownsDatabases?: boolean
+}
+
+/** What `new ShardManager(shards, options)` may hold. */
+const SHARD_MANAGER_OPTIONS: OptionSpec = {
+  concurrency: checks.integer(1),
+  defaultShard: checks.string,
+  ownsDatabases: checks.boolean,
 }
 
 /** The shard each manager is on in the current async context. */
@@ -120,6 +128,12 @@ export class ShardManager<DB = unknown> {
     shards: Readonly<Record<string, Kysely<DB>>> | ReadonlyMap<string, Kysely<DB>>,
     options: ShardManagerOptions = {},
   ) {
+    if (typeof shards !== 'object' || shards === null || Array.isArray(shards)) {
+      throw new TypeError(
+        `new ShardManager(shards, options): shards must be an object or a Map of Kysely instances by name, got ${describeValue(shards)}`,
+      )
+    }
+    checkOptions('new ShardManager(shards, options)', options, SHARD_MANAGER_OPTIONS)
     const entries = shards instanceof Map ? [...shards.entries()] : Object.entries(shards)
     if (entries.length === 0) throw new RangeError('ShardManager needs at least one shard')
     this.shards = new Map(entries)

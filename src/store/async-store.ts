@@ -3,6 +3,7 @@
  * readables (Svelte-store style), with `refetch`, `updateParams` (which aborts the superseded
  * request and discards its late answer) and `mutate`, on the `QueryStore` machinery.
  */
+import { checkStoreOptions } from './option-specs'
 import type { QueryKey } from './key-hash'
 import type { Query, QueryFunctionContext, StoreQueryOptions, QueryState } from './query'
 import { QueryStore } from './query-store'
@@ -99,6 +100,7 @@ class AsyncStoreImpl<T, P> implements AsyncStore<T, P> {
     params: P,
     private readonly config: AsyncStoreConfig<P>,
   ) {
+    checkStoreOptions('createAsyncStore', config)
     this.#ownsStore = config.store === undefined
     this.#store = config.store ?? new QueryStore(config)
     this.#params = params

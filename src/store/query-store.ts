@@ -7,6 +7,7 @@ import { AsyncCancelledError } from '../core/errors'
 import { raceAbort } from '../core/abort'
 import { DISPOSE } from '../core/dispose'
 import { entryMatcher, type QueryFilters } from './filters'
+import { checkStoreOptions } from './option-specs'
 import { hashKey, hashStartsWith, prefixOfHash, type QueryKey } from './key-hash'
 import { Mutation, type MutationHost, type MutationOptions, type Mutator } from './mutation'
 import { callListener, Notifier } from './notifier'
@@ -134,6 +135,7 @@ export class QueryStore {
   #mru: QueryEntry<unknown> | undefined
 
   constructor(options: QueryStoreOptions = {}) {
+    checkStoreOptions('new QueryStore', options)
     this.#defaults = resolveOptions(DEFAULT_QUERY_OPTIONS, options)
     this.#maxEntries = options.maxEntries ?? Infinity
     if (!(this.#maxEntries >= 1)) {
@@ -249,6 +251,7 @@ export class QueryStore {
     fetcher: QueryFetcher<TQueryFnData>,
     options?: QueryHandleOptions<TQueryFnData, TData>,
   ): Query<TData, TQueryFnData> {
+    checkStoreOptions('query', options)
     const entry = this.#entry(key, hashKey(key), fetcher, options)
     return new Query<TData, TQueryFnData>(this.#handleHost, entry, fetcher, options)
   }
@@ -283,6 +286,7 @@ export class QueryStore {
    */
   fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<T>
   fetch<T>(key: QueryKey, fetcher: QueryFetcher<T>, options?: FetchOptions<T>): Promise<T> {
+    checkStoreOptions('fetch', options)
     const hash = hashKey(key)
     const entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry !== undefined) {
@@ -310,6 +314,7 @@ export class QueryStore {
     fetcher: QueryFetcher<T>,
     options?: EnsureQueryDataOptions<T>,
   ): Promise<T> {
+    checkStoreOptions('ensureQueryData', options)
     const hash = hashKey(key)
     let entry = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (entry === undefined && options?.initialData !== undefined && !this.closed) {
@@ -528,6 +533,7 @@ export class QueryStore {
    * created (over the store's options; later registrations win where they overlap).
    */
   setQueryDefaults(queryKey: QueryKey, options: StoreQueryOptions): void {
+    checkStoreOptions('setQueryDefaults', options)
     resolveOptions(this.#defaults, options) // checks them now
     const prefix = prefixOfHash(hashKey(queryKey))
     const existing = this.#queryDefaults.find((item) => item.prefix === prefix)
@@ -570,6 +576,7 @@ export class QueryStore {
     mutator: Mutator<TVariables, TResult>,
     options?: MutationOptions<TVariables, TResult, TData, TContext>,
   ): Mutation<TVariables, TResult, TData, TContext> {
+    checkStoreOptions('mutation', options)
     return new Mutation(this.#mutationHost, mutator, options ?? {})
   }
 
@@ -579,6 +586,7 @@ export class QueryStore {
     fetchPage: PageFetcher<TPage, TParam>,
     options: PaginatedOptions<TPage, TParam>,
   ): PaginatedQuery<TPage, TParam> {
+    checkStoreOptions('paginated', options)
     return new PaginatedQuery(
       (fetcher, queryOptions) => this.query(key, fetcher, queryOptions),
       fetchPage,

@@ -1,6 +1,7 @@
 /**
  * `consulSource(clientOrOptions)`: components read from the Consul KV store.
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { EventEmitter } from 'node:events'
 import { abortError, throwIfAborted } from '../../core/abort'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
@@ -10,6 +11,26 @@ import { watchConsul } from './consul-watcher'
 import { requireOptional } from '../../core/optional'
 
 export type { ConsulClientLike, ConsulGetOptions, ConsulKvEntry } from './consul-kv'
+
+/** What `consulSource(options)` may hold. */
+const CONSUL_OPTIONS: OptionSpec = {
+  url: checks.string,
+  host: checks.string,
+  port: checks.integer(1, 65_535),
+  secure: checks.boolean,
+  token: checks.string,
+  timeout: checks.duration({ positive: true, finite: true }),
+  name: checks.name,
+  churnInterval: checks.duration({ finite: true }),
+}
+
+/** What `consulSource({ client, … })` may hold. */
+const CONSUL_CLIENT_OPTIONS: OptionSpec = {
+  client: (value) => (isClient(value) ? undefined : 'must be a consul client (with kv.get)'),
+  token: checks.string,
+  name: checks.name,
+  churnInterval: checks.duration({ finite: true }),
+}
 
 /** Connection options from which {@link consulSource} builds its own `consul` client. */
 export interface ConsulSourceOptions {
@@ -70,6 +91,15 @@ type ConsulConstructor = new (options: Record<string, unknown>) => ConsulClientL
 export function consulSource(
   clientOrOptions: ConsulClientLike | ConsulSourceClientOptions | ConsulSourceOptions = {},
 ): WatchableSource {
+  if (!isClient(clientOrOptions)) {
+    const withClient =
+      typeof clientOrOptions === 'object' && clientOrOptions !== null && 'client' in clientOrOptions
+    checkOptions(
+      'consulSource(options)',
+      clientOrOptions,
+      withClient ? CONSUL_CLIENT_OPTIONS : CONSUL_OPTIONS,
+    )
+  }
   const given = isClient(clientOrOptions)
     ? { client: clientOrOptions }
     : 'client' in clientOrOptions && isClient(clientOrOptions.client)

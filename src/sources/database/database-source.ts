@@ -1,6 +1,7 @@
 /**
  * `databaseSource(db)`: components read with SQL through a Kysely instance.
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import type { Kysely } from 'kysely'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import { requireOptional } from '../../core/optional'
@@ -17,6 +18,19 @@ import {
 import type { WatchableSource } from '../watch'
 import { createChannelListener, type ChannelListener, type ListenConnection } from './database-listener'
 import { watchDatabase } from './database-watcher'
+
+/** What `databaseSource(db, options)` may hold. */
+const DATABASE_OPTIONS: OptionSpec = {
+  table: checks.name,
+  keyColumn: checks.name,
+  valueColumn: checks.name,
+  name: checks.name,
+  notify: checks.nested({
+    channel: checks.name,
+    connection: true,
+    safetyPollInterval: checks.duration({ positive: true }),
+  }),
+}
 
 /**
  * PostgreSQL `LISTEN`/`NOTIFY` for a {@link databaseSource}'s watchers: one connection of the
@@ -108,6 +122,7 @@ export function databaseSource<DB>(
   dbOrFactory: Kysely<DB> | DatabaseFactory<DB>,
   options: DatabaseSourceOptions = {},
 ): WatchableSource {
+  checkOptions('databaseSource(db, options)', options, DATABASE_OPTIONS)
   const name = options.name ?? 'database'
   const listener = options.notify ? notifyListener(name, options.notify) : undefined
   let opened: Promise<Kysely<DB>> | undefined

@@ -1,6 +1,7 @@
 /**
  * `envSource()`: components read from environment variables (or any string record).
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { throwIfAborted } from '../../core/abort'
 import {
   SourceError,
@@ -25,6 +26,13 @@ export interface EnvSourceOptions {
   readonly name?: string
 }
 
+/** What `envSource(options)` may hold. */
+const ENV_OPTIONS: OptionSpec = {
+  env: checks.object,
+  prefix: checks.string,
+  name: checks.name,
+}
+
 /**
  * A source reading environment variables. The key (or, without one, the property name) names
  * the variable; a missing variable is a `SourceNotFoundError`. With `field`, the variable is
@@ -41,6 +49,7 @@ export interface EnvSourceOptions {
  * ```
  */
 export function envSource(options: EnvSourceOptions = {}): WatchableSource {
+  checkOptions('envSource(options)', options, ENV_OPTIONS)
   const name = options.name ?? 'env'
   const prefix = options.prefix ?? ''
   const source: WatchableSource = {

@@ -1,6 +1,7 @@
 /**
  * `fileSource()`: components read from JSON, YAML and `.env` files.
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { readFile } from 'node:fs/promises'
 import { basename, extname, isAbsolute, resolve as resolvePath } from 'node:path'
 import { parseEnv } from 'node:util'
@@ -16,6 +17,9 @@ import {
 } from '../source'
 import type { WatchableSource } from '../watch'
 import { watchFile, type FileSnapshot } from './file-watcher'
+
+/** What `fileSource(options)` may hold. */
+const FILE_OPTIONS: OptionSpec = { baseDir: checks.string, name: checks.name }
 
 /** Options of {@link fileSource}. */
 export interface FileSourceOptions {
@@ -43,6 +47,7 @@ export interface FileSourceOptions {
  * ```
  */
 export function fileSource(options: FileSourceOptions = {}): WatchableSource {
+  checkOptions('fileSource(options)', options, FILE_OPTIONS)
   const name = options.name ?? 'file'
   const source: WatchableSource = {
     name,

@@ -1,11 +1,24 @@
 /**
  * `httpSource()`: components fetched over HTTP with the built-in `fetch`.
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import { httpStatusError } from './http-errors'
 import { fetchFailure, httpTarget, readHttpValue, type HttpSettings } from './http-exchange'
 import { watchHttp } from './http-watcher'
+
+/** What `httpSource(options)` may hold. */
+const HTTP_OPTIONS: OptionSpec = {
+  headers: checks.either(
+    'an object of header names to strings',
+    (v) =>
+      checks.object(v) ?? (Object.values(v as object).every((h) => typeof h === 'string') ? undefined : 'no'),
+  ),
+  bearerToken: checks.string,
+  baseUrl: checks.string,
+  name: checks.name,
+}
 
 export {
   HttpNotFoundError,
@@ -48,6 +61,7 @@ export interface HttpSourceOptions {
  * ```
  */
 export function httpSource(options: HttpSourceOptions = {}): WatchableSource {
+  checkOptions('httpSource(options)', options, HTTP_OPTIONS)
   const name = options.name ?? 'http'
   const headers: Record<string, string> = { accept: 'application/json, text/plain;q=0.9, */*;q=0.8' }
   for (const [header, value] of Object.entries(options.headers ?? {})) headers[header.toLowerCase()] = value

@@ -1,6 +1,7 @@
 /**
  * `redisSource(client)`: components read from Redis strings and hashes.
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import {
   SourceError,
@@ -14,6 +15,9 @@ import {
 import type { WatchableSource } from '../watch'
 import type { RedisClientLike } from './redis-client'
 import { watchRedis } from './redis-watcher'
+
+/** What `redisSource(client, options)` may hold. */
+const REDIS_OPTIONS: OptionSpec = { prefix: checks.string, name: checks.name }
 
 export type {
   RedisClientLike,
@@ -50,6 +54,13 @@ export interface RedisSourceOptions {
  * ```
  */
 export function redisSource(client: RedisClientLike, options: RedisSourceOptions = {}): WatchableSource {
+  const candidate = client as Partial<RedisClientLike> | null
+  if (typeof candidate?.get !== 'function' || typeof candidate.hget !== 'function') {
+    throw new TypeError(
+      'redisSource(client, options): client must be an ioredis client (get, hget, hgetall, exists)',
+    )
+  }
+  checkOptions('redisSource(client, options)', options, REDIS_OPTIONS)
   const name = options.name ?? 'redis'
   const prefix = options.prefix ?? ''
   const source: WatchableSource = {

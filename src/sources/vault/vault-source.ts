@@ -1,6 +1,7 @@
 /**
  * `vaultSource(clientOrOptions)`: components read from HashiCorp Vault KV (v1 and v2).
  */
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
@@ -9,6 +10,20 @@ import { watchVault } from './vault-watcher'
 import { requireOptional } from '../../core/optional'
 
 export type { VaultClientLike, VaultRequestOptions } from './vault-kv'
+
+/** What `vaultSource(options)` may hold. */
+const VAULT_OPTIONS: OptionSpec = {
+  endpoint: checks.string,
+  token: checks.string,
+  namespace: checks.string,
+  name: checks.name,
+}
+
+/** What `vaultSource({ client, … })` may hold. */
+const VAULT_CLIENT_OPTIONS: OptionSpec = {
+  client: (value) => (isClient(value) ? undefined : 'must be a node-vault client (with read)'),
+  name: checks.name,
+}
 
 /** Connection options from which {@link vaultSource} builds its own `node-vault` client. */
 export interface VaultSourceOptions {
@@ -57,6 +72,11 @@ type NodeVaultFactory = (options: Record<string, unknown>) => VaultClientLike
 export function vaultSource(
   clientOrOptions: VaultClientLike | VaultSourceClientOptions | VaultSourceOptions = {},
 ): WatchableSource {
+  if (!isClient(clientOrOptions)) {
+    const withClient =
+      typeof clientOrOptions === 'object' && clientOrOptions !== null && 'client' in clientOrOptions
+    checkOptions('vaultSource(options)', clientOrOptions, withClient ? VAULT_CLIENT_OPTIONS : VAULT_OPTIONS)
+  }
   const given = isClient(clientOrOptions)
     ? { client: clientOrOptions }
     : 'client' in clientOrOptions && isClient(clientOrOptions.client)

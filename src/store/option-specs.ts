@@ -1,0 +1,152 @@
+/**
+ * What each options object of the query store may hold, checked with the shared checker
+ * (`core/option-checks.ts`) when it is given: unknown keys are refused with a suggestion,
+ * types and ranges are checked, and the problem is a {@link QueryStoreError} naming the method
+ * and the option. An options object that passed is remembered (by identity), so one reused on
+ * every call is checked once.
+ */
+import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
+import { QueryStoreError } from './options'
+
+const retry = checks.either(
+  'a count >= 0, true, false or a function (failureCount, error) => boolean',
+  checks.limit(0),
+  checks.boolean,
+  checks.function,
+)
+const retryDelay = checks.either(
+  'a number of ms >= 0 or a function (failureCount, error) => number',
+  checks.duration({ finite: true }),
+  checks.function,
+)
+const key = checks.either('an array (a query key)', (value) =>
+  Array.isArray(value) ? undefined : 'not an array',
+)
+
+/** The entry options (`StoreQueryOptions`). */
+const QUERY: OptionSpec = {
+  staleTime: checks.duration(),
+  gcTime: checks.duration(),
+  cacheTime: checks.duration(),
+  retry,
+  retryDelay,
+  timeout: checks.duration(),
+  structuralSharing: checks.either('true, false or a function', checks.boolean, checks.function),
+  meta: checks.object,
+  allowUndefined: checks.boolean,
+  grace: checks.duration(),
+  tags: checks.strings,
+  // Checked where it is resolved (it must implement Standard Schema v1).
+  schema: true,
+}
+
+const STORE: OptionSpec = {
+  ...QUERY,
+  maxEntries: checks.limit(1),
+  onListenerError: checks.function,
+  onError: checks.function,
+  l2: checks.object,
+  bus: checks.object,
+  // Checked with the shared tiers (distributed/layer.ts).
+  lockLease: true,
+  lockPoll: true,
+  outageRetry: true,
+}
+
+const initialDataUpdatedAt = checks.either(
+  'a time in ms since the epoch or a function',
+  (value) => (typeof value === 'number' && Number.isFinite(value) ? undefined : 'no'),
+  checks.function,
+)
+
+const FETCH: OptionSpec = {
+  ...QUERY,
+  initialData: true,
+  initialDataUpdatedAt,
+  signal: checks.signal,
+}
+
+const ENSURE: OptionSpec = { ...FETCH, revalidateIfStale: checks.boolean }
+
+const HANDLE: OptionSpec = {
+  ...QUERY,
+  enabled: checks.boolean,
+  select: checks.function,
+  placeholderData: true,
+  initialData: true,
+  initialDataUpdatedAt,
+}
+
+const PAGINATED: OptionSpec = {
+  ...QUERY,
+  initialPageParam: true,
+  getNextPageParam: checks.function,
+  getPreviousPageParam: checks.function,
+  maxPages: checks.integer(1),
+}
+
+const ASYNC_STORE: OptionSpec = { ...QUERY, store: checks.object, key: checks.function }
+
+const MUTATION: OptionSpec = {
+  optimistic: true,
+  invalidates: checks.either('an array of query keys or a function', key, checks.function),
+  retry,
+  retryDelay,
+  timeout: checks.duration(),
+  mutationKey: key,
+  scope: checks.nested({ id: checks.string }),
+  onMutate: checks.function,
+  onSuccess: checks.function,
+  onError: checks.function,
+  onSettled: checks.function,
+}
+
+/** The options objects of the store's methods, by the name shown in the error. */
+const SPECS = {
+  'new QueryStore': STORE,
+  query: HANDLE,
+  fetch: FETCH,
+  prefetch: FETCH,
+  ensureQueryData: ENSURE,
+  setQueryDefaults: QUERY,
+  paginated: PAGINATED,
+  createAsyncStore: ASYNC_STORE,
+  mutation: MUTATION,
+} as const satisfies Record<string, OptionSpec>
+
+/** Where options are given: `new QueryStore`, or a method of the store. @internal */
+export type StoreOptionsSite = keyof typeof SPECS
+
+/** Options objects that passed, per site (a paginated query's pass for its entry's `query` too). */
+const checked = new Map<StoreOptionsSite, WeakSet<object>>()
+
+/**
+ * Checks `options` given to `site` (nothing to check when `undefined`); throws a
+ * {@link QueryStoreError} naming the site and the option. @internal
+ */
+export function checkStoreOptions(site: StoreOptionsSite, options: unknown): void {
+  if (options === undefined) return
+  let passed = checked.get(site)
+  if (passed === undefined) checked.set(site, (passed = new WeakSet()))
+  if (typeof options === 'object' && options !== null && passed.has(options)) return
+  const problem = specProblem(options, SPECS[site])
+  if (problem !== undefined) {
+    const where =
+      site === 'new QueryStore'
+        ? 'new QueryStore(options)'
+        : site === 'createAsyncStore'
+          ? 'createAsyncStore(fetcher, params, config)'
+          : `QueryStore.${site}`
+    throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
+  }
+  if (typeof options !== 'object' || options === null) return
+  passed.add(options)
+  // Both pass their options on to `query`, whose spec is narrower.
+  if (site === 'paginated' || site === 'createAsyncStore') checkStoreOptionsPassed('query', options)
+}
+
+function checkStoreOptionsPassed(site: StoreOptionsSite, options: object): void {
+  let passed = checked.get(site)
+  if (passed === undefined) checked.set(site, (passed = new WeakSet()))
+  passed.add(options)
+}

@@ -1,0 +1,325 @@
+// Issue 16, "Options checked everywhere": every public options object is checked when given,
+// by the one shared checker (src/core/option-checks.ts): unknown keys refused with a
+// suggestion, types and ranges checked, each error typed and naming where and which option.
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect } from 'kysely'
+import {
+  AsyncEventBus,
+  Column,
+  Component,
+  consulSource,
+  createAsyncStore,
+  databaseSource,
+  envSource,
+  fileSource,
+  httpSource,
+  isEventBusOptionsError,
+  isInvalidQueryError,
+  isQueryStoreError,
+  Model,
+  QueryStore,
+  redisSource,
+  ShardManager,
+  Table,
+  vaultSource,
+  watch,
+} from 'tributary'
+
+/** What `fn` threw (fails the test when it threw nothing). */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn()
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('expected a throw')
+}
+
+async function rejected(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('expected a rejection')
+}
+
+class Ping {}
+
+describe('QueryStore options (issue 16)', () => {
+  const stores: QueryStore[] = []
+  afterEach(() => stores.splice(0).forEach((s) => s.close()))
+  const fetcher = (): number => 1
+
+  it.each([
+    [
+      { retry: -1 },
+      /^new QueryStore\(options\): option retry must be a count >= 0, true, false or a function/,
+    ],
+    [{ retry: 'yes' }, /option retry must be a count/],
+    [{ retry: 1.5 }, /option retry must be a count/],
+    [{ staleTim: 1 }, /unknown option "staleTim" \(did you mean "staleTime"\?\)/],
+    [
+      { staleTime: -5 },
+      /option staleTime must be a number of milliseconds >= 0 \(or Infinity for none\), got -5/,
+    ],
+    [{ gcTime: Number.NaN }, /option gcTime must be a number of milliseconds/],
+    [{ retryDelay: Infinity }, /option retryDelay must be a number of ms >= 0 or a function/],
+    [{ maxEntries: 0 }, /option maxEntries must be an integer >= 1 \(or Infinity\), got 0/],
+    [{ onError: 'log' }, /option onError must be a function, got "log"/],
+    [{ tags: ['a', 1] }, /option tags must be an array of strings/],
+    [{ structuralSharing: 'deep' }, /option structuralSharing must be true, false or a function/],
+  ])('new QueryStore(%j) is a QueryStoreError naming the option', (options, message) => {
+    const error = thrown(() => stores.push(new QueryStore(options as never)))
+    expect(isQueryStoreError(error)).toBe(true)
+    expect(error.message).toMatch(message)
+  })
+
+  it('accepts every documented option', () => {
+    const store = new QueryStore({
+      staleTime: 1_000,
+      gcTime: Infinity,
+      retry: 3,
+      retryDelay: (n) => n * 10,
+      timeout: 5_000,
+      structuralSharing: false,
+      meta: { a: 1 },
+      allowUndefined: true,
+      grace: 0,
+      tags: ['t'],
+      maxEntries: 100,
+      onError: () => undefined,
+      onListenerError: () => undefined,
+    })
+    stores.push(store)
+    expect(store.size).toBe(0)
+  })
+
+  it('query, fetch, ensureQueryData, setQueryDefaults, paginated and mutation options are checked', async () => {
+    const store = new QueryStore()
+    stores.push(store)
+    expect(thrown(() => store.query(['a'], fetcher, { enabeld: false } as never)).message).toMatch(
+      /^QueryStore\.query: unknown option "enabeld" \(did you mean "enabled"\?\)/,
+    )
+    expect(thrown(() => store.query(['a'], fetcher, { select: 1 } as never)).message).toMatch(
+      /QueryStore\.query: option select must be a function, got 1/,
+    )
+    expect(thrown(() => store.fetch(['a'], fetcher, { signal: {} } as never)).message).toMatch(
+      /QueryStore\.fetch: option signal must be an AbortSignal/,
+    )
+    expect(thrown(() => store.fetch(['a'], fetcher, { retry: -2 })).message).toMatch(
+      /QueryStore\.fetch: option retry/,
+    )
+    expect(
+      thrown(() => store.ensureQueryData(['a'], fetcher, { revalidateIfStale: 'yes' } as never)).message,
+    ).toMatch(/QueryStore\.ensureQueryData: option revalidateIfStale must be true or false/)
+    expect(thrown(() => store.setQueryDefaults(['a'], { enabled: true } as never)).message).toMatch(
+      /QueryStore\.setQueryDefaults: unknown option "enabled"/,
+    )
+    expect(
+      thrown(() =>
+        store.paginated(['p'], () => [], {
+          initialPageParam: 0,
+          getNextPageParam: () => undefined,
+          maxPage: 2,
+        } as never),
+      ).message,
+    ).toMatch(/QueryStore\.paginated: unknown option "maxPage" \(did you mean "maxPages"\?\)/)
+    const mutationError = thrown(() => store.mutation(async () => 1, { onSucess: () => undefined } as never))
+    expect(isQueryStoreError(mutationError)).toBe(true)
+    expect(mutationError.message).toMatch(
+      /QueryStore\.mutation: unknown option "onSucess" \(did you mean "onSuccess"\?\)/,
+    )
+    expect(thrown(() => store.mutation(async () => 1, { scope: { id: 7 } } as never)).message).toMatch(
+      /option scope\.id must be a string, got 7/,
+    )
+    // The same options object, reused, works (and a paginated query passes its own on).
+    const options = { staleTime: 10 }
+    expect(await store.fetch(['b'], fetcher, options)).toBe(1)
+    expect(await store.fetch(['b'], fetcher, options)).toBe(1)
+    const feed = store.paginated(['feed'], () => ['x'], {
+      initialPageParam: 0,
+      getNextPageParam: () => undefined,
+    })
+    expect(feed.key).toEqual(['feed'])
+  })
+
+  it('createAsyncStore config is checked', () => {
+    const error = thrown(() => createAsyncStore(() => 1, {}, { stor: new QueryStore() } as never))
+    expect(isQueryStoreError(error)).toBe(true)
+    expect(error.message).toMatch(
+      /createAsyncStore\(fetcher, params, config\): unknown option "stor" \(did you mean "store"\?\)/,
+    )
+  })
+})
+
+describe('event bus options (issue 16)', () => {
+  it('handler options: unknown keys, types and ranges, as EventBusOptionsError', () => {
+    const bus = new AsyncEventBus()
+    const cases: Array<[object, RegExp]> = [
+      [{ concurrence: 2 }, /concurrence.*did you mean "concurrency"/],
+      [{ concurrency: 0 }, /concurrency/],
+      [{ timeout: -1 }, /"timeout": must be a number of milliseconds > 0, got -1/],
+      [{ name: Object.create(null) as object }, /"name": must be a string, got an object/],
+      [{ rateLimit: { max: 1, windowMs: 10, onlimit: 'drop' } }, /rateLimit\.onlimit/],
+    ]
+    for (const [options, message] of cases) {
+      const error = thrown(() => bus.on(Ping, () => undefined, options as never))
+      expect(isEventBusOptionsError(error)).toBe(true)
+      expect(error.message).toMatch(message)
+    }
+  })
+})
+
+describe('watch options (issue 16)', () => {
+  class Config {
+    @Component({ fetchFrom: 'env', key: 'H16_PORT', fallback: 1 }) port!: number
+  }
+  const sources = [envSource({ env: {} })]
+
+  it.each([
+    [{ sources, backof: {} }, TypeError, /unknown option "backof" \(did you mean "backoff"\?\)/],
+    [{ sources, backoff: 5 }, TypeError, /option backoff must be an object, got 5/],
+    [{ sources, backoff: { initialDelay: -1 } }, RangeError, /option backoff\.initialDelay must be a number/],
+    [{ sources, backoff: { maxDelay: 'x' } }, TypeError, /option backoff\.maxDelay must be a number/],
+    [
+      { sources, backoff: { maxDelays: 1 } },
+      TypeError,
+      /unknown option "backoff\.maxDelays" \(did you mean "backoff\.maxDelay"\?\)/,
+    ],
+  ])('watch(Config, %j) is refused', async (options, kind, message) => {
+    const error = await rejected(watch(Config, options as never))
+    expect(error).toBeInstanceOf(kind)
+    expect(error.message).toMatch(/^watch\(Config, options\): /)
+    expect(error.message).toMatch(message)
+  })
+})
+
+describe('ShardManager and acrossShards options (issue 16)', () => {
+  @Table('h16_items')
+  class H16Item extends Model {
+    @Column({ primary: true }) id!: number
+  }
+  const db = (): Kysely<unknown> =>
+    new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
+
+  it('new ShardManager: unknown keys, types and ranges', async () => {
+    const a = db()
+    expect(thrown(() => new ShardManager({ a }, { concurency: 2 } as never)).message).toMatch(
+      /^new ShardManager\(shards, options\): unknown option "concurency" \(did you mean "concurrency"\?\)/,
+    )
+    expect(thrown(() => new ShardManager({ a }, { concurrency: 0 }))).toBeInstanceOf(RangeError)
+    expect(thrown(() => new ShardManager({ a }, { ownsDatabases: 'no' } as never))).toBeInstanceOf(TypeError)
+    expect(thrown(() => new ShardManager(null as never))).toBeInstanceOf(TypeError)
+    await a.destroy()
+  })
+
+  it('acrossShards(options) and each helper’s options are InvalidQueryErrors naming the option', async () => {
+    const shards = new ShardManager({ a: db(), b: db() }).attach(H16Item)
+    try {
+      const error = thrown(() => H16Item.acrossShards({ onShardErorr: 'partial' } as never))
+      expect(isInvalidQueryError(error)).toBe(true)
+      expect(error.message).toMatch(
+        /acrossShards\(options\): unknown option "onShardErorr" \(did you mean "onShardError"\?\)/,
+      )
+      expect(thrown(() => H16Item.acrossShards({ timeout: -1 })).message).toMatch(
+        /option timeout must be a number/,
+      )
+      expect(
+        thrown(() => H16Item.acrossShards({ shardKey: { column: 'id', resolver: 5 } } as never)).message,
+      ).toMatch(/option shardKey\.resolver must be an object, got 5/)
+      const helper = thrown(() => H16Item.acrossShards().asyncCount({ timeot: 5 } as never))
+      expect(isInvalidQueryError(helper)).toBe(true)
+      expect(helper.message).toMatch(/acrossShards\(\)\.asyncCount\(options\): unknown option "timeot"/)
+      expect(thrown(() => H16Item.acrossShards().asyncFind(1, { batch: 'no' } as never)).message).toMatch(
+        /option batch must be true or false/,
+      )
+    } finally {
+      await shards.close()
+    }
+  })
+})
+
+describe('source factories (issue 16)', () => {
+  const redisLike = {
+    get: async () => null,
+    hget: async () => null,
+    hgetall: async () => ({}),
+    exists: async () => 0,
+  }
+  it.each([
+    [
+      'envSource',
+      () => envSource({ prefx: 'APP_' } as never),
+      TypeError,
+      /^envSource\(options\): unknown option "prefx" \(did you mean "prefix"\?\)/,
+    ],
+    ['envSource', () => envSource({ name: '' }), TypeError, /option name must be a non-empty string/],
+    [
+      'fileSource',
+      () => fileSource({ baseDirectory: '.' } as never),
+      TypeError,
+      /^fileSource\(options\): unknown option "baseDirectory"/,
+    ],
+    [
+      'httpSource',
+      () => httpSource({ headers: { a: 1 } } as never),
+      TypeError,
+      /^httpSource\(options\): option headers must be an object of header names to strings/,
+    ],
+    ['httpSource', () => httpSource({ baseURL: 'http://x' } as never), TypeError, /did you mean "baseUrl"/],
+    [
+      'redisSource',
+      () => redisSource(redisLike, { prefx: 'a:' } as never),
+      TypeError,
+      /^redisSource\(client, options\): unknown option "prefx"/,
+    ],
+    ['redisSource', () => redisSource(null as never), TypeError, /client must be an ioredis client/],
+    [
+      'consulSource',
+      () => consulSource({ port: 70_000 }),
+      RangeError,
+      /^consulSource\(options\): option port must be an integer >= 1 and <= 65535/,
+    ],
+    ['consulSource', () => consulSource({ tokne: 'x' } as never), TypeError, /did you mean "token"/],
+    ['consulSource', () => consulSource(42 as never), TypeError, /options must be an object, got 42/],
+    [
+      'vaultSource',
+      () => vaultSource({ endpoint: 8200 } as never),
+      TypeError,
+      /^vaultSource\(options\): option endpoint must be a string, got 8200/,
+    ],
+    ['vaultSource', () => vaultSource({ namespce: 'a' } as never), TypeError, /did you mean "namespace"/],
+    [
+      'databaseSource',
+      () => databaseSource((() => undefined) as never, { tabel: 'x' } as never),
+      TypeError,
+      /^databaseSource\(db, options\): unknown option "tabel" \(did you mean "table"\?\)/,
+    ],
+    [
+      'databaseSource',
+      () =>
+        databaseSource(
+          (() => undefined) as never,
+          { notify: { channel: 'c', connection: {}, safetyPollInterval: 0 } } as never,
+        ),
+      RangeError,
+      /option notify\.safetyPollInterval must be a number of milliseconds > 0/,
+    ],
+  ])('%s refuses bad options', (_name, make, kind, message) => {
+    const error = thrown(make)
+    expect(error).toBeInstanceOf(kind)
+    expect(error.message).toMatch(message)
+  })
+
+  it('accepts good options', () => {
+    expect(envSource({ prefix: 'APP_', name: 'env2', env: {} }).name).toBe('env2')
+    expect(fileSource({ baseDir: '.' }).name).toBe('file')
+    expect(httpSource({ baseUrl: 'http://127.0.0.1', headers: { a: 'b' }, bearerToken: 't' }).name).toBe(
+      'http',
+    )
+    expect(redisSource(redisLike, { prefix: 'p:' }).name).toBe('redis')
+    expect(consulSource({ host: '127.0.0.1', port: 8500, churnInterval: 10 }).name).toBe('consul')
+    expect(vaultSource({ endpoint: 'http://127.0.0.1:8200', token: 't' }).name).toBe('vault')
+  })
+})
