@@ -3,9 +3,10 @@
  * message, so every message after it is reported once and in order, through reconnects.
  */
 import { delay } from '../../core/abort'
+import { isMissingDependencyError } from '../../core/errors'
 import { isSourceNotFoundError, SourceUnavailableError, type ComponentRequest } from '../source'
 import { backoffDelay, createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
-import type { NatsConsumerMessagesLike, NatsStreamConnectionLike } from './nats-client'
+import type { NatsConsumerMessagesLike, NatsStatusLike, NatsStreamConnectionLike } from './nats-client'
 import { messageValue, natsError, natsJetStream } from './nats-stream'
 
 /** Settings of {@link watchNatsStream}, taken from the NATS stream source. */
@@ -98,12 +99,22 @@ export function watchNatsStream(
   /** The connection's status: a disconnect is an outage (once), a reconnect its end. */
   const followStatus = async (): Promise<void> => {
     const statuses = connection.status()
-    const stop = (statuses as { stop?: () => void }).stop
-    if (typeof stop === 'function') scope.onStop(() => stop.call(statuses))
-    for await (const status of statuses) {
-      if (signal.aborted) break
-      if (status.type === 'disconnect') reporter.error(outage('the connection dropped'))
-      else if (status.type === 'reconnect') reporter.ok()
+    const iterator = statuses[Symbol.asyncIterator]()
+    // A connection's status iterator ends with `stop()` (a NatsConnection's has one); without
+    // it, the watcher stops waiting for the next status at once.
+    const stopped = new Promise<IteratorResult<NatsStatusLike>>((resolve) =>
+      scope.onStop(() => {
+        const stop = (statuses as { stop?: () => void }).stop
+        if (typeof stop === 'function') stop.call(statuses)
+        else void iterator.return?.()?.catch(() => undefined)
+        resolve({ done: true, value: undefined })
+      }),
+    )
+    for (;;) {
+      const next = await Promise.race([iterator.next(), stopped])
+      if (next.done === true || signal.aborted) return
+      if (next.value.type === 'disconnect') reporter.error(outage('the connection dropped'))
+      else if (next.value.type === 'reconnect') reporter.ok()
     }
   }
 
@@ -147,6 +158,8 @@ export function watchNatsStream(
         throw outage(connection.isClosed() ? 'the connection is closed' : 'the consumer stopped')
       } catch (error) {
         if (signal.aborted) break
+        // A missing NATS package: nothing to retry.
+        if (isMissingDependencyError(error)) return reporter.error(error)
         failures += 1
         reporter.error(natsError(error, name, subject, 'watching'))
         if (messages) await messages.close().catch(() => undefined)
