@@ -102,7 +102,9 @@ function dropUnsafeKey(this: unknown, key: string, value: unknown): unknown {
 function parseJson(raw: string, typeName: string): unknown {
   try {
     return JSON.parse(raw, dropUnsafeKey)
-  } catch {
+  } catch (error) {
+    // The reviver walks the document recursively: one nested thousands deep overflows the stack.
+    if (error instanceof RangeError) throw new CoercionError(typeName, 'JSON nested too deeply')
     throw new CoercionError(typeName, 'not valid JSON')
   }
 }

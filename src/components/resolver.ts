@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
 import { traced } from '../core/telemetry'
-import { durationProblem, optionsProblem } from '../core/option-checks'
+import { describeValue, durationProblem, optionsProblem } from '../core/option-checks'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { defaultComponentCache, type ComponentValueCache } from './cache'
@@ -587,6 +587,20 @@ function checkResolveCall(target: unknown, options: unknown): void {
     throw new TypeError(
       `${where}: \`sources\` is required: the sources \`fetchFrom\` names, as an array or a { name: source } record, e.g. { sources: [envSource()] }`,
     )
+  }
+  const entries: Array<[string, unknown]> = Array.isArray(o.sources)
+    ? Array.from(o.sources as unknown[], (source, i) => [`sources[${i}]`, source])
+    : Object.entries(o.sources).map(([name, source]) => [`sources.${name}`, source])
+  for (const [at, source] of entries) {
+    const candidate = source as { name?: unknown; fetch?: unknown } | null | undefined
+    if (
+      typeof candidate?.fetch !== 'function' ||
+      (Array.isArray(o.sources) && typeof candidate.name !== 'string')
+    ) {
+      throw new TypeError(
+        `${where}: option ${at} must be a source ({ name, fetch(request, context) }), got ${describeValue(source)}`,
+      )
+    }
   }
   const timeoutProblem = durationProblem(o.timeout, { positive: true })
   if (timeoutProblem !== undefined) throw new RangeError(`${where}: \`timeout\` ${timeoutProblem}`)

@@ -1326,8 +1326,9 @@ export function acrossShards<M extends object, Mode extends ShardErrorMode = 'fa
     ? { shards: shardsOrOptions as readonly string[] }
     : ((shardsOrOptions ?? {}) as AcrossShardsOptions<ShardErrorMode>)
   const meta = getModelMeta(model)
-  if (!Array.isArray(shardsOrOptions))
-    checkShardOptions(meta.model, 'acrossShards(options)', shardsOrOptions, ACROSS_SHARDS_OPTIONS)
+  if (Array.isArray(shardsOrOptions))
+    checkShardOptions(meta.model, 'acrossShards(shards)', options, ACROSS_SHARDS_OPTIONS)
+  else checkShardOptions(meta.model, 'acrossShards(options)', shardsOrOptions, ACROSS_SHARDS_OPTIONS)
   const manager = options.manager ?? shardManagerOf(model)
   if (!manager) {
     // Without kysely no shard manager can have been made: say what to install first.

@@ -38,6 +38,9 @@ export function isQueryKeyError(error: unknown): error is QueryKeyError {
 /** Nesting below which no cycle check is made (a key that deep is almost surely cyclic). */
 const TRACK_FROM_DEPTH = 32
 
+/** The deepest nesting a key may have: deeper, the encoder's recursion would overflow the stack. */
+const MAX_KEY_DEPTH = 256
+
 /**
  * Encodes one part. Past {@link TRACK_FROM_DEPTH} levels the objects on the current path are
  * tracked, so a cycle (an array or object holding itself, or a `toJSON` returning itself) is a
@@ -45,6 +48,10 @@ const TRACK_FROM_DEPTH = 32
  * nothing for the check.
  */
 function encode(value: unknown, path: string, depth = 0, ancestors?: Set<object>): string {
+  if (depth > MAX_KEY_DEPTH) {
+    const at = path.length > 60 ? `${path.slice(0, 60)}…` : path
+    throw new QueryKeyError(at, `is nested deeper than ${MAX_KEY_DEPTH} levels`)
+  }
   if (depth >= TRACK_FROM_DEPTH && typeof value === 'object' && value !== null) {
     ancestors ??= new Set()
     if (ancestors.has(value)) throw new QueryKeyError(path, 'refers back to itself (a cycle)')

@@ -125,10 +125,12 @@ const checked = new Map<StoreOptionsSite, WeakSet<object>>()
  * {@link QueryStoreError} naming the site and the option. @internal
  */
 export function checkStoreOptions(site: StoreOptionsSite, options: unknown): void {
-  if (options === undefined) return
+  // These two take options that are not optional; for the others, none given is fine.
+  if (options === undefined && site !== 'setQueryDefaults' && site !== 'paginated') return
   let passed = checked.get(site)
   if (passed === undefined) checked.set(site, (passed = new WeakSet()))
   if (typeof options === 'object' && options !== null && passed.has(options)) return
+  if (options === undefined) throw new QueryStoreError(`QueryStore.${site}: options are required`)
   const problem = specProblem(options, SPECS[site])
   if (problem !== undefined) {
     const where =
