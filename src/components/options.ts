@@ -1,6 +1,7 @@
 /**
  * The options of `@Component`, and their checks (run when the decorator runs).
  */
+import { unknownOption } from '../core/option-checks'
 import type { CircuitBreaker, CircuitBreakerOptions } from '../resilience/breaker'
 import { isCircuitBreaker } from '../resilience/breaker'
 import { retryInputProblem, type RetryInput } from '../resilience/retry'
@@ -134,11 +135,9 @@ export function checkOptions(
     throw new ComponentOptionsError({ className, property, option }, problem)
   }
   if (!isPlainObject(options)) return fail(undefined, '@Component needs an options object')
-  for (const name of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(name)) {
-      fail(name, `unknown option ${JSON.stringify(name)}${didYouMean(name, KNOWN)}`)
-    }
-  }
+  const unknown = unknownOption(options, KNOWN)
+  if (unknown !== undefined)
+    fail(unknown, `unknown option ${JSON.stringify(unknown)}${didYouMean(unknown, KNOWN)}`)
   const o = options as Partial<Record<keyof ComponentOptions, unknown>>
   if (typeof o.fetchFrom !== 'string' || o.fetchFrom === '')
     fail('fetchFrom', '`fetchFrom` must name a source')

@@ -4,6 +4,7 @@
  */
 import { TributaryError, hasErrorKind } from '../../core/errors'
 import { requireOptional } from '../../core/optional'
+import { unknownOption } from '../../core/option-checks'
 import { didYouMean } from '../../core/suggest'
 import type { EtcdClientLike } from './etcd-kv'
 
@@ -75,11 +76,9 @@ const CLIENT_OPTIONS = ['client', 'prefix', 'name'] as const
  */
 export function checkEtcdOptions(options: object, withClient: boolean): void {
   const known: readonly string[] = withClient ? CLIENT_OPTIONS : CONNECTION_OPTIONS
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) {
-      throw new EtcdOptionsError(name, `unknown option${didYouMean(name, known)}`)
-    }
-  }
+  const unknown = unknownOption(options, known)
+  if (unknown !== undefined)
+    throw new EtcdOptionsError(unknown, `unknown option${didYouMean(unknown, known)}`)
   const o = options as Record<string, unknown>
   for (const name of ['prefix', 'name'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'string') {
