@@ -68,11 +68,12 @@ export function natsStreamSource(
   const name = options.name ?? 'nats'
   const prefix = options.prefix ?? ''
   const jetStream = natsJetStream(connection, options.stream, 'natsStreamSource')
-  /** Per subject, the stream sequence of the message the last `fetch` gave, and when. */
+  /** Per subject and field, the stream sequence of the message the last `fetch` gave, and when. */
   const fetched = new Map<string, { readonly seq: number; readonly at: number }>()
-  const takeFetched = (subject: string): number | undefined => {
-    const last = fetched.get(subject)
-    fetched.delete(subject)
+  const takeFetched = (subject: string, field: string | undefined): number | undefined => {
+    const identity = JSON.stringify([subject, field ?? null])
+    const last = fetched.get(identity)
+    fetched.delete(identity)
     return last && performance.now() - last.at <= NATS_STREAM_RESUME_WINDOW_MS ? last.seq : undefined
   }
   return {
@@ -97,7 +98,10 @@ export function natsStreamSource(
             `${name}: no message on subject ${subject}`,
           )
         }
-        fetched.set(subject, { seq: found.seq, at: performance.now() })
+        fetched.set(JSON.stringify([subject, request.field ?? null]), {
+          seq: found.seq,
+          at: performance.now(),
+        })
         data = found.data
       } catch (error) {
         if (context.signal.aborted) throw error

@@ -20,11 +20,11 @@ export interface NatsStreamWatchSettings {
   /** The source's subject prefix. Defaults to `''`. */
   readonly prefix?: string
   /**
-   * The stream sequence of the message the source's last `fetch` of `subject` gave, if recent
-   * (see {@link NATS_STREAM_RESUME_WINDOW_MS}), taken once: the consumer starts after it instead
-   * of at the subject's latest message. Defaults to none.
+   * The stream sequence of the message the source's last `fetch` of `subject` (with the same
+   * `field`) gave, if recent (see {@link NATS_STREAM_RESUME_WINDOW_MS}), taken once: the
+   * consumer starts after it instead of at the subject's latest message. Defaults to none.
    */
-  readonly takeFetched?: (subject: string) => number | undefined
+  readonly takeFetched?: (subject: string, field: string | undefined) => number | undefined
 }
 
 /**
@@ -67,7 +67,7 @@ export function watchNatsStream(
   const jetStream = natsJetStream(connection, settings.stream, 'natsStreamSource')
   const subject = `${settings.prefix ?? ''}${request.key ?? request.property}`
   /** The stream sequence of the last message reported; undefined before the first. */
-  let lastSeq: number | undefined = settings.takeFetched?.(subject)
+  let lastSeq: number | undefined = settings.takeFetched?.(subject, request.field)
   let removed = false
 
   const outage = (why: string): SourceUnavailableError =>

@@ -72,11 +72,12 @@ export function redisStreamSource(
       `redisStreamSource: option "blockTimeout" must be a positive integer of ms, got ${blockTimeout}`,
     )
   }
-  /** Per stream key, the id of the entry the last `fetch` gave, and when: the watcher reads on from it. */
+  /** Per stream key and field, the id of the entry the last `fetch` gave, and when. */
   const fetched = new Map<string, { readonly id: string; readonly at: number }>()
-  const takeFetched = (key: string): string | undefined => {
-    const last = fetched.get(key)
-    fetched.delete(key)
+  const takeFetched = (key: string, field: string | undefined): string | undefined => {
+    const identity = JSON.stringify([key, field ?? null])
+    const last = fetched.get(identity)
+    fetched.delete(identity)
     return last && performance.now() - last.at <= REDIS_STREAM_RESUME_WINDOW_MS ? last.id : undefined
   }
   const source: WatchableSource = {
@@ -96,7 +97,7 @@ export function redisStreamSource(
       if (latest === undefined) {
         throw new SourceNotFoundError({ source: name, key }, `${name}: stream ${key} is missing or empty`)
       }
-      fetched.set(key, { id: latest[0], at: performance.now() })
+      fetched.set(JSON.stringify([key, request.field ?? null]), { id: latest[0], at: performance.now() })
       return entryValue(latest, request.field, name, key)
     },
     watch: (request, watchOptions) =>

@@ -25,11 +25,11 @@ export interface RedisStreamWatchSettings {
   /** How long one `XREAD BLOCK` waits, in ms. Defaults to 5_000. */
   readonly blockTimeout?: number
   /**
-   * The id of the entry the source's last `fetch` of `key` gave, if recent (see
-   * {@link REDIS_STREAM_RESUME_WINDOW_MS}), taken once: the watcher reads on from it instead
-   * of reading the latest entry. Defaults to none.
+   * The id of the entry the source's last `fetch` of `key` (with the same `field`) gave, if
+   * recent (see {@link REDIS_STREAM_RESUME_WINDOW_MS}), taken once: the watcher reads on from
+   * it instead of reading the latest entry. Defaults to none.
    */
-  readonly takeFetched?: (key: string) => string | undefined
+  readonly takeFetched?: (key: string, field: string | undefined) => string | undefined
 }
 
 /**
@@ -78,7 +78,7 @@ export function watchRedisStream(
   const key = `${settings.prefix ?? ''}${request.key ?? request.property}`
   const blockTimeout = settings.blockTimeout ?? 5_000
   /** The id of the last entry reported; undefined before the first read. */
-  let lastId: string | undefined = settings.takeFetched?.(key)
+  let lastId: string | undefined = settings.takeFetched?.(key, request.field)
   let removed = false
 
   const deliver = (entry: RedisStreamEntry): void => {

@@ -23,6 +23,9 @@ export interface WebSocketLike {
   on(event: 'message', listener: (data: WebSocketData, isBinary: boolean) => void): unknown
   on(event: 'close', listener: (code: number, reason: Uint8Array) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
+  on(event: 'pong', listener: () => void): unknown
+  /** Sends a ping (the watcher's heartbeat); a client without it gets no heartbeat. */
+  ping?(): void
   /** Destroys the socket at once (no closing handshake to wait for). */
   terminate(): void
   /** 0 connecting, 1 open, 2 closing, 3 closed. */
@@ -53,6 +56,8 @@ export interface WebSocketTarget {
   readonly protocols: readonly string[]
   readonly headers: Readonly<Record<string, string>>
   readonly handshakeTimeout: number
+  /** ms between the watcher's pings; a connection that answers none in this time is dropped. 0: none. */
+  readonly heartbeat: number
   /** The constructor: the one given, else `ws`'s (loaded now). */
   connect(): WebSocketLike
 }

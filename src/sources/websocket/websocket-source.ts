@@ -43,13 +43,28 @@ export interface WebSocketSourceOptions {
   readonly timeout?: number
   /** How long the opening handshake may take, in ms. Defaults to 10_000. */
   readonly handshakeTimeout?: number
+  /**
+   * The watcher pings the server this often, in ms, and drops (and reconnects) a connection that
+   * answered neither a ping nor with a message since the last one: a peer gone silent is an
+   * outage too. `0` turns it off. Defaults to 30_000.
+   */
+  readonly heartbeat?: number
   /** The WebSocket class. Defaults to the `ws` package's (an optional peer, loaded on first use). */
   readonly WebSocket?: WebSocketConstructorLike
   /** The name `fetchFrom` refers to. Defaults to `'websocket'`. */
   readonly name?: string
 }
 
-const OPTIONS = ['url', 'protocols', 'headers', 'timeout', 'handshakeTimeout', 'WebSocket', 'name']
+const OPTIONS = [
+  'url',
+  'protocols',
+  'headers',
+  'timeout',
+  'handshakeTimeout',
+  'heartbeat',
+  'WebSocket',
+  'name',
+]
 
 /**
  * A source whose components are the latest message of a WebSocket feed. Each component opens
@@ -82,6 +97,12 @@ export function websocketSource(options: WebSocketSourceOptions = {}): Watchable
   const name = options.name ?? 'websocket'
   const timeout = options.timeout ?? 10_000
   const handshakeTimeout = options.handshakeTimeout ?? 10_000
+  const heartbeat = options.heartbeat ?? 30_000
+  if (!(Number.isFinite(heartbeat) && heartbeat >= 0)) {
+    throw new TypeError(
+      `websocketSource: option "heartbeat" must be 0 or a positive number of ms, got ${heartbeat}`,
+    )
+  }
   for (const [option, value] of [
     ['timeout', timeout],
     ['handshakeTimeout', handshakeTimeout],
@@ -107,6 +128,7 @@ export function websocketSource(options: WebSocketSourceOptions = {}): Watchable
       protocols,
       headers,
       handshakeTimeout,
+      heartbeat,
       connect() {
         constructor ??= loadWebSocket('websocketSource')
         return new constructor(url, [...protocols], { headers, handshakeTimeout })

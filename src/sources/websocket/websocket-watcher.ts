@@ -34,7 +34,8 @@ export interface WebSocketWatchSettings {
  * has no change to publish). When the connection fails or closes (the server went away,
  * restarted, or closed it), the outage is reported once, and it connects again after the
  * capped backoff of the other watchers (`backoff`, from 200 ms doubling to 30 s by default),
- * reset once a connection opens. Messages sent while no connection was open are not seen: a
+ * reset once a connection opens. A connection that answers no ping for `heartbeat` ms (the
+ * source's option, 30 s by default) is dropped as an outage too. Messages sent while no connection was open are not seen: a
  * feed that sends its state on connect gives it again then. `pollInterval` plays no part.
  * `stop()` closes the connection.
  *
@@ -101,11 +102,41 @@ export function watchWebSocket(
       socket.on('error', (error) => {
         failure ??= webSocketError(error, name, target.shown, 'watching')
       })
+      // The heartbeat: a ping every `heartbeat` ms; no pong and no message since the last one
+      // means the peer went silent, and the connection is dropped (then reconnected).
+      let answered = true
+      let pinger: ReturnType<typeof setInterval> | undefined
+      const beat = (): void => {
+        if (!answered) {
+          failure ??= new SourceUnavailableError(
+            { source: name, key: target.shown },
+            `${name}: ${target.shown} answered no ping within ${target.heartbeat} ms`,
+          )
+          void terminate(socket, closed)
+          return
+        }
+        answered = false
+        try {
+          socket.ping?.()
+        } catch {
+          // Not open any more: its close event follows.
+        }
+      }
+      void closed.then(() => clearInterval(pinger))
       socket.on('open', () => {
         failures = 0
         reporter.ok()
+        if (target.heartbeat > 0 && typeof socket.ping === 'function' && socket.readyState === 1) {
+          pinger = setInterval(beat, target.heartbeat)
+        }
       })
-      socket.on('message', deliver)
+      socket.on('pong', () => {
+        answered = true
+      })
+      socket.on('message', (data) => {
+        answered = true
+        deliver(data)
+      })
     })
 
   const loop = async (): Promise<void> => {

@@ -7,6 +7,7 @@ import { websocketSource, type ComponentRequest, type WebSocketConstructorLike }
 class FakeSocket extends EventEmitter {
   static made: FakeSocket[] = []
   readyState = 0
+  pings = 0
   constructor(readonly url: string) {
     super()
     FakeSocket.made.push(this)
@@ -29,6 +30,9 @@ class FakeSocket extends EventEmitter {
   }
   terminate(): void {
     this.closed(1006)
+  }
+  ping(): void {
+    this.pings += 1
   }
 }
 
@@ -118,6 +122,43 @@ describe('websocket watcher reconnects', () => {
     await jest.advanceTimersByTimeAsync(0)
     await watcher.stop()
     expect(FakeSocket.made).toHaveLength(1)
+    expect(jest.getTimerCount()).toBe(0)
+  })
+
+  it('drops a connection that answers no ping (nor with a message) for a heartbeat, and reconnects', async () => {
+    const source = websocketSource({
+      url: 'ws://feed.test/',
+      heartbeat: 1_000,
+      WebSocket: FakeSocket as unknown as WebSocketConstructorLike,
+    })
+    const errors: Error[] = []
+    const watcher = source.watch(request, {
+      signal: new AbortController().signal,
+      backoff: { initialDelay: 100 },
+      onChange: () => undefined,
+      onRemove: () => undefined,
+      onError: (error) => errors.push(error as Error),
+    })
+    const socket = FakeSocket.made[0] as FakeSocket
+    socket.open()
+    await jest.advanceTimersByTimeAsync(1_000)
+    expect(socket.pings).toBe(1)
+    socket.emit('pong')
+    await jest.advanceTimersByTimeAsync(1_000)
+    expect(socket.pings).toBe(2)
+    socket.message('"still here"') // a message answers too
+    await jest.advanceTimersByTimeAsync(1_000)
+    expect(socket.pings).toBe(3)
+    expect(socket.readyState).toBe(1)
+    // Silent for a whole heartbeat: dropped, one error, a new connection after the backoff.
+    await jest.advanceTimersByTimeAsync(1_000)
+    expect(socket.readyState).toBe(3)
+    expect(errors.map((e) => e.message)).toEqual([
+      'websocket: ws://feed.test/prices answered no ping within 1000 ms',
+    ])
+    await jest.advanceTimersByTimeAsync(100)
+    expect(FakeSocket.made).toHaveLength(2)
+    await watcher.stop()
     expect(jest.getTimerCount()).toBe(0)
   })
 })
