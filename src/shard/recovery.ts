@@ -4,7 +4,13 @@
  * `recover_prepared_transactions()` does from `pg_dist_transaction`; MySQL/MariaDB branches are
  * found with `XA RECOVER`.
  */
-import { branchDialect, finishPrepared, listPrepared, type BranchDialect } from './transaction-branch'
+import {
+  branchDialect,
+  finishPrepared,
+  listPrepared,
+  shardTag,
+  type BranchDialect,
+} from './transaction-branch'
 import { type ShardFailure } from './errors'
 import {
   forgetLog,
@@ -141,9 +147,9 @@ export async function recoverShardTransactions<DB>(
     }
     return d
   }
-  // Each gid once, from its own shard: the log names it (shards[n] of gid `<id>_<n>`); MySQL
-  // lists a server's branches on every shard of that server. An orphan (no row) is rolled back
-  // from the first shard that lists it.
+  // Each gid once, from its own shard, named by the gid's tag (MySQL lists a server's branches
+  // on every shard of that server), else from the first shard that lists it.
+  const tags = new Map(any.names.map((name) => [shardTag(name), name]))
   const listers = new Map<string, string[]>()
   for (const shard of any.names) {
     for (const gid of listed.get(shard) ?? []) listers.set(gid, [...(listers.get(gid) ?? []), shard])
@@ -153,12 +159,8 @@ export async function recoverShardTransactions<DB>(
   await Promise.all(
     [...listers].map(async ([gid, on]) => {
       const id = idOf(gid)
-      const named = rows.get(id)?.shards[Number(gid.slice(gid.lastIndexOf('_') + 1))]
-      const shard = named === undefined ? on[0] : on.includes(named) ? named : undefined
-      if (shard === undefined) {
-        unfinished.add(id) // its shard could not be listed: the next run finishes it
-        return
-      }
+      const named = tags.get(gid.slice(gid.lastIndexOf('_') + 1))
+      const shard = named !== undefined && on.includes(named) ? named : (on[0] as string)
       try {
         const decision = await decide(id)
         checkSignal()

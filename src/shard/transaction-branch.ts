@@ -6,6 +6,7 @@
  * Internal: not exported from the package.
  */
 import type { Kysely } from 'kysely'
+import { createHash } from 'node:crypto'
 import { sql } from '../model/kysely'
 import { databaseState, type AnyKysely } from '../model/connection'
 import { PreparedTransactionsDisabledError } from './errors'
@@ -23,8 +24,10 @@ export interface Branch {
   commitPrepared(): Promise<void>
   /** Rolls back a prepared part; resolves when it is gone already. */
   rollbackPrepared(): Promise<void>
-  /** Commits a part that was never prepared (the only shard touched). */
+  /** Commits a part that was never prepared (the only shard touched, or the log's own shard). */
   commitOnePhase(): Promise<void>
+  /** Checks deferred constraints now (PostgreSQL `SET CONSTRAINTS ALL IMMEDIATE`), so that the one-phase commit hardly fails. */
+  checkConstraints(): Promise<void>
   /** Rolls back a part that was never prepared. */
   rollback(): Promise<void>
   /** Gives the connection back to its pool (after any of the above, or to leave a prepared part behind). */
@@ -40,11 +43,16 @@ export function branchDialect(db: Kysely<unknown>): BranchDialect | undefined {
 const checked = new WeakMap<object, number>()
 
 /**
- * @internal Throws a `PreparedTransactionsDisabledError` when shard `name` cannot prepare: a
- * dialect without two-phase commit, or PostgreSQL with `max_prepared_transactions = 0` (asked
- * once per database).
+ * @internal Throws a `PreparedTransactionsDisabledError` when shard `name` (pool `db`) cannot
+ * prepare: a dialect without two-phase commit, or PostgreSQL with `max_prepared_transactions =
+ * 0` (asked once per database, on `session`: the part's own connection, so that no second
+ * connection of the pool is needed).
  */
-export async function checkPrepare(name: string, db: Kysely<unknown>): Promise<void> {
+export async function checkPrepare(
+  name: string,
+  db: Kysely<unknown>,
+  session: Kysely<unknown>,
+): Promise<void> {
   const dialect = branchDialect(db)
   if (dialect === undefined) {
     throw new PreparedTransactionsDisabledError(
@@ -57,7 +65,7 @@ export async function checkPrepare(name: string, db: Kysely<unknown>): Promise<v
   let max = checked.get(db)
   if (max === undefined) {
     const { rows } = await sql<{ max_prepared_transactions: string }>`show max_prepared_transactions`.execute(
-      db,
+      session,
     )
     max = Number(rows[0]?.max_prepared_transactions ?? 0)
     checked.set(db, max)
@@ -70,6 +78,15 @@ export async function checkPrepare(name: string, db: Kysely<unknown>): Promise<v
         'transactions (e.g. `max_prepared_transactions = 100` in postgresql.conf, or `postgres -c max_prepared_transactions=100`) and restart PostgreSQL',
     )
   }
+}
+
+/**
+ * @internal The last part of a shard's gids (`<transaction id>_<tag>`): 8 hex digits of the
+ * shard's name, so recovery knows each prepared branch's shard without the log (MySQL's XA
+ * RECOVER lists every database's branches on every shard of a server).
+ */
+export function shardTag(shard: string): string {
+  return createHash('sha256').update(shard).digest('hex').slice(0, 8)
 }
 
 /** A gid as a SQL string literal (gids are made of `[a-z0-9_]` only). */
@@ -112,6 +129,7 @@ export async function openBranch(
       commitPrepared: unable,
       rollbackPrepared: unable,
       commitOnePhase: () => end('commit'),
+      checkConstraints: () => Promise.resolve(),
       rollback: () => end('rollback'),
       release: () => end('rollback').catch(() => undefined),
     }
@@ -150,6 +168,9 @@ export async function openBranch(
       async commitOnePhase() {
         await probe(trx)
         await end('commit')
+      },
+      async checkConstraints() {
+        await sql`set constraints all immediate`.execute(trx)
       },
       rollback: () => end('rollback'),
       release: () => end('rollback').catch(() => undefined),
@@ -209,6 +230,8 @@ export async function openBranch(
       await sql.raw(`xa commit ${id} one phase`).execute(conn)
       state = 'ended'
     },
+    checkConstraints: () => Promise.resolve(), // MySQL checks every constraint at once
+
     async rollback() {
       // XA END fails on a branch the server already rolled back (XA_RB*): roll back anyway.
       await xaEnd().catch(() => undefined)

@@ -1,9 +1,11 @@
 /**
  * The decision log of cross-shard transactions: one table on a shard the caller names, one row
  * per coordinator transaction (`id`, `state`, the touched shards, when it was written). The
- * coordinator writes the row in state `'prepare'` before any shard prepares, and flips it to
- * `'commit'` with `UPDATE … WHERE state = 'prepare'`: that update is the commit point.
- * Recovery flips abandoned rows to `'abort'` the same way, so the two can never both win.
+ * coordinator writes the row in state `'prepare'` before any shard prepares (and before it
+ * holds a connection of the log shard), and flips it to `'commit'` with `UPDATE … WHERE state
+ * = 'prepare'`: that update is the commit point — run inside the log shard's own part when
+ * that shard takes part, which then commits in one phase with it. Recovery flips abandoned
+ * rows to `'abort'` the same way, so the two can never both win.
  * Internal: not exported from the package.
  */
 import type { Kysely } from 'kysely'
@@ -104,11 +106,16 @@ export async function logDecide(
   log: TransactionLog,
   id: string,
   state: 'commit' | 'abort',
+  options: {
+    /** The final list of shards (a row written early knows only the first ones). */
+    readonly shards?: readonly string[]
+    /** Where to run it: the log shard's own transaction, when that shard takes part. Defaults to the log's pool. */
+    readonly on?: Kysely<unknown>
+  } = {},
 ): Promise<boolean> {
-  const result =
-    await sql`update ${sql.id(log.table)} set state = ${state} where id = ${id} and state = 'prepare'`.execute(
-      log.db,
-    )
+  const shards = options.shards === undefined ? sql`` : sql`, shards = ${JSON.stringify(options.shards)}`
+  const result = await sql`update ${sql.id(log.table)} set state = ${state}${shards}
+    where id = ${id} and state = 'prepare'`.execute(options.on ?? log.db)
   return Number(result.numAffectedRows ?? 0) === 1
 }
 

@@ -10,7 +10,7 @@ import { invalidateTable } from '../model/cache'
 import { runWithDatabaseResolver, type AnyKysely } from '../model/connection'
 import { getModelMeta } from '../model/decorators'
 import { ShardTransactionError, type ShardTransactionOutcome } from './errors'
-import { branchDialect, checkPrepare, openBranch, type Branch } from './transaction-branch'
+import { branchDialect, checkPrepare, openBranch, shardTag, type Branch } from './transaction-branch'
 import {
   forgetLog,
   logDecide,
@@ -31,7 +31,11 @@ import { shardManagerOf, type ShardManager } from './shard-manager'
  * ```
  */
 export interface ShardTransactionProgress {
-  /** `'prepared'` and `'committed'` name a shard; `'decided'` is the commit point. */
+  /**
+   * `'prepared'` and `'committed'` name a shard; `'decided'` is the commit point (the log's
+   * shard, when it takes part, is not prepared: it commits with the decision, and its
+   * `'committed'` follows `'decided'`).
+   */
   readonly phase: 'prepared' | 'decided' | 'committed'
   /** The shard, for `'prepared'` and `'committed'`. */
   readonly shard?: string
@@ -91,6 +95,16 @@ export interface ShardTransaction<DB = unknown> {
   withShard<T>(name: string, fn: () => T | PromiseLike<T>): Promise<T>
 }
 
+/** Whether `error` came from the server (a SQLSTATE or MySQL error number), not a broken connection. */
+const hasServerCode = (error: unknown): boolean => {
+  const e = error as { code?: unknown; errno?: unknown; sqlState?: unknown } | null
+  // SQLSTATEs are five characters; no class starts with E (Node's EPIPE, EBUSY… do).
+  return (
+    (typeof e?.code === 'string' && /^[0-9A-DF-Z][0-9A-Z]{4}$/.test(e.code)) ||
+    typeof e?.sqlState === 'string'
+  )
+}
+
 /** One shard's part. */
 interface Participant {
   readonly shard: string
@@ -103,10 +117,12 @@ interface Participant {
 /**
  * Runs `fn` and commits what it wrote on every shard it touched, or on none. Each shard used
  * through `tx.database(name)` or `tx.withShard(name, …)` gets one transaction, begun then. When
- * `fn` resolves: one shard touched commits plainly; several are each prepared (PostgreSQL
- * `PREPARE TRANSACTION`; MySQL/MariaDB, whose parts run as XA branches, `XA END` + `XA
- * PREPARE`), the decision is written to the log (the commit point), then each is committed
- * (`COMMIT PREPARED`, `XA COMMIT`). When `fn` throws, or a
+ * `fn` resolves: one shard touched commits plainly; with several, each but the log's shard is
+ * prepared (PostgreSQL `PREPARE TRANSACTION`; MySQL/MariaDB, whose parts run as XA branches,
+ * `XA END` + `XA PREPARE`), the decision is written to the log — inside the log shard's own
+ * transaction when it takes part, which then commits in one phase: the commit point — and each
+ * prepared part is committed (`COMMIT PREPARED`, `XA COMMIT`). No transaction ever waits for a
+ * second connection of the log shard's pool. When `fn` throws, or a
  * shard fails before the decision, every shard is rolled back and the promise rejects with a
  * `ShardTransactionError` listing each shard's outcome (`decision: 'rolled back'`). A crash of
  * this process between prepare and commit leaves prepared transactions that
@@ -133,12 +149,16 @@ export async function shardTransaction<T, DB = unknown>(
   const any = manager as unknown as ShardManager<unknown>
   const log = transactionLog(any, options.log)
   const id = `${log.prefix}${randomBytes(10).toString('hex')}`
-  // By first use; a part's gid is `<id>_<its index>`, and the log lists the shards in this order.
+  // By first use (the log lists the shards in this order); a part's gid is `<id>_<shard tag>`.
   const slots: Array<Participant | undefined> = []
   const opening = new Map<string, Promise<Participant>>()
   const tables = new Set(options.tables ?? [])
   let closed = false
   const parts = (): Participant[] => slots.filter((p): p is Participant => p !== undefined)
+  // The log row, written before this transaction holds any connection of the log's shard (when
+  // that shard or a second shard joins), so that a pool of the log's shard is never waited on
+  // by a transaction holding one of its connections.
+  let row: Promise<void> | undefined
 
   const participant = (name: string): Promise<Participant> => {
     if (closed) return Promise.reject(new Error(`cross-shard transaction ${id} has ended`))
@@ -146,13 +166,18 @@ export async function shardTransaction<T, DB = unknown>(
     if (!open) {
       const db = any.database(name)
       const index = opening.size
-      const gid = `${id}_${index}`
+      const gid = `${id}_${shardTag(name)}`
       slots.push(undefined)
-      open = openBranch(db, gid, branchDialect(db)).then((branch) => {
-        const p: Participant = { shard: name, gid, branch, state: 'active' }
-        slots[index] = p
-        return p
-      })
+      if (row === undefined && (name === log.shard || index > 0)) {
+        row = logPrepare(log, id, [...opening.keys(), name])
+      }
+      open = (row ?? Promise.resolve())
+        .then(() => openBranch(db, gid, branchDialect(db)))
+        .then((branch) => {
+          const p: Participant = { shard: name, gid, branch, state: 'active' }
+          slots[index] = p
+          return p
+        })
       opening.set(name, open)
     }
     return open
@@ -185,6 +210,7 @@ export async function shardTransaction<T, DB = unknown>(
   const rollbackAll = async (): Promise<void> => {
     await Promise.all(
       parts().map(async (p) => {
+        if (p.state === 'committed' || p.state === 'rolled back') return
         try {
           // A prepared part already gone was rolled back by recovery (which commits only what the log decided).
           await (p.state === 'prepared' ? p.branch.rollbackPrepared() : p.branch.rollback())
@@ -198,8 +224,18 @@ export async function shardTransaction<T, DB = unknown>(
       }),
     )
   }
+  /** Forgets the row (after every connection went back): no row means abort to recovery. */
+  const forget = async (): Promise<void> => {
+    if (row === undefined) return
+    const written = await row.then(
+      () => true,
+      () => false,
+    )
+    if (written) await forgetLog(log, id).catch(() => undefined)
+  }
   const fail = async (cause: unknown): Promise<never> => {
     await rollbackAll()
+    await forget()
     throw new ShardTransactionError(id, 'rolled back', outcomes(), cause)
   }
   const finish = (): void => {
@@ -242,31 +278,29 @@ export async function shardTransaction<T, DB = unknown>(
         return await fail(error)
       }
       await p.branch.release()
+      await forget()
       return value
     }
 
-    // Phase 1: every shard must be able to prepare; the log row exists before any prepares.
+    // Phase 1: every shard must be able to prepare (asked on its own connection); the log row
+    // exists (written when the second shard joined). The log's own shard, when it takes part,
+    // is not prepared: the decision is written inside its transaction, which then commits in
+    // one phase — the commit point — so no second connection of it is ever needed.
     const checks = await Promise.allSettled(
-      participants.map((p) => checkPrepare(p.shard, any.database(p.shard))),
+      participants.map((p) => checkPrepare(p.shard, any.database(p.shard), p.branch.db)),
     )
     const unable = checks.find((c): c is PromiseRejectedResult => c.status === 'rejected')
     if (unable) {
       await rollbackAll()
+      await forget()
       throw unable.reason // the first shard, in the order touched, that cannot prepare
     }
-    try {
-      checkSignal()
-      await logPrepare(
-        log,
-        id,
-        participants.map((p) => p.shard),
-      )
-    } catch (error) {
-      return await fail(error)
-    }
-    const prepared = await Promise.allSettled(
-      participants.map(async (p) => {
+    const own = participants.find((p) => p.shard === log.shard)
+    const others = participants.filter((p) => p !== own)
+    const prepared = await Promise.allSettled([
+      ...others.map(async (p) => {
         try {
+          checkSignal()
           await p.branch.prepare()
           p.state = 'prepared'
           await progress({ phase: 'prepared', shard: p.shard, id })
@@ -275,31 +309,56 @@ export async function shardTransaction<T, DB = unknown>(
           throw error
         }
       }),
-    )
+      // The log's shard checks its deferred constraints now, so its one-phase commit hardly fails.
+      ...(own
+        ? [own.branch.checkConstraints().catch((error: unknown) => Promise.reject((own.cause = error)))]
+        : []),
+    ])
     let failed: { reason: unknown } | undefined = prepared.find(
       (s): s is PromiseRejectedResult => s.status === 'rejected',
     )
     if (!failed && signal?.aborted) failed = { reason: signal.reason }
-    if (failed) {
-      await logDecide(log, id, 'abort').catch(() => undefined)
-      return await fail(failed.reason)
-    }
+    if (failed) return await fail(failed.reason)
 
     // The commit point: the row moves from 'prepare' to 'commit' (unless recovery aborted it).
+    const shards = participants.map((p) => p.shard)
     let decided: boolean
-    try {
-      decided = await logDecide(log, id, 'commit')
-    } catch (error) {
-      // The update may or may not have happened: leave every shard prepared for recovery.
-      await Promise.all(participants.map((p) => p.branch.release()))
-      throw new ShardTransactionError(id, 'unknown', outcomes(), error)
+    if (own) {
+      try {
+        decided = await logDecide(log, id, 'commit', { shards, on: own.branch.db })
+      } catch (error) {
+        own.cause = error
+        return await fail(error)
+      }
+      if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
+      try {
+        await own.branch.commitOnePhase()
+        own.state = 'committed'
+      } catch (error) {
+        own.cause = error
+        // The server answered (an error code): it rolled back, so did the decision.
+        if (hasServerCode(error)) return await fail(error)
+        // The connection broke during COMMIT: it may or may not have happened.
+        await Promise.all(participants.map((p) => p.branch.release()))
+        throw new ShardTransactionError(id, 'unknown', outcomes(), error)
+      }
+      await own.branch.release()
+    } else {
+      try {
+        decided = await logDecide(log, id, 'commit', { shards })
+      } catch (error) {
+        // The update may or may not have happened: leave every shard prepared for recovery.
+        await Promise.all(participants.map((p) => p.branch.release()))
+        throw new ShardTransactionError(id, 'unknown', outcomes(), error)
+      }
+      if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
     }
-    if (!decided) return await fail(new Error(`transaction ${id} was aborted by recoverShardTransactions`))
     await report({ phase: 'decided', id })
+    if (own) await report({ phase: 'committed', shard: own.shard, id })
 
     // Phase 2: commit everywhere; a shard that fails now stays prepared and recovery commits it.
     await Promise.all(
-      participants.map(async (p) => {
+      others.map(async (p) => {
         try {
           await p.branch.commitPrepared() // a part already gone was committed by recovery
           p.state = 'committed'

@@ -126,19 +126,20 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
 
   const shardsOf = (list: ShardRecoveryReport['committed']): string[] => list.map((e) => e.shard).sort()
 
-  it('killed after prepare on two of three shards: recovery rolls the prepared two back (none has the row)', async () => {
-    const { id } = await crash(1, 'prepared:2', ['prepare@s2'])
-    expect(await preparedOn(id)).toEqual(['s0', 's1'])
+  // s0 holds the log: it is never prepared, but commits in one phase with the decision.
+  it('killed after prepare on s1 (s2 not yet, s0 active): recovery rolls s1 back (no shard has the row)', async () => {
+    const { id } = await crash(1, 'prepared:1', ['prepare@s2'])
+    expect(await preparedOn(id)).toEqual(['s1'])
     expect(await logState(id)).toBe('prepare')
 
     // Too young to be abandoned by the default minAge (60 s): left alone.
     const early = await recoverShardTransactions(manager)
-    expect(shardsOf(early.skipped)).toEqual(['s0', 's1'])
+    expect(shardsOf(early.skipped)).toEqual(['s1'])
     expect([early.committed, early.rolledBack, early.forgotten, early.failures]).toEqual([[], [], [], []])
-    expect(await preparedOn(id)).toEqual(['s0', 's1'])
+    expect(await preparedOn(id)).toEqual(['s1'])
 
     const report = await recoverShardTransactions(manager, { minAge: 0 })
-    expect(shardsOf(report.rolledBack)).toEqual(['s0', 's1'])
+    expect(shardsOf(report.rolledBack)).toEqual(['s1'])
     expect(report.committed).toEqual([])
     expect(report.forgotten).toEqual([id])
     expect(report.failures).toEqual([])
@@ -147,13 +148,13 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
     expect(await logRows()).toBe(0)
   }, 60_000)
 
-  it('killed after prepare on every shard, before the commit point: recovery rolls back everywhere', async () => {
-    const { id } = await crash(2, `prepared:${NAMES.length}`)
-    expect(await preparedOn(id)).toEqual(NAMES)
+  it('killed after prepare on every shard but the log’s, before the commit point: recovery rolls back everywhere', async () => {
+    const { id } = await crash(2, 'prepared:2')
+    expect(await preparedOn(id)).toEqual(['s1', 's2'])
     expect(await logState(id)).toBe('prepare')
 
     const report = await recoverShardTransactions(manager, { minAge: 0 })
-    expect(shardsOf(report.rolledBack)).toEqual(NAMES)
+    expect(shardsOf(report.rolledBack)).toEqual(['s1', 's2'])
     expect(report.committed).toEqual([])
     expect(await holders(2)).toEqual([])
     expect(await preparedCount(manager)).toBe(0)
@@ -161,11 +162,7 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
   }, 60_000)
 
   it('killed after the log row, before any shard prepared: recovery aborts and forgets the row', async () => {
-    const { id } = await crash(
-      3,
-      `held:${NAMES.length}`,
-      NAMES.map((name) => `prepare@${name}`),
-    )
+    const { id } = await crash(3, 'held:2', ['prepare@s1', 'prepare@s2'])
     expect(await preparedOn(id)).toEqual([])
     expect(await logState(id)).toBe('prepare')
 
@@ -177,14 +174,14 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
     expect(await logRows()).toBe(0)
   }, 60_000)
 
-  it('killed right after the commit point: recovery commits every shard (all have the row)', async () => {
+  it('killed right after the commit point: recovery commits the prepared shards (all have the row)', async () => {
     const { id } = await crash(4, 'decided:1')
-    expect(await preparedOn(id)).toEqual(NAMES)
+    expect(await preparedOn(id)).toEqual(['s1', 's2'])
     expect(await logState(id)).toBe('commit')
-    expect(await holders(4)).toEqual([])
+    expect(await holders(4)).toEqual(['s0']) // committed with the decision
 
     const report = await recoverShardTransactions(manager) // a decided transaction needs no minAge
-    expect(shardsOf(report.committed)).toEqual(NAMES)
+    expect(shardsOf(report.committed)).toEqual(['s1', 's2'])
     expect(report.rolledBack).toEqual([])
     expect(report.forgotten).toEqual([id])
     expect(await holders(4)).toEqual(NAMES)
@@ -192,14 +189,14 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
     expect(await logRows()).toBe(0)
   }, 60_000)
 
-  it('killed after COMMIT PREPARED on one shard, before the others: recovery commits the rest', async () => {
-    const { id } = await crash(5, 'committed:1', ['commit@s1', 'commit@s2'])
-    expect(await preparedOn(id)).toEqual(['s1', 's2'])
-    expect(await holders(5)).toEqual(['s0'])
+  it('killed after COMMIT PREPARED on s1, before s2: recovery commits s2', async () => {
+    const { id } = await crash(5, 'committed:2', ['commit@s2'])
+    expect(await preparedOn(id)).toEqual(['s2'])
+    expect(await holders(5)).toEqual(['s0', 's1'])
     expect(await logState(id)).toBe('commit')
 
     const report = await recoverShardTransactions(manager)
-    expect(shardsOf(report.committed)).toEqual(['s1', 's2'])
+    expect(shardsOf(report.committed)).toEqual(['s2'])
     expect(report.forgotten).toEqual([id])
     expect(await holders(5)).toEqual(NAMES)
     expect(await preparedCount(manager)).toBe(0)

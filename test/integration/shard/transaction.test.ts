@@ -1,4 +1,5 @@
-import { sql } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Pool } from 'pg'
 import {
   Column,
   isAsyncCancelledError,
@@ -83,6 +84,58 @@ describeWithPostgresServer('shardTransaction (two-phase commit, own PostgreSQL)'
     ])
     expect(await preparedCount(manager)).toBe(0)
   })
+
+  it("rolls back every shard when the log's own shard fails its deferred check (it commits in one phase)", async () => {
+    await sql`insert into accounts (id) values (6)`.execute(manager.database('s0'))
+    const error = (await shardTransaction(manager, async (tx) => {
+      for (const name of NAMES) await insert(tx.database(name), 6)
+    }).catch((e: unknown) => e)) as ShardTransactionError
+    expect(isShardTransactionError(error)).toBe(true)
+    expect(error.decision).toBe('rolled back')
+    expect((error.outcomes.find((o) => o.shard === 's0')?.cause as { code?: string }).code).toBe('23505')
+    expect(error.outcomes.every((o) => o.state === 'rolled back')).toBe(true)
+    const after = (await ids(manager)) as Record<'s0' | 's1' | 's2', number[]>
+    expect([after.s0.filter((i) => i === 6).length, after.s1.includes(6), after.s2.includes(6)]).toEqual([
+      1,
+      false,
+      false,
+    ])
+    expect(await preparedCount(manager)).toBe(0)
+    expect((await sql`select * from tributary_transactions`.execute(manager.database('s0'))).rows).toEqual([])
+  })
+
+  it("never waits for a second connection of the log's shard: 6 at once on pools of 2", async () => {
+    const small = new ShardManager(
+      Object.fromEntries(
+        NAMES.map((name) => {
+          const pool = new Pool({ connectionString: server.url(name), max: 2 })
+          pool.on('error', () => undefined)
+          return [name, new Kysely<any>({ dialect: new PostgresDialect({ pool }) })]
+        }),
+      ),
+    )
+    try {
+      const runs = Array.from({ length: 6 }, (_, i) =>
+        shardTransaction(small, async (tx) => {
+          // The log's shard (s0) first, then the other.
+          await insert(tx.database('s0'), 100 + i)
+          await insert(tx.database('s1'), 100 + i)
+        }),
+      )
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all(runs),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('deadlocked')), 10_000))),
+      ]).finally(() => clearTimeout(timer))
+      const after = await ids(manager)
+      for (let i = 0; i < 6; i++) {
+        expect([after.s0?.includes(100 + i), after.s1?.includes(100 + i)]).toEqual([true, true])
+      }
+      expect(await preparedCount(manager)).toBe(0)
+    } finally {
+      await small.close()
+    }
+  }, 20_000)
 
   it('rolls back a shard whose statement failed inside the callback even if the callback went on', async () => {
     const error = await shardTransaction(manager, async (tx) => {
@@ -263,13 +316,14 @@ describeWithPostgresServer('Model.acrossShards().transaction (two-phase commit, 
     const error = await Wallet.acrossShards()
       .transaction(async (tx) => void (await tx.asyncUpdate({ balance: 42 })), {
         onProgress: async ({ phase }) => {
-          if (phase === 'prepared' && ++prepared === NAMES.length) {
+          // Every shard but the log's (s0) prepares; s0 commits in one phase with the decision.
+          if (phase === 'prepared' && ++prepared === NAMES.length - 1) {
             report = await recoverShardTransactions(manager, { minAge: 0 })
           }
         },
       })
       .catch((e: unknown) => e)
-    expect(report?.rolledBack.map((r) => r.shard).sort()).toEqual(NAMES)
+    expect(report?.rolledBack.map((r) => r.shard).sort()).toEqual(['s1', 's2'])
     expect(report?.forgotten).toHaveLength(1)
     expect(isShardTransactionError(error)).toBe(true)
     expect((error as ShardTransactionError).decision).toBe('rolled back')
