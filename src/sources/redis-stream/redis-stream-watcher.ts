@@ -79,6 +79,8 @@ export function watchRedisStream(
   const blockTimeout = settings.blockTimeout ?? 5_000
   /** The id of the last entry reported; undefined before the first read. */
   let lastId: string | undefined = settings.takeFetched?.(key, request.field)
+  /** Connections that failed in a row (reset once one reads). */
+  let failures = 0
   let removed = false
 
   const deliver = (entry: RedisStreamEntry): void => {
@@ -125,6 +127,7 @@ export function watchRedisStream(
         if (signal.aborted) return
       }
     }
+    failures = 0
     reporter.ok()
     while (!signal.aborted) {
       deliverAll(
@@ -142,7 +145,6 @@ export function watchRedisStream(
   }
 
   const loop = async (): Promise<void> => {
-    let failures = 0
     while (!signal.aborted) {
       let reader: RedisStreamReaderLike
       try {
@@ -162,7 +164,6 @@ export function watchRedisStream(
       signal.addEventListener('abort', close, { once: true })
       try {
         await session(reader)
-        failures = 0
       } catch (error) {
         if (signal.aborted) break
         failures += 1
@@ -171,7 +172,8 @@ export function watchRedisStream(
         signal.removeEventListener('abort', close)
         reader.disconnect()
       }
-      if (failures > 0) await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
+      if (failures > 0 && !signal.aborted)
+        await delay(backoffDelay(failures, options.backoff), signal).catch(() => undefined)
     }
   }
   void scope.track(loop())
