@@ -89,8 +89,11 @@ export interface StoredDeadLetter extends OutgoingMessage, DeadLetterReason {
 export interface Transport {
   /** A short name for messages (`redis-streams`, `nats`). */
   readonly name: string
-  /** Resolves when the engine has durably accepted the message. */
-  publish(message: OutgoingMessage): Promise<void>
+  /**
+   * Resolves (with anything) when the engine has durably accepted the message. A rejection may
+   * carry the client's own error: the bridge wraps it in a `TransportError`.
+   */
+  publish(message: OutgoingMessage): Promise<unknown>
   /**
    * Starts delivering messages of `spec.names` to `onDelivery`, which settles each one. Resolves
    * once the subscription is in place: a message published after that is delivered.

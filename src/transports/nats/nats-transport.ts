@@ -184,21 +184,17 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
 
   return {
     name: NAME,
-    publish(message: OutgoingMessage): Promise<void> {
+    publish(message: OutgoingMessage): Promise<unknown> {
       if (closed) return Promise.reject(new TransportClosedError(NAME, `publish(${message.name})`))
-      const send = ({ js, headers }: Loaded): Promise<void> => {
+      const send = ({ js, headers }: Loaded): Promise<unknown> => {
         const h = headers()
         h.set(HEADER_NAME, message.name)
         h.set(HEADER_VERSION, String(message.version))
-        return js
-          .publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
-          .then(() => undefined)
+        return js.publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
       }
-      // Once the stream is known to exist, a publish is one JetStream publish (no other awaits).
-      const sent = ready !== undefined ? send(ready) : ensureStream().then(() => load().then(send))
-      return sent.catch((error: unknown) => {
-        throw new TransportError(NAME, `publish(${message.name})`, error)
-      })
+      // Once the stream is known to exist, a publish is one JetStream publish (no other awaits);
+      // the bridge wraps a failure in a TransportError.
+      return ready !== undefined ? send(ready) : ensureStream().then(() => load().then(send))
     },
     async subscribe(spec, onDelivery) {
       if (closed) throw new TransportClosedError(NAME, 'subscribe')

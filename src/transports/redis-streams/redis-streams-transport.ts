@@ -86,29 +86,23 @@ export function redisStreamsTransport(
 
   return {
     name: NAME,
-    publish(message: OutgoingMessage): Promise<void> {
+    publish(message: OutgoingMessage): Promise<unknown> {
       if (closed) return Promise.reject(new TransportClosedError(NAME, `publish(${message.name})`))
-      return client
-        .call(
-          'XADD',
-          streamOf(message.name),
-          ...trim,
-          '*',
-          'id',
-          message.id,
-          'name',
-          message.name,
-          'v',
-          String(message.version),
-          'data',
-          message.data,
-        )
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            throw new TransportError(NAME, `publish(${message.name})`, error)
-          },
-        )
+      // The client's promise as it is (the bridge wraps a failure in a TransportError): one promise per emit.
+      return client.call(
+        'XADD',
+        streamOf(message.name),
+        ...trim,
+        '*',
+        'id',
+        message.id,
+        'name',
+        message.name,
+        'v',
+        String(message.version),
+        'data',
+        message.data,
+      )
     },
     async subscribe(spec, onDelivery) {
       if (closed) throw new TransportClosedError(NAME, 'subscribe')
@@ -205,69 +199,51 @@ async function subscribeStreams(
     return done
   }
 
+  const settlement: Settlement = {
+    ack,
+    nack(stream, streamId, delayMs) {
+      if (stopped) return Promise.resolve() // stays pending: another instance claims it after ackWait
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        void reclaim(stream, streamId, delayMs)
+      }, delayMs)
+      timers.add(timer)
+      return Promise.resolve()
+    },
+    deadLetter(d, reason) {
+      return track(
+        client
+          .multi()
+          .call(
+            'XADD',
+            deadKey,
+            '*',
+            'id',
+            d.id,
+            'name',
+            d.name,
+            'v',
+            field(d.fields, 'v') ?? '',
+            'data',
+            d.data,
+            'deliveries',
+            String(d.deliveries),
+            'errorName',
+            reason.errorName,
+            'errorMessage',
+            reason.errorMessage,
+            'stream',
+            d.stream,
+          )
+          .call('XACK', d.stream, group, d.streamId)
+          .exec(),
+      ).then(() => undefined)
+    },
+    freed: slotFreed,
+  }
   const deliver = (stream: string, entry: Entry, deliveries: number): void => {
-    const [streamId, fields] = entry
     outstanding++
-    let settled = false
-    const once = (action: () => Promise<unknown>): Promise<void> => {
-      if (settled) return Promise.resolve()
-      settled = true
-      let done: Promise<unknown>
-      try {
-        done = action()
-      } catch (error) {
-        done = Promise.reject(error)
-      }
-      slotFreed()
-      return done.then(() => undefined)
-    }
-    onDelivery({
-      id: field(fields, 'id') ?? streamId,
-      name: field(fields, 'name') ?? '',
-      version: Number(field(fields, 'v')),
-      data: field(fields, 'data') ?? '',
-      deliveries,
-      ack: () => once(() => ack(stream, streamId)),
-      nack: (delayMs) =>
-        once(async () => {
-          if (stopped) return // stays pending: another instance claims it after ackWait
-          const timer = setTimeout(() => {
-            timers.delete(timer)
-            void reclaim(stream, streamId, delayMs)
-          }, delayMs)
-          timers.add(timer)
-        }),
-      deadLetter: (reason: DeadLetterReason) =>
-        once(() =>
-          track(
-            client
-              .multi()
-              .call(
-                'XADD',
-                deadKey,
-                '*',
-                'id',
-                field(fields, 'id') ?? streamId,
-                'name',
-                field(fields, 'name') ?? '',
-                'v',
-                field(fields, 'v') ?? '',
-                'data',
-                field(fields, 'data') ?? '',
-                'deliveries',
-                String(deliveries),
-                'errorName',
-                reason.errorName,
-                'errorMessage',
-                reason.errorMessage,
-                'stream',
-                stream,
-              )
-              .call('XACK', stream, group, streamId)
-              .exec(),
-          ),
-        ),
-    })
+    onDelivery(new StreamDelivery(settlement, stream, entry[0], entry[1], deliveries))
   }
 
   const countOf = async (stream: string, id: string): Promise<number> => {
@@ -397,5 +373,63 @@ async function subscribeStreams(
       })()
       return closing
     },
+  }
+}
+
+/** What a {@link StreamDelivery} settles through (its subscription's state). */
+interface Settlement {
+  ack(stream: string, streamId: string): Promise<void>
+  nack(stream: string, streamId: string, delayMs: number): Promise<void>
+  deadLetter(delivery: StreamDelivery, reason: DeadLetterReason): Promise<void>
+  /** The delivery's slot is free (its settlement is sent). */
+  freed(): void
+}
+
+/** One delivery of a stream entry: one object per message (no closures), settled once. */
+class StreamDelivery implements TransportDelivery {
+  readonly id: string
+  readonly name: string
+  readonly version: number
+  readonly data: string
+  private settled = false
+
+  constructor(
+    private readonly settlement: Settlement,
+    readonly stream: string,
+    readonly streamId: string,
+    readonly fields: string[],
+    readonly deliveries: number,
+  ) {
+    this.id = field(fields, 'id') ?? streamId
+    this.name = field(fields, 'name') ?? ''
+    this.version = Number(field(fields, 'v'))
+    this.data = field(fields, 'data') ?? ''
+  }
+
+  ack(): Promise<void> {
+    if (!this.begin()) return Promise.resolve()
+    return this.settlement.ack(this.stream, this.streamId)
+  }
+
+  nack(delayMs: number): Promise<void> {
+    if (!this.begin()) return Promise.resolve()
+    return this.settlement.nack(this.stream, this.streamId, delayMs)
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    if (!this.begin()) return Promise.resolve()
+    try {
+      return this.settlement.deadLetter(this, reason)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** False when settled already; else marks it settled and frees its slot. */
+  private begin(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    this.settlement.freed()
+    return true
   }
 }
