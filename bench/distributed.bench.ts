@@ -215,6 +215,26 @@ async function natsCases(
   }
 }
 
+/** Wraps a case so that each run also records the client's CPU time per message (µs, user + system). */
+function withCpu<C extends BenchCase>(c: C): C & { cpu: number[] } {
+  const cpu: number[] = []
+  return {
+    ...c,
+    cpu,
+    run: async () => {
+      const start = process.cpuUsage()
+      await c.run()
+      const used = process.cpuUsage(start)
+      cpu.push((used.user + used.system) / MESSAGES)
+    },
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
+}
+
 async function main(): Promise<void> {
   const prefix = `tributary-bench-dist-${process.pid}`
   const client = new Redis(redisUrl)
@@ -226,30 +246,47 @@ async function main(): Promise<void> {
   )
   const raw = await rawStreams(prefix, counter)
   const bull = await bullmq(prefix, counter)
-  const options = { operationsPerRun: MESSAGES, runs: 7, warmup: 2 }
+  // Every case to a steady state (JIT, connections, stream sizes) before any is measured.
+  for (let i = 0; i < 10; i++) for (const c of [ours, raw, bull]) await c.run()
+  const options = { operationsPerRun: MESSAGES, runs: 11, warmup: 2 }
   const results: ComparisonResult[] = []
-  results.push(
-    await compare('group delivery over Redis Streams, vs the raw client', ours, raw, {
-      ...options,
-      goal: '<= 1.25x (>= 0.8x throughput)',
-    }),
+  const cpu: Array<[string, number, number]> = []
+  // Each comparison gets fresh CPU recorders, so the medians are of that comparison's runs only.
+  const side = async (
+    key: string,
+    name: string,
+    a: BenchCase,
+    b: BenchCase,
+    goal?: string,
+  ): Promise<void> => {
+    const [x, y] = [withCpu(a), withCpu(b)]
+    results.push(await compare(name, x, y, { ...options, ...(goal === undefined ? {} : { goal }) }))
+    cpu.push([key, median(x.cpu), median(y.cpu)])
+  }
+  await side(
+    'redisStreams',
+    'group delivery over Redis Streams, vs the raw client',
+    ours,
+    raw,
+    '<= 1.25x (>= 0.8x throughput)',
   )
-  results.push(await compare('group delivery over Redis, vs BullMQ', ours, bull, options))
+  await side('bullmq', 'group delivery over Redis, vs BullMQ', ours, bull)
   const nats = await natsCases(counter)
   if (nats !== undefined) {
-    results.push(
-      await compare('group delivery over NATS JetStream, vs the raw client', nats.ours, nats.raw, options),
-    )
+    for (let i = 0; i < 10; i++) for (const c of [nats.ours, nats.raw]) await c.run()
+    await side('nats', 'group delivery over NATS JetStream, vs the raw client', nats.ours, nats.raw)
     await nats.close()
   }
   const perSecond = (ms: number): number => Math.round((MESSAGES / ms) * 1_000)
   const extra: Record<string, number> = {}
-  for (const r of results) {
-    const key = r.name.includes('BullMQ') ? 'bullmq' : r.name.includes('NATS') ? 'nats' : 'redisStreams'
+  results.forEach((r, i) => {
+    const [key, cpuOurs, cpuTheirs] = cpu[i] as [string, number, number]
     extra[`${key}ThroughputRatio`] = r.baselineMs / r.subjectMs
     extra[`${key}OursPerSecond`] = perSecond(r.subjectMs)
     extra[`${key}BaselinePerSecond`] = perSecond(r.baselineMs)
-  }
+    extra[`${key}CpuUsPerMessageOurs`] = cpuOurs
+    extra[`${key}CpuUsPerMessageBaseline`] = cpuTheirs
+  })
   report('distributed', results, extra)
   await ours.close()
   await raw.close()
