@@ -4,6 +4,7 @@
  * body as a component value.
  */
 import { abortError } from '../../core/abort'
+import { maskUrlCredentials } from '../../core/redact'
 import { SourceError, SourceUnavailableError, selectField, type SourceErrorDetails } from '../source'
 
 /** What the HTTP source and its watcher share, built once by `httpSource`. */
@@ -25,6 +26,11 @@ export interface HttpTarget {
   readonly shown: string
   /** `{ source, key: shown }` for error details. */
   readonly details: SourceErrorDetails
+  /**
+   * The headers to send: the source's, plus `authorization: Basic …` when the URL held
+   * `user:password@` (which `fetch` refuses in a URL); `url` then has no credentials.
+   */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 /**
@@ -48,7 +54,15 @@ export function httpTarget(key: string, settings: HttpSettings): HttpTarget {
     })
   }
   const shown = redact(displayUrl(url))
-  return { url, shown, details: { source: name, key: shown } }
+  let headers = settings.headers
+  if (url.username !== '' || url.password !== '') {
+    const user = safeDecode(url.username)
+    const password = safeDecode(url.password)
+    headers = { ...headers, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` }
+    url.username = ''
+    url.password = ''
+  }
+  return { url, shown, details: { source: name, key: shown }, headers }
 }
 
 /**
@@ -67,7 +81,7 @@ export function fetchFailure(
   settings: HttpSettings,
 ): unknown {
   if (signal.aborted) return abortError(signal, `${settings.name} fetch`)
-  const reason = settings.redact(describeFetchFailure(error))
+  const reason = maskUrlCredentials(settings.redact(describeFetchFailure(error)))
   return new SourceUnavailableError(
     { ...target.details, cause: new Error(reason) },
     `${settings.name}: GET ${target.shown} failed: ${reason}`,
@@ -120,6 +134,14 @@ export async function readHttpValue(
     throw new SourceError(`${name}: ${shown} answered ${type} that is not valid JSON`, details)
   }
   return field === undefined ? document : selectField(document, field, details)
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** The URL without credentials, query or fragment (either may carry a secret). */

@@ -2,6 +2,7 @@
  * `httpSource()`: components fetched over HTTP with the built-in `fetch`.
  */
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
+import { maskUrlCredentials } from '../../core/redact'
 import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import { httpStatusError } from './http-errors'
@@ -71,7 +72,8 @@ export function httpSource(options: HttpSourceOptions = {}): WatchableSource {
     name,
     headers,
     ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
-    redact: (text) => secrets.reduce((out, secret) => out.split(secret).join('***'), text),
+    redact: (text) =>
+      maskUrlCredentials(secrets.reduce((out, secret) => out.split(secret).join('***'), text)),
   }
 
   return {
@@ -81,7 +83,11 @@ export function httpSource(options: HttpSourceOptions = {}): WatchableSource {
       const target = httpTarget(request.key ?? request.property, settings)
       let response: Response
       try {
-        response = await fetch(target.url, { headers, signal: context.signal, redirect: 'follow' })
+        response = await fetch(target.url, {
+          headers: target.headers,
+          signal: context.signal,
+          redirect: 'follow',
+        })
       } catch (error) {
         throw fetchFailure(error, context.signal, target, settings)
       }

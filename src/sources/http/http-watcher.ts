@@ -93,7 +93,7 @@ export function watchHttp(
 
   const run = async (signal: AbortSignal): Promise<void> => {
     const target = httpTarget(request.key ?? request.property, settings)
-    const headers: Record<string, string> = { ...settings.headers }
+    const headers: Record<string, string> = { ...target.headers }
     if (validators.etag !== undefined) headers['if-none-match'] = validators.etag
     if (validators.lastModified !== undefined) headers['if-modified-since'] = validators.lastModified
     const linked = linkSignals(signal)

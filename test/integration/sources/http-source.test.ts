@@ -175,6 +175,25 @@ describe('httpSource', () => {
     expect(anonymous).not.toHaveProperty('authorization')
   })
 
+  // Issue 16, defect 2: fetch refuses a URL with user:password@, so such a key or baseUrl never
+  // worked; the credentials go as Basic authorization, and no message or cause shows them.
+  it('credentials in a key or baseUrl are sent as Basic authorization, never shown', async () => {
+    const host = server.url.replace('http://', '')
+    const basic = `Basic ${Buffer.from('app:p@ss w0rd-SECRET').toString('base64')}`
+    const inKey = await httpSource().fetch(
+      request({ key: `http://app:p%40ss%20w0rd-SECRET@${host}/echo` }),
+      context(),
+    )
+    expect(inKey).toMatchObject({ authorization: basic })
+    const inBase = httpSource({ baseUrl: `http://app:p%40ss%20w0rd-SECRET@${host}/` })
+    expect(await inBase.fetch(request({ key: 'echo' }), context())).toMatchObject({ authorization: basic })
+    const failing = httpSource({ baseUrl: 'http://app:p%40ss%20w0rd-SECRET@127.0.0.1:1/' })
+    const error = await failing.fetch(request({ key: 'echo' }), context()).catch((e: unknown) => e)
+    expect(isSourceUnavailableError(error)).toBe(true)
+    const shown = [String(error), String((error as Error).cause), JSON.stringify(error)].join('\n')
+    expect(shown).not.toMatch(/SECRET|p%40ss/)
+  })
+
   it('follows redirects', async () => {
     const source = httpSource({ baseUrl: server.url })
     expect(await source.fetch(request({ key: '/redirect', field: 'on' }), context())).toBe(true)
