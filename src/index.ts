@@ -35,6 +35,7 @@ export * from './transports/registry'
 export * from './transports/idempotency'
 export * from './transports/redis-streams/redis-streams-transport'
 export * from './transports/nats/nats-transport'
+export * from './transports/nats/nats-seen-set'
 
 export * from './model/model'
 export * from './model/decorators'

@@ -5,6 +5,7 @@ import { AsyncEventBus } from '../../../src/events/event-bus'
 import { deliveryOf } from '../../../src/events/bridge'
 import { AsyncMetrics } from '../../../src/core/metrics'
 import { natsConsumerName, natsTransport } from '../../../src/transports/nats/nats-transport'
+import { natsSeenSet } from '../../../src/transports/nats/nats-seen-set'
 import { idempotent, redisSeenSet } from '../../../src/transports/idempotency'
 import { isEventDecodeError } from '../../../src/transports/errors'
 import type { BridgeDeadLetter } from '../../../src/events/bridge'
@@ -34,6 +35,7 @@ describeWithNats('nats jetstream transport', () => {
   afterEach(async () => {
     await Promise.all(buses.splice(0).map((bus) => bus.close()))
     await jsm.streams.delete(stream).catch(() => undefined)
+    await jsm.streams.delete(`${stream}_SEEN`).catch(() => undefined)
     await nc.close()
   })
 
@@ -177,6 +179,46 @@ describeWithNats('nats jetstream transport', () => {
       }
     },
   )
+
+  it('idempotent handlers with a JetStream seen-set (no Redis) do not repeat a side effect on redelivery', async () => {
+    const transport = newTransport()
+    const bus = newBus()
+    const seen = natsSeenSet(nc, { stream: `${stream}_SEEN`, prefix: `${prefix}.seen` })
+    let effects = 0
+    let flaky = 0
+    bus.on(
+      UserCreated,
+      idempotent(async () => void effects++, { seen, name: 'effect' }),
+    )
+    bus.on(UserCreated, () => {
+      if (++flaky < 3) throw new Error('not yet')
+    })
+    await bus.bridge(transport, {
+      events: [UserCreated],
+      group: 'g',
+      backoff: { initialDelay: 10, jitter: 'none' },
+    })
+    await bus.emit(new UserCreated(1))
+    await until(() => flaky === 3)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(effects).toBe(1)
+  })
+
+  it('the JetStream seen-set: claim, busy, release, done, and a lapsed lease taken over', async () => {
+    const seen = natsSeenSet(nc, { stream: `${stream}_SEEN`, prefix: `${prefix}.seen` })
+    expect(await seen.claim('k:1', 'a', 60_000)).toBe('claimed')
+    expect(await seen.claim('k:1', 'b', 60_000)).toBe('busy')
+    await seen.release('k:1', 'b') // not b's claim: no effect
+    expect(await seen.claim('k:1', 'b', 60_000)).toBe('busy')
+    await seen.release('k:1', 'a')
+    expect(await seen.claim('k:1', 'b', 60_000)).toBe('claimed')
+    await seen.complete('k:1', 'b', 60_000)
+    expect(await seen.claim('k:1', 'c', 60_000)).toBe('done')
+    expect(await seen.claim('k/2 with spaces', 'a', 1_000)).toBe('claimed') // its holder "dies"
+    expect(await seen.claim('k/2 with spaces', 'b', 60_000)).toBe('busy')
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    expect(await seen.claim('k/2 with spaces', 'b', 60_000)).toBe('claimed')
+  })
 
   it('handler options apply to remote deliveries (concurrency)', async () => {
     const transport = newTransport()
