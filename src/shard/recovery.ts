@@ -14,7 +14,7 @@ import {
 import { type ShardFailure } from './errors'
 import {
   forgetLog,
-  logDecide,
+  logAbort,
   readLog,
   transactionLog,
   type LogRow,
@@ -140,7 +140,9 @@ export async function recoverShardTransactions<DB>(
         if (!row) return 'abort'
         if (row.state !== 'prepare') return row.state
         if (row.ageMs < minAge) return undefined
-        if (await logDecide(log, id, 'abort')) return 'abort'
+        const abort = await logAbort(log, id)
+        if (abort === 'aborted') return 'abort'
+        if (abort === 'locked') return undefined // its coordinator is alive and holds it
         return (await readLog(log, [id])).get(id)?.state === 'commit' ? 'commit' : 'abort'
       })()
       decisions.set(id, d)

@@ -119,6 +119,30 @@ export async function logDecide(
   return Number(result.numAffectedRows ?? 0) === 1
 }
 
+/** @internal Locks the row of `id` in the log shard's own transaction `on` (until it ends). */
+export async function logLock(log: TransactionLog, id: string, on: Kysely<unknown>): Promise<void> {
+  await sql`select id from ${sql.id(log.table)} where id = ${id} for update`.execute(on)
+}
+
+/**
+ * @internal Recovery's abort of an undecided row: `'aborted'` when this call moved it from
+ * `'prepare'` to `'abort'`, `'locked'` when a live coordinator's transaction holds the row (it
+ * is left alone: `SKIP LOCKED`), `'decided'` when it is no longer `'prepare'` (or gone).
+ */
+export async function logAbort(log: TransactionLog, id: string): Promise<'aborted' | 'locked' | 'decided'> {
+  return log.db.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ id: string }>`select id from ${sql.id(log.table)}
+      where id = ${id} and state = 'prepare' for update skip locked`.execute(trx)
+    if (rows.length === 0) {
+      const { rows: all } = await sql<{ state: string }>`select state from ${sql.id(log.table)}
+        where id = ${id}`.execute(trx)
+      return all[0]?.state === 'prepare' ? 'locked' : 'decided'
+    }
+    await sql`update ${sql.id(log.table)} set state = 'abort' where id = ${id}`.execute(trx)
+    return 'aborted'
+  })
+}
+
 /** @internal The rows with these ids (every row when `ids` is omitted). */
 export async function readLog(log: TransactionLog, ids?: readonly string[]): Promise<Map<string, LogRow>> {
   await ensureLog(log)

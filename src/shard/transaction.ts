@@ -14,6 +14,7 @@ import { branchDialect, checkPrepare, openBranch, shardTag, type Branch } from '
 import {
   forgetLog,
   logDecide,
+  logLock,
   logPrepare,
   transactionLog,
   type ShardTransactionLogOptions,
@@ -155,9 +156,9 @@ export async function shardTransaction<T, DB = unknown>(
   const tables = new Set(options.tables ?? [])
   let closed = false
   const parts = (): Participant[] => slots.filter((p): p is Participant => p !== undefined)
-  // The log row, written before this transaction holds any connection of the log's shard (when
-  // that shard or a second shard joins), so that a pool of the log's shard is never waited on
-  // by a transaction holding one of its connections.
+  // The log row: written just before the log's shard joins (so that no transaction holding a
+  // connection of that shard's pool ever waits for another) and locked by its transaction, or,
+  // when the log's shard takes no part, just before phase 1.
   let row: Promise<void> | undefined
 
   const participant = (name: string): Promise<Participant> => {
@@ -168,14 +169,15 @@ export async function shardTransaction<T, DB = unknown>(
       const index = opening.size
       const gid = `${id}_${shardTag(name)}`
       slots.push(undefined)
-      if (row === undefined && (name === log.shard || index > 0)) {
-        row = logPrepare(log, id, [...opening.keys(), name])
-      }
-      open = (row ?? Promise.resolve())
+      const own = name === log.shard
+      if (own && row === undefined) row = logPrepare(log, id, [...opening.keys(), name])
+      open = (own ? (row as Promise<void>) : Promise.resolve())
         .then(() => openBranch(db, gid, branchDialect(db)))
-        .then((branch) => {
+        .then(async (branch) => {
           const p: Participant = { shard: name, gid, branch, state: 'active' }
           slots[index] = p
+          // Locked for the whole transaction: recovery leaves a row it cannot lock alone.
+          if (own) await logLock(log, id, branch.db)
           return p
         })
       opening.set(name, open)
@@ -282,10 +284,10 @@ export async function shardTransaction<T, DB = unknown>(
       return value
     }
 
-    // Phase 1: every shard must be able to prepare (asked on its own connection); the log row
-    // exists (written when the second shard joined). The log's own shard, when it takes part,
-    // is not prepared: the decision is written inside its transaction, which then commits in
-    // one phase — the commit point — so no second connection of it is ever needed.
+    // Phase 1: every shard must be able to prepare (asked on its own connection), and the log
+    // row exists. The log's own shard, when it takes part, is not prepared: the decision is
+    // written inside its transaction, which then commits in one phase — the commit point — so
+    // no second connection of it is ever needed.
     const checks = await Promise.allSettled(
       participants.map((p) => checkPrepare(p.shard, any.database(p.shard), p.branch.db)),
     )
@@ -294,6 +296,19 @@ export async function shardTransaction<T, DB = unknown>(
       await rollbackAll()
       await forget()
       throw unable.reason // the first shard, in the order touched, that cannot prepare
+    }
+    if (row === undefined) {
+      row = logPrepare(
+        log,
+        id,
+        participants.map((p) => p.shard),
+      )
+    }
+    try {
+      checkSignal()
+      await row
+    } catch (error) {
+      return await fail(error)
     }
     const own = participants.find((p) => p.shard === log.shard)
     const others = participants.filter((p) => p !== own)
