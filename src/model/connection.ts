@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { DatabaseConnection, Kysely, QueryResult } from 'kysely'
 import { CompiledQuery, loadKysely } from './kysely'
 import { abortError } from '../core/abort'
+import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
 import { type AsyncResult } from '../core/async-result'
 import { ModelWithoutDatabaseError } from './errors'
 import { createLimiter } from './limiter'
@@ -27,6 +28,9 @@ export interface DatabaseOptions {
    */
   concurrency?: number
 }
+
+/** What {@link DatabaseOptions} may hold. */
+const DATABASE_OPTIONS: OptionSpec = { concurrency: checks.integer(1) }
 
 /** Picks the database for a model in the current async context, or `undefined` to fall through. */
 export type DatabaseResolver = (model: abstract new (...args: never[]) => object) => AnyKysely | undefined
@@ -96,6 +100,7 @@ export function databaseState(db: AnyKysely): DatabaseState {
  * ```
  */
 export function configureDatabase<DB>(db: Kysely<DB>, options: DatabaseOptions): void {
+  checkOptions('configureDatabase(db, options)', options ?? null, DATABASE_OPTIONS)
   const state = databaseState(db as unknown as AnyKysely)
   if (options.concurrency !== undefined) state.run = limiter(options.concurrency)
 }

@@ -7,6 +7,7 @@
  */
 import type { Kysely, MysqlPool } from 'kysely'
 import { CompiledQuery, loadKysely } from './kysely'
+import { checkOptions, checks } from '../core/option-checks'
 import { requireOptional } from '../core/optional'
 import { configureDatabase, type DatabaseOptions } from './connection'
 
@@ -73,6 +74,10 @@ export function createMysqlDatabase<DB = unknown>(
   target: string | MysqlPoolOptions | MysqlPool,
   options: MysqlDatabaseOptions = {},
 ): Kysely<DB> {
+  checkOptions('createMysqlDatabase(target, options)', options, {
+    concurrency: checks.integer(1),
+    utc: checks.boolean,
+  })
   const { Kysely, MysqlDialect } = loadKysely()
   let pool: MysqlPool
   if (isPool(target)) pool = target

@@ -7,6 +7,7 @@
  * `AsyncExecutionError` naming the model's helper, a `ShardError` naming the shard).
  */
 import type { Kysely, PostgresPool } from 'kysely'
+import { checkOptions, checks } from '../core/option-checks'
 import { requireOptional } from '../core/optional'
 import { configureDatabase, type DatabaseOptions } from './connection'
 import { loadKysely } from './kysely'
@@ -90,6 +91,10 @@ export function createPostgresDatabase<DB = unknown>(
   target: string | PostgresPoolOptions | PostgresPoolLike,
   options: PostgresDatabaseOptions = {},
 ): Kysely<DB> {
+  checkOptions('createPostgresDatabase(target, options)', options, {
+    concurrency: checks.integer(1),
+    onPoolError: checks.function,
+  })
   const { Kysely, PostgresDialect } = loadKysely()
   let pool: PostgresPoolLike
   if (isPool(target)) pool = target
@@ -103,9 +108,6 @@ export function createPostgresDatabase<DB = unknown>(
     }
     const { Pool } = requireOptional<PgModule>('pg', 'createPostgresDatabase')
     pool = new Pool(typeof target === 'string' ? { connectionString: target } : target)
-  }
-  if (options.onPoolError !== undefined && typeof options.onPoolError !== 'function') {
-    throw new TypeError('createPostgresDatabase: onPoolError must be a function')
   }
   guardPostgresPool(pool, options.onPoolError)
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) })

@@ -7,7 +7,10 @@ import {
   AsyncEventBus,
   Column,
   Component,
+  configureDatabase,
   consulSource,
+  createMysqlDatabase,
+  createPostgresDatabase,
   createAsyncStore,
   databaseSource,
   envSource,
@@ -321,5 +324,27 @@ describe('source factories (issue 16)', () => {
     expect(redisSource(redisLike, { prefix: 'p:' }).name).toBe('redis')
     expect(consulSource({ host: '127.0.0.1', port: 8500, churnInterval: 10 }).name).toBe('consul')
     expect(vaultSource({ endpoint: 'http://127.0.0.1:8200', token: 't' }).name).toBe('vault')
+  })
+})
+
+describe('database options (issue 16)', () => {
+  it('configureDatabase, createPostgresDatabase and createMysqlDatabase check theirs', async () => {
+    const db = new Kysely<unknown>({
+      dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+    })
+    expect(thrown(() => configureDatabase(db, { concurrency: 0 }))).toBeInstanceOf(RangeError)
+    expect(thrown(() => configureDatabase(db, { concurency: 2 } as never)).message).toMatch(
+      /^configureDatabase\(db, options\): unknown option "concurency" \(did you mean "concurrency"\?\)/,
+    )
+    expect(thrown(() => configureDatabase(db, undefined as never))).toBeInstanceOf(TypeError)
+    expect(
+      thrown(() =>
+        createPostgresDatabase('postgres://127.0.0.1:1/x', { onPoolErorr: () => undefined } as never),
+      ).message,
+    ).toMatch(/createPostgresDatabase\(target, options\): unknown option "onPoolErorr"/)
+    expect(
+      thrown(() => createMysqlDatabase('mysql://127.0.0.1:1/x', { utc: 'yes' } as never)).message,
+    ).toMatch(/createMysqlDatabase\(target, options\): option utc must be true or false/)
+    await db.destroy()
   })
 })
