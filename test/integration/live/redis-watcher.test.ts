@@ -142,6 +142,26 @@ describeWithRedis('redis watcher (real Redis)', () => {
     })
   })
 
+  // Issue 16, defect 10, the other half: an outage of the network (the same server, its run_id
+  // unchanged) that hides a real DEL still reports the deletion once it is back.
+  it('with notifications on: a key deleted during a network outage is reported removed after it', async () => {
+    const { client, prefix } = redis
+    await withNotifications('KA', async () => {
+      await client.set(`${prefix}gone`, 'a')
+      const rec = recorder({ pollInterval: 60_000 })
+      const watcher = redisSource(viaProxy(), { prefix }).watch(request('gone'), rec.options)
+      await rec.until(isValue('a'))
+      await waitFor(async () => (await subscribers(`${prefix}gone`)) === 1)
+      await proxy.down()
+      await rec.until(lastKind('error'))
+      await client.del(`${prefix}gone`)
+      await proxy.up()
+      await rec.until(lastKind('removed'), 10_000)
+      await watcher.stop()
+      expect(rec.events.map((e) => e.kind)).toEqual(['value', 'error', 'removed'])
+    })
+  })
+
   it('stop() mid-wait with notifications closes the subscriber connection', async () => {
     const { client, prefix } = redis
     await withNotifications('KA', async () => {
