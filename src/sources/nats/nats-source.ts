@@ -4,6 +4,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import type { NatsStoredMessageLike, NatsStreamConnectionLike } from './nats-client'
@@ -11,6 +12,16 @@ import { messageValue, natsError, natsJetStream } from './nats-stream'
 import { NATS_STREAM_RESUME_WINDOW_MS, watchNatsStream } from './nats-watcher'
 
 export type { NatsStatusLike, NatsStreamConnectionLike } from './nats-client'
+
+/** What `natsStreamSource(connection, options)` may hold. */
+const NATS_STREAM_OPTIONS: OptionSpec = {
+  stream: (value) =>
+    typeof value === 'string' && /^[^\s.*>/\\]+$/.test(value)
+      ? undefined
+      : `must be a JetStream stream name (no spaces, '.', '*', '>', '/' or '\\'), got ${JSON.stringify(value)}`,
+  prefix: checks.string,
+  name: checks.name,
+}
 
 /** Options of {@link natsStreamSource}. */
 export interface NatsStreamSourceOptions {
@@ -55,16 +66,13 @@ export function natsStreamSource(
   connection: NatsStreamConnectionLike,
   options: NatsStreamSourceOptions = {},
 ): WatchableSource {
-  if (typeof connection?.request !== 'function' || typeof connection?.isClosed !== 'function') {
+  const candidate = connection as Partial<NatsStreamConnectionLike> | null
+  if (typeof candidate?.request !== 'function' || typeof candidate.isClosed !== 'function') {
     throw new TypeError(
-      'natsStreamSource: expected a NATS connection (from connect() of @nats-io/transport-node)',
+      'natsStreamSource(connection, options): connection must be a NATS connection (connect() of @nats-io/transport-node)',
     )
   }
-  if (options.stream !== undefined && !/^[^\s.*>/\\]+$/.test(options.stream)) {
-    throw new TypeError(
-      `natsStreamSource: option "stream" is not a stream name: ${JSON.stringify(options.stream)}`,
-    )
-  }
+  checkOptions('natsStreamSource(connection, options)', options, NATS_STREAM_OPTIONS)
   const name = options.name ?? 'nats'
   const prefix = options.prefix ?? ''
   const jetStream = natsJetStream(connection, options.stream, 'natsStreamSource')

@@ -3,6 +3,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import type { RedisStreamClientLike } from './redis-stream-client'
@@ -17,6 +18,13 @@ export type {
   RedisStreamReaderLike,
   RedisStreamReaderOverrides,
 } from './redis-stream-client'
+
+/** What `redisStreamSource(client, options)` may hold. */
+const REDIS_STREAM_OPTIONS: OptionSpec = {
+  prefix: checks.string,
+  name: checks.name,
+  blockTimeout: checks.integer(1),
+}
 
 /** Options of {@link redisStreamSource}. */
 export interface RedisStreamSourceOptions {
@@ -61,17 +69,16 @@ export function redisStreamSource(
   client: RedisStreamClientLike,
   options: RedisStreamSourceOptions = {},
 ): WatchableSource {
-  if (typeof client?.xrevrange !== 'function') {
-    throw new TypeError('redisStreamSource: expected an ioredis client (xrevrange, duplicate)')
+  const candidate = client as Partial<RedisStreamClientLike> | null
+  if (typeof candidate?.xrevrange !== 'function' || typeof candidate.duplicate !== 'function') {
+    throw new TypeError(
+      'redisStreamSource(client, options): client must be an ioredis client (xrevrange, duplicate)',
+    )
   }
+  checkOptions('redisStreamSource(client, options)', options, REDIS_STREAM_OPTIONS)
   const name = options.name ?? 'redis-stream'
   const prefix = options.prefix ?? ''
   const blockTimeout = options.blockTimeout ?? 5_000
-  if (!(Number.isInteger(blockTimeout) && blockTimeout > 0)) {
-    throw new TypeError(
-      `redisStreamSource: option "blockTimeout" must be a positive integer of ms, got ${blockTimeout}`,
-    )
-  }
   /** Per stream key and field, the id of the entry the last `fetch` gave, and when. */
   const fetched = new Map<string, { readonly id: string; readonly at: number }>()
   const takeFetched = (key: string, field: string | undefined): string | undefined => {

@@ -2,6 +2,7 @@
  * `websocketSource(options)`: components whose value is the latest message of a WebSocket feed.
  */
 import { abortError, throwIfAborted } from '../../core/abort'
+import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { maskUrlCredentials } from '../../core/redact'
 import { SourceError, SourceUnavailableError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
@@ -55,16 +56,21 @@ export interface WebSocketSourceOptions {
   readonly name?: string
 }
 
-const OPTIONS = [
-  'url',
-  'protocols',
-  'headers',
-  'timeout',
-  'handshakeTimeout',
-  'heartbeat',
-  'WebSocket',
-  'name',
-]
+/** What `websocketSource(options)` may hold. */
+const WEBSOCKET_OPTIONS: OptionSpec = {
+  url: checks.string,
+  protocols: checks.either('a string or an array of strings', checks.string, checks.strings),
+  headers: checks.either(
+    'an object of header names to strings',
+    (v) =>
+      checks.object(v) ?? (Object.values(v as object).every((h) => typeof h === 'string') ? undefined : 'no'),
+  ),
+  timeout: checks.duration({ positive: true, finite: true }),
+  handshakeTimeout: checks.duration({ positive: true, finite: true }),
+  heartbeat: checks.duration({ finite: true }),
+  WebSocket: checks.function,
+  name: checks.name,
+}
 
 /**
  * A source whose components are the latest message of a WebSocket feed. Each component opens
@@ -88,29 +94,11 @@ const OPTIONS = [
  * ```
  */
 export function websocketSource(options: WebSocketSourceOptions = {}): WatchableSource {
-  if (options === null || typeof options !== 'object')
-    throw new TypeError('websocketSource: expected an options object')
-  for (const option of Object.keys(options)) {
-    if (!OPTIONS.includes(option))
-      throw new TypeError(`websocketSource: unknown option ${JSON.stringify(option)}`)
-  }
+  checkOptions('websocketSource(options)', options, WEBSOCKET_OPTIONS)
   const name = options.name ?? 'websocket'
   const timeout = options.timeout ?? 10_000
   const handshakeTimeout = options.handshakeTimeout ?? 10_000
   const heartbeat = options.heartbeat ?? 30_000
-  if (!(Number.isFinite(heartbeat) && heartbeat >= 0)) {
-    throw new TypeError(
-      `websocketSource: option "heartbeat" must be 0 or a positive number of ms, got ${heartbeat}`,
-    )
-  }
-  for (const [option, value] of [
-    ['timeout', timeout],
-    ['handshakeTimeout', handshakeTimeout],
-  ] as const) {
-    if (!(Number.isFinite(value) && value > 0)) {
-      throw new TypeError(`websocketSource: option "${option}" must be a positive number of ms, got ${value}`)
-    }
-  }
   if (options.url !== undefined) feedUrl(options.url, undefined, 'url')
   const protocols = options.protocols === undefined ? [] : [options.protocols].flat()
   const headers = { ...options.headers }

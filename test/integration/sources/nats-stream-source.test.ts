@@ -46,6 +46,16 @@ describeWithNats('natsStreamSource', () => {
     expect(source.appliesField).toBe(true)
   })
 
+  it('refuses a connection that is not one and a wrong option, naming it', () => {
+    expect(() => natsStreamSource({} as never)).toThrow(
+      /^natsStreamSource\(connection, options\): connection must be/,
+    )
+    expect(() => natsStreamSource(nc, { stream: 'a.b' })).toThrow(
+      /option stream must be a JetStream stream name .*, got "a\.b"/,
+    )
+    expect(() => natsStreamSource(nc, { streams: 'A' } as never)).toThrow('(did you mean "stream"?)')
+  })
+
   it('reads the last message on the subject: JSON when it parses, else the text; field picks a path', async () => {
     expect(await source.fetch(request({ key: 'flags' }), context())).toEqual({
       beta: true,

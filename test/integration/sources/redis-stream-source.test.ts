@@ -34,6 +34,18 @@ describeWithRedis('redisStreamSource', () => {
     expect(source.appliesField).toBe(true)
   })
 
+  it('refuses a client that is not one and a wrong option, naming it', () => {
+    expect(() => redisStreamSource({} as never)).toThrow(
+      'redisStreamSource(client, options): client must be an ioredis client (xrevrange, duplicate)',
+    )
+    expect(() => redisStreamSource(redis.client, { blockTimeout: 0 })).toThrow(
+      'redisStreamSource(client, options): option blockTimeout must be an integer >= 1, got 0',
+    )
+    expect(() => redisStreamSource(redis.client, { prefx: 'a:' } as never)).toThrow(
+      '(did you mean "prefix"?)',
+    )
+  })
+
   it('reads the latest entry: its fields as an object, one field, or a path inside a JSON field', async () => {
     expect(await source.fetch(request({ key: 'flags' }), context())).toEqual({
       theme: 'dark',

@@ -66,7 +66,13 @@ describe('websocketSource', () => {
     expect(source.appliesField).toBe(true)
     expect(() => websocketSource({ uri: 'ws://x' } as never)).toThrow(/unknown option "uri"/)
     expect(() => websocketSource({ url: 'http://127.0.0.1/' })).toThrow(/not a ws:\/\/ or wss:\/\/ URL/)
-    expect(() => websocketSource({ timeout: 0 })).toThrow(/"timeout" must be a positive number/)
+    expect(() => websocketSource({ timeout: 0 })).toThrow(
+      'websocketSource(options): option timeout must be a number of milliseconds > 0, got 0',
+    )
+    expect(() => websocketSource({ uri: 'ws://x' } as never)).toThrow('(did you mean "url"?)')
+    expect(() => websocketSource({ protocols: 3 } as never)).toThrow(
+      /option protocols must be a string or an array/,
+    )
   })
 
   it('resolve waits for the first message: JSON when it parses, else the text; field picks a path', async () => {
