@@ -317,8 +317,10 @@ async function subscribeJetStream(
   let held = 0 // over all consumers: deliveries handed out and unsettled, plus pull credit requested
   const waiters = new Set<() => void>()
   const changed = (): void => {
-    for (const w of [...waiters]) w()
+    if (waiters.size === 0) return
+    const woken = [...waiters]
     waiters.clear()
+    for (const w of woken) w()
   }
   const waitForChange = (): Promise<void> => new Promise((resolve) => waiters.add(resolve))
   const stops = new Set<() => void>()

@@ -156,21 +156,37 @@ async function subscribeStreams(
   await reader.connect()
   let stopped = false
   let outstanding = 0
-  let wake: (() => void) | undefined
   const timers = new Set<NodeJS.Timeout>()
+  // Read again once half the prefetch is free (or 10 ms after the read loop began to wait): not
+  // one round trip — nor one wake-up — per freed slot.
+  const low = Math.max(1, Math.floor(spec.prefetch / 2))
+  let wake: (() => void) | undefined // the read loop, woken when `low` slots are free
+  let drained: (() => void) | undefined // close(), woken when nothing is outstanding
   const slotFreed = (): void => {
     outstanding--
-    const w = wake
-    wake = undefined
-    w?.()
+    if (wake !== undefined && spec.prefetch - outstanding >= low) {
+      const w = wake
+      wake = undefined
+      w()
+    }
+    if (drained !== undefined && outstanding === 0) {
+      const d = drained
+      drained = undefined
+      d()
+    }
   }
-  const waitForChange = (): Promise<void> => new Promise((resolve) => (wake = resolve))
-  /** A change, or `ms` passed, whichever comes first. */
-  const waitForChangeOr = async (ms: number): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([waitForChange(), new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
-    clearTimeout(timer)
-  }
+  /** Until `low` slots are free, at most 10 ms (so a few free slots are used when handlers stall). */
+  const waitForRoom = (): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        wake = undefined
+        resolve()
+      }, 10)
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
 
   // Acknowledgements made in one turn of the event loop go out as one XACK per stream (one promise for the batch).
   // A delivery's slot is free once its settlement is sent; close() waits for those in flight.
@@ -271,24 +287,12 @@ async function subscribeStreams(
     }
   }
 
-  // Read again once half the prefetch is free (or after a short wait): not one round trip per freed slot.
-  const low = Math.max(1, Math.floor(spec.prefetch / 2))
   const readLoop = async (): Promise<void> => {
-    let deadline: number | undefined
     while (!stopped) {
-      if (outstanding >= spec.prefetch) {
-        await waitForChange()
-        continue
-      }
       if (spec.prefetch - outstanding < low) {
-        deadline ??= Date.now() + 10
-        const left = deadline - Date.now()
-        if (left > 0) {
-          await waitForChangeOr(left)
-          continue
-        }
+        await waitForRoom()
+        if (stopped || outstanding >= spec.prefetch) continue
       }
-      deadline = undefined
       let reply: Array<[string, Entry[]]> | null
       try {
         reply = (await reader.call(
@@ -363,7 +367,7 @@ async function subscribeStreams(
         wake?.()
         await reading
         await claiming
-        while (outstanding > 0) await waitForChange()
+        if (outstanding > 0) await new Promise<void>((resolve) => (drained = resolve))
         while (inFlight.size > 0) await Promise.allSettled([...inFlight])
         if (spec.mode === 'broadcast') {
           for (const stream of streams)
