@@ -11,7 +11,7 @@
  * - NATS JetStream: `bus.emit` over `natsTransport` against `js.publish` + a durable pull
  *   consumer's `consume()` + `ack()` written with the NATS client.
  *
- * Each run sends MESSAGES messages at once (all in flight) and ends when the handler has run
+ * Each run sends MESSAGES (4,000) messages at once (all in flight) and ends when the handler has run
  * for every one of them. Needs Redis at TRIBUTARY_REDIS_URL (default redis://127.0.0.1:6379);
  * the NATS cases run when NATS with JetStream answers at TRIBUTARY_NATS_URL (default
  * nats://127.0.0.1:4222).
@@ -23,7 +23,7 @@ import Redis from 'ioredis'
 import { AsyncEventBus, natsTransport, redisStreamsTransport } from '../src'
 import { compare, report, type BenchCase, type ComparisonResult } from './support/harness'
 
-const MESSAGES = 2_000
+const MESSAGES = 4_000
 const PREFETCH = 64
 const redisUrl = process.env.TRIBUTARY_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const natsUrl = process.env.TRIBUTARY_NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -248,7 +248,7 @@ async function main(): Promise<void> {
   const bull = await bullmq(prefix, counter)
   // Every case to a steady state (JIT, connections, stream sizes) before any is measured.
   for (let i = 0; i < 10; i++) for (const c of [ours, raw, bull]) await c.run()
-  const options = { operationsPerRun: MESSAGES, runs: 11, warmup: 2 }
+  const options = { operationsPerRun: MESSAGES, runs: 15, warmup: 2 }
   const results: ComparisonResult[] = []
   const cpu: Array<[string, number, number]> = []
   // Each comparison gets fresh CPU recorders, so the medians are of that comparison's runs only.
