@@ -52,7 +52,7 @@ export interface TransactionLog {
   readonly db: Kysely<unknown>
 }
 
-const ensured = new WeakMap<object, Set<string>>()
+const ensured = new WeakMap<object, Map<string, Promise<void>>>()
 
 /** @internal The log named by `options` (table name checked). */
 export function transactionLog(
@@ -73,21 +73,34 @@ export function transactionLog(
 /** Whether the log lives on MySQL/MariaDB (else PostgreSQL). */
 const mysqlLog = (log: TransactionLog): boolean => databaseState(log.db as unknown as AnyKysely).mysql
 
-/** @internal Creates the log table if missing (once per database and table per process). */
-export async function ensureLog(log: TransactionLog): Promise<void> {
-  const done = ensured.get(log.db) ?? new Set<string>()
-  if (done.has(log.table)) return
+/** @internal Creates the log table if missing (once per database and table per process; concurrent callers share it). */
+export function ensureLog(log: TransactionLog): Promise<void> {
+  const byTable = ensured.get(log.db) ?? new Map<string, Promise<void>>()
+  ensured.set(log.db, byTable)
+  let done = byTable.get(log.table)
+  if (done) return done
   const created = mysqlLog(log)
     ? sql`timestamp(3) not null default current_timestamp(3)`
     : sql`timestamptz not null default now()`
-  await sql`create table if not exists ${sql.id(log.table)} (
+  done = sql`create table if not exists ${sql.id(log.table)} (
     id varchar(64) primary key,
     state varchar(8) not null,
     shards text not null,
     created_at ${created}
-  )`.execute(log.db)
-  done.add(log.table)
-  ensured.set(log.db, done)
+  )`
+    .execute(log.db)
+    .then(
+      () => undefined,
+      (error: unknown) => {
+        // Another process created it at the same moment (PostgreSQL's IF NOT EXISTS races).
+        const code = (error as { code?: unknown } | null)?.code
+        if (code === '23505' || code === '42P07' || code === 'ER_TABLE_EXISTS_ERROR') return
+        byTable.delete(log.table)
+        throw error
+      },
+    )
+  byTable.set(log.table, done)
+  return done
 }
 
 /** @internal Writes the row of a transaction about to prepare. */

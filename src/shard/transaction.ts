@@ -123,7 +123,9 @@ interface Participant {
  * `XA END` + `XA PREPARE`), the decision is written to the log — inside the log shard's own
  * transaction when it takes part, which then commits in one phase: the commit point — and each
  * prepared part is committed (`COMMIT PREPARED`, `XA COMMIT`). No transaction ever waits for a
- * second connection of the log shard's pool. When `fn` throws, or a
+ * second connection of a pool it holds one of; but it holds one connection per shard touched
+ * until it ends, so give each shard's pool more connections than the cross-shard transactions
+ * that run at once. When `fn` throws, or a
  * shard fails before the decision, every shard is rolled back and the promise rejects with a
  * `ShardTransactionError` listing each shard's outcome (`decision: 'rolled back'`). A crash of
  * this process between prepare and commit leaves prepared transactions that

@@ -6,8 +6,15 @@
  * `max_prepared_transactions` raised.
  */
 import { spawn } from 'node:child_process'
-import { sql } from 'kysely'
-import { recoverShardTransactions, type ShardManager, type ShardRecoveryReport } from 'tributary'
+import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Pool } from 'pg'
+import {
+  isShardTransactionError,
+  recoverShardTransactions,
+  ShardManager,
+  shardTransaction,
+  type ShardRecoveryReport,
+} from 'tributary'
 import { describeWithPostgresServer, ownPostgres, type OwnPostgres } from '../../support/own-postgres'
 import { createShardDatabases, ids, preparedCount, shardManager } from '../../support/own-postgres-shards'
 
@@ -199,6 +206,67 @@ describeWithPostgresServer('cross-shard transactions: coordinator killed, then r
     expect(shardsOf(report.committed)).toEqual(['s2'])
     expect(report.forgotten).toEqual([id])
     expect(await holders(5)).toEqual(NAMES)
+    expect(await preparedCount(manager)).toBe(0)
+    expect(await logRows()).toBe(0)
+  }, 60_000)
+
+  it('40 transactions racing recoveries that run all along with minAge 0: each one is everywhere or nowhere', async () => {
+    // Pools larger than the transactions running at once (see the README: a transaction holding
+    // one shard's connection may wait for another shard's, and for the log's).
+    const wide = new ShardManager(
+      Object.fromEntries(
+        NAMES.map((name) => {
+          const pool = new Pool({ connectionString: server.url(name), max: 12 })
+          pool.on('error', () => undefined)
+          return [name, new Kysely<any>({ dialect: new PostgresDialect({ pool }) })]
+        }),
+      ),
+    )
+    let running = true
+    const recoveries = (async () => {
+      let runs = 0
+      while (running) {
+        await recoverShardTransactions(wide, { minAge: 0 })
+        runs++
+      }
+      return runs
+    })()
+    const outcome = new Map<number, string>()
+    try {
+      for (let batch = 0; batch < 5; batch++) {
+        await Promise.all(
+          Array.from({ length: 8 }, async (_, i) => {
+            const row = 1000 + batch * 8 + i
+            // Half touch the log's shard (s0), half only s1 and s2.
+            const shards = i % 2 === 0 ? NAMES : ['s1', 's2']
+            try {
+              await shardTransaction(wide, async (tx) => {
+                for (const name of shards)
+                  await sql`insert into accounts (id) values (${row})`.execute(await tx.database(name))
+              })
+              outcome.set(row, 'committed')
+            } catch (error) {
+              if (!isShardTransactionError(error)) throw error
+              outcome.set(row, error.decision)
+            }
+          }),
+        )
+      }
+    } finally {
+      running = false
+      await recoveries
+    }
+    await recoverShardTransactions(wide, { minAge: 0 })
+    await wide.close()
+    const all = await ids(manager)
+    for (const [row, decision] of outcome) {
+      const expected = row % 2 === 0 ? NAMES : ['s1', 's2']
+      const on = NAMES.filter((name) => all[name]?.includes(row))
+      expect([row, on.length === 0 || on.join() === expected.join()]).toEqual([row, true])
+      if (decision === 'committed') expect([row, on]).toEqual([row, expected])
+      if (decision === 'rolled back') expect([row, on]).toEqual([row, []])
+    }
+    expect([...outcome.values()].filter((d) => d === 'committed').length).toBeGreaterThan(0)
     expect(await preparedCount(manager)).toBe(0)
     expect(await logRows()).toBe(0)
   }, 60_000)
