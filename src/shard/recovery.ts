@@ -37,7 +37,10 @@ export interface RecoverShardTransactionsOptions {
    * How old (ms, by the log server's clock) an undecided transaction must be before recovery
    * aborts it: a younger one may belong to a coordinator still preparing. Correctness does not
    * depend on it (a coordinator whose transaction recovery aborted finds that out at its commit
-   * point and rolls back); it only spares live transactions. Defaults to 60 000.
+   * point and rolls back); it only spares live transactions. The age counts from the log row,
+   * written just before phase 1 — or, when the log's shard takes part, when that shard joins;
+   * such a row is locked by the coordinator's transaction and never aborted while it lives,
+   * whatever its age. Defaults to 60 000.
    */
   minAge?: number
   /**
