@@ -70,11 +70,17 @@ export class Emission implements Abandonable {
   private remaining = 1
   private order: Map<HandlerError, number> | undefined = undefined
   /**
-   * The entries whose tracked invocation has not settled (for {@link abandon}), once one has
-   * been tracked. An entry runs at most once per emission.
+   * The entries whose tracked invocation has not settled (for {@link abandon}): the first in
+   * `runningOne` (most emits have one handler), more in `running`. An entry runs at most once
+   * per emission.
    */
+  private runningOne: Entry | undefined = undefined
   private running: Set<Entry> | undefined = undefined
   private abandoned = false
+  /** The bus's list of in-flight emissions. @internal */
+  pendingPrev: Emission | undefined = undefined
+  /** @internal */
+  pendingNext: Emission | undefined = undefined
 
   constructor(
     readonly event: object,
@@ -116,21 +122,27 @@ export class Emission implements Abandonable {
    */
   track(promise: PromiseLike<unknown>, entry: Entry): void {
     this.remaining++
-    ;(this.running ??= new Set()).add(entry)
+    if (this.runningOne === undefined) this.runningOne = entry
+    else (this.running ??= new Set()).add(entry)
     promise.then(
       (value: unknown) => {
         if (this.abandoned) return
-        this.running?.delete(entry)
+        this.settled(entry)
         this.ok(value)
         if (--this.remaining === 0) this.done(this)
       },
       (reason: unknown) => {
         if (this.abandoned) return
-        this.running?.delete(entry)
+        this.settled(entry)
         this.fail(entry, reason)
         if (--this.remaining === 0) this.done(this)
       },
     )
+  }
+
+  private settled(entry: Entry): void {
+    if (this.runningOne === entry) this.runningOne = undefined
+    else this.running?.delete(entry)
   }
 
   /**
@@ -140,7 +152,9 @@ export class Emission implements Abandonable {
   abandon(reason: unknown): void {
     if (this.abandoned || this.remaining === 0) return
     this.abandoned = true
+    if (this.runningOne !== undefined) this.fail(this.runningOne, reason)
     for (const entry of this.running ?? []) this.fail(entry, reason)
+    this.runningOne = undefined
     this.running = undefined
     this.remaining = 0
     this.done(this)

@@ -195,8 +195,13 @@ export class AsyncEventBus implements AsyncDisposable {
   private inflight = 0
   private closed = false
   private onDrained: (() => void) | undefined = undefined
-  /** In-flight emits that a `close()` which gives up settles (see {@link abandonInFlight}). */
-  private readonly abandonable = new Set<Abandonable>()
+  /**
+   * In-flight emits that a `close()` which gives up settles (see {@link abandonInFlight}): a
+   * list through the emissions themselves, so tracking one costs no allocation.
+   */
+  private pending: Emission | undefined = undefined
+  /** `emitSerial` waits that such a `close()` settles. */
+  private readonly serialWaits = new Set<Abandonable>()
   /** Set once a `close()` gave up: the reason every abandoned invocation fails with. */
   private abandonment: { readonly reason: unknown } | undefined = undefined
   /** Bridged classes (exactly these classes) and the bridge their emits are published to. */
@@ -704,8 +709,12 @@ export class AsyncEventBus implements AsyncDisposable {
   private async abandonInFlight(reason: unknown): Promise<void> {
     await new Promise<void>((resolve) => setImmediate(resolve))
     this.abandonment ??= { reason }
-    for (const pending of [...this.abandonable]) pending.abandon(this.abandonment.reason)
-    this.abandonable.clear()
+    const { reason: cause } = this.abandonment
+    const emissions: Emission[] = []
+    for (let at = this.pending; at !== undefined; at = at.pendingNext) emissions.push(at)
+    for (const emission of emissions) emission.abandon(cause)
+    for (const wait of [...this.serialWaits]) wait.abandon(cause)
+    this.serialWaits.clear()
   }
 
   /** `value` (a handler's promise or thenable), or a rejection with the abandonment's reason. */
@@ -713,14 +722,14 @@ export class AsyncEventBus implements AsyncDisposable {
     if (this.abandonment) return Promise.reject(this.abandonment.reason)
     return new Promise<unknown>((resolve, reject) => {
       const waiter: Abandonable = { abandon: reject }
-      this.abandonable.add(waiter)
+      this.serialWaits.add(waiter)
       Promise.resolve(value).then(
         (result: unknown) => {
-          this.abandonable.delete(waiter)
+          this.serialWaits.delete(waiter)
           resolve(result)
         },
         (error: unknown) => {
-          this.abandonable.delete(waiter)
+          this.serialWaits.delete(waiter)
           reject(error)
         },
       )
@@ -759,7 +768,7 @@ export class AsyncEventBus implements AsyncDisposable {
     }
     if (emission.release()) {
       this.inflight++
-      this.abandonable.add(emission)
+      this.addPending(emission)
       if (forget) return undefined
       return new Promise<EmitResult>((resolve, reject) => {
         emission.resolve = resolve
@@ -798,7 +807,7 @@ export class AsyncEventBus implements AsyncDisposable {
         emission.track(Promise.resolve(value), entry)
         emission.release()
         this.inflight++
-        this.abandonable.add(emission)
+        this.addPending(emission)
         return new Promise<EmitResult>((resolve, reject) => {
           emission.resolve = resolve
           emission.reject = reject
@@ -814,8 +823,25 @@ export class AsyncEventBus implements AsyncDisposable {
   }
 
   /** Every tracked invocation of an emission has settled. */
+  /** Links `emission` into the in-flight list. */
+  private addPending(emission: Emission): void {
+    const head = this.pending
+    emission.pendingNext = head
+    if (head !== undefined) head.pendingPrev = emission
+    this.pending = emission
+  }
+
+  /** Unlinks `emission` from the in-flight list. */
+  private removePending(emission: Emission): void {
+    const { pendingPrev: prev, pendingNext: next } = emission
+    if (prev !== undefined) prev.pendingNext = next
+    else if (this.pending === emission) this.pending = next
+    if (next !== undefined) next.pendingPrev = prev
+    emission.pendingPrev = emission.pendingNext = undefined
+  }
+
   private readonly completed = (emission: Emission): void => {
-    this.abandonable.delete(emission)
+    this.removePending(emission)
     this.settled()
     const forget = emission.resolve === undefined
     try {
