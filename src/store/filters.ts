@@ -2,6 +2,7 @@
  * Query filters, as TanStack Query's: pick cache entries by key prefix (or exact key), by
  * whether they are observed, stale or fetching, and by a predicate.
  */
+import { checkStoreOptions } from './option-specs'
 import { hashKey, hashStartsWith, prefixOfHash, type QueryKey } from './key-hash'
 import type { Query } from './query'
 import type { QueryEntry } from './query-entry'
@@ -34,6 +35,7 @@ export type EntryMatcher = (
 /** Compiles `filters` into a test on entries (the key is hashed once). @internal */
 export function entryMatcher(filters: QueryFilters | undefined): EntryMatcher {
   if (filters === undefined) return () => true
+  checkStoreOptions('filters', filters)
   const { queryKey, exact = false, type = 'all', stale, fetchStatus, predicate } = filters
   const hash = queryKey === undefined ? undefined : hashKey(queryKey)
   const prefix = hash === undefined ? undefined : prefixOfHash(hash)

@@ -101,6 +101,15 @@ const MUTATION: OptionSpec = {
   onSettled: checks.function,
 }
 
+const FILTERS: OptionSpec = {
+  queryKey: key,
+  exact: checks.boolean,
+  type: checks.oneOf(['all', 'active', 'inactive']),
+  stale: checks.boolean,
+  fetchStatus: checks.oneOf(['fetching', 'idle']),
+  predicate: checks.function,
+}
+
 /** The options objects of the store's methods, by the name shown in the error. */
 const SPECS = {
   'new QueryStore': STORE,
@@ -112,6 +121,17 @@ const SPECS = {
   paginated: PAGINATED,
   createAsyncStore: ASYNC_STORE,
   mutation: MUTATION,
+  setData: {
+    updatedAt: (value) =>
+      typeof value === 'number' && Number.isFinite(value)
+        ? undefined
+        : 'must be a time in ms since the epoch',
+  },
+  invalidate: { refetch: checks.oneOf(['observed', 'all', 'none']) },
+  invalidateQueries: { refetchType: checks.oneOf(['active', 'inactive', 'all', 'none']) },
+  cancelQueries: { revert: checks.boolean },
+  refetchQueries: { cancelRefetch: checks.boolean, throwOnError: checks.boolean },
+  filters: FILTERS,
 } as const satisfies Record<string, OptionSpec>
 
 /** Where options are given: `new QueryStore`, or a method of the store. @internal */
@@ -138,7 +158,9 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
         ? 'new QueryStore(options)'
         : site === 'createAsyncStore'
           ? 'createAsyncStore(fetcher, params, config)'
-          : `QueryStore.${site}`
+          : site === 'filters'
+            ? 'QueryStore filters'
+            : `QueryStore.${site}`
     throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
   }
   if (typeof options !== 'object' || options === null) return

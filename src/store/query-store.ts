@@ -352,6 +352,7 @@ export class QueryStore {
    * (TanStack's `setQueryData`). Returns the data now cached.
    */
   setData<T>(key: QueryKey, updater: Updater<T>, options?: { updatedAt?: number }): T | undefined {
+    checkStoreOptions('setData', options)
     const hash = hashKey(key)
     const existing = this.#entries.get(hash) as QueryEntry<T> | undefined
     if (existing !== undefined) return this.#shared(existing, existing.setData(updater, options?.updatedAt))
@@ -410,6 +411,7 @@ export class QueryStore {
    * ```
    */
   invalidate(prefix: QueryKey = [], options?: { refetch?: InvalidateRefetch }): Promise<void> {
+    checkStoreOptions('invalidate', options)
     if (this.#layer === undefined) return this.#invalidateHere(prefix, options)
     hashKey(prefix) // a bad key throws now, as without the layer
     // L2 first: a refetch here or elsewhere must not read the old value back from it
@@ -429,6 +431,7 @@ export class QueryStore {
    * `refetchType`. Resolves when the refetches settle; never rejects.
    */
   invalidateQueries(filters?: QueryFilters, options?: { refetchType?: RefetchType }): Promise<void> {
+    checkStoreOptions('invalidateQueries', options)
     const type = options?.refetchType ?? 'active'
     const pending = this.#matching(filters).map((entry) => {
       const active = entry.isActive
@@ -499,6 +502,7 @@ export class QueryStore {
    * (`revert: false` keeps the state, only no longer fetching). Defaults to reverting.
    */
   cancelQueries(filters?: QueryFilters, options?: { revert?: boolean }): Promise<void> {
+    checkStoreOptions('cancelQueries', options)
     for (const entry of this.#matching(filters)) entry.cancel('cancelQueries', options?.revert ?? true)
     return Promise.resolve()
   }
@@ -519,6 +523,7 @@ export class QueryStore {
    * with `throwOnError`.
    */
   refetchQueries(filters?: QueryFilters, options?: RefetchQueriesOptions): Promise<void> {
+    checkStoreOptions('refetchQueries', options)
     const pending = this.#matching(filters)
       .filter((entry) => entry.fetcher !== undefined && !entry.isDisabled)
       .map((entry) => {

@@ -147,6 +147,31 @@ describe('QueryStore options (issue 16)', () => {
     expect(feed.key).toEqual(['feed'])
   })
 
+  it('filters and the options of setData, invalidate, invalidateQueries, cancelQueries, refetchQueries', async () => {
+    const store = new QueryStore()
+    stores.push(store)
+    expect(thrown(() => store.findAll({ querykey: ['a'] } as never)).message).toMatch(
+      /^QueryStore filters: unknown option "querykey" \(did you mean "queryKey"\?\)/,
+    )
+    expect(thrown(() => store.removeQueries({ type: 'idle' } as never)).message).toMatch(
+      /option type must be 'all', 'active', 'inactive', got "idle"/,
+    )
+    expect(thrown(() => store.setData(['a'], 1, { updatedAt: Number.NaN })).message).toMatch(
+      /QueryStore\.setData: option updatedAt must be a time in ms since the epoch/,
+    )
+    expect(thrown(() => store.invalidate(['a'], { refetch: 'some' } as never)).message).toMatch(
+      /QueryStore\.invalidate: option refetch must be 'observed', 'all', 'none'/,
+    )
+    expect(thrown(() => store.invalidateQueries({}, { refetchTyp: 'all' } as never)).message).toMatch(
+      /unknown option "refetchTyp" \(did you mean "refetchType"\?\)/,
+    )
+    expect(thrown(() => store.cancelQueries({}, { revert: 1 } as never))).toBeInstanceOf(Error)
+    expect(thrown(() => store.refetchQueries({}, { throwOnErr: true } as never)).message).toMatch(
+      /did you mean "throwOnError"/,
+    )
+    await store.invalidateQueries({ queryKey: ['a'], exact: true }, { refetchType: 'none' })
+  })
+
   it('createAsyncStore config is checked', () => {
     const error = thrown(() => createAsyncStore(() => 1, {}, { stor: new QueryStore() } as never))
     expect(isQueryStoreError(error)).toBe(true)
