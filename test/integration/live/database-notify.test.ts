@@ -2,14 +2,7 @@
 // polls every 10 minutes, so only a notification (or the re-read after a reconnect) can bring a
 // change in time; a channel without a trigger still polls; stop() releases the connection.
 import { sql } from 'kysely'
-import {
-  Component,
-  databaseSource,
-  installChangeNotifier,
-  isSourceError,
-  isSourceUnavailableError,
-  watch,
-} from 'tributary'
+import { Component, databaseSource, installChangeNotifier, isSourceUnavailableError, watch } from 'tributary'
 import { createPgDatabase, type TestDatabase } from '../../support/database'
 import { describeWithPostgres } from '../../support/services'
 import { isValue, recorder, request, sleep } from './recorder'
@@ -173,7 +166,7 @@ describeWithPostgres('database watcher with LISTEN/NOTIFY (real PostgreSQL)', ()
     expect(rec.events.filter((e) => e.kind === 'error')).toHaveLength(1)
   })
 
-  it('bad notify options are a SourceError naming the option', () => {
+  it('bad notify options are refused by the shared options check, naming the source and option', () => {
     const bad = (notify: unknown) => () =>
       databaseSource(database.db, { notify: notify as { channel: string; connection: string } })
     expect(bad({ channel: '', connection: 'x' })).toThrow(/notify\.channel/)
@@ -181,10 +174,8 @@ describeWithPostgres('database watcher with LISTEN/NOTIFY (real PostgreSQL)', ()
     expect(bad({ channel: 'c', connection: 'x', safetyPollInterval: -1 })).toThrow(
       /notify\.safetyPollInterval/,
     )
-    try {
-      bad({ channel: '', connection: 'x' })()
-    } catch (error) {
-      expect(isSourceError(error)).toBe(true)
-    }
+    expect(bad({ channel: '', connection: 'x' })).toThrow(TypeError)
+    expect(bad({ channel: '', connection: 'x' })).toThrow(/databaseSource/)
+    expect(bad({ channel: 'c', connection: 'x', safetyPollInterval: -1 })).toThrow(RangeError)
   })
 })
