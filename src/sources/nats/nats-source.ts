@@ -2,14 +2,14 @@
  * `natsStreamSource(connection)`: components whose value is the latest message on a NATS
  * JetStream subject.
  */
-import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import type { NatsStoredMessageLike, NatsStreamConnectionLike } from './nats-client'
 import { messageValue, natsError, natsJetStream } from './nats-stream'
-import { NATS_STREAM_RESUME_WINDOW_MS, watchNatsStream } from './nats-watcher'
+import { watchNatsStream } from './nats-watcher'
+import { streamHandoff } from '../stream-handoff'
 
 export type { NatsStatusLike, NatsStreamConnectionLike } from './nats-client'
 
@@ -76,14 +76,9 @@ export function natsStreamSource(
   const name = options.name ?? 'nats'
   const prefix = options.prefix ?? ''
   const jetStream = natsJetStream(connection, options.stream, 'natsStreamSource')
-  /** Per subject and field, the stream sequence of the message the last `fetch` gave, and when. */
-  const fetched = new Map<string, { readonly seq: number; readonly at: number }>()
-  const takeFetched = (subject: string, field: string | undefined): number | undefined => {
-    const identity = JSON.stringify([subject, field ?? null])
-    const last = fetched.get(identity)
-    fetched.delete(identity)
-    return last && performance.now() - last.at <= NATS_STREAM_RESUME_WINDOW_MS ? last.seq : undefined
-  }
+  /** Per subject and field, the stream sequence of the message the last `fetch` gave. */
+  const handoff = streamHandoff<number>()
+  const takeFetched = handoff.take
   return {
     name,
     appliesField: true,
@@ -106,10 +101,7 @@ export function natsStreamSource(
             `${name}: no message on subject ${subject}`,
           )
         }
-        fetched.set(JSON.stringify([subject, request.field ?? null]), {
-          seq: found.seq,
-          at: performance.now(),
-        })
+        handoff.remember(subject, request.field, found.seq)
         data = found.data
       } catch (error) {
         if (context.signal.aborted) throw error

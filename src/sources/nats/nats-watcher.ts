@@ -21,17 +21,11 @@ export interface NatsStreamWatchSettings {
   readonly prefix?: string
   /**
    * The stream sequence of the message the source's last `fetch` of `subject` (with the same
-   * `field`) gave, if recent (see {@link NATS_STREAM_RESUME_WINDOW_MS}), taken once: the
+   * `field`) gave, if recent (see `STREAM_RESUME_WINDOW_MS` in `stream-handoff.ts`), taken once: the
    * consumer starts after it instead of at the subject's latest message. Defaults to none.
    */
   readonly takeFetched?: (subject: string, field: string | undefined) => number | undefined
 }
-
-/**
- * A watch started this long (ms) after a `fetch` of the same subject starts after the message
- * that fetch gave (what `watch()` resolved), so messages published in between are reported.
- */
-export const NATS_STREAM_RESUME_WINDOW_MS = 30_000
 
 /** Consumer notifications that mean the consumer cannot deliver now (an outage). */
 const OUTAGE_NOTIFICATIONS = new Set(['heartbeats_missed', 'stream_not_found', 'no_responders'])

@@ -1,14 +1,14 @@
 /**
  * `redisStreamSource(client)`: components whose value is the latest entry of a Redis Stream.
  */
-import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { SourceNotFoundError, type ComponentRequest, type SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import type { RedisStreamClientLike } from './redis-stream-client'
 import { entryValue, redisStreamError } from './redis-stream-entry'
-import { REDIS_STREAM_RESUME_WINDOW_MS, watchRedisStream } from './redis-stream-watcher'
+import { watchRedisStream } from './redis-stream-watcher'
+import { streamHandoff } from '../stream-handoff'
 
 export type {
   RedisStreamClientLike,
@@ -79,14 +79,9 @@ export function redisStreamSource(
   const name = options.name ?? 'redis-stream'
   const prefix = options.prefix ?? ''
   const blockTimeout = options.blockTimeout ?? 5_000
-  /** Per stream key and field, the id of the entry the last `fetch` gave, and when. */
-  const fetched = new Map<string, { readonly id: string; readonly at: number }>()
-  const takeFetched = (key: string, field: string | undefined): string | undefined => {
-    const identity = JSON.stringify([key, field ?? null])
-    const last = fetched.get(identity)
-    fetched.delete(identity)
-    return last && performance.now() - last.at <= REDIS_STREAM_RESUME_WINDOW_MS ? last.id : undefined
-  }
+  /** Per stream key and field, the id of the entry the last `fetch` gave. */
+  const handoff = streamHandoff<string>()
+  const takeFetched = handoff.take
   const source: WatchableSource = {
     name,
     appliesField: true,
@@ -104,7 +99,7 @@ export function redisStreamSource(
       if (latest === undefined) {
         throw new SourceNotFoundError({ source: name, key }, `${name}: stream ${key} is missing or empty`)
       }
-      fetched.set(JSON.stringify([key, request.field ?? null]), { id: latest[0], at: performance.now() })
+      handoff.remember(key, request.field, latest[0])
       return entryValue(latest, request.field, name, key)
     },
     watch: (request, watchOptions) =>

@@ -26,17 +26,11 @@ export interface RedisStreamWatchSettings {
   readonly blockTimeout?: number
   /**
    * The id of the entry the source's last `fetch` of `key` (with the same `field`) gave, if
-   * recent (see {@link REDIS_STREAM_RESUME_WINDOW_MS}), taken once: the watcher reads on from
+   * recent (see `STREAM_RESUME_WINDOW_MS` in `stream-handoff.ts`), taken once: the watcher reads on from
    * it instead of reading the latest entry. Defaults to none.
    */
   readonly takeFetched?: (key: string, field: string | undefined) => string | undefined
 }
-
-/**
- * A watch started this long (ms) after a `fetch` of the same stream key reads on from the
- * entry that fetch gave (what `watch()` resolved), so entries added in between are reported.
- */
-export const REDIS_STREAM_RESUME_WINDOW_MS = 30_000
 
 /** The most entries one XREAD returns (the rest come with the next one, at once). */
 export const REDIS_STREAM_READ_COUNT = 100
