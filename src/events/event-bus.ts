@@ -5,7 +5,7 @@
 import { ASYNC_DISPOSE, DISPOSE } from '../core/dispose'
 import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
 import { AsyncMetrics } from '../core/metrics'
-import { activeTracer, contextWith, endSpan, startSpan, withSpan } from '../core/telemetry'
+import { activeTracer, contextWith, endSpan, startSpan, traced, withSpan } from '../core/telemetry'
 import { setLongTimeout, type LongTimer } from '../core/timers'
 import { Bridge, type BridgeHost, type BridgeOptions, type BusBridge } from './bridge'
 import { Emission, type Abandonable, type EmitTrace, type Entry, type Route } from './emission'
@@ -500,7 +500,7 @@ export class AsyncEventBus implements AsyncDisposable {
       if (this.closed) return Promise.reject(this.refuse(route, event))
       if (this.bridged.size !== 0) {
         const bridge = this.bridged.get(route.eventClass)
-        if (bridge !== undefined) return bridge.publish(event)
+        if (bridge !== undefined) return this.publish(bridge, event, route, 'emit')
       }
       return this.dispatch(event, route, false) as Promise<EmitResult>
     } catch (error) {
@@ -527,7 +527,9 @@ export class AsyncEventBus implements AsyncDisposable {
     }
     const bridge = this.bridged.size === 0 ? undefined : this.bridged.get(route.eventClass)
     if (bridge !== undefined) {
-      bridge.publish(event).catch((error: unknown) => this.report(error, event, route.counter.name))
+      this.publish(bridge, event, route, 'emitAndForget').catch((error: unknown) =>
+        this.report(error, event, route.counter.name),
+      )
       return
     }
     try {
@@ -545,7 +547,7 @@ export class AsyncEventBus implements AsyncDisposable {
     const route = this.routeOf('emitSerial', event)
     if (this.closed) throw this.refuse(route, event)
     const bridge = this.bridged.size === 0 ? undefined : this.bridged.get(route.eventClass)
-    if (bridge !== undefined) return bridge.publish(event)
+    if (bridge !== undefined) return this.publish(bridge, event, route, 'emitSerial')
     this.log('emitSerial', constructorOf(event), event)
     const emission = this.begin(event, route, 'emitSerial')
     this.inflight++
@@ -866,6 +868,23 @@ export class AsyncEventBus implements AsyncDisposable {
       if (tracer !== undefined) emission.trace = this.traceEmit(tracer, route, method)
     }
     return emission
+  }
+
+  /**
+   * A bridged emit, published to its transport: traced as `publish <Event>` (a producer span
+   * with the event's class name and the method; never the event) when an SDK is registered.
+   * The deliveries are traced as emits where they are handled.
+   */
+  private publish(bridge: Bridge, event: object, route: Route, method: string): Promise<EmitResult> {
+    if (activeTracer() === undefined) return bridge.publish(event)
+    return traced(
+      {
+        name: `publish ${route.name}`,
+        kind: 'producer',
+        attributes: { 'tributary.event': route.name, 'tributary.emit.method': method },
+      },
+      () => bridge.publish(event),
+    )
   }
 
   /** Runs `entry`'s handler (through its invoker when it has options). */

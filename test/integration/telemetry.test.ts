@@ -23,6 +23,8 @@ import {
   ShardedAsyncExecutor,
   ShardManager,
   Table,
+  type Transport,
+  type TransportDelivery,
 } from 'tributary'
 
 const SECRET_EMAIL = 'very-secret@example.com'
@@ -49,6 +51,30 @@ class User extends Model {
 
 class UserCreated {
   constructor(readonly email: string) {}
+}
+
+/** A transport in memory: each published message is delivered at once to every subscription. */
+function loopback(): Transport {
+  const subscribers = new Set<(delivery: TransportDelivery) => void>()
+  return {
+    name: 'loopback',
+    async publish(message) {
+      for (const deliver of subscribers)
+        deliver({
+          ...message,
+          deliveries: 1,
+          ack: async () => undefined,
+          nack: async () => undefined,
+          deadLetter: async () => undefined,
+        })
+    },
+    async subscribe(_spec, onDelivery) {
+      subscribers.add(onDelivery)
+      return { close: async () => void subscribers.delete(onDelivery) }
+    },
+    deadLetters: async () => [],
+    close: async () => subscribers.clear(),
+  }
 }
 
 /** Every text a span carries: name, attributes, events (exceptions) and status message. */
@@ -287,6 +313,28 @@ describe('OpenTelemetry spans of models, shards, events and the store', () => {
   })
 
   describe('the event bus', () => {
+    it('a bridged emit: a producer span publish <Event>, the delivery traced as an emit; no payload', async () => {
+      const bus = new AsyncEventBus()
+      const handled: string[] = []
+      bus.on(UserCreated, function welcome(event) {
+        handled.push(event.email)
+      })
+      const bridge = await bus.bridge(loopback(), { events: [UserCreated] })
+      await bus.emit(new UserCreated(SECRET_PAYLOAD))
+      for (let i = 0; i < 20 && handled.length === 0; i++) await new Promise((r) => setImmediate(r))
+      await bridge.close()
+      expect(handled).toEqual([SECRET_PAYLOAD])
+      const spans = exporter.getFinishedSpans()
+      const publish = spans.find((s) => s.name === 'publish UserCreated') as ReadableSpan
+      expect(publish.kind).toBe(3) // PRODUCER
+      expect(publish.attributes).toMatchObject({
+        'tributary.event': 'UserCreated',
+        'tributary.emit.method': 'emit',
+      })
+      expect(spans.some((s) => s.name === 'handle UserCreated')).toBe(true)
+      expect(everything(spans)).not.toContain(SECRET_PAYLOAD)
+    })
+
     it('an emit span with a child per handler; a failing handler with status ERROR; no payload', async () => {
       const bus = new AsyncEventBus()
       bus.on(UserCreated, async function welcome() {
