@@ -9,6 +9,7 @@ import { hostname } from 'node:os'
 import { backoffDelays, type RetryOptions } from '../resilience/retry'
 import { isTributaryError } from '../core/errors'
 import { TransportError, TransportOptionsError } from '../transports/errors'
+import { checks, describeValue, specProblem, type OptionSpec } from '../core/option-checks'
 import { EventRegistry, type EventRegistrationInput } from '../transports/registry'
 import type {
   DeliveryMode,
@@ -109,38 +110,40 @@ export function deliveryOf(event: object): DeliveryInfo | undefined {
   return infos.get(event)
 }
 
-const KEYS = [
-  'events',
-  'group',
-  'mode',
-  'name',
-  'consumer',
-  'maxDeliveries',
-  'backoff',
-  'ackWait',
-  'prefetch',
-]
+/** What `bus.bridge(transport, options)` may hold. */
+const BRIDGE_OPTIONS: OptionSpec = {
+  events: true,
+  group: checks.name,
+  mode: checks.oneOf(['broadcast', 'group']),
+  name: checks.name,
+  consumer: checks.name,
+  maxDeliveries: checks.integer(1),
+  backoff: checks.nested({
+    initialDelay: checks.duration({ finite: true }),
+    maxDelay: checks.duration({ finite: true }),
+    exponent: (value) =>
+      typeof value === 'number' && Number.isFinite(value) && value >= 1
+        ? undefined
+        : `must be a finite number >= 1, got ${describeValue(value)}`,
+    jitter: checks.oneOf(['none', 'full', 'half', 'decorrelated']),
+  }),
+  ackWait: checks.duration({ positive: true, finite: true }),
+  prefetch: checks.integer(1),
+}
 
 function check(options: BridgeOptions): void {
   const fail = (option: string, problem: string): never => {
     throw new TransportOptionsError('bridge', option, problem)
   }
-  if (typeof options !== 'object' || options === null) fail('options', 'must be an object')
-  for (const key of Object.keys(options)) if (!KEYS.includes(key)) fail(key, 'is not a bridge option')
-  const { group, mode, maxDeliveries, ackWait, prefetch } = options
-  if (group !== undefined && (typeof group !== 'string' || group === ''))
-    fail('group', 'must be a non-empty string')
-  if (mode !== undefined && mode !== 'broadcast' && mode !== 'group')
-    fail('mode', "must be 'broadcast' or 'group'")
-  if (mode === 'group' && group === undefined) fail('group', "is required with mode 'group'")
-  for (const [name, value] of [
-    ['maxDeliveries', maxDeliveries],
-    ['ackWait', ackWait],
-    ['prefetch', prefetch],
-  ] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1))
-      fail(name, `must be a whole number >= 1, got ${String(value)}`)
-  }
+  const problem = specProblem(options, BRIDGE_OPTIONS)
+  if (problem !== undefined)
+    fail(
+      problem.option ?? 'options',
+      problem.text.startsWith('unknown option')
+        ? 'is not a bridge option' + problem.text.replace(/^unknown option "[^"]*"/, '')
+        : problem.text,
+    )
+  if (options.mode === 'group' && options.group === undefined) fail('group', "is required with mode 'group'")
 }
 
 /** One running bridge. @internal */

@@ -17,6 +17,7 @@ import {
   fileSource,
   httpSource,
   isEventBusOptionsError,
+  isTransportOptionsError,
   isInvalidQueryError,
   isQueryStoreError,
   Model,
@@ -26,6 +27,7 @@ import {
   Table,
   vaultSource,
   watch,
+  type Transport,
 } from 'tributary'
 
 /** What `fn` threw (fails the test when it threw nothing). */
@@ -196,6 +198,39 @@ describe('event bus options (issue 16)', () => {
       expect(isEventBusOptionsError(error)).toBe(true)
       expect(error.message).toMatch(message)
     }
+  })
+
+  it('bridge options: unknown keys with a suggestion, types and ranges, as TransportOptionsError', async () => {
+    const bus = new AsyncEventBus()
+    let subscribed = 0
+    const transport: Transport = {
+      name: 'none',
+      publish: async () => undefined,
+      subscribe: async () => {
+        subscribed++
+        return { close: async () => undefined }
+      },
+      deadLetters: async () => [],
+      close: async () => undefined,
+    }
+    const cases: Array<[object, RegExp]> = [
+      [{ events: [Ping], grup: 'a' }, /grup.*did you mean "group"/],
+      [{ events: [Ping], maxDeliveries: 0 }, /maxDeliveries.*integer >= 1, got 0/],
+      [{ events: [Ping], ackWait: Infinity }, /ackWait/],
+      [{ events: [Ping], mode: 'fanout' }, /mode/],
+      [{ events: [Ping], mode: 'group' }, /group.*required/],
+      [{ events: [Ping], backoff: { initialDelay: -5 } }, /backoff\.initialDelay/],
+      [{ events: [Ping], backoff: { exponent: 0.5 } }, /backoff\.exponent/],
+      [{ events: [Ping], backoff: { maxDelays: 1 } }, /backoff\.maxDelays.*did you mean "backoff\.maxDelay"/],
+    ]
+    for (const [options, message] of cases) {
+      const error = (await bus.bridge(transport, options as never).catch((e: unknown) => e)) as Error
+      expect(isTransportOptionsError(error)).toBe(true)
+      expect(error.message).toMatch(/^bridge: /)
+      expect(error.message).toMatch(message)
+    }
+    expect(subscribed).toBe(0)
+    await bus.close()
   })
 })
 
