@@ -47,10 +47,9 @@ const STORE: OptionSpec = {
   onError: checks.function,
   l2: checks.object,
   bus: checks.object,
-  // Checked with the shared tiers (distributed/layer.ts).
-  lockLease: true,
-  lockPoll: true,
-  outageRetry: true,
+  lockLease: checks.duration({ positive: true, finite: true }),
+  lockPoll: checks.duration({ positive: true, finite: true }),
+  outageRetry: checks.duration({ positive: true, finite: true }),
 }
 
 const initialDataUpdatedAt = checks.either(

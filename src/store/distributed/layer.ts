@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { hashKey, prefixOfHash, type QueryKey } from '../key-hash'
-import { QueryStoreError, type QueryFetcher, type QueryFunctionContext } from '../options'
+import { type QueryFetcher, type QueryFunctionContext } from '../options'
 import type { QueryEntry } from '../query-entry'
 import { L2CodecError, L2UnavailableError, StaleValueServedError, isL2CodecError } from './errors'
 import type { BusMessage, InvalidationBus, L2Cache, L2Entry } from './l2-cache'
@@ -56,9 +56,10 @@ export class DistributedLayer {
     this.#l2 = options.l2
     this.#bus = options.bus
     this.#host = host
-    this.#lease = checkMs('lockLease', options.lockLease ?? 10_000)
-    this.#poll = checkMs('lockPoll', options.lockPoll ?? 50)
-    this.#outageRetry = checkMs('outageRetry', options.outageRetry ?? 1_000)
+    // Checked with the store's options (store/option-specs.ts).
+    this.#lease = options.lockLease ?? 10_000
+    this.#poll = options.lockPoll ?? 50
+    this.#outageRetry = options.outageRetry ?? 1_000
     this.#unsubscribe = this.#bus?.subscribe(
       (message) => this.#receive(message),
       (error) => this.#failed('bus', 'subscribe', error),
@@ -224,11 +225,4 @@ export class DistributedLayer {
   #recovered(tier: Tier): void {
     this.#down[tier] = false
   }
-}
-
-function checkMs(name: string, value: number): number {
-  if (typeof value !== 'number' || !(value > 0) || value === Infinity) {
-    throw new QueryStoreError(`QueryStore: option ${name} must be a number of ms > 0, got ${String(value)}`)
-  }
-  return value
 }

@@ -64,7 +64,7 @@ describe('grace and tags without an L2', () => {
       caught = error
     }
     expect(isQueryStoreError(caught)).toBe(true)
-    expect((caught as Error).message).toMatch(/option lockLease must be a number of ms > 0, got 0/)
+    expect((caught as Error).message).toMatch(/lockLease.*must be a number of milliseconds > 0.*got 0/)
     store.close()
   })
 })
