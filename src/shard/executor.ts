@@ -11,6 +11,8 @@ import { type SqlNumber } from '../model/coerce'
 import { addSqlNumbers } from './merge'
 import { ShardError, UnknownShardError, type ShardFailure } from './errors'
 import { planFanOut } from './fan-out-plan'
+import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
+import { setLongTimeout } from '../core/timers'
 import { traceFanOut } from './fan-out-trace'
 import { openShardManagers, type ShardManager } from './shard-manager'
 
@@ -187,6 +189,15 @@ export class ShardResults<T> extends Map<string, AsyncResult<T>> {
   }
 }
 
+/** What a fan-out's options may hold (values checked again where the fan-out is planned). */
+const FAN_OUT_OPTIONS: OptionSpec = {
+  concurrency: checks.integer(1),
+  timeout: checks.duration({ positive: true }),
+  signal: checks.signal,
+  failFast: checks.boolean,
+  operation: checks.name,
+}
+
 /**
  * Runs a function on many shards at once. Each shard's call runs inside
  * `manager.withShard(shard, …)`, so model helpers in it use that shard.
@@ -205,7 +216,9 @@ export class ShardedAsyncExecutor<DB = unknown> {
     /** The manager whose shards this executor runs on. */
     readonly manager: ShardManager<DB>,
     private readonly defaults: FanOutOptions = {},
-  ) {}
+  ) {
+    checkOptions('new ShardedAsyncExecutor(manager, options)', defaults, FAN_OUT_OPTIONS)
+  }
 
   /**
    * Starts `fn` on each of `shards` (every shard of the manager when omitted), at most
@@ -216,6 +229,7 @@ export class ShardedAsyncExecutor<DB = unknown> {
     fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
     options: FanOutOptions = {},
   ): ShardResults<T> {
+    checkOptions('executeAcrossShards(shards, fn, options)', options, FAN_OUT_OPTIONS)
     return fanOut(this.manager, shards, fn, { ...this.defaults, ...options })
   }
 
@@ -228,6 +242,10 @@ export class ShardedAsyncExecutor<DB = unknown> {
     fn: (context: ShardContext<DB>) => T | PromiseLike<T>,
     options: StaticFanOutOptions<DB> = {},
   ): ShardResults<T> {
+    checkOptions('ShardedAsyncExecutor.executeAcrossShards(shards, fn, options)', options, {
+      ...FAN_OUT_OPTIONS,
+      manager: checks.object,
+    })
     const manager = options.manager ?? findManager<DB>(shards)
     return fanOut(manager, shards, fn, options)
   }
@@ -275,7 +293,7 @@ function fanOut<T, DB>(
       const timer =
         timeout === undefined
           ? undefined
-          : setTimeout(
+          : setLongTimeout(
               () => self.result?.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
               timeout,
             )
@@ -294,7 +312,7 @@ function fanOut<T, DB>(
           throw error
         }
       } finally {
-        if (timer) clearTimeout(timer)
+        timer?.clear()
       }
     }
     const start = (signal: AbortSignal): Promise<T> => (limit ? limit(() => run(signal)) : run(signal))

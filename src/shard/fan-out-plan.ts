@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely'
 import pLimit from 'p-limit'
+import { checks, durationProblem } from '../core/option-checks'
 import { type FanOutOptions } from './executor'
 import { type ShardManager } from './shard-manager'
 
@@ -27,13 +28,12 @@ export function planFanOut<DB>(
   const dbs = names.map((name) => manager.database(name))
   const operation = options.operation ?? defaultOperation
   const concurrency = options.concurrency ?? manager.concurrency
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new RangeError(`${operation}: concurrency must be a positive integer, got ${concurrency}`)
-  }
-  const timeout = options.timeout
-  if (timeout !== undefined && !(timeout > 0)) {
-    throw new RangeError(`${operation}: timeout must be a positive number of ms, got ${timeout}`)
-  }
+  const problem = checks.integer(1)(concurrency)
+  if (problem !== undefined) throw new RangeError(`${operation}: option "concurrency" ${problem}`)
+  const timeoutProblem = durationProblem(options.timeout, { positive: true })
+  if (timeoutProblem !== undefined) throw new RangeError(`${operation}: option "timeout" ${timeoutProblem}`)
+  // Infinity: no timeout.
+  const timeout = options.timeout === Infinity ? undefined : options.timeout
   // No limiter when every shard may run at once: it would only add work.
   const limit = concurrency < names.length ? pLimit(concurrency) : undefined
   return { names, dbs, operation, timeout, limit }

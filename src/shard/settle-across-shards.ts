@@ -8,6 +8,7 @@ import { AsyncMetrics } from '../core/metrics'
 import { CancelToken, fromSignal, type Cancellation } from '../model/connection'
 import { type FanOutOptions, type ShardSettlement } from './executor'
 import { planFanOut } from './fan-out-plan'
+import { setLongTimeout } from '../core/timers'
 import { traceFanOut } from './fan-out-trace'
 import { activeTracer, endSpan, withSpan } from '../core/telemetry'
 import { type ShardManager } from './shard-manager'
@@ -79,14 +80,14 @@ export function settleAcrossShards<T, DB>(
       if (shared?.aborted) throw shared.reason
       if (timeout === undefined) return await work(shared)
       const own = child(shared)
-      const timer = setTimeout(
+      const timer = setLongTimeout(
         () => own.token.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
         timeout,
       )
       try {
         return await work(own.token)
       } finally {
-        clearTimeout(timer)
+        timer.clear()
         own.dispose()
       }
     }

@@ -23,6 +23,7 @@ import {
   Model,
   QueryStore,
   redisSource,
+  ShardedAsyncExecutor,
   ShardManager,
   Table,
   vaultSource,
@@ -297,6 +298,45 @@ describe('ShardManager and acrossShards options (issue 16)', () => {
       expect(thrown(() => H16Item.acrossShards().asyncFind(1, { batch: 'no' } as never)).message).toMatch(
         /option batch must be true or false/,
       )
+    } finally {
+      await shards.close()
+    }
+  })
+
+  it('executeAcrossShards options: unknown keys with a suggestion, ranges; a long timeout is kept, Infinity is none', async () => {
+    const shards = new ShardManager({ a: db(), b: db() })
+    const executor = new ShardedAsyncExecutor(shards)
+    try {
+      const unknown = thrown(() => executor.executeAcrossShards(undefined, () => 1, { timout: 5 } as never))
+      expect(unknown).toBeInstanceOf(TypeError)
+      expect(unknown.message).toMatch(
+        /^executeAcrossShards\(shards, fn, options\): unknown option "timout" \(did you mean "timeout"\?\)/,
+      )
+      expect(thrown(() => new ShardedAsyncExecutor(shards, { concurrency: 0 }))).toBeInstanceOf(RangeError)
+      expect(
+        thrown(() =>
+          ShardedAsyncExecutor.executeAcrossShards(['a'], () => 1, { manager: shards, failFast: 1 } as never),
+        ),
+      ).toBeInstanceOf(TypeError)
+      jest.useFakeTimers()
+      try {
+        // 3e9 ms is past setTimeout's 2^31-1: kept (chained timers), not fired after 1 ms.
+        for (const timeout of [3e9, Infinity]) {
+          let release!: () => void
+          const results = executor.executeAcrossShards(
+            ['a'],
+            () => new Promise<number>((r) => (release = () => r(1))),
+            {
+              timeout,
+            },
+          )
+          await jest.advanceTimersByTimeAsync(10_000)
+          release()
+          expect(await results.collect()).toEqual(new Map([['a', 1]]))
+        }
+      } finally {
+        jest.useRealTimers()
+      }
     } finally {
       await shards.close()
     }
