@@ -130,6 +130,7 @@ const SPECS = {
   invalidateQueries: { refetchType: checks.oneOf(['active', 'inactive', 'all', 'none']) },
   cancelQueries: { revert: checks.boolean },
   refetchQueries: { cancelRefetch: checks.boolean, throwOnError: checks.boolean },
+  refetch: { cancelRefetch: checks.boolean },
   filters: FILTERS,
 } as const satisfies Record<string, OptionSpec>
 
@@ -159,7 +160,9 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
           ? 'createAsyncStore(fetcher, params, config)'
           : site === 'filters'
             ? 'QueryStore filters'
-            : `QueryStore.${site}`
+            : site === 'refetch'
+              ? 'Query.refetch'
+              : `QueryStore.${site}`
     throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
   }
   if (typeof options !== 'object' || options === null) return

@@ -6,6 +6,7 @@
  */
 import type { QueryKey } from './key-hash'
 import { callListener } from './notifier'
+import { checkStoreOptions } from './option-specs'
 import type { FetchDirection, QueryEntry } from './query-entry'
 import type {
   EntryOptions,
@@ -156,6 +157,7 @@ export class Query<TData, TQueryFnData = TData> {
 
   /** Fetches now, whatever the staleness. By default a fetch in flight is superseded. */
   refetch(options?: RefetchOptions): Promise<TData> {
+    checkStoreOptions('refetch', options)
     return this.#project(this.#live().refetch(options))
   }
 

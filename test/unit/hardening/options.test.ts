@@ -175,6 +175,19 @@ describe('QueryStore options (issue 16)', () => {
     await store.invalidateQueries({ queryKey: ['a'], exact: true }, { refetchType: 'none' })
   })
 
+  it('Query.refetch options are checked', async () => {
+    const store = new QueryStore()
+    const query = store.query(['h16', 'refetch'], async () => 1)
+    const error = thrown(() => query.refetch({ cancelRefech: false } as never))
+    expect(isQueryStoreError(error)).toBe(true)
+    expect(error.message).toMatch(
+      /^Query\.refetch: unknown option "cancelRefech" \(did you mean "cancelRefetch"\?\)/,
+    )
+    expect(thrown(() => query.refetch({ cancelRefetch: 'yes' } as never)).message).toMatch(/cancelRefetch/)
+    expect(await query.refetch({ cancelRefetch: false })).toBe(1)
+    store.close()
+  })
+
   it('createAsyncStore config is checked', () => {
     const error = thrown(() => createAsyncStore(() => 1, {}, { stor: new QueryStore() } as never))
     expect(isQueryStoreError(error)).toBe(true)
