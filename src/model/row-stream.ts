@@ -12,6 +12,7 @@ import { CompiledQuery as Compiled, sql } from './kysely'
 import { type AnyKysely } from './connection'
 import { type Order } from './conditions'
 import { InvalidQueryError } from './errors'
+import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import { abortError, throwIfAborted } from '../core/abort'
 
 /** A result row as the driver returned it. @internal */
@@ -43,12 +44,21 @@ export interface StreamOptions {
 
 /** `options.batchSize`, checked (a positive safe integer). @internal */
 export function batchSizeOf(model: string, options: StreamOptions | undefined): number {
-  const n = options?.batchSize ?? DEFAULT_STREAM_BATCH_SIZE
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidQueryError(model, 'batchSize', `batchSize must be a positive integer, got ${String(n)}`)
+  if (options !== undefined) {
+    const problem = specProblem(options, STREAM_OPTIONS)
+    if (problem !== undefined) {
+      throw new InvalidQueryError(
+        model,
+        problem.option ?? 'options',
+        `stream(options): ${formatOptionProblem(problem)}`,
+      )
+    }
   }
-  return n
+  return options?.batchSize ?? DEFAULT_STREAM_BATCH_SIZE
 }
+
+/** What `stream(options)` may hold. */
+const STREAM_OPTIONS: OptionSpec = { batchSize: checks.integer(1), signal: checks.signal }
 
 let cursors = 0
 

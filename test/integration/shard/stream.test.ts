@@ -154,9 +154,12 @@ describe.each(testDialects())('stream() on %s', (dialect) => {
     expect(seen).toBe(15)
   })
 
-  it('refuses a bad batchSize', () => {
-    expect(() => across().stream({ batchSize: 0 })).toThrow(/batchSize must be a positive integer/)
+  it('refuses a bad batchSize and unknown options, naming them', () => {
+    expect(() => across().stream({ batchSize: 0 })).toThrow(/batchSize.*must be an integer >= 1, got 0/)
     expect(() => Item.all().stream({ batchSize: 1.5 })).toThrow(/batchSize/)
+    expect(() => Item.all().stream({ batchSise: 10 } as never)).toThrow(
+      /stream\(options\): unknown option "batchSise" \(did you mean "batchSize"\?\)/,
+    )
   })
 
   it('a failing shard rejects with a ShardError naming it', async () => {
