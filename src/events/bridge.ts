@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import { backoffDelays, type RetryOptions } from '../resilience/retry'
 import { isTributaryError } from '../core/errors'
-import { TransportError, TransportOptionsError } from '../transports/errors'
-import { checks, describeValue, specProblem, type OptionSpec } from '../core/option-checks'
+import { checkTransportOptions, TransportError, TransportOptionsError } from '../transports/errors'
+import { checks, describeValue, type OptionSpec } from '../core/option-checks'
 import { EventRegistry, type EventRegistrationInput } from '../transports/registry'
 import type {
   DeliveryMode,
@@ -132,18 +132,9 @@ const BRIDGE_OPTIONS: OptionSpec = {
 }
 
 function check(options: BridgeOptions): void {
-  const fail = (option: string, problem: string): never => {
-    throw new TransportOptionsError('bridge', option, problem)
-  }
-  const problem = specProblem(options, BRIDGE_OPTIONS)
-  if (problem !== undefined)
-    fail(
-      problem.option ?? 'options',
-      problem.text.startsWith('unknown option')
-        ? 'is not a bridge option' + problem.text.replace(/^unknown option "[^"]*"/, '')
-        : problem.text,
-    )
-  if (options.mode === 'group' && options.group === undefined) fail('group', "is required with mode 'group'")
+  checkTransportOptions('bridge', options, BRIDGE_OPTIONS)
+  if (options.mode === 'group' && options.group === undefined)
+    throw new TransportOptionsError('bridge', 'group', "is required with mode 'group'")
 }
 
 /** One running bridge. @internal */

@@ -2,6 +2,7 @@
  * Errors raised while carrying bus events between processes.
  */
 import { TributaryError, describeCause, hasErrorKind } from '../core/errors'
+import { specProblem, type OptionSpec } from '../core/option-checks'
 
 /** Why a received message could not be turned back into an event. */
 export type DecodeProblem = 'unknown-event' | 'unknown-version' | 'bad-payload'
@@ -70,6 +71,21 @@ export class TransportOptionsError extends TributaryError {
   ) {
     super(`${where}: option \`${option}\` ${problem}`)
   }
+}
+
+/**
+ * Checks the options given to `where` (a transport factory, `bridge`, `idempotent`) with the
+ * shared checker: unknown keys refused with a suggestion, types and ranges checked, as a
+ * {@link TransportOptionsError} naming `where` and the option. @internal
+ */
+export function checkTransportOptions(where: string, options: unknown, spec: OptionSpec): void {
+  if (options === undefined) return
+  const problem = specProblem(options, spec)
+  if (problem === undefined) return
+  const text = problem.text.startsWith('unknown option')
+    ? `is not an option of ${where}${problem.text.replace(/^unknown option "[^"]*"/, '')}`
+    : problem.text
+  throw new TransportOptionsError(where, problem.option ?? 'options', text)
 }
 
 /** True when `error` is a {@link TransportOptionsError}. */

@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto'
 import { deliveryOf } from '../events/bridge'
 import type { EventHandler } from '../events/types'
-import { IdempotencyBusyError, TransportOptionsError } from './errors'
+import { IdempotencyBusyError, TransportOptionsError, checkTransportOptions } from './errors'
+import { checks } from '../core/option-checks'
 
 /** Where idempotency keys are remembered. */
 export interface SeenSet {
@@ -49,6 +50,7 @@ const RELEASE =
  * ```
  */
 export function redisSeenSet(client: RedisSeenSetClient, options: RedisSeenSetOptions = {}): SeenSet {
+  checkTransportOptions('redisSeenSet', options, { prefix: checks.name })
   const prefix = options.prefix ?? 'tributary:seen:'
   return {
     async claim(key, token, leaseMs) {
@@ -91,6 +93,13 @@ export function idempotent<E extends object>(
   handler: EventHandler<E>,
   options: IdempotentOptions<E>,
 ): EventHandler<E> {
+  checkTransportOptions('idempotent', options, {
+    seen: checks.object,
+    idempotencyKey: checks.function,
+    ttl: checks.duration({ positive: true, finite: true }),
+    lease: checks.duration({ positive: true, finite: true }),
+    name: checks.name,
+  })
   const { seen, idempotencyKey } = options
   if (typeof seen?.claim !== 'function')
     throw new TransportOptionsError('idempotent', 'seen', 'must be a SeenSet')

@@ -7,7 +7,8 @@ import type * as JetStreamModule from '@nats-io/jetstream'
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { requireOptional } from '../../core/optional'
-import { TransportOptionsError } from '../errors'
+import { checkTransportOptions, TransportOptionsError } from '../errors'
+import { checks } from '../../core/option-checks'
 import type { SeenSet } from '../idempotency'
 import type { NatsConnectionLike } from './nats-transport'
 
@@ -48,6 +49,11 @@ const nanos = (ms: number): number => Math.round(ms * 1_000_000)
 export function natsSeenSet(connection: NatsConnectionLike, options: NatsSeenSetOptions = {}): SeenSet {
   if (typeof connection?.publish !== 'function' || typeof connection?.request !== 'function')
     throw new TransportOptionsError('natsSeenSet', 'connection', 'must be a NATS connection')
+  checkTransportOptions('natsSeenSet', options, {
+    stream: checks.name,
+    prefix: checks.name,
+    maxAge: checks.duration({ finite: true }),
+  })
   const stream = options.stream ?? 'TRIBUTARY_SEEN'
   const prefix = options.prefix ?? 'tributary.seen'
   const maxAge = options.maxAge ?? 86_400_000

@@ -12,7 +12,8 @@ import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@
 import type * as NatsModule from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { requireOptional } from '../../core/optional'
-import { TransportClosedError, TransportError, TransportOptionsError } from '../errors'
+import { TransportClosedError, TransportError, TransportOptionsError, checkTransportOptions } from '../errors'
+import { checks } from '../../core/option-checks'
 import type {
   DeadLetterReason,
   OutgoingMessage,
@@ -110,6 +111,13 @@ export function natsConsumerName(...parts: string[]): string {
 export function natsTransport(connection: NatsConnectionLike, options: NatsTransportOptions = {}): Transport {
   if (typeof connection?.publish !== 'function' || typeof connection?.request !== 'function')
     throw new TransportOptionsError('natsTransport', 'connection', 'must be a NATS connection')
+  checkTransportOptions('natsTransport', options, {
+    stream: checks.name,
+    prefix: checks.name,
+    maxMessages: checks.integer(1),
+    expires: checks.duration({ finite: true }),
+    inactiveThreshold: checks.duration({ positive: true, finite: true }),
+  })
   const stream = options.stream ?? 'TRIBUTARY'
   const prefix = options.prefix ?? 'tributary'
   const expires = options.expires ?? 5_000

@@ -5,7 +5,8 @@
  * message, and an XAUTOCLAIM loop that takes over messages whose consumer went quiet for
  * longer than `ackWait` (it died). Delivery counts are Redis's own (XPENDING).
  */
-import { TransportClosedError, TransportError, TransportOptionsError } from '../errors'
+import { TransportClosedError, TransportError, TransportOptionsError, checkTransportOptions } from '../errors'
+import { checks } from '../../core/option-checks'
 import type {
   DeadLetterReason,
   OutgoingMessage,
@@ -76,6 +77,11 @@ export function redisStreamsTransport(
 ): Transport {
   if (typeof client?.duplicate !== 'function')
     throw new TransportOptionsError('redisStreamsTransport', 'client', 'must be an ioredis client')
+  checkTransportOptions('redisStreamsTransport', options, {
+    prefix: checks.name,
+    maxLength: checks.integer(1),
+    block: checks.duration({ positive: true, finite: true }),
+  })
   const prefix = options.prefix ?? 'tributary'
   const block = options.block ?? 1_000
   const trim: string[] = options.maxLength === undefined ? [] : ['MAXLEN', '~', String(options.maxLength)]

@@ -17,7 +17,12 @@ import {
   fileSource,
   httpSource,
   isEventBusOptionsError,
+  idempotent,
   isTransportOptionsError,
+  natsSeenSet,
+  natsTransport,
+  redisSeenSet,
+  redisStreamsTransport,
   isInvalidQueryError,
   isQueryStoreError,
   Model,
@@ -245,6 +250,34 @@ describe('event bus options (issue 16)', () => {
     }
     expect(subscribed).toBe(0)
     await bus.close()
+  })
+
+  it('transport factories and idempotent(): unknown keys with a suggestion, types and ranges', () => {
+    const redisLike = { duplicate: () => redisLike } as never
+    const natsLike = { publish: () => undefined, request: async () => undefined } as never
+    const seen = { claim: async () => true, done: async () => undefined, release: async () => undefined }
+    const cases: Array<[() => unknown, RegExp]> = [
+      [
+        () => redisStreamsTransport(redisLike, { prefx: 'a' } as never),
+        /^redisStreamsTransport: .*prefx.*did you mean "prefix"/,
+      ],
+      [() => redisStreamsTransport(redisLike, { maxLength: 0 }), /maxLength.*integer >= 1/],
+      [() => redisStreamsTransport(redisLike, { block: -1 }), /block/],
+      [
+        () => natsTransport(natsLike, { maxMessage: 5 } as never),
+        /^natsTransport: .*maxMessage.*did you mean "maxMessages"/,
+      ],
+      [() => natsTransport(natsLike, { inactiveThreshold: 0 }), /inactiveThreshold/],
+      [() => natsSeenSet(natsLike, { maxage: 1 } as never), /^natsSeenSet: .*maxage.*did you mean "maxAge"/],
+      [() => redisSeenSet(redisLike, { prefix: 5 } as never), /^redisSeenSet: .*prefix/],
+      [() => idempotent(() => undefined, { seen, ttl: -1 } as never), /^idempotent: .*ttl/],
+      [() => idempotent(() => undefined, { seen, leese: 1 } as never), /leese.*did you mean "lease"/],
+    ]
+    for (const [make, message] of cases) {
+      const error = thrown(make)
+      expect(isTransportOptionsError(error)).toBe(true)
+      expect(error.message).toMatch(message)
+    }
   })
 })
 
