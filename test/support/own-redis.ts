@@ -4,34 +4,18 @@
  * without `redis-server` skips the suite with one printed line; with `CI` set, it fails.
  */
 import { tmpdir } from 'node:os'
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { describeWithBinary } from './services'
 import { createServer } from 'node:net'
-
-/** True when `redis-server` can be run here. */
-export const hasRedisServer: boolean = (() => {
-  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
-  return probe.error === undefined && probe.status === 0
-})()
-
-const missing =
-  'redis-server is not installed (apt-get install -y redis-server); the restart suite needs its own server'
 
 /**
  * `describe` when `redis-server` exists; without it, a skipped describe (and one printed line),
  * or, with `CI` set, a describe whose every test fails saying why.
  */
-export const describeWithRedisServer = (name: string, body: () => void): void => {
-  if (hasRedisServer) return describe(name, body)
-  if (process.env.CI) {
-    return describe(name, () => {
-      it('needs redis-server', () => {
-        throw new Error(missing)
-      })
-    })
-  }
-  console.log(`skipping "${name}": ${missing}`)
-  describe.skip(name, body)
-}
+export const describeWithRedisServer = describeWithBinary(
+  'redis-server',
+  'redis-server is not installed (apt-get install -y redis-server); the restart suite needs its own server',
+)
 
 /** A free TCP port on 127.0.0.1 (free when asked; the server binds it right after). */
 export async function freePort(): Promise<number> {

@@ -6,6 +6,7 @@
  * every test worker inherits. Without `CI`, a missing service skips its suites (with one printed
  * line saying how to start it); with `CI` set, a missing service fails the run.
  */
+import { spawnSync } from 'node:child_process'
 
 /** A PostgreSQL URL for an administrative connection. */
 export const pgUrl = process.env.TRIBUTARY_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -51,6 +52,45 @@ export const describeWithMysql: jest.Describe = hasMysql ? describe : describe.s
 
 /** `describe` when the etcd binary is installed, else a skipped describe (global setup printed why). */
 export const describeWithEtcd: jest.Describe = hasEtcd ? describe : describe.skip
+
+/**
+ * `it` when Redis is up, else a skipped `it`. Never skipped under `CI`: global setup fails the
+ * run when a service is missing there.
+ */
+export const itWithRedis: jest.It = hasRedis ? it : it.skip
+
+/** `it` when Redis and NATS with JetStream are both up (never skipped under `CI`, as above). */
+export const itWithRedisAndNats: jest.It = hasRedis && hasNats ? it : it.skip
+
+/** True when `binary --version` runs here. */
+export function canRun(binary: string): boolean {
+  const probe = spawnSync(binary, ['--version'], { stdio: 'ignore' })
+  return probe.error === undefined && probe.status === 0
+}
+
+/**
+ * A `describe` for a suite that starts its own server from `binary`: when the binary cannot
+ * run, a skipped describe with one printed line saying `missing` — or, with `CI` set, a
+ * describe whose one test fails saying it (CI must not skip).
+ */
+export function describeWithBinary(
+  binary: string,
+  missing: string,
+): (name: string, body: () => void) => void {
+  const available = canRun(binary)
+  return (name, body) => {
+    if (available) return describe(name, body)
+    if (process.env.CI) {
+      return describe(name, () => {
+        it(`needs ${binary}`, () => {
+          throw new Error(missing)
+        })
+      })
+    }
+    console.log(`skipping "${name}": ${missing}`)
+    describe.skip(name, body)
+  }
+}
 
 /** A SQL dialect the model and shard suites can run on. */
 export type TestDialect = 'sqlite' | 'postgres' | 'mysql'

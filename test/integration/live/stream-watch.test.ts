@@ -1,7 +1,7 @@
 // Streaming components kept live with watch(): every message once and in order, and after a
 // reconnect (the connection killed, the server restarted) the watcher resumes from the last
 // message seen — nothing lost, nothing repeated, one error per outage.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -21,6 +21,7 @@ import {
 } from 'tributary'
 import { REDIS_STREAM_CONNECTION_NAME } from '../../../src/sources/redis-stream/redis-stream-watcher'
 import { describeWithRedisServer, freePort, ownRedis, type OwnRedis } from '../../support/own-redis'
+import { describeWithBinary } from '../../support/services'
 import { logUpdates, sleep } from './live-log'
 import { startToggleProxy } from './toggle-proxy'
 
@@ -120,13 +121,10 @@ describeWithRedisServer('watch() on a Redis Stream: resume after a reconnect', (
   })
 })
 
-/** True when `nats-server` can be run here. */
-const hasNatsServer: boolean = (() => {
-  const probe = spawnSync('nats-server', ['--version'], { stdio: 'ignore' })
-  return probe.error === undefined && probe.status === 0
-})()
-const describeWithNatsServer = hasNatsServer ? describe : describe.skip
-if (!hasNatsServer) console.log('skipping the NATS restart suite: nats-server is not installed')
+const describeWithNatsServer = describeWithBinary(
+  'nats-server',
+  'nats-server is not installed (apt-get install -y nats-server); the restart suite needs its own server',
+)
 
 /** A `nats-server -js` of the test's own on a free port, with a store that survives a SIGKILL. */
 async function ownNats(): Promise<{

@@ -2,7 +2,7 @@
 // stream's resolved value and updates; without Redis or NATS it says so and skips that part.
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { hasNats, hasRedis } from '../../support/services'
+import { itWithRedisAndNats } from '../../support/services'
 
 const root = join(__dirname, '..', '..', '..')
 
@@ -29,8 +29,7 @@ describe('examples/streaming-components.ts', () => {
     expect(output).toContain('websocket update eurusd: 1.08 → 1.09\nwebsocket update eurusd: 1.09 → 1.1\n')
   })
 
-  const withServers = hasRedis && hasNats ? it : it.skip
-  withServers('with Redis and NATS: the latest message resolved, each new one an update', async () => {
+  itWithRedisAndNats('with Redis and NATS: the latest message resolved, each new one an update', async () => {
     const output = await runExample()
     expect(output).toContain('redis-stream resolved: theme=light rps=10')
     expect(output).toContain('redis-stream update theme: "light" → "dark"')

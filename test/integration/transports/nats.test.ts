@@ -10,14 +10,12 @@ import { idempotent, redisSeenSet } from '../../../src/transports/idempotency'
 import { isEventDecodeError } from '../../../src/transports/errors'
 import type { BridgeDeadLetter } from '../../../src/events/bridge'
 import type { Transport } from '../../../src/transports/transport'
-import { describeWithNats, hasRedis, natsUrl, redisUrl } from '../../support/services'
+import { describeWithNats, itWithRedis, natsUrl, redisUrl } from '../../support/services'
 import { uniqueName } from '../../support/database'
 
 class UserCreated {
   constructor(readonly id: number) {}
 }
-
-const itWithRedis = hasRedis ? it : it.skip
 
 describeWithNats('nats jetstream transport', () => {
   let nc: NatsConnection
