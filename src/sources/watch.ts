@@ -106,6 +106,51 @@ export function createWatchReporter(options: SourceWatchOptions): WatchReporter 
   }
 }
 
+/** How a stream watcher (Redis Stream, NATS subject, WebSocket) reports its messages. */
+export interface StreamMessageReporter<D> {
+  /**
+   * One message: a change — even one equal to the last, since each message of a stream is an
+   * event — or a removal when reading it is a `SourceNotFoundError` (a missing field), or, for
+   * any other reading error, an error report that starts no outage. Nothing after `signal` aborts.
+   */
+  message(data: D): void
+  /** The stream is gone: a removal, reported once until the next message. */
+  removed(): void
+}
+
+/** Creates a {@link StreamMessageReporter} reading each message's value with `read`. */
+export function createStreamMessageReporter<D>(
+  read: (data: D) => unknown,
+  options: SourceWatchOptions,
+  reporter: WatchReporter,
+  signal: AbortSignal,
+): StreamMessageReporter<D> {
+  let removed = false
+  const remove = (): void => {
+    if (removed || signal.aborted) return
+    removed = true
+    options.onRemove()
+  }
+  return {
+    message(data) {
+      if (signal.aborted) return
+      let value: unknown
+      try {
+        value = read(data)
+      } catch (error) {
+        if (isSourceNotFoundError(error)) return remove()
+        reporter.error(error)
+        reporter.ok()
+        return
+      }
+      removed = false
+      reporter.ok()
+      options.onChange(value)
+    },
+    removed: remove,
+  }
+}
+
 /** The wait after `failures` consecutive failures (1 for the first). */
 export function backoffDelay(failures: number, backoff: WatchBackoff = {}): number {
   const initial = backoff.initialDelay ?? 200

@@ -4,8 +4,14 @@
  */
 import { delay } from '../../core/abort'
 import { isMissingDependencyError } from '../../core/errors'
-import { isSourceNotFoundError, SourceUnavailableError, type ComponentRequest } from '../source'
-import { backoffDelay, createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
+import { SourceUnavailableError, type ComponentRequest } from '../source'
+import {
+  backoffDelay,
+  createStreamMessageReporter,
+  createWatcherScope,
+  type SourceWatchOptions,
+  type SourceWatcher,
+} from '../watch'
 import type { NatsConsumerMessagesLike, NatsStatusLike, NatsStreamConnectionLike } from './nats-client'
 import { messageValue, natsError, natsJetStream } from './nats-stream'
 
@@ -62,7 +68,6 @@ export function watchNatsStream(
   const subject = `${settings.prefix ?? ''}${request.key ?? request.property}`
   /** The stream sequence of the last message reported; undefined before the first. */
   let lastSeq: number | undefined = settings.takeFetched?.(subject, request.field)
-  let removed = false
 
   const outage = (why: string): SourceUnavailableError =>
     new SourceUnavailableError(
@@ -70,25 +75,12 @@ export function watchNatsStream(
       `${name}: NATS unavailable while watching subject ${subject}: ${why}`,
     )
 
-  const deliver = (data: Uint8Array): void => {
-    let value: unknown
-    try {
-      value = messageValue(data, request.field, name, subject)
-    } catch (error) {
-      if (isSourceNotFoundError(error)) {
-        if (!removed) options.onRemove()
-        removed = true
-        return
-      }
-      // A message that cannot be read (a field of text that is not JSON) is a report, not an outage.
-      reporter.error(error)
-      reporter.ok()
-      return
-    }
-    removed = false
-    reporter.ok()
-    options.onChange(value)
-  }
+  const deliver = createStreamMessageReporter(
+    (data: Uint8Array) => messageValue(data, request.field, name, subject),
+    options,
+    reporter,
+    signal,
+  ).message
 
   /** The connection's status: a disconnect is an outage (once), a reconnect its end. */
   const followStatus = async (): Promise<void> => {

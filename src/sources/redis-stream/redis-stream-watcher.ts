@@ -4,8 +4,14 @@
  * or reported twice.
  */
 import { delay } from '../../core/abort'
-import { isSourceNotFoundError, type ComponentRequest } from '../source'
-import { backoffDelay, createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
+import { type ComponentRequest } from '../source'
+import {
+  backoffDelay,
+  createStreamMessageReporter,
+  createWatcherScope,
+  type SourceWatchOptions,
+  type SourceWatcher,
+} from '../watch'
 import type {
   RedisStreamClientLike,
   RedisStreamEntry,
@@ -75,30 +81,18 @@ export function watchRedisStream(
   let lastId: string | undefined = settings.takeFetched?.(key, request.field)
   /** Connections that failed in a row (reset once one reads). */
   let failures = 0
-  let removed = false
 
+  const stream = createStreamMessageReporter(
+    (entry: RedisStreamEntry) => entryValue(entry, request.field, name, key),
+    options,
+    reporter,
+    signal,
+  )
   const deliver = (entry: RedisStreamEntry): void => {
     lastId = entry[0]
-    if (signal.aborted) return
-    let value: unknown
-    try {
-      value = entryValue(entry, request.field, name, key)
-    } catch (error) {
-      if (isSourceNotFoundError(error)) return remove()
-      // An entry that cannot be read (a field that is not JSON) is a report, not an outage.
-      reporter.error(error)
-      reporter.ok()
-      return
-    }
-    removed = false
-    reporter.ok()
-    options.onChange(value)
+    stream.message(entry)
   }
-  const remove = (): void => {
-    if (removed || signal.aborted) return
-    removed = true
-    options.onRemove()
-  }
+  const remove = stream.removed
   const deliverAll = (reply: RedisStreamReadReply | null): number => {
     const entries = reply?.[0]?.[1] ?? []
     for (const entry of entries) deliver(entry)

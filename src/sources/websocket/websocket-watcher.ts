@@ -3,13 +3,14 @@
  * reconnect with the watchers' capped backoff after the connection fails or closes.
  */
 import { delay } from '../../core/abort'
+import { SourceUnavailableError, type ComponentRequest, type SourceError } from '../source'
 import {
-  isSourceNotFoundError,
-  SourceUnavailableError,
-  type ComponentRequest,
-  type SourceError,
-} from '../source'
-import { backoffDelay, createWatcherScope, type SourceWatchOptions, type SourceWatcher } from '../watch'
+  backoffDelay,
+  createStreamMessageReporter,
+  createWatcherScope,
+  type SourceWatchOptions,
+  type SourceWatcher,
+} from '../watch'
 import {
   closeReason,
   terminate,
@@ -57,27 +58,13 @@ export function watchWebSocket(
   const { signal, reporter } = scope
   const { name, target } = settings
   let failures = 0
-  let removed = false
 
-  const deliver = (data: WebSocketData): void => {
-    if (signal.aborted) return
-    let value: unknown
-    try {
-      value = webSocketValue(data, request.field, name, target.shown)
-    } catch (error) {
-      if (isSourceNotFoundError(error)) {
-        if (!removed) options.onRemove()
-        removed = true
-        return
-      }
-      // A message that cannot be read (a field of text that is not JSON) is a report, not an outage.
-      reporter.error(error)
-      reporter.ok()
-      return
-    }
-    removed = false
-    options.onChange(value)
-  }
+  const deliver = createStreamMessageReporter(
+    (data: WebSocketData) => webSocketValue(data, request.field, name, target.shown),
+    options,
+    reporter,
+    signal,
+  ).message
 
   /** One connection, until it closes: resolves with why (or `undefined` when stopped). */
   const session = (socket: WebSocketLike): Promise<SourceError | undefined> =>
