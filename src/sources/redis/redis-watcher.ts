@@ -127,6 +127,39 @@ export function watchRedis(
     return undefined
   }
 
+  /**
+   * After a reconnect to a restarted server (or one whose identity is unknown), a missing key was
+   * lost with the server's memory, not deleted: no keyspace event said so. Until a value is read,
+   * a read succeeds (`settled`, when events follow) or an event on the key arrives, a missing key
+   * ends the outage without a removal.
+   */
+  const outageAware = (
+    restartedAtFirst: boolean,
+  ): { reporter: WatchReporter; restarted(): void; settled(): void } => {
+    let lostIsNotDeleted = restartedAtFirst
+    return {
+      reporter: {
+        value: (value) => {
+          // The key exists again: its next absence is a deletion.
+          lostIsNotDeleted = false
+          reporter.value(value)
+        },
+        removed: () => (lostIsNotDeleted ? reporter.ok() : reporter.removed()),
+        error: (error) => reporter.error(error),
+        ok: () => reporter.ok(),
+        get failing() {
+          return reporter.failing
+        },
+      },
+      restarted: () => {
+        lostIsNotDeleted = true
+      },
+      settled: () => {
+        lostIsNotDeleted = false
+      },
+    }
+  }
+
   const channel = (notifying: RedisNotifyingClientLike): string =>
     `__keyspace@${notifying.options?.db ?? 0}__:${notifying.options?.keyPrefix ?? ''}${key}`
 
@@ -135,11 +168,14 @@ export function watchRedis(
    * client reconnected, perhaps to a restarted server), checks the setting again and switches to
    * notifications when they are on now.
    */
-  const poll = (): void => {
+  const poll = (afterRestart = false): void => {
     if (signal.aborted) return
     const controller = new AbortController()
     scope.onStop(() => controller.abort())
     let failed = false
+    // Switched to polling after a restart that lost the notifications setting: the server lost
+    // its memory too, so the first read's missing key is the outage's, not a deletion.
+    const lost = outageAware(afterRestart)
     void scope.track(
       pollLoop({
         signal: controller.signal,
@@ -150,7 +186,8 @@ export function watchRedis(
           reporter.error(error)
         },
         run: async (runSignal) => {
-          await readAndReport(source, request, options, reporter, runSignal)
+          // A poll that finds the key still missing is the same loss, not a new deletion.
+          await readAndReport(source, request, options, lost.reporter, runSignal)
           if (!failed || !canNotify(client)) return
           failed = false
           if ((await notificationsOn(client, true)) === true && !controller.signal.aborted) {
@@ -194,25 +231,13 @@ export function watchRedis(
     }
     scope.onStop(close)
     const live = (): boolean => !closed && !signal.aborted
-    // After a reconnect to a restarted server (or one whose identity is unknown), a missing key
-    // was lost with the server's memory, not deleted: no keyspace event said so. Until a read
-    // succeeds or an event on the key arrives, a missing key ends the outage without a removal.
-    let lostIsNotDeleted = false
-    const outageAware: WatchReporter = {
-      value: (value) => reporter.value(value),
-      removed: () => (lostIsNotDeleted ? reporter.ok() : reporter.removed()),
-      error: (error) => reporter.error(error),
-      ok: () => reporter.ok(),
-      get failing() {
-        return reporter.failing
-      },
-    }
+    const lost = outageAware(false)
     // Until a read succeeds (an event during the read reads once more after it).
     const read = scope.coalesce(async () => {
       for (let failures = 1; live(); failures += 1) {
         try {
-          await readAndReport(source, request, options, outageAware, signal)
-          lostIsNotDeleted = false
+          await readAndReport(source, request, options, lost.reporter, signal)
+          lost.settled()
           return
         } catch (error) {
           if (!live()) return
@@ -238,17 +263,20 @@ export function watchRedis(
       void scope.track(
         notificationsOn(notifying).then((on) => {
           if (on === undefined || !live()) return
-          if (runId === undefined || runId !== before) lostIsNotDeleted = true
-          if (on) return resubscribe()
+          const restarted = runId === undefined || runId !== before
+          if (on) {
+            if (restarted) lost.restarted()
+            return resubscribe()
+          }
           close()
-          poll()
+          poll(restarted)
         }),
       )
     }
     subscriber.on('message', (received) => {
       if (received !== name || !live()) return
       // An event on the key: what the next read finds (a missing key too) is the key's state.
-      lostIsNotDeleted = false
+      lost.settled()
       read()
     })
     subscriber.on('ready', ready)

@@ -132,4 +132,39 @@ describeWithRedisServer('redis watcher across a restart of Redis (issue 15, defe
       await live.stop()
     }
   })
+
+  // Defect 10's other half: the restarted server lost both the key and the CONFIG SET that
+  // turned notifications on, so the watcher falls back to polling; the first poll's missing key
+  // is still the outage's, not a deletion.
+  it('keyspace mode: a restart that loses the key and the notifications is one error, then polled', async () => {
+    const admin = connect()
+    await admin.set('gone', 'a')
+    await admin.config('SET', 'notify-keyspace-events', 'KA')
+    class Gone {
+      @Component({ fetchFrom: 'redis', key: 'gone', pollInterval: 30 }) value!: string
+    }
+    const live = await watch(Gone, {
+      sources: [redisSource(connect())],
+      backoff: { initialDelay: 20, maxDelay: 200 },
+    })
+    const log = logUpdates(live)
+    try {
+      await waitFor(async () => (await subscribers(admin, 'gone')) === 1)
+      await server.kill()
+      await log.until((updates) => updates.some((u) => u.kind === 'error'))
+      await server.start()
+      // Polling now: GETs arrive on the new server and nobody subscribes.
+      await waitFor(async () => /cmdstat_get:calls=([3-9]|\d\d)/.test(await whenUp(() => admin.info('commandstats'))))
+      expect(await subscribers(admin, 'gone')).toBe(0)
+      await admin.set('gone', 'b')
+      await log.until((updates) => updates.some((u) => u.kind !== 'error'))
+      expect(log.lines()).toEqual(['error value', 'updated value "a"→"b"'])
+      // A deletion seen by a later poll is one.
+      await admin.del('gone')
+      await log.until((updates) => updates.length === 3)
+      expect(String((log.updates[2] as { error?: Error }).error?.message)).toMatch(/deleted/)
+    } finally {
+      await live.stop()
+    }
+  })
 })
