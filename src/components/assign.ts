@@ -6,10 +6,11 @@
 import 'reflect-metadata'
 import { performance } from 'node:perf_hooks'
 import { raceAbort, throwIfAborted } from '../core/abort'
+import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import { createPolicy } from '../resilience/compose'
 import { createCoercer, type ComponentType } from './coerce'
 import type { StandardSchemaV1 } from '../core/standard-schema'
-import { ComponentError, isComponentError } from './errors'
+import { ComponentError, ComponentOptionsError, isComponentError } from './errors'
 import { recordProvenance } from './explain'
 import { finishValue, pickField, type FinishSpec } from './finish'
 import { componentsOf } from './metadata'
@@ -58,6 +59,15 @@ export function isComponentFetcher(value: unknown): value is ComponentFetcher {
 
 const neverAborted = new AbortController().signal
 
+const ASSIGN_OPTIONS: OptionSpec = {
+  signal: checks.signal,
+  timeout: checks.duration({ positive: true }),
+  type: true,
+  secret: checks.boolean,
+  schema: checks.object,
+  validate: checks.function,
+}
+
 /**
  * Fetches (or awaits) a value, coerces and validates it like a component, assigns it to
  * `instance[property]` and resolves to it. A failure rejects with a `ComponentError`.
@@ -76,6 +86,13 @@ export async function asyncAssign<T extends object, K extends keyof T & string>(
 ): Promise<T[K]> {
   const started = performance.now()
   const className = instance.constructor?.name ?? 'Object'
+  const problem = specProblem(options, ASSIGN_OPTIONS)
+  if (problem !== undefined) {
+    throw new ComponentOptionsError(
+      { className, property, option: problem.option },
+      `asyncAssign(instance, property, value, options): ${formatOptionProblem(problem)}`,
+    )
+  }
   const ctor = instance.constructor as (abstract new (...args: never[]) => unknown) | undefined
   const definition = ctor ? componentsOf(ctor).find((d) => d.property === property) : undefined
   const secret = options.secret ?? definition?.secret ?? false

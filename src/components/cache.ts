@@ -11,6 +11,7 @@
  * back it.
  */
 import { TributaryError } from '../core/errors'
+import { checkOptions, checks } from '../core/option-checks'
 import type { Query, QueryFetcher } from '../store/query'
 import { QueryStore } from '../store/query-store'
 
@@ -112,10 +113,8 @@ export class ComponentCache implements ComponentValueCache {
   readonly #flights = new Map<string, Flight>()
 
   constructor(options: ComponentCacheOptions = {}) {
+    checkOptions('new ComponentCache(options)', options ?? null, { maxEntries: checks.integer(1) })
     this.maxEntries = options.maxEntries ?? 1_000
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError(`maxEntries must be a whole number >= 1, got ${this.maxEntries}`)
-    }
     this.#store = new QueryStore({
       maxEntries: this.maxEntries,
       gcTime: Infinity,

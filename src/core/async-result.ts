@@ -5,6 +5,7 @@ import { linkSignals } from './abort'
 import { AsyncCancelledError, AsyncTimeoutError } from './errors'
 import { AsyncMetrics, type OperationCounter } from './metrics'
 import { setLongTimeout } from './timers'
+import { checkOptions, checks, type OptionSpec } from './option-checks'
 
 /** Options for {@link AsyncResult.from} and {@link AsyncResult.of}. */
 export interface AsyncResultOptions {
@@ -21,6 +22,12 @@ export type AsyncWork<T> = (signal: AbortSignal) => T | PromiseLike<T>
 
 /** The state of an {@link AsyncResult}. */
 export type AsyncResultStatus = 'pending' | 'fulfilled' | 'rejected'
+
+const RESULT_OPTIONS: OptionSpec = {
+  operation: checks.name,
+  signal: checks.signal,
+  metrics: (value) => (value instanceof AsyncMetrics ? undefined : 'must be an AsyncMetrics'),
+}
 
 const PENDING = 0
 const FULFILLED = 1
@@ -112,6 +119,7 @@ export class AsyncResult<T> implements PromiseLike<T> {
   private readonly settled: Promise<void>
 
   private constructor(source: PromiseLike<T> | T, options: AsyncResultOptions, controller?: AbortController) {
+    checkOptions('AsyncResult(options)', options, RESULT_OPTIONS)
     this.operation = options.operation ?? 'anonymous'
     this.controller = controller
     this.metrics = options.metrics ?? AsyncMetrics.default

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import { recordOperationDuration } from './telemetry'
+import { checkOptions, checks } from './option-checks'
 
 /** Latency figures for one operation, in milliseconds, over the most recent samples. */
 export interface LatencyStats {
@@ -159,6 +160,10 @@ export class AsyncMetrics {
   private resets = 0
 
   constructor(options: AsyncMetricsOptions = {}) {
+    checkOptions('new AsyncMetrics(options)', options, {
+      sampleSize: checks.integer(1, 1_000_000),
+      enabled: checks.boolean,
+    })
     this.sampleSize = Math.max(1, options.sampleSize ?? 1024)
     this.enabled = options.enabled ?? true
   }

@@ -7,6 +7,7 @@
 import 'reflect-metadata'
 import { type ColumnKind } from './coerce'
 import { InvalidQueryError } from './errors'
+import { checks, describeValue, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 
 // TC39 decorator metadata needs Symbol.metadata, which Node 20 lacks (TypeScript's docs polyfill it).
 ;(Symbol as { metadata?: symbol }).metadata ??= Symbol.for('Symbol.metadata')
@@ -128,6 +129,7 @@ export function Table(name: string) {
  */
 export function Column(options: ColumnOptions = {}) {
   return (target: object | undefined, context: string | symbol | ClassFieldDecoratorContext): void => {
+    checkColumnOptions(options, target, context)
     if (typeof context === 'object') {
       // TC39 standard decorator: record in the class's decorator metadata.
       if (typeof context.name !== 'string')
@@ -146,6 +148,31 @@ export function Column(options: ColumnOptions = {}) {
       designType,
     })
   }
+}
+
+const COLUMN_KINDS: readonly ColumnKind[] = ['number', 'string', 'boolean', 'date', 'bigint', 'json', 'unknown']
+const COLUMN_TYPES: readonly unknown[] = [Number, String, Boolean, Date, BigInt, Object, Array]
+const COLUMN_OPTIONS: OptionSpec = {
+  name: checks.name,
+  primary: checks.boolean,
+  type: (value) =>
+    COLUMN_KINDS.includes(value as ColumnKind) || COLUMN_TYPES.includes(value)
+      ? undefined
+      : `must be one of ${COLUMN_KINDS.map((kind) => `'${kind}'`).join(', ')} or Number, String, Boolean, Date, BigInt, Object, Array, got ${describeValue(value)}`,
+}
+
+/** Refuses a misspelt or mistyped `@Column` option when the decorator runs, naming the property. */
+function checkColumnOptions(
+  options: unknown,
+  target: object | undefined,
+  context: string | symbol | ClassFieldDecoratorContext,
+): void {
+  const problem = specProblem(options, COLUMN_OPTIONS)
+  if (problem === undefined) return
+  const property = String(typeof context === 'object' ? context.name : context)
+  const owner = typeof context === 'object' ? undefined : (target as { constructor?: { name?: unknown } })?.constructor
+  const model = typeof owner?.name === 'string' && owner.name !== '' ? owner.name : '?'
+  throw new InvalidQueryError(model, property, `@Column on ${property}: ${formatOptionProblem(problem)}`)
 }
 
 const cache = new WeakMap<object, ModelMeta>()

@@ -51,6 +51,7 @@ import { insertAndReadBack } from './insert-read-back'
 import { readerOf, rowReader } from './row-reader'
 import { batcherFor } from './batch-loader'
 import { abortError } from '../core/abort'
+import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import type { Tracer } from '@opentelemetry/api'
 import {
   activeTracer,
@@ -108,6 +109,19 @@ export interface QueryOptions {
    * inside a transaction, are never batched. Defaults to `true`.
    */
   batch?: boolean
+}
+
+const QUERY_OPTIONS: OptionSpec = { signal: checks.signal, batch: checks.boolean }
+
+/** Refuses a misspelt or mistyped helper option, naming the model and the helper. */
+function checkQueryOptions(model: ModelClass<object>, helper: string, options: QueryOptions): void {
+  const problem = specProblem(options, QUERY_OPTIONS)
+  if (problem === undefined) return
+  throw new InvalidQueryError(
+    model.name,
+    problem.option ?? 'options',
+    `${helper}(…, options): ${formatOptionProblem(problem)}`,
+  )
 }
 
 /** `asyncTouchAll` arguments: column names, optionally followed by {@link QueryOptions}. */
@@ -413,6 +427,7 @@ class ModelScope<M extends object> implements Scope<M> {
     read: (result: QueryResult<R>) => T,
     write = false,
   ): AsyncResult<T> {
+    if (options !== undefined) checkQueryOptions(this.model, helper, options)
     const operation = operationName(this.model, helper)
     let db: AnyKysely
     let state: ReturnType<typeof databaseState>
@@ -698,6 +713,7 @@ class ModelScope<M extends object> implements Scope<M> {
     options: QueryOptions | undefined,
     finish: (row: M | undefined) => T,
   ): AsyncResult<T> | undefined {
+    if (options !== undefined) checkQueryOptions(this.model, helper, options)
     const s = this.state
     if (options?.batch === false || s.cache || s.conditions.length > 0 || s.order.length > 0) return undefined
     if (s.limit !== undefined || s.offset !== undefined) return undefined
@@ -933,6 +949,7 @@ class ModelScope<M extends object> implements Scope<M> {
     rows: Partial<Attributes<M>> | ReadonlyArray<Partial<Attributes<M>>>,
     options?: QueryOptions,
   ): AsyncResult<M[]> {
+    if (options !== undefined) checkQueryOptions(this.model, 'asyncInsert', options)
     const operation = operationName(this.model, 'asyncInsert')
     const list = (Array.isArray(rows) ? rows : [rows]) as ReadonlyArray<object>
     return AsyncResult.from(

@@ -6,6 +6,7 @@
 import { CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, isBrokenCircuitError } from 'cockatiel'
 import type { PolicyWork, ResiliencePolicy } from './policy'
 import { CircuitOpenError } from './errors'
+import { checkOptions, checks } from '../core/option-checks'
 
 /** Options for {@link circuitBreakerPolicy}. */
 export interface CircuitBreakerOptions {
@@ -59,12 +60,13 @@ export function circuitBreakerPolicy(
   options: CircuitBreakerOptions = {},
   operation = 'operation',
 ): CircuitBreaker {
+  checkOptions('circuitBreakerPolicy(options)', options ?? null, {
+    threshold: checks.integer(1),
+    halfOpenAfter: checks.duration(),
+    failureIf: checks.function,
+  })
   const threshold = options.threshold ?? 5
   const halfOpenAfter = options.halfOpenAfter ?? 10_000
-  if (!Number.isInteger(threshold) || threshold < 1) {
-    throw new RangeError(`circuit breaker threshold must be a positive integer, got ${threshold}`)
-  }
-  if (!(halfOpenAfter >= 0)) throw new RangeError(`halfOpenAfter must be >= 0, got ${halfOpenAfter}`)
   const failureIf = options.failureIf ?? (() => true)
   const inner = circuitBreaker(
     handleWhen((error) => failureIf(error)),

@@ -6,6 +6,7 @@ import { bulkhead, isBulkheadRejectedError } from 'cockatiel'
 import { abortError, raceAbort } from '../core/abort'
 import { BulkheadRejectedError } from './errors'
 import type { PolicyWork, ResiliencePolicy } from './policy'
+import { checkOptions, checks } from '../core/option-checks'
 
 /** Options for {@link bulkheadPolicy}. */
 export interface BulkheadOptions {
@@ -14,6 +15,8 @@ export interface BulkheadOptions {
   /** Calls allowed to wait for a slot. Defaults to 0 (refuse at once when full). */
   queue?: number
 }
+
+const BULKHEAD_OPTIONS = { limit: checks.integer(1), queue: checks.integer(0) }
 
 /** A bulkhead that can be inspected. */
 export interface Bulkhead extends ResiliencePolicy {
@@ -37,12 +40,10 @@ export interface Bulkhead extends ResiliencePolicy {
  */
 export function bulkheadPolicy(input: number | BulkheadOptions, operation = 'operation'): Bulkhead {
   const options = typeof input === 'number' ? { limit: input } : input
+  checkOptions('bulkheadPolicy(options)', options ?? null, BULKHEAD_OPTIONS)
+  if (options.limit === undefined) throw new TypeError('bulkheadPolicy(options): option limit is required')
   const limit = options.limit
   const queue = options.queue ?? 0
-  if (!Number.isInteger(limit) || limit < 1)
-    throw new RangeError(`bulkhead limit must be a positive integer, got ${limit}`)
-  if (!Number.isInteger(queue) || queue < 0)
-    throw new RangeError(`bulkhead queue must be a non-negative integer, got ${queue}`)
   const inner = bulkhead(limit, queue)
   return {
     get executionSlots() {

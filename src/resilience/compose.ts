@@ -10,8 +10,19 @@ import {
 } from './breaker'
 import { fallbackPolicy, type FallbackValue } from './fallback'
 import { wrap, type ResiliencePolicy } from './policy'
-import { retryPolicy, type RetryInput } from './retry'
+import { retryInputProblem, retryPolicy, type RetryInput } from './retry'
 import { timeoutPolicy } from './timeout'
+import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
+
+const RESILIENCE_OPTIONS: OptionSpec = {
+  retry: (value) => retryInputProblem(value)?.replace(/^`retry` /, ''),
+  timeout: checks.duration(),
+  // An object is checked by circuitBreakerPolicy (a shared breaker is one too).
+  circuitBreaker: checks.either('true, false, breaker options or a circuit breaker', checks.boolean, checks.object),
+  // An object or a number is checked by bulkheadPolicy.
+  bulkhead: checks.either('a limit or bulkhead options', checks.integer(1), checks.object),
+  fallback: true,
+}
 
 /** Plain options from which {@link createPolicy} builds a policy. Every field is optional. */
 export interface ResilienceOptions<F = unknown> {
@@ -44,9 +55,10 @@ export interface ResilienceOptions<F = unknown> {
  * ```
  */
 export function createPolicy<F = unknown>(
-  options: ResilienceOptions<F>,
+  options: ResilienceOptions<F> = {},
   operation = 'operation',
 ): ResiliencePolicy {
+  checkOptions('createPolicy(options)', options, RESILIENCE_OPTIONS)
   const layers: ResiliencePolicy[] = []
   if (options.fallback !== undefined) layers.push(fallbackPolicy(options.fallback))
   if (options.bulkhead !== undefined) layers.push(bulkheadPolicy(options.bulkhead, operation))

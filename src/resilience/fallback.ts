@@ -3,6 +3,7 @@
  * Written here rather than with cockatiel's `fallback`, whose factory is not given the error.
  */
 import type { PolicyWork, ResiliencePolicy } from './policy'
+import { checkOptions, checks } from '../core/option-checks'
 
 /** A fallback value, or a function of the error that produces one. */
 export type FallbackValue<T> = T | ((error: unknown) => T | PromiseLike<T>)
@@ -24,6 +25,7 @@ export interface FallbackOptions {
  * ```
  */
 export function fallbackPolicy<F>(value: FallbackValue<F>, options: FallbackOptions = {}): ResiliencePolicy {
+  checkOptions('fallbackPolicy(value, options)', options, { when: checks.function })
   const when = options.when ?? (() => true)
   return {
     async execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T> {

@@ -95,6 +95,13 @@ export function retryInputProblem(retry: unknown): string | undefined {
     if (value !== undefined && !(typeof value === 'number' && value >= 0))
       return `\`retry.${name}\` must be a number >= 0`
   }
+  const exponent = options.exponent
+  if (exponent !== undefined && !(typeof exponent === 'number' && exponent >= 1 && Number.isFinite(exponent))) {
+    return `\`retry.exponent\` must be a number >= 1, got ${String(exponent)}`
+  }
+  if (options.jitter !== undefined && !Object.hasOwn(generators, String(options.jitter))) {
+    return `\`retry.jitter\` must be 'none', 'full', 'half' or 'decorrelated'`
+  }
   for (const name of ['retryIf', 'onRetry'] as const) {
     const value = options[name]
     if (value !== undefined && typeof value !== 'function') return `\`retry.${name}\` must be a function`
@@ -147,10 +154,12 @@ export function backoffDelays(input: RetryInput): number[] {
  * ```
  */
 export function retryPolicy(input: RetryInput): ResiliencePolicy {
-  const options = retryOptions(input)
-  if (!Number.isInteger(options.attempts) || options.attempts < 0) {
-    throw new RangeError(`retry attempts must be a non-negative integer, got ${options.attempts}`)
+  const problem = retryInputProblem(input)
+  if (problem !== undefined || input === undefined) {
+    const text = `retryPolicy(input): ${problem ?? '`retry` must be a count of retries or retry options'}`
+    throw typeof input === 'number' || /must be a (whole )?number/.test(text) ? new RangeError(text) : new TypeError(text)
   }
+  const options = retryOptions(input)
   const generator = generators[options.jitter]
   const generatorOptions: IExponentialBackoffOptions<unknown> = {
     generator,

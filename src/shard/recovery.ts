@@ -4,6 +4,7 @@
  * `recover_prepared_transactions()` does from `pg_dist_transaction`; MySQL/MariaDB branches are
  * found with `XA RECOVER`.
  */
+import { checkOptions, checks } from '../core/option-checks'
 import {
   branchDialect,
   finishPrepared,
@@ -100,6 +101,11 @@ export async function recoverShardTransactions<DB>(
   manager: ShardManager<DB>,
   options: RecoverShardTransactionsOptions = {},
 ): Promise<ShardRecoveryReport> {
+  checkOptions('recoverShardTransactions(manager, options)', options, {
+    log: checks.object,
+    minAge: checks.duration(),
+    signal: checks.signal,
+  })
   const any = manager as unknown as ShardManager<unknown>
   const log = transactionLog(any, options.log)
   const minAge = options.minAge ?? 60_000

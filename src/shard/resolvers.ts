@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely'
 import { sql } from '../model/kysely'
 import { raceAbort } from '../core/abort'
+import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
 import { AsyncResult } from '../core/async-result'
 import { ShardRoutingError } from './errors'
 import { compareValues } from './merge'
@@ -193,6 +194,21 @@ export interface AsyncShardResolverOptions<K> {
   now?: () => number
 }
 
+const RESOLVER_OPTIONS: OptionSpec = {
+  lookup: checks.function,
+  ttl: checks.duration(),
+  maxEntries: checks.integer(1),
+  name: checks.name,
+  now: checks.function,
+}
+const DIRECTORY_OPTIONS: OptionSpec = {
+  ...RESOLVER_OPTIONS,
+  lookup: () => 'is set by fromDirectory',
+  table: checks.name,
+  keyColumn: checks.name,
+  shardColumn: checks.name,
+}
+
 interface CacheEntry {
   readonly shard: string
   readonly expires: number
@@ -220,14 +236,14 @@ export class AsyncShardResolver<K extends ShardKey = ShardKey> {
   private readonly now: () => number
 
   constructor(private readonly options: AsyncShardResolverOptions<K>) {
+    checkOptions('new AsyncShardResolver(options)', options ?? null, RESOLVER_OPTIONS)
+    if (typeof options.lookup !== 'function') {
+      throw new TypeError('new AsyncShardResolver(options): option lookup must be a function')
+    }
     this.ttl = options.ttl ?? 60_000
     this.maxEntries = options.maxEntries ?? 10_000
     this.name = options.name ?? 'AsyncShardResolver'
     this.now = options.now ?? Date.now
-    if (!(this.ttl >= 0)) throw new RangeError(`${this.name}: ttl must be ≥ 0 ms, got ${this.ttl}`)
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) {
-      throw new RangeError(`${this.name}: maxEntries must be a positive integer, got ${this.maxEntries}`)
-    }
   }
 
   /**
@@ -242,12 +258,11 @@ export class AsyncShardResolver<K extends ShardKey = ShardKey> {
       shardColumn?: string
     } & Omit<AsyncShardResolverOptions<K>, 'lookup'> = {},
   ): AsyncShardResolver<K> {
-    const table = options.table ?? 'shard_directory'
-    const keyColumn = options.keyColumn ?? 'key'
-    const shardColumn = options.shardColumn ?? 'shard'
+    checkOptions('AsyncShardResolver.fromDirectory(db, options)', options, DIRECTORY_OPTIONS)
+    const { table = 'shard_directory', keyColumn = 'key', shardColumn = 'shard', ...rest } = options
     return new AsyncShardResolver<K>({
       name: `AsyncShardResolver(${table})`,
-      ...options,
+      ...rest,
       lookup: async (key) => {
         const { rows } = await sql<{
           shard: string

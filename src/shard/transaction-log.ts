@@ -8,6 +8,7 @@
  * rows to `'abort'` the same way, so the two can never both win.
  * Internal: not exported from the package.
  */
+import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
 import type { Kysely } from 'kysely'
 import { createHash } from 'node:crypto'
 import { databaseState, type AnyKysely } from '../model/connection'
@@ -34,6 +35,9 @@ export interface ShardTransactionLogOptions {
   table?: string
 }
 
+/** The log options' checks: `table` keeps its own identifier check. @internal */
+export const LOG_OPTIONS: OptionSpec = { shard: checks.name, table: checks.name }
+
 /** @internal A row of the log. */
 export interface LogRow {
   readonly id: string
@@ -59,6 +63,7 @@ export function transactionLog(
   manager: ShardManager<unknown>,
   options: ShardTransactionLogOptions = {},
 ): TransactionLog {
+  checkOptions('shardTransaction: log', options, LOG_OPTIONS)
   const shard = options.shard ?? manager.defaultShard ?? (manager.names[0] as string)
   const table = options.table ?? 'tributary_transactions'
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(table)) {

@@ -4,6 +4,7 @@
  * PREPARED`, as Citus does; MySQL/MariaDB XA — see `transaction-branch.ts`) with the decision
  * kept in a small log table (`transaction-log.ts`).
  */
+import { checkOptions, checks } from '../core/option-checks'
 import type { Kysely } from 'kysely'
 import { randomBytes } from 'node:crypto'
 import { invalidateTable } from '../model/cache'
@@ -149,6 +150,12 @@ export async function shardTransaction<T, DB = unknown>(
   fn: (tx: ShardTransaction<DB>) => Promise<T>,
   options: ShardTransactionOptions = {},
 ): Promise<T> {
+  checkOptions('shardTransaction(manager, fn, options)', options, {
+    log: checks.object,
+    onProgress: checks.function,
+    signal: checks.signal,
+    tables: checks.strings,
+  })
   const any = manager as unknown as ShardManager<unknown>
   const log = transactionLog(any, options.log)
   const id = `${log.prefix}${randomBytes(10).toString('hex')}`

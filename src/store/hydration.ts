@@ -3,6 +3,7 @@
  * the successful queries, `hydrate(store, state)` puts it into another store, keeping any
  * data there that is newer (TanStack's `dehydrate` / `hydrate`).
  */
+import { checkStoreOptions } from './option-specs'
 import type { QueryKey } from './key-hash'
 import type { Query } from './query'
 import type { QueryStore } from './query-store'
@@ -41,6 +42,7 @@ export interface DehydrateOptions {
  * ```
  */
 export function dehydrate(store: QueryStore, options?: DehydrateOptions): DehydratedState {
+  checkStoreOptions('dehydrate', options)
   const include =
     options?.shouldDehydrateQuery ?? ((query: Query<unknown>) => query.state.status === 'success')
   const queries: DehydratedQuery[] = []

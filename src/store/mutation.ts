@@ -3,6 +3,7 @@
  * effect if it fails — even while other optimistic updates on the same key are pending — and
  * refetch the queries it invalidates after it succeeds.
  */
+import { checkStoreOptions } from './option-specs'
 import { linkSignals } from '../core/abort'
 import { AsyncCancelledError } from '../core/errors'
 import type { QueryKey } from './key-hash'
@@ -200,6 +201,7 @@ export class Mutation<TVariables, TResult, TData = unknown, TContext = unknown> 
 
   /** Starts the write. Optimistic updates apply before this returns. */
   mutate(variables: TVariables, options?: { signal?: AbortSignal }): MutationHandle<TResult> {
+    checkStoreOptions('mutate', options)
     const linked = linkSignals(this.host.signal, options?.signal)
     const call = ++this.#latest
     this.#set({

@@ -131,6 +131,21 @@ const SPECS = {
   cancelQueries: { revert: checks.boolean },
   refetchQueries: { cancelRefetch: checks.boolean, throwOnError: checks.boolean },
   refetch: { cancelRefetch: checks.boolean },
+  'Query.invalidate': { refetch: checks.boolean },
+  'Query.setData': {
+    updatedAt: (value) =>
+      typeof value === 'number' && Number.isFinite(value)
+        ? undefined
+        : 'must be a time in ms since the epoch',
+  },
+  mutate: { signal: checks.signal },
+  dehydrate: { shouldDehydrateQuery: checks.function },
+  redisCache: {
+    prefix: checks.string,
+    codec: checks.object,
+    commandTimeout: checks.duration({ positive: true, finite: true }),
+  },
+  redisBus: { prefix: checks.string, commandTimeout: checks.duration({ positive: true, finite: true }) },
   filters: FILTERS,
 } as const satisfies Record<string, OptionSpec>
 
@@ -162,7 +177,13 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
             ? 'QueryStore filters'
             : site === 'refetch'
               ? 'Query.refetch'
-              : `QueryStore.${site}`
+              : site.startsWith('Query.')
+                ? site
+                : site === 'mutate'
+                  ? 'Mutation.mutate'
+                  : site === 'dehydrate' || site === 'redisCache' || site === 'redisBus'
+                    ? `${site}(options)`
+                    : `QueryStore.${site}`
     throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
   }
   if (typeof options !== 'object' || options === null) return

@@ -166,6 +166,7 @@ export class Query<TData, TQueryFnData = TData> {
    * superseding a fetch in flight. Resolves when that refetch settles; never rejects.
    */
   invalidate(options?: { refetch?: boolean }): Promise<void> {
+    checkStoreOptions('Query.invalidate', options)
     return this.#live().invalidate(options)
   }
 
@@ -176,6 +177,7 @@ export class Query<TData, TQueryFnData = TData> {
    * was (as TanStack's `setQueryData`). Returns the cached data.
    */
   setData(updater: Updater<TQueryFnData>, options?: { updatedAt?: number }): TQueryFnData | undefined {
+    checkStoreOptions('Query.setData', options)
     return this.#live().setData(updater, options?.updatedAt)
   }
 

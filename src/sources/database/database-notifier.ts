@@ -3,6 +3,7 @@
  * announce changes of a config table on a channel a `databaseSource` `notify` listens on.
  */
 import type { Kysely } from 'kysely'
+import { checkOptions, checks } from '../../core/option-checks'
 import { requireOptional } from '../../core/optional'
 import { SourceError } from '../source'
 import { quoteIdentifier } from './database-listener'
@@ -46,6 +47,11 @@ export async function installChangeNotifier<DB>(
   db: Kysely<DB>,
   options: ChangeNotifierOptions,
 ): Promise<void> {
+  checkOptions('installChangeNotifier(db, options)', options, {
+    table: checks.name,
+    channel: true,
+    keyColumn: checks.name,
+  })
   const table = options.table ?? 'config'
   const keyColumn = options.keyColumn ?? 'key'
   const { channel } = options

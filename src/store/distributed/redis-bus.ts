@@ -2,6 +2,7 @@
  * `redisBus(client)`: the query store's invalidation bus on Redis pub/sub. Publishes on your
  * client; listens on a duplicate of it, opened at the first subscriber and closed after the last.
  */
+import { checkStoreOptions } from '../option-specs'
 import type { RedisBusClient, RedisBusSubscriberLike } from './redis-client'
 import type { BusMessage, InvalidationBus } from './l2-cache'
 import { withTimeout } from './redis-cache'
@@ -27,6 +28,7 @@ export interface RedisBusOptions {
  * ```
  */
 export function redisBus(client: RedisBusClient, options: RedisBusOptions = {}): InvalidationBus {
+  checkStoreOptions('redisBus', options ?? null)
   const channel = `${options.prefix ?? 'tributary:store:'}bus`
   const timeout = options.commandTimeout ?? 1_000
   const listeners = new Set<{ listener: (message: BusMessage) => void; onError: (error: unknown) => void }>()

@@ -3,9 +3,9 @@
  * (`{ queryKey, queryHash, state: { data, dataUpdatedAt, status } }` plus `tags`) with a `PX`
  * TTL; tags are Redis sets of key hashes; locks are `SET NX PX` leases. ioredis is only a type here.
  */
+import { checkStoreOptions } from '../option-specs'
 import type { RedisCacheClient } from './redis-client'
 import { hashStartsWith } from '../key-hash'
-import { QueryStoreError } from '../options'
 import { L2CodecError } from './errors'
 import type { L2Cache, L2Entry } from './l2-cache'
 import { redisLocks } from './lock'
@@ -65,14 +65,10 @@ export const hydrationCodec: L2Codec = {
  * ```
  */
 export function redisCache(client: RedisCacheClient, options: RedisCacheOptions = {}): L2Cache {
+  checkStoreOptions('redisCache', options ?? null)
   const prefix = options.prefix ?? 'tributary:store:'
   const codec = options.codec ?? hydrationCodec
   const timeout = options.commandTimeout ?? 1_000
-  if (!(timeout > 0)) {
-    throw new QueryStoreError(
-      `redisCache: option commandTimeout must be a number of ms > 0, got ${String(timeout)}`,
-    )
-  }
   const run = <T>(work: Promise<T>): Promise<T> => withTimeout(work, timeout)
   const valueKey = (hash: string): string => `${prefix}v:${hash}`
   const tagKey = (tag: string): string => `${prefix}tag:${tag}`

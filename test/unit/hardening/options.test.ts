@@ -5,7 +5,20 @@ import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
 import {
   AsyncEventBus,
+  AsyncMetrics,
+  AsyncResult,
+  AsyncShardResolver,
+  asyncAssign,
+  bulkheadPolicy,
+  circuitBreakerPolicy,
   Column,
+  ComponentCache,
+  createPolicy,
+  fallbackPolicy,
+  installChangeNotifier,
+  isComponentOptionsError,
+  recoverShardTransactions,
+  shardTransaction,
   Component,
   configureDatabase,
   consulSource,
@@ -27,6 +40,9 @@ import {
   isQueryStoreError,
   Model,
   QueryStore,
+  dehydrate,
+  redisBus,
+  redisCache,
   redisSource,
   ShardedAsyncExecutor,
   ShardManager,
@@ -492,5 +508,183 @@ describe('database options (issue 16)', () => {
       thrown(() => createMysqlDatabase('mysql://127.0.0.1:1/x', { utc: 'yes' } as never)).message,
     ).toMatch(/createMysqlDatabase\(target, options\): option utc must be true or false/)
     await db.destroy()
+  })
+})
+
+describe('the last unchecked options objects (issue 16)', () => {
+  const sqlite = (): Kysely<unknown> =>
+    new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) })
+
+  it('@Column options: a misspelt option or a wrong type names the model and property', () => {
+    const misspelt = thrown(() => {
+      class Misspelt extends Model {
+        @Column({ primaryKey: true } as never) id!: number
+      }
+      return Misspelt
+    })
+    expect(isInvalidQueryError(misspelt)).toBe(true)
+    expect(misspelt.message).toBe(
+      'Misspelt: @Column on id: unknown option "primaryKey" (did you mean "primary"?)',
+    )
+    expect(
+      thrown(() => {
+        class Typed extends Model {
+          @Column({ type: 'text' } as never) name!: string
+        }
+        return Typed
+      }).message,
+    ).toMatch(/^Typed: @Column on name: option type must be one of 'number', 'string'/)
+  })
+
+  it('model helper options (signal, batch) are checked on every helper, batched or not', async () => {
+    @Table('h16_helpers')
+    class H16Helper extends Model {
+      @Column({ primary: true }) id!: number
+      @Column() name!: string
+    }
+    const db = sqlite()
+    H16Helper.use(db)
+    try {
+      const count = thrown(() => H16Helper.asyncCount({ signl: undefined } as never))
+      expect(isInvalidQueryError(count)).toBe(true)
+      expect(count.message).toBe(
+        'H16Helper: asyncCount(…, options): unknown option "signl" (did you mean "signal"?)',
+      )
+      expect(thrown(() => H16Helper.asyncFind(1, { batch: 'no' } as never)).message).toMatch(
+        /asyncFind\(…, options\): option batch must be true or false, got "no"/,
+      )
+      expect(
+        thrown(() => H16Helper.where({ name: 'a' }).asyncUpdate({ name: 'b' }, { signal: 5 } as never))
+          .message,
+      ).toMatch(/asyncUpdate\(…, options\): option signal must be an AbortSignal/)
+      expect(
+        thrown(() => H16Helper.asyncInsert({ id: 1, name: 'a' }, { batch: true, x: 1 } as never)).message,
+      ).toMatch(/asyncInsert\(…, options\): unknown option "x"/)
+    } finally {
+      H16Helper.use(null)
+      await db.destroy()
+    }
+  })
+
+  it('asyncAssign options reject with a ComponentOptionsError naming the class and property', async () => {
+    class Target {
+      port = 0
+    }
+    const error = await rejected(asyncAssign(new Target(), 'port', 1, { timout: 5 } as never))
+    expect(isComponentOptionsError(error)).toBe(true)
+    expect(error.message).toMatch(
+      /^Target\.port: asyncAssign\(instance, property, value, options\): unknown option "timout" \(did you mean "timeout"\?\)/,
+    )
+    expect((await rejected(asyncAssign(new Target(), 'port', 1, { timeout: -1 }))).message).toMatch(
+      /option timeout must be a number of milliseconds > 0/,
+    )
+  })
+
+  it('resilience factories: createPolicy, circuitBreakerPolicy, bulkheadPolicy, fallbackPolicy', () => {
+    expect(thrown(() => createPolicy({ retyr: 3 } as never)).message).toBe(
+      'createPolicy(options): unknown option "retyr" (did you mean "retry"?)',
+    )
+    expect(thrown(() => circuitBreakerPolicy({ treshold: 3 } as never)).message).toMatch(
+      /^circuitBreakerPolicy\(options\): unknown option "treshold" \(did you mean "threshold"\?\)/,
+    )
+    expect(thrown(() => circuitBreakerPolicy({ failureIf: true } as never))).toBeInstanceOf(TypeError)
+    expect(thrown(() => bulkheadPolicy({ limit: 2, queu: 1 } as never)).message).toMatch(
+      /^bulkheadPolicy\(options\): unknown option "queu" \(did you mean "queue"\?\)/,
+    )
+    expect(thrown(() => fallbackPolicy(0, { when: 'always' } as never)).message).toMatch(
+      /^fallbackPolicy\(value, options\): option when must be a function/,
+    )
+    // Good options still build.
+    expect(typeof createPolicy({ retry: 1, timeout: 10, bulkhead: 2 }).execute).toBe('function')
+  })
+
+  it('new AsyncMetrics, AsyncResult, AsyncShardResolver and ComponentCache', () => {
+    expect(thrown(() => new AsyncMetrics({ sampleSise: 10 } as never)).message).toMatch(
+      /^new AsyncMetrics\(options\): unknown option "sampleSise" \(did you mean "sampleSize"\?\)/,
+    )
+    expect(thrown(() => new AsyncMetrics({ sampleSize: 0 }))).toBeInstanceOf(RangeError)
+    expect(thrown(() => AsyncResult.resolve(1, { operaton: 'x' } as never)).message).toMatch(
+      /^AsyncResult\(options\): unknown option "operaton"/,
+    )
+    expect(
+      thrown(() => new AsyncShardResolver({ lookup: async () => 'a', tll: 5 } as never)).message,
+    ).toMatch(/^new AsyncShardResolver\(options\): unknown option "tll" \(did you mean "ttl"\?\)/)
+    expect(thrown(() => new AsyncShardResolver({} as never)).message).toMatch(
+      /option lookup must be a function/,
+    )
+    const db = sqlite()
+    expect(thrown(() => AsyncShardResolver.fromDirectory(db, { tabel: 'x' } as never)).message).toMatch(
+      /^AsyncShardResolver\.fromDirectory\(db, options\): unknown option "tabel" \(did you mean "table"\?\)/,
+    )
+    expect(AsyncShardResolver.fromDirectory(db, { table: 'dir', ttl: 5 })).toBeInstanceOf(AsyncShardResolver)
+    void db.destroy()
+    expect(thrown(() => new ComponentCache({ maxEntires: 5 } as never)).message).toMatch(
+      /^new ComponentCache\(options\): unknown option "maxEntires" \(did you mean "maxEntries"\?\)/,
+    )
+  })
+
+  it('shardTransaction, recoverShardTransactions and installChangeNotifier', async () => {
+    const shards = new ShardManager({ a: sqlite() })
+    try {
+      expect(
+        (await rejected(shardTransaction(shards, async () => 1, { onProgres: () => undefined } as never)))
+          .message,
+      ).toMatch(
+        /^shardTransaction\(manager, fn, options\): unknown option "onProgres" \(did you mean "onProgress"\?\)/,
+      )
+      expect(
+        (await rejected(shardTransaction(shards, async () => 1, { log: { tabel: 'x' } } as never))).message,
+      ).toMatch(/^shardTransaction: log: unknown option "tabel" \(did you mean "table"\?\)/)
+      const recovery = await rejected(recoverShardTransactions(shards, { minAge: -1 }))
+      expect(recovery).toBeInstanceOf(RangeError)
+      expect(recovery.message).toMatch(
+        /^recoverShardTransactions\(manager, options\): option minAge must be a number of milliseconds >= 0/,
+      )
+      expect(
+        (await rejected(installChangeNotifier(sqlite(), { channel: 'c', tabel: 'x' } as never))).message,
+      ).toMatch(/^installChangeNotifier\(db, options\): unknown option "tabel" \(did you mean "table"\?\)/)
+    } finally {
+      await shards.close()
+    }
+  })
+
+  it('query handles, mutations, dehydrate, redisCache and redisBus: QueryStoreErrors naming the option', async () => {
+    const store = new QueryStore()
+    try {
+      const query = store.query(['user', 1], async () => 1)
+      const invalidate = thrown(() => void query.invalidate({ refech: true } as never))
+      expect(isQueryStoreError(invalidate)).toBe(true)
+      expect(invalidate.message).toBe('Query.invalidate: unknown option "refech" (did you mean "refetch"?)')
+      expect(thrown(() => query.setData(2, { updatedAt: 'now' } as never)).message).toMatch(
+        /^Query\.setData: option updatedAt must be a time in ms since the epoch/,
+      )
+      expect(query.setData(3, { updatedAt: Date.now() })).toBe(3)
+      const save = store.mutation(async (n: number) => n)
+      expect(thrown(() => save.mutate(1, { signl: undefined } as never)).message).toBe(
+        'Mutation.mutate: unknown option "signl" (did you mean "signal"?)',
+      )
+      expect(thrown(() => save.mutate(1, { signal: 'stop' } as never)).message).toMatch(
+        /^Mutation\.mutate: option signal must be an AbortSignal/,
+      )
+      await save.mutate(2).wait()
+      expect(thrown(() => dehydrate(store, { shouldDehydrate: () => true } as never)).message).toBe(
+        'dehydrate(options): unknown option "shouldDehydrate" (did you mean "shouldDehydrateQuery"?)',
+      )
+      expect(dehydrate(store).queries).toHaveLength(1)
+    } finally {
+      store.close()
+    }
+    // The client is not touched before the options are checked.
+    const client = {} as never
+    expect(thrown(() => redisCache(client, { prefx: 'a:' } as never)).message).toBe(
+      'redisCache(options): unknown option "prefx" (did you mean "prefix"?)',
+    )
+    expect(thrown(() => redisCache(client, { commandTimeout: 0 })).message).toMatch(
+      /^redisCache\(options\): option commandTimeout must be a number of milliseconds > 0/,
+    )
+    expect(thrown(() => redisBus(client, { prefix: 7 } as never)).message).toMatch(
+      /^redisBus\(options\): option prefix must be a string, got 7/,
+    )
+    expect(isQueryStoreError(thrown(() => redisBus(client, null as never)))).toBe(true)
   })
 })

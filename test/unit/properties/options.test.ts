@@ -7,7 +7,15 @@ import fc from 'fast-check'
 import { Kysely, SqliteDialect } from 'kysely'
 import {
   AsyncEventBus,
+  AsyncMetrics,
+  AsyncResult,
+  AsyncShardResolver,
+  bulkheadPolicy,
+  circuitBreakerPolicy,
   Column,
+  ComponentCache,
+  createPolicy,
+  fallbackPolicy,
   Component,
   consulSource,
   createAsyncStore,
@@ -276,6 +284,35 @@ describe('options checkers on arbitrary input (issue 16)', () => {
           attempt(() => vaultSource(b as never))
           attempt(() => databaseSource((() => undefined) as never, c as never))
           attempt(() => etcdSource(c as never), /option|etcd/)
+        },
+      ),
+      RUNS,
+    )
+  })
+
+  it('resilience factories, metrics, results, the shard resolver, the component cache and @Column', () => {
+    fc.assert(
+      fc.property(
+        optionsOver(['retry', 'timeout', 'circuitBreaker', 'bulkhead', 'fallback']),
+        optionsOver(['threshold', 'halfOpenAfter', 'failureIf', 'limit', 'queue', 'when']),
+        optionsOver(['sampleSize', 'enabled', 'operation', 'signal', 'metrics', 'maxEntries']),
+        optionsOver(['lookup', 'ttl', 'maxEntries', 'name', 'now', 'table', 'keyColumn', 'shardColumn']),
+        optionsOver(['name', 'primary', 'type']),
+        (policy, layer, small, resolver, column) => {
+          attempt(() => createPolicy(policy as never), /option|must|timeout|retry|limit|threshold/)
+          attempt(() => circuitBreakerPolicy(layer as never), /option|must/)
+          attempt(() => bulkheadPolicy(layer as never), /option|must/)
+          attempt(() => fallbackPolicy(0, layer as never))
+          attempt(() => new AsyncMetrics(small as never))
+          attempt(() => AsyncResult.resolve(1, small as never))
+          attempt(() => new ComponentCache(small as never), /option|maxEntries/)
+          attempt(() => new AsyncShardResolver(resolver as never), /option|ttl|maxEntries/)
+          attempt(() => {
+            class Decorated extends Model {
+              @Column(column as never) id!: number
+            }
+            return Decorated
+          })
         },
       ),
       RUNS,
