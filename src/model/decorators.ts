@@ -7,7 +7,13 @@
 import 'reflect-metadata'
 import { type ColumnKind } from './coerce'
 import { InvalidQueryError } from './errors'
-import { checks, describeValue, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
+import {
+  checks,
+  describeValue,
+  formatOptionProblem,
+  specProblem,
+  type OptionSpec,
+} from '../core/option-checks'
 
 // TC39 decorator metadata needs Symbol.metadata, which Node 20 lacks (TypeScript's docs polyfill it).
 ;(Symbol as { metadata?: symbol }).metadata ??= Symbol.for('Symbol.metadata')
@@ -150,7 +156,15 @@ export function Column(options: ColumnOptions = {}) {
   }
 }
 
-const COLUMN_KINDS: readonly ColumnKind[] = ['number', 'string', 'boolean', 'date', 'bigint', 'json', 'unknown']
+const COLUMN_KINDS: readonly ColumnKind[] = [
+  'number',
+  'string',
+  'boolean',
+  'date',
+  'bigint',
+  'json',
+  'unknown',
+]
 const COLUMN_TYPES: readonly unknown[] = [Number, String, Boolean, Date, BigInt, Object, Array]
 const COLUMN_OPTIONS: OptionSpec = {
   name: checks.name,
@@ -170,7 +184,8 @@ function checkColumnOptions(
   const problem = specProblem(options, COLUMN_OPTIONS)
   if (problem === undefined) return
   const property = String(typeof context === 'object' ? context.name : context)
-  const owner = typeof context === 'object' ? undefined : (target as { constructor?: { name?: unknown } })?.constructor
+  const owner =
+    typeof context === 'object' ? undefined : (target as { constructor?: { name?: unknown } })?.constructor
   const model = typeof owner?.name === 'string' && owner.name !== '' ? owner.name : '?'
   throw new InvalidQueryError(model, property, `@Column on ${property}: ${formatOptionProblem(problem)}`)
 }

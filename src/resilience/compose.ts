@@ -18,7 +18,11 @@ const RESILIENCE_OPTIONS: OptionSpec = {
   retry: (value) => retryInputProblem(value)?.replace(/^`retry` /, ''),
   timeout: checks.duration(),
   // An object is checked by circuitBreakerPolicy (a shared breaker is one too).
-  circuitBreaker: checks.either('true, false, breaker options or a circuit breaker', checks.boolean, checks.object),
+  circuitBreaker: checks.either(
+    'true, false, breaker options or a circuit breaker',
+    checks.boolean,
+    checks.object,
+  ),
   // An object or a number is checked by bulkheadPolicy.
   bulkhead: checks.either('a limit or bulkhead options', checks.integer(1), checks.object),
   fallback: true,

@@ -96,7 +96,10 @@ export function retryInputProblem(retry: unknown): string | undefined {
       return `\`retry.${name}\` must be a number >= 0`
   }
   const exponent = options.exponent
-  if (exponent !== undefined && !(typeof exponent === 'number' && exponent >= 1 && Number.isFinite(exponent))) {
+  if (
+    exponent !== undefined &&
+    !(typeof exponent === 'number' && exponent >= 1 && Number.isFinite(exponent))
+  ) {
     return `\`retry.exponent\` must be a number >= 1, got ${String(exponent)}`
   }
   if (options.jitter !== undefined && !Object.hasOwn(generators, String(options.jitter))) {
@@ -157,7 +160,9 @@ export function retryPolicy(input: RetryInput): ResiliencePolicy {
   const problem = retryInputProblem(input)
   if (problem !== undefined || input === undefined) {
     const text = `retryPolicy(input): ${problem ?? '`retry` must be a count of retries or retry options'}`
-    throw typeof input === 'number' || /must be a (whole )?number/.test(text) ? new RangeError(text) : new TypeError(text)
+    throw typeof input === 'number' || /must be a (whole )?number/.test(text)
+      ? new RangeError(text)
+      : new TypeError(text)
   }
   const options = retryOptions(input)
   const generator = generators[options.jitter]

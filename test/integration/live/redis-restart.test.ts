@@ -154,7 +154,9 @@ describeWithRedisServer('redis watcher across a restart of Redis (issue 15, defe
       await log.until((updates) => updates.some((u) => u.kind === 'error'))
       await server.start()
       // Polling now: GETs arrive on the new server and nobody subscribes.
-      await waitFor(async () => /cmdstat_get:calls=([3-9]|\d\d)/.test(await whenUp(() => admin.info('commandstats'))))
+      await waitFor(async () =>
+        /cmdstat_get:calls=([3-9]|\d\d)/.test(await whenUp(() => admin.info('commandstats'))),
+      )
       expect(await subscribers(admin, 'gone')).toBe(0)
       await admin.set('gone', 'b')
       await log.until((updates) => updates.some((u) => u.kind !== 'error'))
