@@ -40,13 +40,7 @@ import {
   type WhereAttributes,
 } from '../model/scope'
 import { checkCollations } from './collation'
-import {
-  isUnsupportedCollationError,
-  ShardError,
-  ShardMergeLimitError,
-  UnsupportedCollationError,
-  type ShardFailure,
-} from './errors'
+import { isUnsupportedCollationError, ShardError, ShardMergeLimitError, type ShardFailure } from './errors'
 import { mergeGroupedRows, type GroupMergePlan } from './grouped-merge'
 import {
   concatPage,
@@ -168,8 +162,9 @@ export interface AcrossShardsOptions<Mode extends ShardErrorMode = 'fail'> {
    * `C`, `POSIX` and `C.UTF-8` collations, SQLite's `BINARY`), numbers, decimals and
    * timestamps exactly. On PostgreSQL a text column of any other collation makes those
    * helpers reject with an `UnsupportedCollationError` unless `compare` is given (e.g.
-   * `new Intl.Collator('en').compare`); on a dialect other than PostgreSQL and SQLite, whose
-   * collations are not known here, so does any text column.
+   * `new Intl.Collator('en').compare`); on MySQL/MariaDB so does any collation but a binary
+   * NO PAD one (`utf8mb4_nopad_bin`, `utf8mb4_0900_bin`) — the defaults ignore case and
+   * accents; on another dialect, whose collations are not known here, so does any text column.
    */
   compare?: ValueComparator
   /**
@@ -608,18 +603,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         ({ db, cancellation: shard }) => {
           const target = db as AnyKysely
           const run = (): Promise<P> => executeWith(target, query.for(target), shard).then(readPart)
-          const check =
-            collated &&
-            (this.ctx.dialect === 'postgres'
-              ? checkCollations(target, meta, collated)
-              : // Another dialect's collations (MySQL's are case-insensitive by default) are unknown here.
-                Promise.reject(
-                  new UnsupportedCollationError(
-                    meta.model,
-                    (collated[0] as ColumnMeta).property,
-                    unknownCollation(this.ctx.dialect),
-                  ),
-                ))
+          const check = collated && checkCollations(target, this.ctx.dialect, meta, collated)
           return check ? check.then(run) : run()
         },
         {
@@ -1029,17 +1013,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
           const raw = row[`o${i}`]
           return raw === null || raw === undefined ? null : codec.key(raw)
         }),
-      check: (db) =>
-        collated &&
-        (dialect === 'postgres'
-          ? checkCollations(db, meta, collated)
-          : Promise.reject(
-              new UnsupportedCollationError(
-                meta.model,
-                (collated[0] as ColumnMeta).property,
-                unknownCollation(dialect),
-              ),
-            )),
+      check: (db) => collated && checkCollations(db, dialect, meta, collated),
       compare: rowComparator(keys),
       read: rowReader(this.ctx.model as ModelClass<M>, meta.columns, 'c_'),
       limit: this.state.limit,
@@ -1404,11 +1378,4 @@ function checkShardOptions(model: string, where: string, options: unknown, spec:
   if (problem !== undefined) {
     throw new InvalidQueryError(model, problem.option ?? where, `${where}: ${formatOptionProblem(problem)}`)
   }
-}
-
-/** How an unsupported-collation error names the collation of a dialect the merge cannot read. */
-function unknownCollation(dialect: MergeDialect): string {
-  return dialect === 'mysql'
-    ? 'of MySQL/MariaDB (utf8mb4_general_ci and utf8mb4_0900_ai_ci ignore case and accents; a _bin collation compares bytes)'
-    : 'unknown (a dialect other than PostgreSQL or SQLite)'
 }

@@ -1,14 +1,18 @@
 /**
  * The collation check of cross-shard merges: strings are merged by code point, which is the
  * order of PostgreSQL's `C`, `POSIX` and `C.UTF-8` collations (and of the `builtin`
- * provider); a column with any other collation would be merged in a different order than
- * the database's, so the helper rejects with an {@link UnsupportedCollationError} telling
- * the caller to pass `compare`. Asked once per database and column. @internal
+ * provider), and of MySQL/MariaDB's binary NO PAD collations (`utf8mb4_nopad_bin` on MariaDB,
+ * `utf8mb4_0900_bin` on MySQL: UTF-8 bytes sort as code points). A column with any other
+ * collation would be merged in a different order than the database's — MySQL's defaults
+ * ignore case and accents, and a PAD SPACE `_bin` collation ignores trailing spaces — so the
+ * helper rejects with an {@link UnsupportedCollationError} telling the caller to pass
+ * `compare`. Asked once per database and column. @internal
  */
 import { CompiledQuery } from '../model/kysely'
 import { type AnyKysely } from '../model/connection'
 import { type ColumnMeta, type ModelMeta } from '../model/decorators'
 import { UnsupportedCollationError } from './errors'
+import type { MergeDialect } from './merge-keys'
 
 const QUERY = `select to_jsonb(c) as coll, to_jsonb(d) as db
 from pg_attribute a
@@ -16,7 +20,28 @@ left join pg_collation c on c.oid = a.attcollation
 join pg_database d on d.datname = current_database()
 where a.attrelid = to_regclass($1) and a.attname = $2`
 
+/** MySQL/MariaDB: the column's collation (`null` for a type without one). */
+const MYSQL_QUERY = `select collation_name as coll from information_schema.columns
+where table_schema = coalesce(?, database()) and table_name = ? and column_name = ?`
+
 type Json = Record<string, unknown> | null
+
+/**
+ * The MySQL/MariaDB collations that order by code point: binary, and the NO PAD binary
+ * collations of charsets whose bytes sort as code points. (`utf8mb4_bin` is PAD SPACE: `'a'`
+ * and `'a '` are equal, and `'a'` sorts after `'a\t'`.) @internal
+ */
+export function mysqlCodePointCollation(name: unknown): boolean {
+  return (
+    name === null ||
+    name === undefined ||
+    (typeof name === 'string' &&
+      /^(binary|utf8mb4_0900_bin|(utf8mb4|utf8mb3|utf8|ascii|latin1)_nopad_bin)$/i.test(name))
+  )
+}
+
+const MYSQL_REMEDY =
+  'give the column COLLATE utf8mb4_nopad_bin (MariaDB) or utf8mb4_0900_bin (MySQL), which order by code point'
 
 /** Whether a libc locale name orders by code point. */
 function codePointLocale(name: unknown): boolean {
@@ -50,13 +75,53 @@ function regclass(table: string): string {
 const ok = new WeakSet<Promise<void>>()
 const checked = new WeakMap<AnyKysely, Map<string, Promise<void>>>()
 
+/** The refusal of a column whose collation this dialect's catalogue cannot tell. */
+function unknownDialect(meta: ModelMeta, col: ColumnMeta): UnsupportedCollationError {
+  return new UnsupportedCollationError(
+    meta.model,
+    col.property,
+    'unknown (a dialect other than PostgreSQL, MySQL or SQLite)',
+  )
+}
+
+/** The column's collation on `db`, read from the catalogue: the refusal, or `undefined`. */
+async function lookUp(
+  db: AnyKysely,
+  dialect: MergeDialect,
+  meta: ModelMeta,
+  col: ColumnMeta,
+): Promise<UnsupportedCollationError | undefined> {
+  if (dialect === 'postgres') {
+    const { rows } = await db.executeQuery(CompiledQuery.raw(QUERY, [regclass(meta.table), col.name]))
+    const row = rows[0] as { coll: Json; db: Json } | undefined
+    const bad = row ? nonCodePointCollation(row.coll, row.db) : undefined
+    return bad === undefined ? undefined : new UnsupportedCollationError(meta.model, col.property, bad)
+  }
+  if (dialect !== 'mysql') return unknownDialect(meta, col)
+  const dot = meta.table.indexOf('.')
+  const schema = dot < 0 ? null : meta.table.slice(0, dot)
+  const table = dot < 0 ? meta.table : meta.table.slice(dot + 1)
+  const { rows } = await db.executeQuery(CompiledQuery.raw(MYSQL_QUERY, [schema, table, col.name]))
+  const coll = (rows[0] as { coll?: unknown } | undefined)?.coll
+  return mysqlCodePointCollation(coll)
+    ? undefined
+    : new UnsupportedCollationError(
+        meta.model,
+        col.property,
+        `${String(coll)} of MySQL/MariaDB (the defaults, utf8mb4_general_ci and utf8mb4_0900_ai_ci, ignore case and accents; a PAD SPACE _bin collation ignores trailing spaces)`,
+        MYSQL_REMEDY,
+      )
+}
+
 /**
- * Resolves when every column of `columns` on `db` (a PostgreSQL database) orders strings by
- * code point; rejects with an `UnsupportedCollationError` naming the first that does not.
- * `undefined` when every column was checked before (no promise to wait for). @internal
+ * Resolves when every column of `columns` on `db` (a PostgreSQL or MySQL/MariaDB database)
+ * orders strings by code point; rejects with an `UnsupportedCollationError` naming the first
+ * that does not (any column of another dialect). `undefined` when every column was checked
+ * before (no promise to wait for). @internal
  */
 export function checkCollations(
   db: AnyKysely,
+  dialect: MergeDialect,
   meta: ModelMeta,
   columns: readonly ColumnMeta[],
 ): Promise<void> | undefined {
@@ -68,10 +133,8 @@ export function checkCollations(
     let check = perDb.get(key)
     if (check === undefined) {
       const cache = perDb
-      check = db.executeQuery(CompiledQuery.raw(QUERY, [regclass(meta.table), col.name])).then(({ rows }) => {
-        const row = rows[0] as { coll: Json; db: Json } | undefined
-        const bad = row ? nonCodePointCollation(row.coll, row.db) : undefined
-        if (bad !== undefined) throw new UnsupportedCollationError(meta.model, col.property, bad)
+      check = lookUp(db, dialect, meta, col).then((refusal) => {
+        if (refusal !== undefined) throw refusal
       })
       const settled = check
       // A failed lookup (not a refused collation) is asked again next time.

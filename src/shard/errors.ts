@@ -217,12 +217,14 @@ export class UnsupportedCollationError extends InvalidQueryError {
     column: string,
     /** The collation of the column, e.g. `'default (en_US.UTF-8)'`. */
     readonly collation: string,
+    /** How to give the column a collation the merge follows, on its database. */
+    remedy = 'give the column COLLATE "C"',
   ) {
     super(
       model,
       column,
       `${column} has collation ${collation}, whose order a cross-shard merge does not know: ` +
-        `pass acrossShards({ compare }) with a comparator of that collation, or give the column COLLATE "C"`,
+        `pass acrossShards({ compare }) with a comparator of that collation, or ${remedy}`,
     )
   }
 }

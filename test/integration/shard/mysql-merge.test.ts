@@ -2,7 +2,9 @@
 // ascending (as on SQLite, unlike PostgreSQL), DECIMAL and BIGINT (exact text from
 // createMysqlDatabase) compare as numbers, not as text, and averages are rounded as MySQL's own
 // `avg` rounds them (4 more decimals than the column, half away from zero). Text order is the
-// column's collation, which a merge cannot know: refused with a typed error unless `compare`.
+// column's collation, read from information_schema: a binary NO PAD collation orders by code
+// point, as the merge does; any other (the case- and accent-insensitive defaults, a PAD SPACE
+// `_bin`) is refused with a typed error unless `compare`.
 import type { Kysely } from 'kysely'
 import { Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
 import { describeWithMysql } from '../../support/services'
@@ -17,7 +19,12 @@ class Entry extends Model {
   @Column({ type: Number }) amount!: number | null
   @Column({ type: BigInt }) big!: bigint | null
   @Column({ type: String }) label!: string
+  @Column({ type: String }) code!: string
+  @Column({ type: String }) padded!: string
 }
+
+// Case, accents, a trailing space and a tab (PAD SPACE would tie 'a' and 'a '), text past U+FFFF.
+const CODES = ['b', 'A', 'a', 'é', 'B', 'a ', 'a\t', '😀', 'ＡＢ', 'e\u0301', '\uFFFD']
 
 function rows(): Record<string, unknown>[] {
   return Array.from({ length: ROWS }, (_, i) => {
@@ -29,12 +36,15 @@ function rows(): Record<string, unknown>[] {
       amount: id % 7 === 0 ? null : [(id % 13) + 0.5, (id % 5) * 10, -id / 4, 100.25][id % 4]?.toFixed(2),
       big: id % 11 === 0 ? null : (BigInt(id % 3 === 0 ? -1 : 1) * (2n ** 60n + BigInt(id))).toString(),
       label: ['b', 'A', 'a', 'é', 'B'][id % 5] as string,
+      code: CODES[id % CODES.length] as string,
+      padded: CODES[id % CODES.length] as string,
     }
   })
 }
 
 const DDL = `create table ledger (id integer primary key, n integer, amount decimal(12,2), big bigint,
-  label varchar(20) not null)`
+  label varchar(20) not null, code varchar(20) collate utf8mb4_nopad_bin not null,
+  padded varchar(20) collate utf8mb4_bin not null)`
 
 const ids = (list: ReadonlyArray<{ id: number }>): number[] => list.map((r) => r.id)
 
@@ -129,5 +139,42 @@ describeWithMysql('cross-shard merges on MySQL/MariaDB', () => {
     const sorted = [...labels].sort((a, b) => en.compare(a, b))
     expect(labels).toEqual(sorted)
     expect(merged).toHaveLength(ROWS)
+  })
+
+  it('merges a utf8mb4_nopad_bin column by code point, as the server orders it, without compare', async () => {
+    for (const direction of ['asc', 'desc'] as const) {
+      const single = await Entry.where({}).orderBy('code', direction).orderBy('id').asyncAll()
+      const merged = await across().orderBy('code', direction).orderBy('id').asyncAll()
+      expect(ids(merged)).toEqual(ids(single))
+    }
+    expect(await across().asyncMax('code')).toBe(await Entry.asyncMax('code'))
+    expect(await across().asyncMin('code')).toBe(await Entry.asyncMin('code'))
+    const groups = await across().groupBy('code').orderBy('code').asyncAggregate({ c: 'count' })
+    expect(groups).toEqual(
+      await Entry.where({}).groupBy('code').orderBy('code').asyncAggregate({ c: 'count' }),
+    )
+    // By code point: 'a' < 'a\t' < 'a ' (PAD SPACE would tie 'a' and 'a '), and U+FFFD < '😀'
+    // (UTF-16 order would put the surrogate pair first).
+    const codePoints = (text: string): number[] => [...text].map((c) => c.codePointAt(0) as number)
+    const byCodePoint = (a: string, b: string): number => {
+      const x = codePoints(a)
+      const y = codePoints(b)
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        if (x[i] !== y[i]) return (x[i] as number) - (y[i] as number)
+      }
+      return x.length - y.length
+    }
+    expect(groups.map((g) => g.code)).toEqual([...new Set(CODES)].sort(byCodePoint))
+  })
+
+  it('refuses a PAD SPACE _bin column, naming it and the NO PAD collation to use', async () => {
+    const error = (await across()
+      .orderBy('padded')
+      .asyncAll()
+      .catch((e: unknown) => e)) as Error
+    expect(isUnsupportedCollationError(error)).toBe(true)
+    expect(error.message).toContain('padded has collation utf8mb4_bin')
+    expect(error.message).toContain('PAD SPACE')
+    expect(error.message).toContain('COLLATE utf8mb4_nopad_bin')
   })
 })

@@ -135,11 +135,15 @@ describeWithRedis('QueryStore with a Redis L2 and bus', () => {
   it('a holder whose fetch fails releases the lock and a waiter fetches', async () => {
     const [a, b] = makeStores(2)
     let bCalls = 0
+    let holding = false
     const first = a!.fetch(['flaky'], async () => {
+      holding = true
       await new Promise((resolve) => setTimeout(resolve, 50))
       throw new Error('holder failed')
     })
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    // a holds the lock once its fetcher runs (its client may connect after b's under load,
+    // and then b would be the holder and a the waiter reading b's value).
+    await until(() => holding, 'a to hold the lock')
     const second = b!.fetch(['flaky'], async () => ++bCalls)
     await expect(first).rejects.toThrow('holder failed')
     await expect(second).resolves.toBe(1)
