@@ -57,6 +57,7 @@ import {
   customCodec,
   keyCodec,
   needsEpochKey,
+  exactTimeSql,
   sumParts,
   type KeyCodec,
   nullsSortLargest,
@@ -517,14 +518,14 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       : keyCodec(col.kind, this.ctx.dialect, !values && this.epoch(col))
   }
 
-  /** Whether `col`'s merge key is selected as its exact epoch (PostgreSQL timestamps). */
+  /** Whether `col`'s merge key is selected as an exact number of its time (PostgreSQL and MySQL timestamps). */
   private epoch(col: ColumnMeta): boolean {
     return this.exact && needsEpochKey(col.kind, this.ctx.dialect)
   }
 
   /** The SQL of `col`'s merge key. */
   private keySql(col: ColumnMeta): RawBuilder<unknown> {
-    return this.epoch(col) ? sql`extract(epoch from ${sql.id(col.name)})` : sql.id(col.name)
+    return this.epoch(col) ? exactTimeSql(sql.id(col.name), this.ctx.dialect) : sql.id(col.name)
   }
 
   /** The columns whose collation a merge relies on (text, except on SQLite; none with `compare`). */
@@ -1067,7 +1068,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
         if (s.fn === 'min' || s.fn === 'max') {
           selection.push(sql`${sql.raw(s.fn)}(${ref})`.as(`a${s.i}m`))
           if (this.epoch(s.col as ColumnMeta))
-            selection.push(sql`extract(epoch from ${sql.raw(s.fn)}(${ref}))`.as(`a${s.i}k`))
+            selection.push(exactTimeSql(sql`${sql.raw(s.fn)}(${ref})`, this.ctx.dialect).as(`a${s.i}k`))
         }
       }
       return baseSelect(db, meta, state.conditions)

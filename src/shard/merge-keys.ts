@@ -6,6 +6,8 @@
  * decimals exactly, SQLite's storage classes in SQLite's order. And the exact sums and
  * averages of partial aggregates. @internal
  */
+import type { RawBuilder } from 'kysely'
+import { sql } from '../model/kysely'
 import { toSqlNumber, type ColumnKind, type SqlNumber } from '../model/coerce'
 import {
   addDecimals,
@@ -112,16 +114,28 @@ const genericCodec: KeyCodec = {
  */
 export function keyCodec(kind: ColumnKind, dialect: MergeDialect, epoch = false): KeyCodec {
   if (dialect === 'sqlite') return sqliteCodec
-  if (dialect === 'postgres' && kind === 'date' && epoch) return decimalCodec
+  if (needsEpochKey(kind, dialect) && epoch) return decimalCodec
   // pg gives numeric and bigint as decimal text, createMysqlDatabase DECIMAL and BIGINT.
   if ((dialect === 'postgres' || dialect === 'mysql') && (kind === 'number' || kind === 'bigint'))
     return numberCodec
   return genericCodec
 }
 
-/** Whether a merge key of this column must be selected as its exact epoch (pg's `Date`s keep only milliseconds). @internal */
+/**
+ * Whether a merge key of this column must be selected as an exact number of its time (the
+ * drivers' `Date`s keep only milliseconds; PostgreSQL and MySQL/MariaDB keep microseconds). @internal
+ */
 export function needsEpochKey(kind: ColumnKind, dialect: MergeDialect): boolean {
-  return dialect === 'postgres' && kind === 'date'
+  return (dialect === 'postgres' || dialect === 'mysql') && kind === 'date'
+}
+
+/**
+ * The SQL of a time's exact, ordered number: PostgreSQL's epoch in seconds
+ * (`extract(epoch from …)`, microseconds kept), MySQL/MariaDB's `… + 0` (`YYYYMMDDhhmmss.ffffff`
+ * as a DECIMAL: ordered as the time, every digit the column keeps). Either comes as decimal text. @internal
+ */
+export function exactTimeSql(expression: RawBuilder<unknown>, dialect: MergeDialect): RawBuilder<unknown> {
+  return dialect === 'mysql' ? sql`(${expression} + 0)` : sql`extract(epoch from ${expression})`
 }
 
 /** A codec applying the caller's `compare` to the values as read (`acrossShards({ compare })`). @internal */

@@ -21,6 +21,7 @@ class Entry extends Model {
   @Column({ type: String }) label!: string
   @Column({ type: String }) code!: string
   @Column({ type: String }) padded!: string
+  @Column({ type: Date }) stamp!: Date | null
 }
 
 // Case, accents, a trailing space and a tab (PAD SPACE would tie 'a' and 'a '), text past U+FFFF.
@@ -38,13 +39,15 @@ function rows(): Record<string, unknown>[] {
       label: ['b', 'A', 'a', 'é', 'B'][id % 5] as string,
       code: CODES[id % CODES.length] as string,
       padded: CODES[id % CODES.length] as string,
+      // Four microsecond values inside one millisecond, and NULLs.
+      stamp: id % 10 === 0 ? null : `2024-01-01 00:00:00.123${id % 4}${id % 4}0`,
     }
   })
 }
 
 const DDL = `create table ledger (id integer primary key, n integer, amount decimal(12,2), big bigint,
   label varchar(20) not null, code varchar(20) collate utf8mb4_nopad_bin not null,
-  padded varchar(20) collate utf8mb4_bin not null)`
+  padded varchar(20) collate utf8mb4_bin not null, stamp datetime(6))`
 
 const ids = (list: ReadonlyArray<{ id: number }>): number[] => list.map((r) => r.id)
 
@@ -176,5 +179,19 @@ describeWithMysql('cross-shard merges on MySQL/MariaDB', () => {
     expect(error.message).toContain('padded has collation utf8mb4_bin')
     expect(error.message).toContain('PAD SPACE')
     expect(error.message).toContain('COLLATE utf8mb4_nopad_bin')
+  })
+
+  it('groups, orders and counts DATETIME(6) by the microsecond, which a Date cannot hold', async () => {
+    const groups = await across().groupBy('stamp').orderBy('stamp').asyncAggregate({ c: 'count' })
+    const oracle = await Entry.where({}).groupBy('stamp').orderBy('stamp').asyncAggregate({ c: 'count' })
+    expect(groups).toEqual(oracle)
+    // NULL, then .123000, .123110, .123220 and .123330: one millisecond, four values.
+    expect(groups).toHaveLength(5)
+    expect(await across().asyncCountDistinct('stamp')).toBe(4)
+    for (const direction of ['asc', 'desc'] as const) {
+      const single = await Entry.where({}).orderBy('stamp', direction).orderBy('id').asyncAll()
+      const merged = await across().orderBy('stamp', direction).orderBy('id').asyncAll()
+      expect(ids(merged)).toEqual(ids(single))
+    }
   })
 })

@@ -2,7 +2,7 @@
 // read from pg_collation and pg_database rows as to_jsonb gives them on PostgreSQL 12–17.
 import { Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler } from 'kysely'
 import { Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
-import { nonCodePointCollation } from '../../../src/shard/collation'
+import { mysqlCodePointCollation, nonCodePointCollation } from '../../../src/shard/collation'
 
 describe('nonCodePointCollation', () => {
   const libcDb = (datcollate: string) => ({ datcollate, datlocprovider: 'c' })
@@ -42,16 +42,36 @@ describe('nonCodePointCollation', () => {
   })
 })
 
-describe('acrossShards on a dialect whose collations are unknown', () => {
+describe('mysqlCodePointCollation', () => {
+  it('accepts binary NO PAD collations and types without one; refuses the defaults and PAD SPACE _bin', () => {
+    for (const name of ['utf8mb4_nopad_bin', 'utf8mb3_nopad_bin', 'utf8mb4_0900_bin', 'binary', null]) {
+      expect(mysqlCodePointCollation(name)).toBe(true)
+    }
+    for (const name of [
+      'utf8mb4_general_ci',
+      'utf8mb4_0900_ai_ci',
+      'utf8mb4_bin',
+      'utf8mb4_unicode_ci',
+      'latin1_swedish_ci',
+    ]) {
+      expect(mysqlCodePointCollation(name)).toBe(false)
+    }
+  })
+})
+
+/** A SQL dialect tributary does not know (MySQL's adapter under another name). */
+class OtherAdapter extends MysqlAdapter {}
+
+describe('acrossShards on a dialect whose collations are unknown (not PostgreSQL, MySQL or SQLite)', () => {
   it('refuses to order text without compare, naming model and column; with compare it merges', async () => {
     const rows: Record<string, Array<{ v: string; o0: string }>> = {
       a: [{ v: 'b', o0: 'b' }],
       b: [{ v: 'A', o0: 'A' }],
     }
-    const mysql = (name: string) =>
+    const other = (name: string) =>
       new Kysely<any>({
         dialect: {
-          createAdapter: () => new MysqlAdapter(),
+          createAdapter: () => new OtherAdapter(),
           createDriver: () => ({
             init: async () => undefined,
             acquireConnection: async () => ({
@@ -73,7 +93,7 @@ describe('acrossShards on a dialect whose collations are unknown', () => {
       @Column({ primary: true, type: Number }) id!: number
       @Column({ type: String }) name!: string
     }
-    const shards = new ShardManager<any>({ a: mysql('a'), b: mysql('b') })
+    const shards = new ShardManager<any>({ a: other('a'), b: other('b') })
     try {
       const refused = await Person.acrossShards({ manager: shards })
         .orderBy('name')
@@ -81,6 +101,9 @@ describe('acrossShards on a dialect whose collations are unknown', () => {
         .catch((e: unknown) => e)
       expect(isUnsupportedCollationError(refused)).toBe(true)
       expect(refused).toMatchObject({ model: 'Person', property: 'name' })
+      expect((refused as Error).message).toContain(
+        'unknown (a dialect other than PostgreSQL, MySQL or SQLite)',
+      )
       const caseless = (x: unknown, y: unknown) =>
         String(x).toLowerCase().localeCompare(String(y).toLowerCase())
       await expect(
