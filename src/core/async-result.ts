@@ -29,6 +29,24 @@ const RESULT_OPTIONS: OptionSpec = {
   metrics: (value) => (value instanceof AsyncMetrics ? undefined : 'must be an AsyncMetrics'),
 }
 
+/**
+ * Whether `options` is certainly good, cheaply (every helper call builds a result): only known
+ * keys, each of the right type. When not, {@link RESULT_OPTIONS} gives the verdict and the message.
+ */
+function plainResultOptions(options: AsyncResultOptions): boolean {
+  if (typeof options !== 'object' || options === null) return false
+  for (const key in options) if (key !== 'operation' && key !== 'signal' && key !== 'metrics') return false
+  const { operation, signal, metrics } = options
+  return (
+    (operation === undefined || (typeof operation === 'string' && operation.length > 0)) &&
+    (signal === undefined || signal instanceof AbortSignal) &&
+    (metrics === undefined || metrics instanceof AsyncMetrics)
+  )
+}
+
+/** Stands for "no source yet": the creator settles the result (see `AsyncResult.deferred`). */
+const DEFERRED: unique symbol = Symbol('tributary.deferred')
+
 const PENDING = 0
 const FULFILLED = 1
 const REJECTED = 2
@@ -102,6 +120,15 @@ export class AsyncResult<T> implements PromiseLike<T> {
     return new AsyncResult<T>(value, options, undefined)
   }
 
+  /**
+   * A pending result settled by its creator with {@link AsyncResult.settle}: no promise is
+   * chained per call, for work that settles many results at once (a batched lookup settles
+   * each caller's). @internal
+   */
+  static deferred<T>(options: AsyncResultOptions = {}): AsyncResult<T> {
+    return new AsyncResult<T>(DEFERRED as never, options, undefined)
+  }
+
   /** A result already rejected with `error`. */
   static reject<T = never>(error: unknown, options: AsyncResultOptions = {}): AsyncResult<T> {
     return new AsyncResult<T>(Promise.reject(error), options, undefined)
@@ -119,27 +146,49 @@ export class AsyncResult<T> implements PromiseLike<T> {
   private readonly settled: Promise<void>
 
   private constructor(source: PromiseLike<T> | T, options: AsyncResultOptions, controller?: AbortController) {
-    checkOptions('AsyncResult(options)', options, RESULT_OPTIONS)
+    if (!plainResultOptions(options)) checkOptions('AsyncResult(options)', options, RESULT_OPTIONS)
     this.operation = options.operation ?? 'anonymous'
     this.controller = controller
     this.metrics = options.metrics ?? AsyncMetrics.default
-    const counter: OperationCounter = this.metrics.operation(this.operation)
-    const startedAt = counter.begin()
-    this.settled = Promise.resolve(source).then(
-      (value) => {
-        this.value = value
-        this.state = FULFILLED
-        counter.end(startedAt, false)
-      },
-      (error: unknown) => {
-        this.error = error
-        this.state = REJECTED
-        counter.end(startedAt, true)
-        if (!this.observed) {
-          unobservedRegistry.register(this, { metrics: this.metrics, operation: this.operation, error }, this)
-        }
-      },
-    )
+    this.counter = this.metrics.operation(this.operation)
+    this.startedAt = this.counter.begin()
+    if ((source as unknown) === DEFERRED) {
+      this.settled = new Promise<void>((resolve) => (this.release = resolve))
+    } else {
+      this.settled = Promise.resolve(source).then(
+        (value) => this.fulfil(value),
+        (error: unknown) => this.fail(error),
+      )
+    }
+  }
+
+  private readonly counter: OperationCounter
+  private readonly startedAt: number
+  /** Fulfils `settled` of a {@link deferred} result; `undefined` for any other. */
+  private release: (() => void) | undefined
+
+  private fulfil(value: T): void {
+    this.value = value
+    this.state = FULFILLED
+    this.counter.end(this.startedAt, false)
+  }
+
+  private fail(error: unknown): void {
+    this.error = error
+    this.state = REJECTED
+    this.counter.end(this.startedAt, true)
+    if (!this.observed) {
+      unobservedRegistry.register(this, { metrics: this.metrics, operation: this.operation, error }, this)
+    }
+  }
+
+  /** Settles a {@link deferred} result (the first call wins). @internal */
+  static settle<T>(result: AsyncResult<T>, ok: boolean, outcome: unknown): void {
+    const release = result.release
+    if (release === undefined || result.state !== PENDING) return
+    if (ok) result.fulfil(outcome as T)
+    else result.fail(outcome)
+    release()
   }
 
   /** True once the work has settled (fulfilled or rejected). */

@@ -18,7 +18,7 @@
 import { AsyncExecutionError, isTributaryError } from '../core/errors'
 import type { CompiledQuery, Expression, SqlBool } from 'kysely'
 import { readValue, writeValue } from './coerce'
-import { Hole } from './templates'
+import { fillHoles, Hole } from './templates'
 import { executeWith, type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { whereExpression } from './conditions'
@@ -28,7 +28,11 @@ import { sql } from './kysely'
 /** The most keys one batched query sends; more are split into several queries. */
 export const MAX_BATCH_SIZE = 1_000
 
-interface Waiter {
+/** The most `in` list lengths whose compiled query a batcher keeps. */
+const MAX_LIST_TEMPLATES = 64
+
+/** One caller of a batched lookup. @internal */
+export interface Waiter {
   readonly operation: string
   readonly resolve: (row: object | undefined) => void
   readonly reject: (error: unknown) => void
@@ -69,16 +73,19 @@ class KeyBatcher {
   ) {}
 
   load(value: unknown, operation: string): Promise<object | undefined> {
-    return new Promise((resolve, reject) => {
-      if (!this.queue) {
-        this.queue = new Map()
-        schedule(() => this.dispatch())
-      }
-      const key = identity(this.col, value)
-      let pending = this.queue.get(key)
-      if (!pending) this.queue.set(key, (pending = { value, waiters: [] }))
-      pending.waiters.push({ operation, resolve, reject })
-    })
+    return new Promise((resolve, reject) => this.add(value, { operation, resolve, reject }))
+  }
+
+  /** Joins `waiter` to this tick's batch: it is called with its row (or `undefined`) or the error. */
+  add(value: unknown, waiter: Waiter): void {
+    if (!this.queue) {
+      this.queue = new Map()
+      schedule(() => this.dispatch())
+    }
+    const key = identity(this.col, value)
+    let pending = this.queue.get(key)
+    if (!pending) this.queue.set(key, (pending = { value, waiters: [] }))
+    pending.waiters.push(waiter)
   }
 
   private dispatch(): void {
@@ -103,14 +110,26 @@ class KeyBatcher {
       const value = writeValue(col.kind, (chunk[0] as [unknown, Pending])[1].value, sqlite)
       return { ...single, parameters: single.parameters.map((p) => (p === KEY ? value : p)) }
     }
-    const where = whereExpression(
-      [{ column: col, operator: 'in', value: chunk.map(([, p]) => p.value) }],
-      sqlite,
+    // `where key in (…)` compiled once per list length, with holes for the keys.
+    let template = this.lists.get(chunk.length)
+    if (template === undefined) {
+      const holes = chunk.map((_, i) => new Hole(i))
+      template = select()
+        .where(
+          whereExpression([{ column: col, operator: 'in', value: holes }], sqlite) as Expression<SqlBool>,
+        )
+        .compile()
+      if (this.lists.size >= MAX_LIST_TEMPLATES) this.lists.delete(this.lists.keys().next().value as number)
+      this.lists.set(chunk.length, template)
+    }
+    return fillHoles(
+      template,
+      chunk.map(([, p]) => writeValue(col.kind, p.value, sqlite)),
     )
-    return select()
-      .where(where as Expression<SqlBool>)
-      .compile()
   }
+
+  /** The compiled `in` queries, by list length (the most recent {@link MAX_LIST_TEMPLATES}). */
+  private readonly lists = new Map<number, CompiledQuery<unknown>>()
 
   private run(chunk: Array<[unknown, Pending]>): void {
     const { db, meta, col } = this
@@ -118,13 +137,16 @@ class KeyBatcher {
     const read = rowReader(this.model, meta.columns)
     executeWith(db, query).then(
       ({ rows }) => {
-        const found = new Map<unknown, Record<string, unknown>>()
-        for (const row of rows as Array<Record<string, unknown>>) {
-          const key = identity(col, row[col.property])
-          if (!found.has(key)) found.set(key, row)
+        // One key: the query was `where key = ? limit 1`, its first row is the answer.
+        const found = chunk.length === 1 ? undefined : new Map<unknown, Record<string, unknown>>()
+        if (found !== undefined) {
+          for (const row of rows as Array<Record<string, unknown>>) {
+            const key = identity(col, row[col.property])
+            if (!found.has(key)) found.set(key, row)
+          }
         }
         for (const [key, pending] of chunk) {
-          const row = found.get(key)
+          const row = found ? found.get(key) : (rows[0] as Record<string, unknown> | undefined)
           const instance = row ? read(row) : undefined
           // Each caller its own instance: callers may change what they get.
           for (const w of pending.waiters)
@@ -151,7 +173,10 @@ export function batcherFor(
   meta: ModelMeta,
   col: ColumnMeta,
   sqlite: boolean,
-): { load(value: unknown, operation: string): Promise<object | undefined> } {
+): {
+  load(value: unknown, operation: string): Promise<object | undefined>
+  add(value: unknown, waiter: Waiter): void
+} {
   let perDb = batchers.get(db)
   if (!perDb) batchers.set(db, (perDb = new Map()))
   let perModel = perDb.get(model)

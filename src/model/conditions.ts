@@ -71,7 +71,8 @@ function sqlValueProblem(value: unknown): string | undefined {
   }
 }
 
-function checkSqlValue(meta: ModelMeta, col: ColumnMeta, op: string, value: unknown): void {
+/** Throws an `InvalidQueryError` naming the model and column when `value` is not a SQL value. @internal */
+export function checkSqlValue(meta: ModelMeta, col: ColumnMeta, op: string, value: unknown): void {
   const values = op === 'in' || op === 'not in' ? (value as unknown[]) : [value]
   for (const item of values) {
     const problem = sqlValueProblem(item)

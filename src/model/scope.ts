@@ -13,6 +13,7 @@ import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import {
   applyPage,
+  checkSqlValue,
   columnOf,
   orderTerm,
   QueryShape,
@@ -722,6 +723,8 @@ class ModelScope<M extends object> implements Scope<M> {
     let db: AnyKysely
     let state: ReturnType<typeof databaseState>
     try {
+      // A symbol or an object is refused here as where() refuses it, never sent as text.
+      checkSqlValue(this.meta, col, '=', value)
       db = resolveDatabase(this.model)
       state = databaseState(db)
     } catch (error) {
@@ -730,12 +733,14 @@ class ModelScope<M extends object> implements Scope<M> {
     if (state.transaction) return undefined
     const signal = options?.signal
     if (signal?.aborted) return AsyncResult.reject(abortError(signal, operation), { operation })
-    const start = (): Promise<T> =>
-      (
-        batcherFor(db, this.model, this.meta, col, state.sqlite).load(value, operation) as Promise<
-          M | undefined
-        >
-      ).then(finish)
+    const batcher = batcherFor(db, this.model, this.meta, col, state.sqlite)
+    if (!signal && activeTracer() === undefined) {
+      // The plain path: the batch settles this caller's result itself, no promise in between.
+      const result = AsyncResult.deferred<T>({ operation })
+      batcher.add(value, new SettlingWaiter(result, finish as (row: object | undefined) => T, operation))
+      return result
+    }
+    const start = (): Promise<T> => (batcher.load(value, operation) as Promise<M | undefined>).then(finish)
     // Traced, the span covers this caller's wait for the batch its lookup joined.
     const load =
       activeTracer() === undefined
@@ -1075,4 +1080,27 @@ export function createScope<M extends object>(model: ModelClass<M>): Scope<M> {
     baseScopes.set(model, scope)
   }
   return scope as unknown as Scope<M>
+}
+
+/** A batched lookup's caller whose row settles its result directly (see `Scope.batched`). */
+class SettlingWaiter<T> {
+  constructor(
+    private readonly target: AsyncResult<T>,
+    private readonly finish: (row: object | undefined) => T,
+    readonly operation: string,
+  ) {}
+
+  resolve(row: object | undefined): void {
+    let answer: T
+    try {
+      answer = this.finish(row)
+    } catch (error) {
+      return AsyncResult.settle(this.target, false, error)
+    }
+    AsyncResult.settle(this.target, true, answer)
+  }
+
+  reject(error: unknown): void {
+    AsyncResult.settle(this.target, false, error)
+  }
 }

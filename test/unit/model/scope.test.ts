@@ -219,6 +219,15 @@ describe('scopes', () => {
     ).not.toThrow()
   })
 
+  it('batched lookups refuse the same values: asyncFind(object) and asyncFindBy({ key: symbol })', async () => {
+    const byId = await Person.asyncFind({ id: 1 } as never).catch((e: unknown) => e)
+    expect(isInvalidQueryError(byId)).toBe(true)
+    expect((byId as Error).message).toMatch(/^Person: where id =: an object is not a SQL value/)
+    const byName = await Person.asyncFindBy({ name: Symbol('x') as never }).catch((e: unknown) => e)
+    expect(isInvalidQueryError(byName)).toBe(true)
+    expect((byName as { property?: string }).property).toBe('name')
+  })
+
   it('accepts the column name as well as the property name', () => {
     expect(
       Person.where({ full_name: 'a' } as never).compileAggregate('count', undefined, db as never).query.sql,
