@@ -7,6 +7,7 @@
 // `_bin`) is refused with a typed error unless `compare`.
 import type { Kysely } from 'kysely'
 import { Column, isUnsupportedCollationError, Model, ShardManager, Table } from 'tributary'
+import { createMysqlTestDatabase } from '../../support/database'
 import { describeWithMysql } from '../../support/services'
 import { createShardedTables, type ShardedTables } from './sharded-tables'
 
@@ -192,6 +193,28 @@ describeWithMysql('cross-shard merges on MySQL/MariaDB', () => {
       const single = await Entry.where({}).orderBy('stamp', direction).orderBy('id').asyncAll()
       const merged = await across().orderBy('stamp', direction).orderBy('id').asyncAll()
       expect(ids(merged)).toEqual(ids(single))
+    }
+  })
+
+  it("partial mode: a shard whose table is missing is reported, the others' rows are merged", async () => {
+    const empty = await createMysqlTestDatabase('trib_partial')
+    const partial = new ShardManager({ ...tables.shards, broken: empty.db }, { ownsDatabases: false })
+    try {
+      const scope = () => Entry.acrossShards({ manager: partial, onShardError: 'partial' })
+      const count = await scope().asyncCount()
+      expect(count.complete).toBe(false)
+      expect(count.value).toBe(ROWS)
+      expect(count.failedShards.map((f) => f.shard)).toEqual(['broken'])
+      const page = await scope().orderBy('amount', 'desc').orderBy('id').limit(10).asyncAll()
+      expect(ids(page.value)).toEqual(
+        ids(await Entry.where({}).orderBy('amount', 'desc').orderBy('id').limit(10).asyncAll()),
+      )
+      expect(page.failedShards).toHaveLength(1)
+      // The same failure without partial mode rejects, naming the shard.
+      await expect(Entry.acrossShards({ manager: partial }).asyncCount()).rejects.toThrow(/broken/)
+    } finally {
+      await partial.close()
+      await empty.drop()
     }
   })
 })
