@@ -2,7 +2,6 @@
  * Errors raised by the event bus.
  */
 import { TributaryError, describeCause, hasErrorKind } from '../core/errors'
-import type { EmitResult } from './types'
 
 const KINDS = Symbol.for('tributary.error.kinds')
 
@@ -197,4 +196,19 @@ export class InvalidEventError extends TributaryError {
 /** True when `error` is an {@link InvalidEventError}. */
 export function isInvalidEventError(error: unknown): error is InvalidEventError {
   return hasErrorKind(error, 'InvalidEventError')
+}
+
+/** What `emit` (and each entry of the batch emits) resolves with. */
+export interface EmitResult {
+  /** How many handlers ran to completion without failing. */
+  readonly handled: number
+  /** How many invocations a `rateLimit` with `onLimit: 'drop'` dropped. */
+  readonly dropped: number
+  /**
+   * Failures of `onFallible` handlers. (A failure of an `on` handler makes `emit` reject with
+   * an `EmitError`, whose `result` is this result, these errors included.)
+   */
+  readonly errors: readonly HandlerError[]
+  /** Wall time from the emit call until every handler settled, in ms. */
+  readonly durationMs: number
 }

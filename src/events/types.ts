@@ -1,7 +1,7 @@
 /**
  * The shapes shared by the event bus, its handler options and its iterator.
  */
-import type { HandlerError } from './errors'
+import type { EmitResult } from './errors'
 
 /**
  * An event class: `bus.emit(new UserCreated(1))` reaches handlers registered with
@@ -26,20 +26,8 @@ export interface HandlerContext {
  */
 export type EventHandler<E> = (event: E, context: HandlerContext) => unknown
 
-/** What `emit` (and each entry of the batch emits) resolves with. */
-export interface EmitResult {
-  /** How many handlers ran to completion without failing. */
-  readonly handled: number
-  /** How many invocations a `rateLimit` with `onLimit: 'drop'` dropped. */
-  readonly dropped: number
-  /**
-   * Failures of `onFallible` handlers. (A failure of an `on` handler makes `emit` reject with
-   * an `EmitError`, whose `result` is this result, these errors included.)
-   */
-  readonly errors: readonly HandlerError[]
-  /** Wall time from the emit call until every handler settled, in ms. */
-  readonly durationMs: number
-}
+// Declared beside the errors, which carry it (EmitError.result): one module, no import cycle.
+export type { EmitResult } from './errors'
 
 /** The outcome of one event in `emitBatchConcurrent` / `emitBatchSequential`. */
 export type EmitOutcome<E extends object = object> =

@@ -9,7 +9,7 @@ import { writeValue, type ColumnKind } from './coerce'
 import { type SqlDialect } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from './errors'
-import { type ComparisonOperator } from './scope'
+import { type ComparisonOperator } from './query-types'
 import { fillHoles, Hole } from './templates'
 
 /** One `column operator value` condition. @internal */

@@ -13,7 +13,7 @@ import { databaseState, type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidOperatorError, InvalidQueryError } from './errors'
 import { Hole } from './templates'
-import { type ColumnKey, type QueryOptions } from './scope'
+import { type ColumnKey, type QueryOptions } from './query-types'
 
 /**
  * One aggregate of `groupBy(...).asyncAggregate({...})`: `'count'` (rows), or a function of a

@@ -10,7 +10,7 @@ import { activeTracer, endSpan, withSpan } from '../core/telemetry'
 import { type SqlNumber } from '../model/coerce'
 import { addSqlNumbers } from './merge'
 import { ShardError, UnknownShardError, type ShardFailure } from './errors'
-import { planFanOut } from './fan-out-plan'
+import { planFanOut, type FanOutOptions } from './fan-out-plan'
 import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
 import { setLongTimeout } from '../core/timers'
 import { traceFanOut } from './fan-out-trace'
@@ -36,37 +36,7 @@ export interface ShardContext<DB = unknown> {
   readonly signal: AbortSignal
 }
 
-/**
- * Options of a fan-out.
- *
- * @example
- * ```ts
- * import { ShardedAsyncExecutor } from 'tributary'
- * new ShardedAsyncExecutor(shards).executeAcrossShards(undefined, () => User.asyncCount(), {
- *   concurrency: 2,
- *   timeout: 1_000,
- *   failFast: true,
- * })
- * ```
- */
-export interface FanOutOptions {
-  /** How many shards run at once. Defaults to the manager's `concurrency`. */
-  concurrency?: number
-  /**
-   * Milliseconds each shard may take once started (queued time is not counted); past it the
-   * shard's signal aborts and its result rejects with an `AsyncTimeoutError`. Defaults to none.
-   */
-  timeout?: number
-  /** Cancels every shard still running or queued. Defaults to none. */
-  signal?: AbortSignal
-  /**
-   * Whether the first failure cancels the shards still running or queued. Defaults to `false`
-   * (every shard runs to its end).
-   */
-  failFast?: boolean
-  /** The name recorded in metrics and errors. Defaults to `'executeAcrossShards'`. */
-  operation?: string
-}
+export type { FanOutOptions } from './fan-out-plan'
 
 /**
  * Options of the static `ShardedAsyncExecutor.executeAcrossShards`.

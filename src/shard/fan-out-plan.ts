@@ -5,8 +5,39 @@
 import type { Kysely } from 'kysely'
 import pLimit from 'p-limit'
 import { checks, durationProblem } from '../core/option-checks'
-import { type FanOutOptions } from './executor'
 import { type ShardManager } from './shard-manager'
+
+/**
+ * Options of a fan-out.
+ *
+ * @example
+ * ```ts
+ * import { ShardedAsyncExecutor } from 'tributary'
+ * new ShardedAsyncExecutor(shards).executeAcrossShards(undefined, () => User.asyncCount(), {
+ *   concurrency: 2,
+ *   timeout: 1_000,
+ *   failFast: true,
+ * })
+ * ```
+ */
+export interface FanOutOptions {
+  /** How many shards run at once. Defaults to the manager's `concurrency`. */
+  concurrency?: number
+  /**
+   * Milliseconds each shard may take once started (queued time is not counted); past it the
+   * shard's signal aborts and its result rejects with an `AsyncTimeoutError`. Defaults to none.
+   */
+  timeout?: number
+  /** Cancels every shard still running or queued. Defaults to none. */
+  signal?: AbortSignal
+  /**
+   * Whether the first failure cancels the shards still running or queued. Defaults to `false`
+   * (every shard runs to its end).
+   */
+  failFast?: boolean
+  /** The name recorded in metrics and errors. Defaults to `'executeAcrossShards'`. */
+  operation?: string
+}
 
 /** @internal */
 export interface FanOutPlan<DB> {
