@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata'
 import { performance } from 'node:perf_hooks'
-import { raceAbort, throwIfAborted } from '../core/abort'
+import { raceAbort, throwIfAborted, neverAborted } from '../core/abort'
 import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import { createPolicy } from '../resilience/compose'
 import { createCoercer, type ComponentType } from './coerce'
@@ -56,8 +56,6 @@ export function isComponentFetcher(value: unknown): value is ComponentFetcher {
     typeof (value as { fetchComponent?: unknown }).fetchComponent === 'function'
   )
 }
-
-const neverAborted = new AbortController().signal
 
 const ASSIGN_OPTIONS: OptionSpec = {
   signal: checks.signal,

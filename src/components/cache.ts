@@ -10,6 +10,7 @@
  * The resolver depends only on the {@link ComponentValueCache} interface, so another store can
  * back it.
  */
+import { raceAbort } from '../core/abort'
 import { TributaryError } from '../core/errors'
 import { checkOptions, checks } from '../core/option-checks'
 import type { Query, QueryFetcher } from '../store/query'
@@ -160,25 +161,12 @@ export class ComponentCache implements ComponentValueCache {
     if (query === undefined || !query.isFetching) return shared // fresh: served from the store
     const flight = this.#join(key, shared, query)
     if (!signal) return shared
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        reject(signal.reason)
-        if (--flight.waiting === 0 && this.#flights.get(key) === flight) {
-          this.#flights.delete(key)
-          flight.query.cancel(signal.reason)
-        }
+    // This caller's wait ends on its signal; the shared fetch only when no caller waits.
+    return raceAbort(shared, signal, () => {
+      if (--flight.waiting === 0 && this.#flights.get(key) === flight) {
+        this.#flights.delete(key)
+        flight.query.cancel(signal.reason)
       }
-      signal.addEventListener('abort', onAbort, { once: true })
-      shared.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort)
-          resolve(value)
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort)
-          reject(error)
-        },
-      )
     })
   }
 

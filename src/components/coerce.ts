@@ -4,6 +4,7 @@
  * whatever a parser function makes of them. Keys that could replace a prototype (`__proto__`,
  * `constructor`, `prototype`) are dropped from every object parsed or built here.
  */
+import { SECRET_MASK } from '../core/redact'
 import { TributaryError } from '../core/errors'
 
 /** A parser: takes the raw value a source returned and produces the property's value. */
@@ -63,7 +64,7 @@ export function isConstructorType(type: ComponentType): type is ComponentConstru
 
 /** A short, safe description of a raw value for an error message: `'***'` when secret. */
 export function showValue(raw: unknown, secret: boolean): string {
-  if (secret) return '***'
+  if (secret) return SECRET_MASK
   if (typeof raw === 'string') return JSON.stringify(raw.length > 60 ? `${raw.slice(0, 57)}...` : raw)
   if (raw === null || raw === undefined || typeof raw !== 'object') return String(raw)
   if (raw instanceof Date) return raw.toISOString()

@@ -2,6 +2,7 @@
  * Provenance: where each component of a resolved instance came from, and `explain(instance)`
  * to read it. Also makes `JSON.stringify` and `util.inspect` of the instance mask secrets.
  */
+import { SECRET_MASK } from '../core/redact'
 import { inspect } from 'node:util'
 import { TributaryError } from '../core/errors'
 
@@ -42,7 +43,7 @@ export interface ProvenanceRecord {
 }
 
 const PROVENANCE = Symbol.for('tributary.components.provenance')
-const MASK = '***'
+const MASK = SECRET_MASK
 
 /** Records in declaration order; `asyncAssign` replaces or appends one. */
 type Provenance = ProvenanceRecord[]

@@ -3,6 +3,7 @@
  * the type, run the Standard Schema `schema`, run `validate`. Failures become `ComponentError`s
  * that never show a secret.
  */
+import { redactSecrets } from '../core/redact'
 import { describeCause } from '../core/errors'
 import {
   describeIssues,
@@ -91,14 +92,7 @@ function fail(spec: FinishSpec, attempts: number, problem: string, cause?: unkno
  * message or thrown error, a schema's issue, may quote the value). Unchanged when not secret.
  */
 function redacted(spec: FinishSpec, text: string, ...values: unknown[]): string {
-  if (!spec.secret) return text
-  let out = text
-  for (const value of values) {
-    const shown =
-      typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? String(value) : ''
-    if (shown.length > 0) out = out.split(shown).join('***')
-  }
-  return out
+  return spec.secret ? redactSecrets(text, values) : text
 }
 
 function checkValidation(spec: FinishSpec, value: unknown, attempts: number, result: unknown): unknown {

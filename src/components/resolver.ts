@@ -3,9 +3,8 @@
  * (dependencies first), with per-component resilience, caching and fallbacks, collecting every
  * failure into one `ComponentResolutionError`.
  */
-import { setMaxListeners } from 'node:events'
 import { performance } from 'node:perf_hooks'
-import { abortError, linkSignals, raceAbort, type LinkedSignal } from '../core/abort'
+import { abortError, linkSignals, raceAbort, type LinkedSignal, neverAborted } from '../core/abort'
 import { AsyncTimeoutError, TributaryError, describeCause } from '../core/errors'
 import { traced } from '../core/telemetry'
 import { describeValue, durationProblem, optionsProblem } from '../core/option-checks'
@@ -62,10 +61,6 @@ class FetchFailure {
 class NoValueError extends TributaryError {
   static override readonly kind: string = 'NoValueError'
 }
-
-const neverAborted = new AbortController().signal
-// Shared by every resolve without a signal: many concurrent attempts listen on it at once.
-setMaxListeners(0, neverAborted)
 
 let batchNow = -1
 const endClockBatch = (): void => {

@@ -1,6 +1,7 @@
 /**
  * `ComponentUpdate`: what a live watcher reports, a union on `kind`.
  */
+import { SECRET_MASK } from '../core/redact'
 import { TributaryError, hasErrorKind } from '../core/errors'
 
 /** The fields every update carries. */
@@ -72,7 +73,7 @@ export interface ComponentUpdateError extends ComponentUpdateBase {
 export type ComponentUpdate = ComponentValueUpdated | ComponentAdded | ComponentRemoved | ComponentUpdateError
 
 /** The mask shown instead of a secret value. */
-export const SECRET_MASK = '***'
+export { SECRET_MASK } from '../core/redact'
 
 /** Masks `value` when `secret` is true. */
 export function maskValue(value: unknown, secret: boolean): unknown {

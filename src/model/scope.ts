@@ -51,7 +51,7 @@ import {
 import { insertAndReadBack } from './insert-read-back'
 import { readerOf, rowReader } from './row-reader'
 import { batcherFor } from './batch-loader'
-import { abortError } from '../core/abort'
+import { abortError, raceAbort } from '../core/abort'
 import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import type { Tracer } from '@opentelemetry/api'
 import {
@@ -727,15 +727,7 @@ class ModelScope<M extends object> implements Scope<M> {
         : traced(this.spanOf(helper, db, state.dialect, 'SELECT', true), start)
     if (!signal) return AsyncResult.from(() => load, { operation })
     // The caller's signal ends its own wait; the shared query runs on for the others.
-    return AsyncResult.from(
-      (own) =>
-        new Promise<T>((resolve, reject) => {
-          const stop = (): void => reject(abortError(own, operation))
-          own.addEventListener('abort', stop, { once: true })
-          load.then(resolve, reject).finally(() => own.removeEventListener('abort', stop))
-        }),
-      { operation, signal },
-    )
+    return AsyncResult.from((own) => raceAbort(load, own), { operation, signal })
   }
 
   asyncFindBy(attributes: WhereAttributes<M>, options?: QueryOptions): AsyncResult<M | undefined> {

@@ -3,6 +3,7 @@
  * Written here rather than with cockatiel's `fallback`, whose factory is not given the error.
  */
 import type { PolicyWork, ResiliencePolicy } from './policy'
+import { neverAborted } from '../core/abort'
 import { checkOptions, checks } from '../core/option-checks'
 
 /** A fallback value, or a function of the error that produces one. */
@@ -30,7 +31,7 @@ export function fallbackPolicy<F>(value: FallbackValue<F>, options: FallbackOpti
   return {
     async execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T> {
       try {
-        return await work({ signal: signal ?? new AbortController().signal, attempt: 0 })
+        return await work({ signal: signal ?? neverAborted, attempt: 0 })
       } catch (error) {
         if (signal?.aborted || !when(error)) throw error
         return (typeof value === 'function' ? await (value as (e: unknown) => unknown)(error) : value) as T

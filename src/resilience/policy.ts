@@ -1,6 +1,7 @@
 /**
  * The one contract every resilience policy follows, and `wrap()` to compose them.
  */
+import { neverAborted } from '../core/abort'
 
 /** What a policy passes to the work it runs. */
 export interface PolicyContext {
@@ -21,8 +22,6 @@ export interface ResiliencePolicy {
   /** Runs `work` under this policy; `signal` cancels it. */
   execute<T>(work: PolicyWork<T>, signal?: AbortSignal): Promise<T>
 }
-
-const neverAborted = new AbortController().signal
 
 /** A policy that runs the work once, as is. */
 export const noopPolicy: ResiliencePolicy = {

@@ -10,7 +10,7 @@ import {
   type GeneratorFn,
   type IExponentialBackoffOptions,
 } from 'cockatiel'
-import { delay, throwIfAborted } from '../core/abort'
+import { delay, throwIfAborted, neverAborted } from '../core/abort'
 import { hasErrorKind } from '../core/errors'
 import { didYouMean } from '../core/suggest'
 import type { PolicyWork, ResiliencePolicy } from './policy'
@@ -172,7 +172,6 @@ export function retryPolicy(input: RetryInput): ResiliencePolicy {
     maxDelay: options.maxDelay,
     exponent: options.exponent,
   }
-  const neverAborted = new AbortController().signal
   return {
     async execute<T>(work: PolicyWork<T>, signal: AbortSignal = neverAborted): Promise<T> {
       let state: unknown

@@ -5,7 +5,7 @@
  * kept with chained timers; `Infinity` means no limit.
  */
 import { TaskCancelledError, TimeoutStrategy, timeout } from 'cockatiel'
-import { abortError, linkSignals, raceAbort } from '../core/abort'
+import { abortError, linkSignals, raceAbort, neverAborted } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
 import { MAX_TIMER_DELAY, setLongTimeout } from '../core/timers'
 import type { PolicyWork, ResiliencePolicy } from './policy'
@@ -50,8 +50,6 @@ export function timeoutPolicy(ms: number, operation = 'operation'): ResiliencePo
     },
   }
 }
-
-const neverAborted = new AbortController().signal
 
 /** The same contract for a limit one Node timer cannot hold: a chained timer aborts the work. */
 function longTimeoutPolicy(ms: number, operation: string): ResiliencePolicy {

@@ -2,6 +2,7 @@
  * Consul KV as the `consul` 2.x client exposes it: the client shape the source and its watcher
  * use, the value of an entry, and the mapping of client errors to typed source errors.
  */
+import { redactSecrets } from '../../core/redact'
 import type { EventEmitter } from 'node:events'
 import {
   NETWORK_UNAVAILABLE_CODES,
@@ -76,8 +77,7 @@ export function consulError(
     response?: { body?: unknown }
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined
-  let reason = typeof e.message === 'string' ? e.message : String(error)
-  for (const secret of secrets) if (secret) reason = reason.split(secret).join('***')
+  const reason = redactSecrets(typeof e.message === 'string' ? e.message : String(error), secrets)
   const code =
     typeof e.code === 'string' ? e.code : [...NETWORK_UNAVAILABLE_CODES].find((c) => reason.includes(c))
   const cause = Object.assign(new Error(reason), { statusCode: status, code })
@@ -88,8 +88,7 @@ export function consulError(
     // (a known token, or the anonymous one, without `key:read`).
     const body = e.response?.body
     let said = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : ''
-    for (const secret of secrets) if (secret) said = said.split(secret).join('***')
-    said = said.trim().split('\n')[0]?.slice(0, 200) ?? ''
+    said = redactSecrets(said, secrets).trim().split('\n')[0]?.slice(0, 200) ?? ''
     return new SourcePermissionError(
       details,
       `${name}: permission denied ${action} ${where} (ACL, ${status}${said ? `: ${said}` : ''})`,

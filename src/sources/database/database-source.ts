@@ -1,6 +1,7 @@
 /**
  * `databaseSource(db)`: components read with SQL through a Kysely instance.
  */
+import { redactSecrets } from '../../core/redact'
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import type { Kysely } from 'kysely'
 import { raceAbort, throwIfAborted } from '../../core/abort'
@@ -135,10 +136,11 @@ export function databaseSource<DB>(
       .catch((error: unknown) => {
         opened = undefined
         // The factory's message may quote what it was given (a URL with a password): mask it.
-        let reason = error instanceof Error ? error.message : String(error)
-        for (const value of Object.values(resolved)) {
-          if (typeof value === 'string' && value.length >= 4) reason = reason.split(value).join('***')
-        }
+        const reason = redactSecrets(
+          error instanceof Error ? error.message : String(error),
+          Object.values(resolved).filter((value) => typeof value === 'string'),
+          4,
+        )
         throw new SourceUnavailableError(
           { source: name, cause: new Error(reason) },
           `${name}: opening the database failed: ${reason}`,

@@ -3,6 +3,7 @@
  * watcher use, how a key or a prefix becomes a component value, and the mapping of client
  * errors to typed source errors.
  */
+import { redactSecrets } from '../../core/redact'
 import {
   NETWORK_UNAVAILABLE_CODES,
   SourceError,
@@ -164,8 +165,7 @@ export function etcdError(
 ): SourceError {
   if (error instanceof SourceError) return error
   const kind = (error as { constructor?: { name?: unknown } } | null)?.constructor?.name
-  let reason = error instanceof Error ? error.message : String(error)
-  for (const secret of secrets) if (secret) reason = reason.split(secret).join('***')
+  const reason = redactSecrets(error instanceof Error ? error.message : String(error), secrets)
   const cause = Object.assign(new Error(reason), { name: typeof kind === 'string' ? kind : 'Error' })
   const details = { source: name, key, cause }
   const where = JSON.stringify(key)

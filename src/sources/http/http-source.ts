@@ -2,7 +2,7 @@
  * `httpSource()`: components fetched over HTTP with the built-in `fetch`.
  */
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
-import { maskUrlCredentials } from '../../core/redact'
+import { maskUrlCredentials, redactSecrets } from '../../core/redact'
 import type { ComponentRequest, SourceContext } from '../source'
 import type { WatchableSource } from '../watch'
 import { httpStatusError } from './http-errors'
@@ -72,8 +72,7 @@ export function httpSource(options: HttpSourceOptions = {}): WatchableSource {
     name,
     headers,
     ...(options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl }),
-    redact: (text) =>
-      maskUrlCredentials(secrets.reduce((out, secret) => out.split(secret).join('***'), text)),
+    redact: (text) => maskUrlCredentials(redactSecrets(text, secrets)),
   }
 
   return {

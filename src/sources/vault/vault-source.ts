@@ -1,6 +1,7 @@
 /**
  * `vaultSource(clientOrOptions)`: components read from HashiCorp Vault KV (v1 and v2).
  */
+import { redactSecrets } from '../../core/redact'
 import { checkOptions, checks, type OptionSpec } from '../../core/option-checks'
 import { raceAbort, throwIfAborted } from '../../core/abort'
 import type { ComponentRequest, SourceContext } from '../source'
@@ -91,9 +92,7 @@ export function vaultSource(
     return owned
   }
   const redact = (text: string): string =>
-    [options.token, client().token, process.env.VAULT_TOKEN]
-      .filter((s): s is string => typeof s === 'string' && s.length >= 4)
-      .reduce((out, secret) => out.split(secret).join('***'), text)
+    redactSecrets(text, [options.token, client().token, process.env.VAULT_TOKEN], 4)
 
   return {
     name,
