@@ -1,6 +1,7 @@
 /**
  * Retry with exponential backoff, jitter and a cap. Delays come from cockatiel's backoff
- * generators; the loop is ours so that a cancelled caller never sits out a backoff delay.
+ * generators; the loop is the library's one (`retry-loop.ts`), so that a cancelled caller
+ * never sits out a backoff delay.
  */
 import {
   decorrelatedJitterGenerator,
@@ -10,10 +11,11 @@ import {
   type GeneratorFn,
   type IExponentialBackoffOptions,
 } from 'cockatiel'
-import { delay, throwIfAborted, neverAborted } from '../core/abort'
+import { abortError, neverAborted } from '../core/abort'
 import { hasErrorKind } from '../core/errors'
 import { didYouMean } from '../core/suggest'
 import type { PolicyWork, ResiliencePolicy } from './policy'
+import { runWithRetry } from './retry-loop'
 
 /** How backoff delays are randomised. */
 export type JitterKind = 'none' | 'full' | 'half' | 'decorrelated'
@@ -172,22 +174,27 @@ export function retryPolicy(input: RetryInput): ResiliencePolicy {
     maxDelay: options.maxDelay,
     exponent: options.exponent,
   }
+  const retry = (failures: number, error: unknown): boolean =>
+    failures < options.attempts && options.retryIf(error, failures + 1)
   return {
-    async execute<T>(work: PolicyWork<T>, signal: AbortSignal = neverAborted): Promise<T> {
+    execute<T>(work: PolicyWork<T>, signal: AbortSignal = neverAborted): Promise<T> {
+      if (signal.aborted) return Promise.reject(abortError(signal))
+      // The backoff generator's state lives for one execution.
       let state: unknown
-      for (let attempt = 0; ; attempt++) {
-        throwIfAborted(signal)
-        try {
-          return await work({ signal, attempt })
-        } catch (error) {
-          if (signal.aborted || attempt >= options.attempts || !options.retryIf(error, attempt + 1))
-            throw error
+      return runWithRetry((attempt, attemptSignal) => work({ signal: attemptSignal, attempt }), {
+        retry,
+        retryDelay: (failures, error) => {
           const [wait, nextState] = generator(state, generatorOptions)
           state = nextState
-          options.onRetry?.(error, attempt + 1, wait)
-          await delay(wait, signal)
-        }
-      }
+          options.onRetry?.(error, failures + 1, wait)
+          return wait
+        },
+        timeout: Infinity,
+        signal,
+        operation: 'retryPolicy',
+        // The work decides how it ends on abort; the wait between attempts ends at once.
+        settleOnAbort: false,
+      })
     },
   }
 }

@@ -2,6 +2,7 @@
  * The watch contract of sources, and the helpers the built-in watchers share: a reporter that
  * turns an outage into one error, a poll loop with capped backoff, and a generic polling watcher.
  */
+import { exponentialDelay } from '../resilience/backoff'
 import { isDeepStrictEqual } from 'node:util'
 import { delay } from '../core/abort'
 import { isSourceNotFoundError, type ComponentRequest, type ComponentSource } from './source'
@@ -155,7 +156,7 @@ export function createStreamMessageReporter<D>(
 export function backoffDelay(failures: number, backoff: WatchBackoff = {}): number {
   const initial = backoff.initialDelay ?? 200
   const max = backoff.maxDelay ?? 30_000
-  return Math.min(max, initial * 2 ** Math.max(0, Math.min(30, failures - 1)))
+  return exponentialDelay(failures - 1, initial, max)
 }
 
 /** Options of {@link pollLoop}. */
