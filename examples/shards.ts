@@ -152,7 +152,7 @@ async function main(): Promise<void> {
     const central = open(join(dir, 'directory.sqlite'))
     await sql`create table shard_directory (key text primary key, shard text not null)`.execute(central)
     await sql`insert into shard_directory values ('acme', 'eu'), ('globex', 'us_west')`.execute(central)
-    const directory = AsyncShardResolver.fromDirectory<string>(central, { ttl: 30_000 })
+    const directory = AsyncShardResolver.fromDirectory<string>(central, { ttl: 30 })
     const home = await directory.resolveAsync('acme')
     console.log(
       'acme lives on',

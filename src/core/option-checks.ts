@@ -5,7 +5,10 @@
  *
  * The duration rule, library-wide: a duration is a number of milliseconds >= 0 (or > 0 where
  * zero makes no sense); any length is kept — past 2³¹−1 ms with chained timers
- * (`setLongTimeout`) — and `Infinity` means "never" where an option documents it.
+ * (`setLongTimeout`) — and `Infinity` means "never" where an option documents it. The one
+ * exception is `ttl`, how long a value or key may be reused, which is seconds everywhere
+ * (`@Component`, `cached()`, `ComponentCache`, `AsyncShardResolver`, `idempotent`), as Redis
+ * `EXPIRE`, Consul and HTTP `max-age` count it; see {@link ttlProblem}.
  */
 import { didYouMean } from './suggest'
 
@@ -223,6 +226,17 @@ export interface DurationRule {
   readonly positive?: boolean
   /** `Infinity` ("never") is refused. Defaults to false (allowed). */
   readonly finite?: boolean
+}
+
+/**
+ * What is wrong with a `ttl` in seconds (`undefined`: not given, or fine): "must be a number
+ * of seconds > 0, got -1". `Infinity` (kept for ever) only where `rule.finite` is not set. @internal
+ */
+export function ttlProblem(value: unknown, rule: DurationRule = {}): string | undefined {
+  const problem = durationProblem(value, rule)
+  return problem
+    ?.replace('of milliseconds', 'of seconds')
+    .replace('(or Infinity for none)', '(or Infinity for ever)')
 }
 
 /**

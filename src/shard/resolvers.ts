@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely'
 import { sql } from '../model/kysely'
 import { raceAbort } from '../core/abort'
-import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
+import { checkOptions, checks, type OptionSpec, ttlProblem } from '../core/option-checks'
 import { AsyncResult } from '../core/async-result'
 import { ShardRoutingError } from './errors'
 import { compareValues } from './merge'
@@ -176,7 +176,7 @@ export function rangeShardResolver<K extends ShardKey>(ranges: readonly ShardRan
  * import { AsyncShardResolver } from 'tributary'
  * const resolver = new AsyncShardResolver<string>({
  *   lookup: async (tenant) => (await fetchDirectory(tenant)).shard,
- *   ttl: 30_000,
+ *   ttl: 30,
  *   maxEntries: 50_000,
  * })
  * ```
@@ -184,7 +184,7 @@ export function rangeShardResolver<K extends ShardKey>(ranges: readonly ShardRan
 export interface AsyncShardResolverOptions<K> {
   /** Looks a key up (e.g. in a directory table); `undefined`/`null` when the key is unknown. */
   lookup: (key: K, context: { signal: AbortSignal }) => PromiseLike<string | null | undefined>
-  /** How long an answer is reused, in milliseconds. Defaults to 60 000. */
+  /** How long an answer is reused, in seconds (as every `ttl`; `Infinity` for ever). Defaults to 60. */
   ttl?: number
   /** How many answers are kept (the oldest are dropped first). Defaults to 10 000. */
   maxEntries?: number
@@ -196,7 +196,7 @@ export interface AsyncShardResolverOptions<K> {
 
 const RESOLVER_OPTIONS: OptionSpec = {
   lookup: checks.function,
-  ttl: checks.duration(),
+  ttl: (value) => ttlProblem(value),
   maxEntries: checks.integer(1),
   name: checks.name,
   now: checks.function,
@@ -216,13 +216,13 @@ interface CacheEntry {
 
 /**
  * Routes keys by looking them up (typically in a directory table on a central database),
- * caching each answer for `ttl` ms. Concurrent lookups of one key share one query; failures
+ * caching each answer for `ttl` seconds. Concurrent lookups of one key share one query; failures
  * and unknown keys are not cached.
  *
  * @example
  * ```ts
  * import { AsyncShardResolver } from 'tributary'
- * const directory = AsyncShardResolver.fromDirectory(centralDb, { table: 'tenant_shards', ttl: 30_000 })
+ * const directory = AsyncShardResolver.fromDirectory(centralDb, { table: 'tenant_shards', ttl: 30 })
  * const shard = await directory.resolveAsync(tenantId)
  * await shards.withShard(shard, () => Invoice.where({ tenantId }).asyncAll())
  * ```
@@ -230,7 +230,7 @@ interface CacheEntry {
 export class AsyncShardResolver<K extends ShardKey = ShardKey> {
   private readonly cache = new Map<K, CacheEntry>()
   private readonly inFlight = new Map<K, Promise<string>>()
-  private readonly ttl: number
+  private readonly ttlMs: number
   private readonly maxEntries: number
   private readonly name: string
   private readonly now: () => number
@@ -240,7 +240,7 @@ export class AsyncShardResolver<K extends ShardKey = ShardKey> {
     if (typeof options.lookup !== 'function') {
       throw new TypeError('new AsyncShardResolver(options): option lookup must be a function')
     }
-    this.ttl = options.ttl ?? 60_000
+    this.ttlMs = (options.ttl ?? 60) * 1_000
     this.maxEntries = options.maxEntries ?? 10_000
     this.name = options.name ?? 'AsyncShardResolver'
     this.now = options.now ?? Date.now
@@ -302,7 +302,7 @@ export class AsyncShardResolver<K extends ShardKey = ShardKey> {
             throw new ShardRoutingError(this.name, key, 'the key is not in the directory')
           }
           this.cache.delete(key)
-          this.cache.set(key, { shard, expires: this.now() + this.ttl })
+          this.cache.set(key, { shard, expires: this.now() + this.ttlMs })
           if (this.cache.size > this.maxEntries) {
             const oldest = this.cache.keys().next()
             if (!oldest.done) this.cache.delete(oldest.value)

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { deliveryOf } from '../events/bridge'
 import type { EventHandler } from '../events/types'
 import { IdempotencyBusyError, TransportOptionsError, checkTransportOptions } from './errors'
-import { checks } from '../core/option-checks'
+import { checks, ttlProblem } from '../core/option-checks'
 
 /** Where idempotency keys are remembered. */
 export interface SeenSet {
@@ -46,7 +46,7 @@ const RELEASE =
  * ```ts
  * import { redisSeenSet, idempotent } from 'tributary'
  * const seen = redisSeenSet(redis)
- * bus.on(OrderPlaced, idempotent(chargeCard, { seen, ttl: 86_400_000 }))
+ * bus.on(OrderPlaced, idempotent(chargeCard, { seen, ttl: 86_400 }))
  * ```
  */
 export function redisSeenSet(client: RedisSeenSetClient, options: RedisSeenSetOptions = {}): SeenSet {
@@ -76,7 +76,7 @@ export interface IdempotentOptions<E> {
    * (`deliveryOf(event).id`); a local emit without a key runs the handler unguarded.
    */
   idempotencyKey?: (event: E) => string
-  /** How long a done key is remembered, in ms. Defaults to 24 hours. */
+  /** How long a done key is remembered, in seconds (as every `ttl`). Defaults to 86,400 (24 hours). */
   ttl?: number
   /** How long a claim holds while the handler runs (a dead holder's claim expires after it), in ms. Defaults to 60,000. */
   lease?: number
@@ -96,14 +96,14 @@ export function idempotent<E extends object>(
   checkTransportOptions('idempotent', options, {
     seen: checks.object,
     idempotencyKey: checks.function,
-    ttl: checks.duration({ positive: true, finite: true }),
+    ttl: (value) => ttlProblem(value, { positive: true, finite: true }),
     lease: checks.duration({ positive: true, finite: true }),
     name: checks.name,
   })
   const { seen, idempotencyKey } = options
   if (typeof seen?.claim !== 'function')
     throw new TransportOptionsError('idempotent', 'seen', 'must be a SeenSet')
-  const ttl = options.ttl ?? 86_400_000
+  const ttlMs = (options.ttl ?? 86_400) * 1_000
   const lease = options.lease ?? 60_000
   const name = options.name ?? (handler.name || 'anonymous')
   const guarded: EventHandler<E> = async (event, context) => {
@@ -122,7 +122,7 @@ export function idempotent<E extends object>(
       await seen.release(key, token)
       throw error
     }
-    await seen.complete(key, token, ttl)
+    await seen.complete(key, token, ttlMs)
     return result
   }
   Object.defineProperty(guarded, 'name', { value: name })

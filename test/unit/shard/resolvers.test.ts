@@ -117,7 +117,7 @@ describe('AsyncShardResolver', () => {
     let now = 0
     let calls = 0
     const resolver = new AsyncShardResolver<string>({
-      ttl: 1_000,
+      ttl: 1, // seconds, as every ttl
       now: () => now,
       lookup: async (key) => {
         calls++
