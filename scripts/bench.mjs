@@ -41,4 +41,5 @@ if (existsSync(resultsDir)) {
 writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(latest, null, 2) + '\n')
 console.log(`\nwrote bench/results/latest.json (${Object.keys(latest).length} benchmarks)`)
 spawnSync(process.execPath, [join(root, 'scripts', 'bench-report.mjs')], { stdio: 'inherit' })
+spawnSync(process.execPath, [join(root, 'scripts', 'readme-bench.mjs')], { stdio: 'inherit' })
 process.exit(failed ? 1 : 0)
