@@ -5,7 +5,7 @@
 import 'reflect-metadata'
 
 export * from './core/errors'
-export * from './core/abort'
+export { delay, throwIfAborted } from './core/abort'
 export * from './core/metrics'
 export * from './core/async-result'
 export * from './core/coordinator'
@@ -14,7 +14,14 @@ export { setDatabaseNamespace } from './core/telemetry'
 
 export * from './resilience/policy'
 export * from './resilience/errors'
-export * from './resilience/retry'
+export {
+  backoffDelays,
+  isRetryableError,
+  retryPolicy,
+  type JitterKind,
+  type RetryInput,
+  type RetryOptions,
+} from './resilience/retry'
 export * from './resilience/breaker'
 export * from './resilience/timeout'
 export * from './resilience/bulkhead'
@@ -67,8 +74,8 @@ export {
   type PostgresPoolOptions,
 } from './model/postgres'
 export type { Notifiable } from './store/notifier'
-export * from './store/key-hash'
-export * from './store/retry'
+export { QueryKeyError, hashKey, isQueryKeyError, type QueryKey, type QueryKeyPart } from './store/key-hash'
+export { defaultRetryDelay, type RetryDelayOption, type RetryOption } from './store/retry'
 export * from './store/query'
 export * from './store/mutation'
 export * from './store/paginated'
@@ -115,9 +122,9 @@ export * from './live/watch'
 export * from './live/shared-watch'
 export * from './sources/watch'
 export * from './shard/errors'
-export * from './shard/merge'
+export type { ValueComparator } from './shard/merge'
 export * from './shard/resolvers'
-export * from './shard/shard-manager'
+export { ShardManager, type ShardManagerOptions } from './shard/shard-manager'
 export * from './shard/executor'
 export * from './shard/across-shards'
 export * from './shard/transaction'
@@ -135,16 +142,11 @@ export * from './sources/etcd/etcd-source'
 export * from './sources/redis-stream/redis-stream-source'
 export * from './sources/nats/nats-source'
 export * from './sources/websocket/websocket-source'
-export * from './sources/env/env-watcher'
-export * from './sources/file/file-watcher'
-export * from './sources/http/http-watcher'
-export * from './sources/database/database-watcher'
-export * from './sources/database/database-listener'
-export * from './sources/database/database-notifier'
-export * from './sources/consul/consul-watcher'
-export * from './sources/vault/vault-watcher'
-export * from './sources/redis/redis-watcher'
-export * from './sources/etcd/etcd-watcher'
-export * from './sources/redis-stream/redis-stream-watcher'
-export * from './sources/nats/nats-watcher'
-export * from './sources/websocket/websocket-watcher'
+// The per-source watchers and their timing constants are internals (tests import them by
+// path); the change-notifier trigger is the one part a user installs.
+export { installChangeNotifier, type ChangeNotifierOptions } from './sources/database/database-notifier'
+export type {
+  ListenClientLike,
+  ListenConnection,
+  ListenNotification,
+} from './sources/database/database-listener'

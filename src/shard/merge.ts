@@ -160,7 +160,7 @@ export function compareValues(a: unknown, b: unknown): number {
 }
 
 /**
- * Compares two non-null values; {@link compareValues} unless a collation is given.
+ * Compares two non-null values; `compareValues` unless a collation is given.
  *
  * @example
  * ```ts
@@ -230,7 +230,7 @@ export interface SortKey<R> {
    * ascending, first when descending) or smaller (SQLite, MySQL). Defaults to `true`.
    */
   readonly nullsLargest?: boolean
-  /** Compares two non-null values. Defaults to {@link compareValues} (pass a collation for locale order). */
+  /** Compares two non-null values. Defaults to `compareValues` (pass a collation for locale order). */
   readonly compare?: ValueComparator
 }
 

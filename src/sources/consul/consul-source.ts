@@ -75,7 +75,7 @@ type ConsulConstructor = new (options: Record<string, unknown>) => ConsulClientL
  * `SourceNotFoundError`, an ACL 403 a `SourcePermissionError`, a 5xx or a refused connection a
  * `SourceUnavailableError`. `field` parses the value as JSON and picks the dotted path. The
  * request's signal aborts the HTTP request. Tokens never appear in error messages. `watch`
- * follows the key with blocking queries (see {@link watchConsul}).
+ * follows the key with blocking queries (see `watchConsul`).
  *
  * @example
  * ```ts

@@ -93,7 +93,7 @@ interface KyselyModule {
  * `SourceNotFoundError`; `field` picks a dotted path from a JSON value. Kysely cannot cancel a
  * running query: an aborted signal rejects at once and the query's result is ignored. `watch`
  * re-runs the query at `pollInterval`, or on PostgreSQL with `notify` when a `NOTIFY` arrives
- * (see {@link watchDatabase}).
+ * (see `watchDatabase`).
  *
  * @example
  * ```ts

@@ -37,7 +37,7 @@ const ENV_OPTIONS: OptionSpec = {
  * A source reading environment variables. The key (or, without one, the property name) names
  * the variable; a missing variable is a `SourceNotFoundError`. With `field`, the variable is
  * parsed as JSON and the dotted field picked from it. `watch` polls the variable (see
- * {@link watchEnv}).
+ * `watchEnv`).
  *
  * @example
  * ```ts

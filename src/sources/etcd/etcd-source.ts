@@ -39,7 +39,7 @@ export type { EtcdSourceClientOptions, EtcdSourceOptions } from './etcd-options'
  * unreachable members a `SourceUnavailableError`; a bad option an `EtcdOptionsError`. The
  * password never appears in a message. `etcd3` cannot cancel a read: an aborted signal rejects
  * at once and the answer is ignored. `watch` follows the key or prefix with etcd's revisioned
- * watch (see {@link watchEtcd}).
+ * watch (see `watchEtcd`).
  *
  * @example
  * ```ts

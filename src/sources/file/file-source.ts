@@ -35,7 +35,7 @@ export interface FileSourceOptions {
  * `.env`, `.env.*` and `*.env` are dotenv files (`util.parseEnv`), anything else is returned as text. `field` is a dotted path inside the parsed document
  * (`'db.primary.url'`, `'hosts.0'`). A missing file or field is a `SourceNotFoundError`; a
  * parse error names the file and position, never the content. `watch` follows the file through
- * in-place writes, atomic replaces and ConfigMap symlink swaps (see {@link watchFile}).
+ * in-place writes, atomic replaces and ConfigMap symlink swaps (see `watchFile`).
  *
  * @example
  * ```ts

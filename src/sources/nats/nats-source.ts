@@ -45,7 +45,7 @@ export interface NatsStreamSourceOptions {
  * `field` the dotted path inside its JSON. No message on the subject, or no stream holding it,
  * is a `SourceNotFoundError`; a closed or disconnected connection a `SourceUnavailableError`.
  * `watch` reports every message published after the latest one, once and in order, through an
- * ordered consumer (see {@link watchNatsStream}); a watch started within 30 s of a `fetch` of
+ * ordered consumer (see `watchNatsStream`); a watch started within 30 s of a `fetch` of
  * the same subject (as `watch()` does after its resolve) starts after the message that fetch
  * gave, so a message published in between is not skipped.
  *

@@ -48,7 +48,7 @@ export interface RedisStreamSourceOptions {
  * reads the path inside a field holding JSON). A missing or empty stream, or a `field` the
  * latest entry lacks, is a `SourceNotFoundError`; unreachable Redis a `SourceUnavailableError`.
  * `watch` reports every entry added after the latest one, once and in order, with
- * `XREAD BLOCK` on a connection of its own (see {@link watchRedisStream}); a watch started
+ * `XREAD BLOCK` on a connection of its own (see `watchRedisStream`); a watch started
  * within 30 s of a `fetch` of the same stream (as `watch()` does after its resolve) reads on
  * from the entry that fetch gave, so an entry added in between is not skipped.
  *

@@ -41,7 +41,7 @@ export interface RedisSourceOptions {
  * picks the dotted path. A missing key or hash field is a `SourceNotFoundError`. ioredis cannot
  * cancel a command: an aborted signal rejects at once and the reply is ignored. `watch` uses
  * keyspace notifications when the server publishes them, polling otherwise (see
- * {@link watchRedis}).
+ * `watchRedis`).
  *
  * @example
  * ```ts

@@ -58,7 +58,7 @@ type NodeVaultFactory = (options: Record<string, unknown>) => VaultClientLike
  * `SourceUnavailableError`. The token never appears in an error message or its cause.
  * node-vault cannot cancel a request: an aborted signal rejects at once and the reply is ignored.
  * `watch` re-reads at `pollInterval` or before the secret's lease runs out, and notices KV v2
- * version changes and soft deletes (see {@link watchVault}).
+ * version changes and soft deletes (see `watchVault`).
  *
  * @example
  * ```ts

@@ -77,7 +77,7 @@ const WEBSOCKET_OPTIONS: OptionSpec = {
  * its own connection to its URL (the `key`, absolute or relative to `url`; without a `key`,
  * `url` itself). `resolve` connects, waits for the first message (at most `timeout` ms), and
  * closes; `watch` stays connected and reports every message, reconnecting with the watchers'
- * capped backoff (see {@link watchWebSocket}). A message's text is parsed as JSON when it
+ * capped backoff (see `watchWebSocket`). A message's text is parsed as JSON when it
  * parses, else kept as text; `field` picks a dotted path inside its JSON. An upgrade refused
  * with 401/403 is a `SourcePermissionError`, 404/410 a `SourceNotFoundError`, anything else (no
  * answer, closed before a message, no message in time) a `SourceUnavailableError`; messages

@@ -1,13 +1,8 @@
 // The notify-driven database watcher's schedule, with fake timers and a fake listener: which
 // interval applies while listening and while not, and how notifications coalesce.
-import {
-  SourceUnavailableError,
-  watchDatabase,
-  type ChannelListener,
-  type ComponentSource,
-  type ListenSubscriber,
-  type SourceWatchOptions,
-} from 'tributary'
+import { SourceUnavailableError, type ComponentSource, type SourceWatchOptions } from 'tributary'
+import { watchDatabase } from '../../../src/sources/database/database-watcher'
+import type { ChannelListener, ListenSubscriber } from '../../../src/sources/database/database-listener'
 
 afterEach(() => jest.useRealTimers())
 

@@ -8,18 +8,18 @@ import {
   databaseSource,
   envSource,
   fileSource,
-  freshnessOf,
   httpSource,
-  keyspaceNotificationsCover,
   pollingWatcher,
   redisSource,
-  vaultRereadDelay,
   vaultSource,
-  watchConsul,
   type ComponentSource,
   type ConsulClientLike,
   type RedisClientLike,
 } from 'tributary'
+import { watchConsul } from '../../../src/sources/consul/consul-watcher'
+import { freshnessOf } from '../../../src/sources/http/http-watcher'
+import { keyspaceNotificationsCover } from '../../../src/sources/redis/redis-watcher'
+import { vaultRereadDelay } from '../../../src/sources/vault/vault-watcher'
 import type { EventEmitter } from 'node:events'
 import type { Kysely } from 'kysely'
 

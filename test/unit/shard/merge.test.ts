@@ -15,8 +15,8 @@ import {
   mergeSorted,
   mergeSum,
   rowComparator,
-  isShardMergeLimitError,
-} from 'tributary'
+} from '../../../src/shard/merge'
+import { isShardMergeLimitError } from 'tributary'
 
 /** A deterministic PRNG (mulberry32). */
 function prng(seed: number): () => number {

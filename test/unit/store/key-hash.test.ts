@@ -1,4 +1,5 @@
-import { hashKey, isQueryKeyError, matchesKeyPrefix, QueryKeyError } from '../../../src'
+import { hashKey, isQueryKeyError, QueryKeyError } from '../../../src'
+import { matchesKeyPrefix } from '../../../src/store/key-hash'
 
 describe('hashKey', () => {
   it('ignores object property order, at any depth', () => {
