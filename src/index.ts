@@ -4,12 +4,25 @@
  */
 import 'reflect-metadata'
 
-export * from './core/errors'
+export {
+  AsyncCancelledError,
+  AsyncExecutionError,
+  AsyncTimeoutError,
+  MissingDependencyError,
+  TributaryError,
+  hasErrorKind,
+  isAsyncCancelledError,
+  isAsyncExecutionError,
+  isAsyncTimeoutError,
+  isMissingDependencyError,
+  isTributaryError,
+  type TributaryErrorOptions,
+} from './core/errors'
 export { delay, throwIfAborted } from './core/abort'
 export * from './core/metrics'
 export * from './core/async-result'
 export * from './core/coordinator'
-export * from './core/timers'
+export { setLongTimeout, type LongTimeoutOptions, type LongTimer } from './core/timers'
 export { setDatabaseNamespace } from './core/telemetry'
 
 export * from './resilience/policy'
@@ -31,22 +44,50 @@ export * from './sources/source'
 export * from './events/types'
 export * from './events/errors'
 export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events/handler-options'
-export * from './events/event-iterator'
+export { EventIterator, type EventIteratorOptions, type OverflowPolicy } from './events/event-iterator'
 export * from './events/event-bus'
 export { ListenerAdded, ListenerRemoved } from './events/meta-events'
 export { deliveryOf } from './events/bridge'
 export type { BridgeOptions, BusBridge, BridgeDeadLetter, DeliveryInfo } from './events/bridge'
 export type * from './transports/transport'
-export * from './transports/errors'
+export {
+  EventDecodeError,
+  EventRegistryError,
+  IdempotencyBusyError,
+  TransportClosedError,
+  TransportError,
+  TransportOptionsError,
+  isEventDecodeError,
+  isEventRegistryError,
+  isIdempotencyBusyError,
+  isTransportClosedError,
+  isTransportError,
+  isTransportOptionsError,
+  type DecodeProblem,
+} from './transports/errors'
 export * from './transports/registry'
 export * from './transports/idempotency'
 export * from './transports/redis-streams/redis-streams-transport'
-export * from './transports/nats/nats-transport'
+export {
+  natsTransport,
+  type NatsConnectionLike,
+  type NatsTransportOptions,
+} from './transports/nats/nats-transport'
 export * from './transports/nats/nats-seen-set'
 
 export * from './model/model'
 export * from './model/decorators'
-export * from './model/scope'
+export type {
+  Attributes,
+  ColumnKey,
+  ComparisonOperator,
+  CompiledAggregate,
+  ModelClass,
+  QueryOptions,
+  Scope,
+  TouchArguments,
+  WhereAttributes,
+} from './model/scope'
 export { DEFAULT_STREAM_BATCH_SIZE, type StreamOptions } from './model/row-stream'
 export * from './model/errors'
 export type { AggregateFunction } from './model/aggregates'
@@ -81,12 +122,17 @@ export * from './store/mutation'
 export * from './store/paginated'
 export * from './store/query-store'
 export * from './store/async-store'
-export * from './store/filters'
+export type { QueryFilters, QueryTypeFilter } from './store/filters'
 export * from './store/hydration'
 export * from './store/distributed/errors'
 export type * from './store/distributed/l2-cache'
 export type { DistributedStoreOptions } from './store/distributed/layer'
-export * from './store/distributed/redis-cache'
+export {
+  hydrationCodec,
+  redisCache,
+  type L2Codec,
+  type RedisCacheOptions,
+} from './store/distributed/redis-cache'
 export type * from './store/distributed/redis-client'
 export * from './store/distributed/redis-bus'
 export { replaceEqualDeep } from './store/structural-sharing'
@@ -113,10 +159,18 @@ export * from './components/decorator'
 export * from './components/cache'
 export { explain, type ComponentExplanation, type ComponentOrigin } from './components/explain'
 export * from './components/resolver'
-export * from './components/assign'
-export * from './live/update'
-export * from './live/scheduling'
-export * from './live/update-hub'
+export { asyncAssign, asyncImpute, type AssignOptions, type ComponentFetcher } from './components/assign'
+export {
+  SECRET_MASK,
+  UpdatesOverflowError,
+  isUpdatesOverflowError,
+  type ComponentAdded,
+  type ComponentRemoved,
+  type ComponentUpdate,
+  type ComponentUpdateError,
+  type ComponentValueUpdated,
+} from './live/update'
+export type { UpdateListener, UpdatesOptions } from './live/update-hub'
 export * from './live/component-updated'
 export * from './live/watch'
 export * from './live/shared-watch'

@@ -19,7 +19,25 @@ import type {
 } from './options'
 import { replaceEqualDeep } from './structural-sharing'
 
-export * from './options'
+export {
+  QuerySchemaError,
+  QueryStoreError,
+  isQuerySchemaError,
+  isQueryStoreError,
+  type EntryOptions,
+  type InitialData,
+  type QueryFetcher,
+  type QueryFunctionContext,
+  type QueryHandleOptions,
+  type QueryListener,
+  type QueryMeta,
+  type QueryState,
+  type QueryStatus,
+  type RefetchOptions,
+  type ResolvedQueryOptions,
+  type SchemaOutput,
+  type StoreQueryOptions,
+} from './options'
 
 /** What a handle needs from its store. @internal */
 export interface QueryHandleHost {

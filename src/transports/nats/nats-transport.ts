@@ -98,7 +98,7 @@ export function natsConsumerName(...parts: string[]): string {
  * Carries bus events over NATS JetStream with the connection you pass (it is not closed by the
  * transport). Needs `@nats-io/transport-node` and `@nats-io/jetstream` (optional peers, loaded
  * on first use). The durable consumers are named `<group>_<event name>` (group mode) and
- * `<bridge name>_bc_<consumer>_<event name>` (broadcast), cleaned by {@link natsConsumerName}.
+ * `<bridge name>_bc_<consumer>_<event name>` (broadcast), cleaned by `natsConsumerName`.
  *
  * @example
  * ```ts

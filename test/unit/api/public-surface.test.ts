@@ -12,7 +12,7 @@ describe('the public surface', () => {
     expect(publicNames()).toEqual(pinned)
   }, 30_000)
 
-  it('keeps the internals out: merge helpers, watchers, timing constants, the retry loop', () => {
+  it('keeps the internals out: merge helpers, watchers, timing constants, the retry loop, schedulers, option resolvers', () => {
     const names = new Set(publicNames().map((line) => line.split(' ')[0]))
     for (const internal of [
       'mergeAvg',
@@ -21,6 +21,11 @@ describe('the public surface', () => {
       'runWithRetry',
       'neverAborted',
       'openShardManagers',
+      'createDebouncer',
+      'createUpdateHub',
+      'resolveOptions',
+      'checkTransportOptions',
+      'describeCause',
     ]) {
       expect(names.has(internal)).toBe(false)
     }

@@ -2,11 +2,11 @@ import {
   AsyncExecutionError,
   AsyncTimeoutError,
   TributaryError,
-  describeCause,
   isAsyncExecutionError,
   isAsyncTimeoutError,
   isTributaryError,
 } from '../../../src'
+import { describeCause } from '../../../src/core/errors'
 
 describe('errors', () => {
   it('have a name matching the class and keep the cause', () => {

@@ -1,4 +1,4 @@
-import { createDebouncer, createSchedule, createThrottler } from 'tributary'
+import { createDebouncer, createSchedule, createThrottler } from '../../../src/live/scheduling'
 
 describe('scheduling', () => {
   beforeEach(() => jest.useFakeTimers())

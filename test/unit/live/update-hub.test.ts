@@ -1,4 +1,5 @@
-import { createUpdateHub, isUpdatesOverflowError, type ComponentUpdate } from 'tributary'
+import { isUpdatesOverflowError, type ComponentUpdate } from 'tributary'
+import { createUpdateHub } from '../../../src/live/update-hub'
 
 const update = (n: number): ComponentUpdate => ({
   kind: 'updated',

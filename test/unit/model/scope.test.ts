@@ -1,7 +1,8 @@
 // Scopes compile without running: immutability, bound values, refused inputs.
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { Column, createScope, getModelMeta, isInvalidQueryError, Model, Table } from 'tributary'
+import { Column, getModelMeta, isInvalidQueryError, Model, Table } from 'tributary'
+import { createScope } from '../../../src/model/scope'
 
 @Table('people')
 class Person extends Model {

@@ -1,6 +1,7 @@
 // core/timers: delays past 2^31-1 ms (which Node fires after 1 ms) kept with chained timers,
 // as the store's gcTime, staleTime, timeout and retryDelay use them.
-import { MAX_TIMER_DELAY, QueryStore, delay, setLongTimeout } from '../../../src'
+import { QueryStore, delay, setLongTimeout } from '../../../src'
+import { MAX_TIMER_DELAY } from '../../../src/core/timers'
 
 const DAY = 86_400_000
 
