@@ -77,17 +77,15 @@ export * from './transports/nats/nats-seen-set'
 
 export * from './model/model'
 export * from './model/decorators'
+export type { CompiledAggregate, Scope, TouchArguments } from './model/scope'
 export type {
   Attributes,
   ColumnKey,
   ComparisonOperator,
-  CompiledAggregate,
   ModelClass,
   QueryOptions,
-  Scope,
-  TouchArguments,
   WhereAttributes,
-} from './model/scope'
+} from './model/query-types'
 export { DEFAULT_STREAM_BATCH_SIZE, type StreamOptions } from './model/row-stream'
 export * from './model/errors'
 export type { AggregateFunction } from './model/aggregates'

@@ -14,17 +14,15 @@ import {
   type DatabaseOptions,
   type ModelRouter,
 } from './connection'
-import {
-  createScope,
-  type Attributes,
-  type ColumnKey,
-  type ComparisonOperator,
-  type ModelClass,
-  type QueryOptions,
-  type Scope,
-  type TouchArguments,
-  type WhereAttributes,
-} from './scope'
+import type {
+  Attributes,
+  ColumnKey,
+  ComparisonOperator,
+  ModelClass,
+  QueryOptions,
+  WhereAttributes,
+} from './query-types'
+import { createScope, type Scope, type TouchArguments } from './scope'
 
 /**
  * The base class of models. Declare the table with `@Table`, the columns with `@Column`, bind a

@@ -82,15 +82,6 @@ import type {
   WhereAttributes,
 } from './query-types'
 
-export type {
-  Attributes,
-  ColumnKey,
-  ComparisonOperator,
-  ModelClass,
-  QueryOptions,
-  WhereAttributes,
-} from './query-types'
-
 const QUERY_OPTIONS: OptionSpec = { signal: checks.signal, batch: checks.boolean }
 
 /** Refuses a misspelt or mistyped helper option, naming the model and the helper. */

@@ -32,13 +32,13 @@ import {
   type GroupRow,
   type HavingOperator,
 } from '../model/grouping'
-import {
-  type Attributes,
-  type ColumnKey,
-  type ComparisonOperator,
-  type ModelClass,
-  type WhereAttributes,
-} from '../model/scope'
+import type {
+  Attributes,
+  ColumnKey,
+  ComparisonOperator,
+  ModelClass,
+  WhereAttributes,
+} from '../model/query-types'
 import { checkCollations } from './collation'
 import { isUnsupportedCollationError, ShardError, ShardMergeLimitError, type ShardFailure } from './errors'
 import { mergeGroupedRows, type GroupMergePlan } from './grouped-merge'

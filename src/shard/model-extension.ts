@@ -3,7 +3,7 @@
  * (Kept in the shard layer, so `model/` does not import `shard/`.)
  */
 import { Model } from '../model/model'
-import { type ModelClass } from '../model/scope'
+import { type ModelClass } from '../model/query-types'
 import { acrossShards, type AcrossShardsOptions, type ShardErrorMode, type ShardScope } from './across-shards'
 
 declare module '../model/model' {
