@@ -24,7 +24,6 @@ export {
   QueryStoreError,
   isQuerySchemaError,
   isQueryStoreError,
-  type EntryOptions,
   type InitialData,
   type QueryFetcher,
   type QueryFunctionContext,
