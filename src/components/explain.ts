@@ -43,7 +43,6 @@ export interface ProvenanceRecord {
 }
 
 const PROVENANCE = Symbol.for('tributary.components.provenance')
-const MASK = SECRET_MASK
 
 /** Records in declaration order; `asyncAssign` replaces or appends one. */
 type Provenance = ProvenanceRecord[]
@@ -67,7 +66,7 @@ function secretsOf(provenance: Provenance): Set<string> {
 
 function masked(instance: object, secrets: Set<string>, source: object = instance): Record<string, unknown> {
   const copy: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(source)) copy[name] = secrets.has(name) ? MASK : value
+  for (const [name, value] of Object.entries(source)) copy[name] = secrets.has(name) ? SECRET_MASK : value
   return copy
 }
 
@@ -164,7 +163,7 @@ export function explain(instance: object): Record<string, ComponentExplanation> 
     const { reason, ...rest } = record
     result[record.property] = {
       ...rest,
-      value: record.secret && record.value !== undefined ? MASK : record.value,
+      value: record.secret && record.value !== undefined ? SECRET_MASK : record.value,
       durationMs: Math.round(record.durationMs * 100) / 100,
       ...(reason === undefined ? {} : { reason }),
     }

@@ -684,11 +684,12 @@ class ModelScope<M extends object> implements Scope<M> {
     options: QueryOptions | undefined,
     finish: (row: M | undefined) => T,
   ): AsyncResult<T> | undefined {
-    if (options !== undefined) checkQueryOptions(this.model, helper, options)
     const s = this.state
     if (options?.batch === false || s.cache || s.conditions.length > 0 || s.order.length > 0) return undefined
     if (s.limit !== undefined || s.offset !== undefined) return undefined
     if (value === null || value === undefined || Array.isArray(value)) return undefined
+    // Checked here once the call may be batched (one that is not is checked where it runs).
+    if (options !== undefined) checkQueryOptions(this.model, helper, options)
     const operation = operationName(this.model, helper)
     let db: AnyKysely
     let state: ReturnType<typeof databaseState>

@@ -9,7 +9,8 @@ import { AsyncCancelledError } from '../core/errors'
 import type { QueryKey } from './key-hash'
 import { callListener, type Notifiable, type Notifier } from './notifier'
 import type { QueryEntry } from './query-entry'
-import { defaultRetryDelay, runWithRetry, type RetryDelayOption, type RetryOption } from './retry'
+import { runWithRetry } from '../resilience/retry-loop'
+import { defaultRetryDelay, type RetryDelayOption, type RetryOption } from './retry'
 
 /** Performs the write. It should stop when `signal` aborts. */
 export type Mutator<TVariables, TResult> = (

@@ -100,6 +100,11 @@ const MUTATION: OptionSpec = {
   onSettled: checks.function,
 }
 
+const SET_DATA: OptionSpec = {
+  updatedAt: (value) =>
+    typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a time in ms since the epoch',
+}
+
 const FILTERS: OptionSpec = {
   queryKey: key,
   exact: checks.boolean,
@@ -120,24 +125,14 @@ const SPECS = {
   paginated: PAGINATED,
   createAsyncStore: ASYNC_STORE,
   mutation: MUTATION,
-  setData: {
-    updatedAt: (value) =>
-      typeof value === 'number' && Number.isFinite(value)
-        ? undefined
-        : 'must be a time in ms since the epoch',
-  },
+  setData: SET_DATA,
   invalidate: { refetch: checks.oneOf(['observed', 'all', 'none']) },
   invalidateQueries: { refetchType: checks.oneOf(['active', 'inactive', 'all', 'none']) },
   cancelQueries: { revert: checks.boolean },
   refetchQueries: { cancelRefetch: checks.boolean, throwOnError: checks.boolean },
   refetch: { cancelRefetch: checks.boolean },
   'Query.invalidate': { refetch: checks.boolean },
-  'Query.setData': {
-    updatedAt: (value) =>
-      typeof value === 'number' && Number.isFinite(value)
-        ? undefined
-        : 'must be a time in ms since the epoch',
-  },
+  'Query.setData': SET_DATA,
   mutate: { signal: checks.signal },
   dehydrate: { shouldDehydrateQuery: checks.function },
   redisCache: {
@@ -148,6 +143,18 @@ const SPECS = {
   redisBus: { prefix: checks.string, commandTimeout: checks.duration({ positive: true, finite: true }) },
   filters: FILTERS,
 } as const satisfies Record<string, OptionSpec>
+
+/** How an error names the sites that are not a `QueryStore` method (`QueryStore.<site>`) or a `Query.` one. */
+const SITE_NAMES: Partial<Record<keyof typeof SPECS, string>> = {
+  'new QueryStore': 'new QueryStore(options)',
+  createAsyncStore: 'createAsyncStore(fetcher, params, config)',
+  filters: 'QueryStore filters',
+  refetch: 'Query.refetch',
+  mutate: 'Mutation.mutate',
+  dehydrate: 'dehydrate(options)',
+  redisCache: 'redisCache(options)',
+  redisBus: 'redisBus(options)',
+}
 
 /** Where options are given: `new QueryStore`, or a method of the store. @internal */
 export type StoreOptionsSite = keyof typeof SPECS
@@ -168,22 +175,7 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
   if (options === undefined) throw new QueryStoreError(`QueryStore.${site}: options are required`)
   const problem = specProblem(options, SPECS[site])
   if (problem !== undefined) {
-    const where =
-      site === 'new QueryStore'
-        ? 'new QueryStore(options)'
-        : site === 'createAsyncStore'
-          ? 'createAsyncStore(fetcher, params, config)'
-          : site === 'filters'
-            ? 'QueryStore filters'
-            : site === 'refetch'
-              ? 'Query.refetch'
-              : site.startsWith('Query.')
-                ? site
-                : site === 'mutate'
-                  ? 'Mutation.mutate'
-                  : site === 'dehydrate' || site === 'redisCache' || site === 'redisBus'
-                    ? `${site}(options)`
-                    : `QueryStore.${site}`
+    const where = SITE_NAMES[site] ?? (site.startsWith('Query.') ? site : `QueryStore.${site}`)
     throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
   }
   if (typeof options !== 'object' || options === null) return

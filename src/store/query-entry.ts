@@ -20,7 +20,7 @@ import {
   type ResolvedQueryOptions,
   validateQueryData,
 } from './options'
-import { runWithRetry } from './retry'
+import { runWithRetry } from '../resilience/retry-loop'
 import { shareStructure } from './structural-sharing'
 
 /** What an entry needs from its store. @internal */

@@ -24,11 +24,4 @@ export function defaultRetryDelay(failureCount: number): number {
   return exponentialDelay(failureCount, 1000, MAX_RETRY_DELAY)
 }
 
-export {
-  retryDelayFor,
-  runWithRetry,
-  shouldRetry,
-  type RetryDelayOption,
-  type RetryOption,
-  type RunWithRetryOptions,
-} from '../resilience/retry-loop'
+export type { RetryDelayOption, RetryOption } from '../resilience/retry-loop'
