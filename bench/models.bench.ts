@@ -311,10 +311,6 @@ async function concurrentLookups(
     goal: 'throughput >= 1.0x',
   })
   results.push(vsRaw, vsLoader)
-  extra['postgres 100 concurrent asyncFind: throughput vs 100 raw Kysely queries (goal >= 5x)'] =
-    `${(1 / vsRaw.ratio).toFixed(2)}x`
-  extra['postgres 100 concurrent asyncFind: throughput vs dataloader over Kysely (goal >= 1.0x)'] =
-    `${(1 / vsLoader.ratio).toFixed(2)}x`
   const [subjectCpu, loaderCpu] = await cpuPerOp(tributary.run, dataloader.run, 300)
   extra['postgres 100 concurrent asyncFind: client CPU µs per 100, tributary / dataloader'] =
     `${subjectCpu.toFixed(0)} / ${loaderCpu.toFixed(0)} = ${(subjectCpu / loaderCpu).toFixed(2)}x`

@@ -22,16 +22,33 @@ function resultRow(r) {
   return [r.name, r.baseline, ratio, r.goal ?? '']
 }
 
-/** An extra figure that states its goal in its name: "label (goal <= 1.10x)": "a / b = 0.88x". */
-function extraRow(name, value) {
-  const goal = /\(goal ([^)]*)\)/.exec(name)
-  if (!goal) return undefined
-  const label = name.replace(/\s*\(goal [^)]*\)/, '').replace(/:\s*$/, '')
-  const shown = typeof value === 'string' ? value : JSON.stringify(value)
-  return [label, '', shown.replace(/x\b/g, '×'), goal[1]]
+/** A number as a figure: integers whole, others to two decimals (no decimals past 1,000). */
+const figure = (n) => (Number.isInteger(n) ? String(n) : Math.abs(n) >= 1000 ? n.toFixed(0) : n.toFixed(2))
+
+/** An extra's value as text: a figure, a string as the bench wrote it, an object's fields. */
+function shown(value) {
+  if (typeof value === 'number') return figure(value)
+  if (typeof value === 'string') return value.replace(/x\b/g, '×')
+  if (value && typeof value === 'object') {
+    return Object.entries(value)
+      .map(([k, v]) => `${k} ${shown(v)}`)
+      .join(', ')
+  }
+  return String(value)
 }
 
-export function table() {
+/**
+ * An extra figure of a bench: its goal when its name states one ("label (goal <= 1.10x)").
+ * `sink` is a bench's guard against dead-code elimination, not a figure.
+ */
+function extraRow(name, value) {
+  if (name === 'sink') return undefined
+  const goal = /\(goal ([^)]*)\)/.exec(name)
+  const label = name.replace(/\s*\(goal [^)]*\)/, '').replace(/:\s*$/, '')
+  return [label, '', shown(value), goal ? goal[1] : '']
+}
+
+function table() {
   const lines = []
   for (const name of Object.keys(latest).sort()) {
     const bench = latest[name]
