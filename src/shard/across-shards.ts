@@ -64,7 +64,7 @@ import {
   type MergeDialect,
 } from './merge-keys'
 import { type ShardKey, type ShardResolver } from './resolvers'
-import { settleAcrossShards } from './settle-across-shards'
+import { settleAcrossShards } from './fan-out'
 import { batcherFor } from '../model/batch-loader'
 import { AsyncMetrics } from '../core/metrics'
 import { streamAcrossShards, type KeyedRow } from './shard-stream'

@@ -5,15 +5,13 @@
 import type { Kysely } from 'kysely'
 import { raceAbort } from '../core/abort'
 import { AsyncResult } from '../core/async-result'
-import { AsyncCancelledError, AsyncTimeoutError } from '../core/errors'
-import { activeTracer, endSpan, withSpan } from '../core/telemetry'
 import { type SqlNumber } from '../model/coerce'
 import { addSqlNumbers } from './merge'
 import { ShardError, UnknownShardError, type ShardFailure } from './errors'
 import { planFanOut, type FanOutOptions } from './fan-out-plan'
 import { checkOptions, checks, type OptionSpec } from '../core/option-checks'
-import { setLongTimeout } from '../core/timers'
-import { traceFanOut } from './fan-out-trace'
+import { type CancelToken } from '../model/connection'
+import { startFanOut, type ShardSettlement } from './fan-out'
 import { openShardManagers, type ShardManager } from './shard-manager'
 
 /**
@@ -55,24 +53,7 @@ export interface StaticFanOutOptions<DB> extends FanOutOptions {
   manager?: ShardManager<DB>
 }
 
-/**
- * How one shard's work ended.
- *
- * @example
- * ```ts
- * import { ShardedAsyncExecutor } from 'tributary'
- * const settled = await ShardedAsyncExecutor.executeAcrossShards(['a', 'b'], () => User.asyncCount()).settle()
- * for (const s of settled.values()) console.log(s.shard, s.status === 'fulfilled' ? s.value : s.reason)
- * ```
- */
-export type ShardSettlement<T> =
-  | { readonly shard: string; readonly status: 'fulfilled'; readonly value: T }
-  | {
-      readonly shard: string
-      readonly status: 'rejected'
-      readonly reason: unknown
-      readonly cancelled: boolean
-    }
+export type { ShardSettlement } from './fan-out'
 
 /**
  * The per-shard results of a fan-out, keyed by shard name (in the order given), with helpers
@@ -235,9 +216,10 @@ function findManager<DB>(shards: readonly string[]): ShardManager<DB> {
 }
 
 /**
- * Starts the fan-out; see {@link ShardedAsyncExecutor.executeAcrossShards}. Each shard's result
- * has one `AbortSignal`, its own, which a timeout, the caller's signal, `failFast` and
- * `cancel()` abort (creating signals costs microseconds on Node 20, so there are no others).
+ * Starts the fan-out on the one engine; see {@link ShardedAsyncExecutor.executeAcrossShards}.
+ * Each shard's result has one `AbortSignal`, its own, which a timeout, the caller's signal,
+ * `failFast` and `cancel()` abort (creating signals costs microseconds on Node 20, so there are
+ * no others); `fn` runs in `withShard` and is raced against that signal, since it may ignore it.
  */
 function fanOut<T, DB>(
   manager: ShardManager<DB>,
@@ -246,71 +228,35 @@ function fanOut<T, DB>(
   options: FanOutOptions,
 ): ShardResults<T> {
   const plan = planFanOut(manager, shards, options, 'executeAcrossShards')
-  const { operation, timeout, limit } = plan
-  const tracer = activeTracer()
-  const trace = tracer === undefined ? undefined : traceFanOut(tracer, operation, plan.names)
-  const caller = options.signal
-  let cancelReason: unknown
-  const results: Array<readonly [string, AsyncResult<T>]> = []
-  const cancelAll = (reason: unknown): void => {
-    for (const [, result] of results) result.cancel(reason)
-  }
-  plan.names.forEach((shard, i) => {
-    const db = plan.dbs[i] as Kysely<DB>
-    const self: { result?: AsyncResult<T> } = {}
-    const run = async (signal: AbortSignal): Promise<T> => {
+  const results = plan.names.map((shard) =>
+    AsyncResult.deferred<T>({ operation: `${plan.operation}@${shard}` }),
+  )
+  const started = startFanOut(
+    plan,
+    ({ index, shard, db }) => {
+      const signal = (results[index] as AsyncResult<T>).signal
       signal.throwIfAborted()
-      const timer =
-        timeout === undefined
-          ? undefined
-          : setLongTimeout(
-              () => self.result?.cancel(new AsyncTimeoutError(`${operation}@${shard}`, timeout)),
-              timeout,
-            )
-      try {
-        const context = { shard, db, signal }
-        const call = (): T | PromiseLike<T> => manager.withShard(shard, () => fn(context))
-        const span = trace?.shard(shard, db)
-        const work = new Promise<T>((resolve) => resolve(span ? withSpan(span, call) : call()))
-        if (span === undefined) return await raceAbort(work, signal)
-        try {
-          const value = await raceAbort(work, signal)
-          endSpan(span)
-          return value
-        } catch (error) {
-          endSpan(span, error)
-          throw error
-        }
-      } finally {
-        timer?.clear()
-      }
-    }
-    const start = (signal: AbortSignal): Promise<T> => (limit ? limit(() => run(signal)) : run(signal))
-    const result = AsyncResult.from(trace === undefined ? start : (signal) => trace.settles(start(signal)), {
-      operation: `${operation}@${shard}`,
-    })
-    self.result = result
-    if (options.failFast) {
-      result.then(undefined, (error: unknown) => {
-        if (cancelReason !== undefined || (caller?.aborted && error === caller.reason)) return
-        cancelReason = new AsyncCancelledError(operation, `shard ${shard} failed`)
-        cancelAll(cancelReason)
-      })
-    }
-    results.push([shard, result])
-  })
-  if (caller) {
-    if (caller.aborted) cancelAll(caller.reason)
+      const work = new Promise<T>((resolve) =>
+        resolve(manager.withShard(shard, () => fn({ shard, db, signal }))),
+      )
+      return raceAbort(work, signal)
+    },
+    { ...options, separately: true, record: false },
+  )
+  const entries = started.runs.map((run, i): readonly [string, AsyncResult<T>] => {
+    const result = results[i] as AsyncResult<T>
+    const token = run.token as CancelToken
+    // Either side cancels the other: `result.cancel()` stops the shard; a timeout, failFast or
+    // the caller's signal (through the shard's token) aborts the signal `fn` was given.
+    if (token.aborted) result.cancel(token.reason)
     else {
-      const onAbort = (): void => cancelAll(caller.reason)
-      caller.addEventListener('abort', onAbort, { once: true })
-      let pending = results.length
-      const done = (): void => {
-        if (--pending === 0) caller.removeEventListener('abort', onAbort)
-      }
-      for (const [, result] of results) result.then(done, done)
+      token.listen(() => result.cancel(token.reason))
+      result.signal.addEventListener('abort', () => token.cancel(result.signal.reason), { once: true })
     }
-  }
-  trace?.started()
-  return new ShardResults<T>(results, operation, () => cancelReason)
+    void run.settlement.then((s) =>
+      AsyncResult.settle(result, s.status === 'fulfilled', s.status === 'fulfilled' ? s.value : s.reason),
+    )
+    return [run.shard, result]
+  })
+  return new ShardResults<T>(entries, plan.operation, () => started.failFastReason)
 }

@@ -1,6 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, sql, SqliteDialect } from 'kysely'
 import {
+  AsyncMetrics,
   Column,
   isAsyncTimeoutError,
   isShardError,
@@ -218,6 +219,72 @@ describe('ShardedAsyncExecutor', () => {
     if (!isShardError(error)) return
     expect(error.failedShards).toEqual(['a'])
     expect(error.cancelled).toEqual(['b', 'c'])
+  })
+
+  it('cancel() on one shard’s result stops that shard alone, and a queued shard never starts', async () => {
+    const started: string[] = []
+    let bAborted = false
+    const results = new ShardedAsyncExecutor(shards).executeAcrossShards(
+      undefined,
+      ({ shard, signal }) => {
+        started.push(shard)
+        return new Promise<string>((resolve) => {
+          if (shard === 'b') signal.addEventListener('abort', () => (bAborted = true))
+          setTimeout(() => resolve(shard), 20)
+        })
+      },
+      { concurrency: 2 },
+    )
+    await new Promise((r) => setTimeout(r, 5))
+    expect(started).toEqual(['a', 'b'])
+    results.get('b')?.cancel(new Error('not b'))
+    results.get('c')?.cancel(new Error('not c'))
+    const settled = await results.settle()
+    expect(settled.get('a')).toMatchObject({ status: 'fulfilled', value: 'a' })
+    expect(settled.get('b')).toMatchObject({ status: 'rejected', cancelled: false })
+    expect((settled.get('b') as { reason: Error }).reason.message).toBe('not b')
+    expect(bAborted).toBe(true)
+    // c waited behind the limit of 2 and was cancelled before its turn: fn never ran for it.
+    expect((settled.get('c') as { reason: Error }).reason.message).toBe('not c')
+    expect(started).toEqual(['a', 'b'])
+  })
+
+  it('a timeout rejects a shard whose function ignores its signal, and records each shard once', async () => {
+    const operation = `ignores-signal-${Date.now()}`
+    const results = new ShardedAsyncExecutor(shards).executeAcrossShards(
+      ['a', 'b'],
+      ({ shard }) =>
+        new Promise<string>((resolve) => setTimeout(() => resolve(shard), shard === 'a' ? 1 : 200)),
+      { timeout: 30, operation },
+    )
+    const settled = await results.settle()
+    expect(settled.get('a')).toMatchObject({ status: 'fulfilled', value: 'a' })
+    const b = settled.get('b')
+    expect(isAsyncTimeoutError(b?.status === 'rejected' ? b.reason : undefined)).toBe(true)
+    const snapshot = AsyncMetrics.default.snapshot().operations
+    expect(snapshot[`${operation}@a`]).toMatchObject({ total: 1, failed: 0 })
+    expect(snapshot[`${operation}@b`]).toMatchObject({ total: 1, failed: 1 })
+  })
+
+  it('a caller’s signal aborted before the start runs no shard', async () => {
+    const controller = new AbortController()
+    controller.abort(new Error('gone'))
+    let calls = 0
+    const results = new ShardedAsyncExecutor(shards).executeAcrossShards(
+      undefined,
+      () => {
+        calls++
+        return 1
+      },
+      { signal: controller.signal },
+    )
+    const settled = await results.settle()
+    expect([...settled.values()].map((s) => s.status === 'rejected' && (s.reason as Error).message)).toEqual([
+      'gone',
+      'gone',
+      'gone',
+    ])
+    expect(calls).toBe(0)
   })
 
   it('cancels through the caller’s signal and names an unknown shard', async () => {
