@@ -1,16 +1,16 @@
 /**
  * What model scopes and cross-shard scopes share: their inputs checked before any SQL is built
- * (columns, operators, orders, limits), the `where` SQL of their conditions, and their shape —
- * what their SQL depends on — with a {@link Hole} for each value. @internal
+ * (columns, operators, orders, limits), and the `where` and page SQL of their conditions (a
+ * {@link Hole} kept for a template to fill; shapes and templates are `prepared-query.ts`). @internal
  */
-import type { CompiledQuery, Expression, RawBuilder, SqlBool } from 'kysely'
+import type { Expression, RawBuilder, SqlBool } from 'kysely'
 import { sql } from './kysely'
-import { writeValue, type ColumnKind } from './coerce'
+import { writeValue } from './coerce'
 import { type SqlDialect } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidColumnError, InvalidOperatorError, InvalidQueryError } from './errors'
 import { type ComparisonOperator } from './query-types'
-import { fillHoles, Hole } from './templates'
+import { Hole, type Holed } from './templates'
 
 /** One `column operator value` condition. @internal */
 export interface Condition {
@@ -142,7 +142,12 @@ export function rowCount(meta: ModelMeta, what: string, n: unknown): number {
 /** A query builder that can be paged (Kysely's select builders). @internal */
 export interface Pageable<Q> {
   limit(limit: number | RawBuilder<number>): Q
-  offset(offset: number): Q
+  offset(offset: number | RawBuilder<number>): Q
+}
+
+/** A page value, or the parameter its {@link Hole} stands for. */
+function pageValue(value: Holed<number>): number | RawBuilder<number> {
+  return value instanceof Hole ? sql<number>`${value}` : value
 }
 
 /** MySQL's largest `LIMIT` (2^64 − 1): how MySQL's manual says to write an offset without a limit. */
@@ -155,15 +160,15 @@ const MYSQL_NO_LIMIT = '18446744073709551615'
  */
 export function applyPage<Q extends Pageable<Q>>(
   qb: Q,
-  limit: number | undefined,
-  offset: number | undefined,
+  limit: Holed<number> | undefined,
+  offset: Holed<number> | undefined,
   dialect: SqlDialect,
 ): Q {
-  if (limit !== undefined) qb = qb.limit(limit)
+  if (limit !== undefined) qb = qb.limit(pageValue(limit))
   if (offset !== undefined) {
     if (limit === undefined && dialect === 'sqlite') qb = qb.limit(-1)
     if (limit === undefined && dialect === 'mysql') qb = qb.limit(sql<number>`${sql.raw(MYSQL_NO_LIMIT)}`)
-    qb = qb.offset(offset)
+    qb = qb.offset(pageValue(offset))
   }
   return qb
 }
@@ -205,63 +210,4 @@ export function whereExpression(
     return sql`${ref} ${sql.raw(c.operator)} ${bind(c.value)}`
   })
   return (parts.length === 1 ? parts[0] : sql.join(parts, sql` and `)) as Expression<SqlBool>
-}
-
-const quotedNames = new WeakMap<ColumnMeta, string>()
-/** A column's SQL name as JSON, for shape keys (kept: a shape is built per helper call). */
-function quoted(column: ColumnMeta): string {
-  let name = quotedNames.get(column)
-  if (name === undefined) quotedNames.set(column, (name = JSON.stringify(column.name)))
-  return name
-}
-
-/**
- * A query's shape, built up in one pass: `key` says what its SQL depends on (columns,
- * operators, list lengths, `is` values, order, whether it has a limit or offset) and each
- * value becomes a {@link Hole}, so the template compiled for the key can be {@link fill}ed
- * with the values of any query of that shape. @internal
- */
-export class QueryShape {
-  key = ''
-  private readonly values: unknown[] = []
-  private readonly kinds: ColumnKind[] = []
-
-  /** A hole standing for `value`, bound as a `kind` value when filled. */
-  hole(value: unknown, kind: ColumnKind = 'unknown'): Hole {
-    this.values.push(value)
-    this.kinds.push(kind)
-    return new Hole(this.values.length - 1)
-  }
-
-  /** `conditions` with a hole for each value (an `is` value stays, in the key). */
-  where(conditions: readonly Condition[]): Condition[] {
-    return conditions.map((c): Condition => {
-      this.key += `${quoted(c.column)} ${c.operator} `
-      if (c.operator === 'is' || c.operator === 'is not') {
-        this.key += `${String(c.value)};`
-        return c
-      }
-      if (c.operator === 'in' || c.operator === 'not in') {
-        const list = c.value as unknown[]
-        this.key += `[${list.length}];`
-        return { ...c, value: list.map((v) => this.hole(v, c.column.kind)) }
-      }
-      this.key += '?;'
-      return { ...c, value: this.hole(c.value, c.column.kind) }
-    })
-  }
-
-  /** Adds the order terms to the key. */
-  orderBy(order: readonly Order[]): void {
-    this.key += '|'
-    for (const o of order) this.key += `${quoted(o.column)} ${o.direction},`
-  }
-
-  /** `template` with this shape's values, bound for the dialect (`sqlite`), in its holes. */
-  fill<R>(template: CompiledQuery<R>, sqlite: boolean): CompiledQuery<R> {
-    return fillHoles(
-      template,
-      this.values.map((v, i) => writeValue(this.kinds[i] as ColumnKind, v, sqlite)),
-    )
-  }
 }

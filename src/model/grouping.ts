@@ -8,7 +8,8 @@ import { sql } from './kysely'
 import { type AsyncResult } from '../core/async-result'
 import { readAggregate, type AggregateFunction } from './aggregates'
 import { readValue, writeValue, type SqlNumber } from './coerce'
-import { applyPage, columnOf, rowCount, whereExpression, type Condition } from './conditions'
+import { applyPage, columnOf, rowCount, whereExpression } from './conditions'
+import { type HoledParts } from './prepared-query'
 import { databaseState, type AnyKysely } from './connection'
 import { type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidOperatorError, InvalidQueryError } from './errors'
@@ -293,18 +294,35 @@ function havingValue(target: GroupTarget, state: GroupingState, value: unknown, 
   return col && !(value instanceof Hole) ? writeValue(col.kind, value, sqlite) : value
 }
 
-/** The single-database SQL of a grouped scope. @internal */
+function targetKey(target: GroupTarget): string {
+  return 'spec' in target ? `a${target.spec.i}` : `g${target.group}`
+}
+
+/**
+ * What a grouped query's SQL depends on beyond its conditions and page (which its
+ * `PreparedQueries` key holds): groups, aggregates, `having` terms and order. @internal
+ */
+export function groupedKey(state: GroupingState, specs: readonly AggregateSpec[], terms: GroupTerms): string {
+  return (
+    `${state.groups.map((g) => g.name).join(',')}|` +
+    `${specs.map((x) => `${x.fn}(${x.col?.name ?? '*'})`).join(',')}|` +
+    `${terms.having.map((h) => `${targetKey(h.target)}${h.operator}`).join(',')}|` +
+    `${terms.order.map((o) => `${targetKey(o.target)} ${o.direction}`).join(',')}`
+  )
+}
+
+/** The single-database SQL of a grouped scope, from its holed conditions and page. @internal */
 export function compileGrouped(
   db: AnyKysely,
   sqlite: boolean,
   meta: ModelMeta,
-  conditions: readonly Condition[],
+  holed: HoledParts,
   state: GroupingState,
   specs: readonly AggregateSpec[],
   terms: GroupTerms,
 ): CompiledQuery<Record<string, unknown>> {
   let qb = db.selectFrom(meta.table)
-  const where = whereExpression(conditions, sqlite)
+  const where = whereExpression(holed.conditions, sqlite)
   if (where) qb = qb.where(where)
   const selection = [
     ...state.groups.map((g, i) => sql.id(g.name).as(`g${i}`)),
@@ -320,7 +338,7 @@ export function compileGrouped(
     grouped = grouped.having(sql.join(parts, sql` and `) as never)
   }
   for (const o of terms.order) grouped = grouped.orderBy(targetSql(o.target, state), o.direction)
-  grouped = applyPage(grouped, state.limit, state.offset, databaseState(db).dialect)
+  grouped = applyPage(grouped, holed.limit, holed.offset, databaseState(db).dialect)
   return grouped.compile() as CompiledQuery<Record<string, unknown>>
 }
 

@@ -12,11 +12,9 @@ import { aggregateExpression, readAggregate, readCount, type AggregateFunction }
 import { readValue, writeValue, type ColumnKind, type SqlNumber } from './coerce'
 import { invalidateTable, modelCache, readKey, type ModelCache, type ModelCacheOptions } from './cache'
 import {
-  applyPage,
   checkSqlValue,
   columnOf,
   orderTerm,
-  QueryShape,
   rowCount,
   touchColumn,
   whereConditions,
@@ -39,6 +37,7 @@ import { getModelMeta, type ColumnMeta, type ModelMeta } from './decorators'
 import { InvalidQueryError, RecordNotFoundError } from './errors'
 import {
   compileGrouped,
+  groupedKey,
   GroupedBuilder,
   groupingState,
   groupTerms,
@@ -72,7 +71,8 @@ import {
   rowsOf,
   type StreamOptions,
 } from './row-stream'
-import { Hole, templateFor } from './templates'
+import { Hole } from './templates'
+import { isPaged, PreparedQueries, selectParts } from './prepared-query'
 import type {
   Attributes,
   ColumnKey,
@@ -237,12 +237,6 @@ const EMPTY: ScopeState = { conditions: [], order: [], limit: undefined, offset:
 // Stands for the value `asyncFind` looks up: its compiled query is a template reused per id.
 const ID_HOLE = new Hole(-1)
 
-/** A scope's shape, and the scope's state with a {@link Hole} for each value. */
-interface Shaped {
-  readonly shape: QueryShape
-  readonly holed: ScopeState
-}
-
 const operationNames = new WeakMap<object, Map<string, string>>()
 function operationName(model: ModelClass, helper: string): string {
   let names = operationNames.get(model)
@@ -253,9 +247,8 @@ function operationName(model: ModelClass, helper: string): string {
 }
 
 class ModelScope<M extends object> implements Scope<M> {
-  private compiled: Map<string, WeakMap<AnyKysely, CompiledQuery<unknown>>> | undefined
   private firstRow: ModelScope<M> | undefined
-  private shaped: Shaped | undefined
+  private preparedQueries: PreparedQueries | undefined
 
   constructor(
     private readonly model: ModelClass<M>,
@@ -300,72 +293,22 @@ class ModelScope<M extends object> implements Scope<M> {
 
   // ---- SQL building ------------------------------------------------------------------------
 
-  private select(db: AnyKysely, sqlite: boolean, extra?: Condition, ordered = true) {
-    let qb = db.selectFrom(this.meta.table)
-    const where = whereExpression(extra ? [...this.state.conditions, extra] : this.state.conditions, sqlite)
-    if (where) qb = qb.where(where)
-    // An aggregate over every row ignores the order (PostgreSQL refuses `count(*) … order by
-    // col`); with a limit or offset the order picks the rows, so it stays in the subquery.
-    if (ordered) for (const o of this.state.order) qb = qb.orderBy(sql.id(o.column.name), o.direction)
-    return applyPage(qb, this.state.limit, this.state.offset, databaseState(db).dialect)
-  }
-
   private selection() {
     return this.meta.columns.map((c) => sql.id(c.name).as(c.property))
   }
 
-  /**
-   * The compiled query `key` of this scope on `db`: the template of this scope's shape (built
-   * by `build` on a copy of the scope whose values are holes, once per shape and dialect),
-   * filled with this scope's values. Kept per scope, so a scope returns the same object.
-   */
-  private compiledOnce<R>(
-    key: string,
-    db: AnyKysely,
-    build: (holed: ModelScope<M>, sqlite: boolean) => CompiledQuery<R>,
-  ): CompiledQuery<R> {
-    this.compiled ??= new Map()
-    let perDb = this.compiled.get(key)
-    if (!perDb) this.compiled.set(key, (perDb = new WeakMap()))
-    let query = perDb.get(db) as CompiledQuery<R> | undefined
-    if (query) return query
-    const sqlite = databaseState(db).sqlite
-    const { shape, holed } = this.shape()
-    const template = templateFor(this.meta, `${key}|${shape.key}`, db, () =>
-      build(new ModelScope(this.model, this.meta, holed), sqlite),
-    )
-    query = shape.fill(template, sqlite)
-    perDb.set(db, query as CompiledQuery<unknown>)
-    return query
-  }
-
-  /** What this scope's SQL depends on, and its state with a hole for each value. */
-  private shape(): Shaped {
-    if (this.shaped) return this.shaped
-    const shape = new QueryShape()
-    const conditions = shape.where(this.state.conditions)
-    shape.orderBy(this.state.order)
-    // Kysely binds a limit or offset of any value as a parameter, so a hole stands in for it.
-    let limit: number | undefined
-    let offset: number | undefined
-    if (this.state.limit !== undefined) {
-      shape.key += '|L'
-      limit = shape.hole(this.state.limit) as unknown as number
-    }
-    if (this.state.offset !== undefined) {
-      shape.key += '|O'
-      offset = shape.hole(this.state.offset) as unknown as number
-    }
-    return (this.shaped = { shape, holed: { ...this.state, conditions, limit, offset } })
+  /** This scope's prepared queries (its shape, built once per scope; see `prepared-query.ts`). */
+  private get prepared(): PreparedQueries {
+    return (this.preparedQueries ??= new PreparedQueries(this.meta, '', this.state))
   }
 
   compileAggregate(fn: AggregateFunction, name?: ColumnKey<M>, db?: AnyKysely): CompiledAggregate {
     const col = name === undefined ? undefined : columnOf(this.meta, name)
     if (fn !== 'count' && !col) throw new InvalidQueryError(this.meta.model, fn, `${fn} needs a column`)
     const target = db ?? resolveDatabase(this.model)
-    const query = this.compiledOnce(`${fn}:${col?.name ?? '*'}`, target, (holed, sqlite) => {
-      const paged = holed.state.limit !== undefined || holed.state.offset !== undefined
-      const inner = holed.select(target, sqlite, undefined, paged)
+    const query = this.prepared.query(`${fn}:${col?.name ?? '*'}`, target, (holed) => {
+      const paged = isPaged(holed)
+      const inner = selectParts(target, this.meta, holed, { ordered: paged })
       if (!paged) {
         return inner.select(aggregateExpression(fn, col?.name).as('v')).compile() as CompiledQuery<{
           v: unknown
@@ -540,11 +483,11 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.run(
       'asyncCountDistinct',
       options,
-      (db, sqlite) => {
+      (db) => {
         const col = columnOf(this.meta, name)
-        return this.compiledOnce(`distinct:${col.name}`, db, (holed) => {
-          const paged = holed.state.limit !== undefined || holed.state.offset !== undefined
-          const inner = holed.select(db, sqlite, undefined, paged)
+        return this.prepared.query(`distinct:${col.name}`, db, (holed) => {
+          const paged = isPaged(holed)
+          const inner = selectParts(db, this.meta, holed, { ordered: paged })
           if (!paged) return inner.select(sql`count(distinct ${sql.id(col.name)})`.as('v')).compile()
           const sub = inner.select(sql.id(col.name).as('c')).as('t')
           return db
@@ -576,30 +519,20 @@ class ModelScope<M extends object> implements Scope<M> {
       options,
       (db, sqlite) => {
         // Compiled once per shape (as every helper is), then filled with this call's values.
-        const shape = new QueryShape()
-        const conditions = shape.where(this.state.conditions)
+        const prepared = new PreparedQueries(this.meta, 'group:', {
+          conditions: this.state.conditions,
+          order: [],
+          limit: grouping.limit,
+          offset: grouping.offset,
+        })
         const having = terms.having.map((h) =>
           h.operator === 'is' || h.operator === 'is not'
             ? h
-            : { ...h, value: shape.hole(h.value, havingKind(h.target, grouping)) },
+            : { ...h, value: prepared.hole(h.value, havingKind(h.target, grouping)) },
         )
-        const limit =
-          grouping.limit === undefined ? undefined : (shape.hole(grouping.limit) as unknown as number)
-        const offset =
-          grouping.offset === undefined ? undefined : (shape.hole(grouping.offset) as unknown as number)
-        const key =
-          `group|${grouping.groups.map((g) => g.name).join(',')}|` +
-          `${specs.map((x) => `${x.fn}(${x.col?.name ?? '*'})`).join(',')}|` +
-          `${terms.having.map((h) => `${targetKey(h.target)}${h.operator}`).join(',')}|` +
-          `${terms.order.map((o) => `${targetKey(o.target)} ${o.direction}`).join(',')}|` +
-          `${limit === undefined ? '' : 'L'}${offset === undefined ? '' : 'O'}|${shape.key}`
-        const template = templateFor(this.meta, key, db, () =>
-          compileGrouped(db, sqlite, this.meta, conditions, { ...grouping, limit, offset }, specs, {
-            having,
-            order: terms.order,
-          }),
+        return prepared.query(groupedKey(grouping, specs, terms), db, (holed) =>
+          compileGrouped(db, sqlite, this.meta, holed, grouping, specs, { having, order: terms.order }),
         )
-        return shape.fill(template, sqlite)
       },
       (result) => readGroupRows(result.rows as Array<Record<string, unknown>>, grouping, specs),
     )
@@ -617,10 +550,10 @@ class ModelScope<M extends object> implements Scope<M> {
     return scope.run(
       helper,
       options,
-      (db, sqlite) => {
+      (db) => {
         const c = (col = columnOf(this.meta, name))
-        return scope.compiledOnce(`values:${c.name}`, db, (holed) =>
-          holed.select(db, sqlite).select(sql.id(c.name).as('v')).compile(),
+        return scope.prepared.query(`values:${c.name}`, db, (holed) =>
+          selectParts(db, this.meta, holed).select(sql.id(c.name).as('v')).compile(),
         )
       },
       (result) => finish(result.rows as Array<{ v: unknown }>, col as ColumnMeta),
@@ -659,9 +592,9 @@ class ModelScope<M extends object> implements Scope<M> {
             'primary',
             `${this.meta.model} has no @Column({ primary: true })`,
           )
-        const template = this.compiledOnce('find', db, (holed) => {
-          const hole: Condition = { column: primary, operator: '=', value: ID_HOLE }
-          return holed.select(db, sqlite, hole).select(holed.selection()).limit(1).compile()
+        const template = this.prepared.query('find', db, (holed) => {
+          const extra: Condition = { column: primary, operator: '=', value: ID_HOLE }
+          return selectParts(db, this.meta, holed, { extra }).select(this.selection()).limit(1).compile()
         })
         const value = writeValue(primary.kind, id, sqlite)
         return { ...template, parameters: template.parameters.map((p) => (p === ID_HOLE ? value : p)) }
@@ -754,8 +687,10 @@ class ModelScope<M extends object> implements Scope<M> {
     return this.run(
       helper,
       options,
-      (db, sqlite) =>
-        this.compiledOnce('all', db, (holed) => holed.select(db, sqlite).select(holed.selection()).compile()),
+      (db) =>
+        this.prepared.query('all', db, (holed) =>
+          selectParts(db, this.meta, holed).select(this.selection()).compile(),
+        ),
       (result) => {
         const read = rowReader(this.model, this.meta.columns)
         return finish(result.rows.map((row) => read(row as Record<string, unknown>)))
@@ -768,9 +703,9 @@ class ModelScope<M extends object> implements Scope<M> {
     return first.run(
       'asyncExists',
       options,
-      (db, sqlite) =>
-        first.compiledOnce('exists', db, (holed) =>
-          holed.select(db, sqlite).select(sql.lit(1).as('v')).compile(),
+      (db) =>
+        first.prepared.query('exists', db, (holed) =>
+          selectParts(db, this.meta, holed).select(sql.lit(1).as('v')).compile(),
         ),
       (result) => result.rows.length > 0,
     )
@@ -841,7 +776,7 @@ class ModelScope<M extends object> implements Scope<M> {
         `updating or deleting with limit/offset needs a primary key on ${this.meta.model}`,
       )
     }
-    const ids = this.select(db, sqlite).select(sql.id(primary.name).as('pk'))
+    const ids = selectParts(db, this.meta, this.state).select(sql.id(primary.name).as('pk'))
     // MySQL refuses `in (… limit …)` and a subquery on the table being written: a derived
     // table is materialised first, which it accepts.
     if (databaseState(db).mysql) {
@@ -1017,10 +952,6 @@ async function* tracedRows<T>(
 /** The SQL verb of a write helper (`db.operation.name`). */
 function writeVerb(helper: string): string {
   return helper === 'asyncDelete' ? 'DELETE' : 'UPDATE'
-}
-
-function targetKey(target: GroupTarget): string {
-  return 'spec' in target ? `a${target.spec.i}` : `g${target.group}`
 }
 
 const baseScopes = new WeakMap<object, ModelScope<object>>()

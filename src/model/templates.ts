@@ -15,6 +15,9 @@ export class Hole {
   constructor(readonly index: number) {}
 }
 
+/** A value, or the {@link Hole} standing for it in a template. @internal */
+export type Holed<T> = T | Hole
+
 /** The most shapes kept per model; past it the oldest go (a list of many lengths makes many). */
 const MAX_TEMPLATES = 512
 

@@ -73,15 +73,13 @@ import { shardManagerOf, type ShardManager } from './shard-manager'
 import { shardTransaction, type ShardTransaction, type ShardTransactionOptions } from './transaction'
 import {
   aliased,
-  baseSelect,
   CompileOnce,
   compileWrite,
-  orderedSelect,
-  shapeOf,
-  ShardQuery,
+  shardQueries,
+  type ShardQuery,
   type ShardQueryState,
-  type ShardShape,
 } from './shard-query'
+import { selectParts, selectWhere, type HoledParts, type PreparedQueries } from '../model/prepared-query'
 
 /**
  * What a fan-out does when a shard fails: reject (`'fail'`) or answer from the healthy shards (`'partial'`).
@@ -458,8 +456,7 @@ const EMPTY: ShardQueryState = { conditions: [], order: [], limit: undefined, of
 type Row = Record<string, unknown>
 
 class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements ShardScope<M, Mode> {
-  private readonly compiled = new Map<string, ShardQuery<Row>>()
-  private shaped: ShardShape | undefined
+  private prepared: PreparedQueries | undefined
   private routed: readonly string[] | undefined
   private firstRow: ShardScopeImpl<M, Mode> | undefined
 
@@ -540,14 +537,10 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   /** The query `key` of this scope; `build` gets the scope's state with holes for its values. */
   private query(
     key: string,
-    build: (db: AnyKysely, state: ShardQueryState) => CompiledQuery<Row>,
+    build: (db: AnyKysely, holed: HoledParts) => CompiledQuery<Row>,
   ): ShardQuery<Row> {
-    let query = this.compiled.get(key)
-    if (!query) {
-      this.shaped ??= shapeOf(this.state)
-      this.compiled.set(key, (query = new ShardQuery(this.ctx.meta, key, this.shaped, build)))
-    }
-    return query
+    const prepared = (this.prepared ??= shardQueries(this.ctx.meta, this.state))
+    return { for: (db) => prepared.query(key, db, (holed) => build(db, holed)) }
   }
 
   private operation(helper: string): string {
@@ -647,7 +640,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   asyncCount(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, number>> {
     this.noPaging('asyncCount')
     const query = this.query('count', (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions)
+      selectWhere(db, this.ctx.meta, state.conditions)
         .select(sql`count(*)`.as('n'))
         .compile(),
     )
@@ -658,7 +651,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     this.noPaging('asyncSum')
     const col = columnOf(this.ctx.meta, column)
     const query = this.query(`sum:${col.name}`, (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions)
+      selectWhere(db, this.ctx.meta, state.conditions)
         .select(sql`sum(${sql.id(col.name)})`.as('s'))
         .compile(),
     )
@@ -675,7 +668,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     this.noPaging('asyncAvg')
     const col = columnOf(this.ctx.meta, column)
     const query = this.query(`avg:${col.name}`, (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions)
+      selectWhere(db, this.ctx.meta, state.conditions)
         .select([sql`sum(${sql.id(col.name)})`.as('s'), sql`count(${sql.id(col.name)})`.as('n')])
         .compile(),
     )
@@ -713,7 +706,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const col = columnOf(this.ctx.meta, column)
     const codec = this.codec(col, true)
     const query = this.query(`${fn}:${col.name}`, (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions)
+      selectWhere(db, this.ctx.meta, state.conditions)
         .select(sql`${sql.raw(fn)}(${sql.id(col.name)})`.as('m'))
         .compile(),
     )
@@ -743,7 +736,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   asyncExists(options?: ShardQueryOptions): AsyncResult<ShardAnswer<Mode, boolean>> {
     this.noPaging('asyncExists')
     const query = this.query('exists', (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions).select(sql.lit(1).as('v')).limit(1).compile(),
+      selectWhere(db, this.ctx.meta, state.conditions).select(sql.lit(1).as('v')).limit(1).compile(),
     )
     return this.read('asyncExists', query, (r) => r.rows.length > 0, mergeExists, options)
   }
@@ -757,7 +750,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
     const codec = this.codec(col)
     const key = this.keySql(col)
     const query = this.query(`distinct:${this.exact ? 'x' : 'c'}:${col.name}`, (db, state) =>
-      baseSelect(db, this.ctx.meta, state.conditions)
+      selectWhere(db, this.ctx.meta, state.conditions)
         .where(sql.id(col.name), 'is not', null)
         .select(key.as('v'))
         .distinct()
@@ -794,11 +787,12 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
   ): AsyncResult<ShardAnswer<Mode, T>> {
     const order = this.state.order
     const codecs = order.map((o) => this.codec(o.column))
-    const query = this.query(`${key}:${this.exact ? 'x' : 'c'}`, (db, state) =>
-      orderedSelect(db, this.ctx.meta, state, [
-        ...selection(),
-        ...order.map((o, i) => this.keySql(o.column).as(`o${i}`)),
-      ]),
+    const query = this.query(
+      `${key}:${this.exact ? 'x' : 'c'}`,
+      (db, state) =>
+        selectParts(db, this.ctx.meta, state)
+          .select([...selection(), ...order.map((o, i) => this.keySql(o.column).as(`o${i}`))] as never)
+          .compile() as CompiledQuery<Row>,
     )
     const page = { limit: this.state.limit, offset: this.state.offset }
     const nullsLargest = nullsSortLargest(this.ctx.dialect)
@@ -999,10 +993,12 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
       dbs,
       batchSize,
       all: (db) =>
-        orderedSelect(db, meta, { conditions, order, limit: undefined, offset: undefined }, selection),
+        selectParts(db, meta, { conditions, order, limit: undefined, offset: undefined })
+          .select(selection as never)
+          .compile() as CompiledQuery<Row>,
       page: (db, after, n) => {
         const by = terms as NonNullable<typeof terms>
-        let qb = baseSelect(db, meta, conditions)
+        let qb = selectWhere(db, meta, conditions)
         if (after) qb = qb.where(keysetAfter(by, after, nullsLargest))
         let ordered = qb.select(selection as never)
         for (const t of by) ordered = ordered.orderBy(sql.id(t.column.name), t.direction)
@@ -1071,7 +1067,7 @@ class ShardScopeImpl<M extends object, Mode extends ShardErrorMode> implements S
             selection.push(exactTimeSql(sql`${sql.raw(s.fn)}(${ref})`, this.ctx.dialect).as(`a${s.i}k`))
         }
       }
-      return baseSelect(db, meta, state.conditions)
+      return selectWhere(db, meta, state.conditions)
         .select(selection as never)
         .groupBy(groups.map((g) => sql.id(g.name)) as never)
         .compile() as CompiledQuery<Row>

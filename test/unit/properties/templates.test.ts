@@ -2,11 +2,12 @@
 // then filled with each scope's values. If two different scopes got the same shape key, the
 // second would be answered with the first's SQL. Property: for any two scopes A and B, B's
 // query compiled after A (so it may reuse A's template) equals B's query compiled by a model
-// that has compiled nothing before — same SQL, same parameters.
+// that has compiled nothing before — same SQL, same parameters. Model scopes and cross-shard
+// scopes are prepared by the same module (src/model/prepared-query.ts); both are checked.
 import BetterSqlite3 from 'better-sqlite3'
 import fc from 'fast-check'
-import { Kysely, SqliteDialect } from 'kysely'
-import { Column, Model, Table, type Scope } from 'tributary'
+import { Kysely, sql, SqliteDialect } from 'kysely'
+import { Column, Model, ShardManager, Table, type Scope } from 'tributary'
 import { RUNS } from './support'
 
 /** A new model class each call: its own metadata, so its own (empty) template cache. */
@@ -149,5 +150,73 @@ describe('compiled-query templates', () => {
     )
     expect(two.sql).toBe(one.sql)
     expect(one.parameters).not.toEqual(two.parameters)
+  })
+})
+
+describe('compiled-query templates across shards', () => {
+  // Two SQLite shards whose Kysely logs every query it runs: what a cross-shard helper sent.
+  const sent: Array<{ sql: string; parameters: readonly unknown[] }> = []
+  const shardDb = (): Kysely<any> =>
+    new Kysely<any>({
+      dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+      log: (event) => {
+        if (event.level === 'query') sent.push({ sql: event.query.sql, parameters: event.query.parameters })
+      },
+    })
+  const shards = new ShardManager({ a: shardDb(), b: shardDb() })
+  beforeAll(async () => {
+    for (const name of shards.names) {
+      await sql`create table people (id integer primary key, name text, age integer, admin integer)`.execute(
+        shards.database(name),
+      )
+    }
+  })
+  afterAll(() => shards.close())
+
+  /** What the cross-shard helper of `spec` sent to its shards (count without a page, else rows). */
+  async function sentBy(model: ReturnType<typeof freshModel>, spec: ScopeSpec) {
+    shards.attach(model)
+    let scope = model.acrossShards()
+    for (const c of spec.conditions) scope = scope.where(c.col, c.op as never, c.value as never)
+    sent.length = 0
+    if (spec.limit === undefined && spec.offset === undefined) await scope.asyncCount()
+    else {
+      scope = scope.orderBy('id')
+      if (spec.limit !== undefined) scope = scope.limit(spec.limit)
+      if (spec.offset !== undefined) scope = scope.offset(spec.offset)
+      await scope.asyncAll()
+    }
+    expect(sent).toHaveLength(2)
+    return sent.splice(0)
+  }
+
+  it('a shard template filled with another scope’s values equals a fresh compile of that scope', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.tuple(scopeSpec, scopeSpec), nearPair), async ([a, b]) => {
+        const shared = freshModel()
+        await sentBy(shared, a)
+        const reused = await sentBy(shared, b)
+        const fresh = await sentBy(freshModel(), b)
+        expect(reused).toEqual(fresh)
+        expect(await sentBy(shared, a)).toEqual(await sentBy(freshModel(), a))
+      }),
+      { numRuns: 100 },
+    )
+  })
+
+  it('a model scope and a cross-shard scope of one shape keep their own templates', async () => {
+    const model = freshModel()
+    const spec: ScopeSpec = {
+      conditions: [{ col: 'age', op: '>', value: 1 }],
+      limit: 3,
+      offset: 2,
+      fn: 'count',
+    }
+    const local = compiled(model, spec, shards.database('a'))
+    const [acrossShards] = await sentBy(model, spec)
+    // Across shards each shard sends its first offset + limit rows; the offset applies to the merge.
+    expect(acrossShards?.parameters).toContain(5)
+    expect(local.parameters).toEqual(expect.arrayContaining([3, 2]))
+    expect(acrossShards?.sql).not.toBe(local.sql)
   })
 })
