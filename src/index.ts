@@ -19,8 +19,20 @@ export {
   type TributaryErrorOptions,
 } from './core/errors'
 export { delay, throwIfAborted } from './core/abort'
-export * from './core/metrics'
-export * from './core/async-result'
+export {
+  AsyncMetrics,
+  type AsyncMetricsOptions,
+  type LatencyStats,
+  type MetricsSnapshot,
+  type OperationStats,
+  type UnobservedErrorListener,
+} from './core/metrics'
+export {
+  AsyncResult,
+  type AsyncResultOptions,
+  type AsyncResultStatus,
+  type AsyncWork,
+} from './core/async-result'
 export * from './core/coordinator'
 export { setLongTimeout, type LongTimeoutOptions, type LongTimer } from './core/timers'
 export { setDatabaseNamespace } from './core/telemetry'
@@ -76,7 +88,15 @@ export {
 export * from './transports/nats/nats-seen-set'
 
 export * from './model/model'
-export * from './model/decorators'
+export {
+  Column,
+  Table,
+  type ColumnMeta,
+  type ColumnOptions,
+  type ColumnTypeConstructor,
+  type ModelConstructor,
+  type ModelMeta,
+} from './model/decorators'
 export type { CompiledAggregate, Scope, TouchArguments } from './model/scope'
 export type {
   Attributes,
@@ -94,13 +114,9 @@ export { toSqlNumber, type SqlNumber, type ColumnKind } from './model/coerce'
 export { defaultModelCacheStore, type ModelCacheOptions } from './model/cache'
 export {
   configureDatabase,
-  executeCompiled,
-  resolveDatabase,
-  runWithDatabaseResolver,
   withDatabase,
   type AnyKysely,
   type DatabaseOptions,
-  type DatabaseResolver,
   type ModelRouter,
 } from './model/connection'
 export type { CompiledQuery } from './model/kysely'
@@ -144,7 +160,6 @@ export {
 } from './core/standard-schema'
 export {
   CoercionError,
-  createCoercer,
   type Coercer,
   type ComponentConstructor,
   type ComponentParser,
@@ -152,7 +167,7 @@ export {
   type JsonFactory,
 } from './components/coerce'
 export type { ComponentOptions, ValidationResult, WatchCondition } from './components/options'
-export { componentsOf, type ComponentDefinition } from './components/metadata'
+export type { ComponentDefinition } from './components/metadata'
 export * from './components/decorator'
 export * from './components/cache'
 export { explain, type ComponentExplanation, type ComponentOrigin } from './components/explain'

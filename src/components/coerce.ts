@@ -25,7 +25,7 @@ export interface JsonFactory {
  */
 export type ComponentType = ComponentConstructor | JsonFactory | ComponentParser
 
-/** A value-to-type converter built by {@link createCoercer}. */
+/** A value-to-type converter built for a component's `type` (what `@Component` coerces a source's value with). */
 export interface Coercer {
   /** Converts; throws a {@link CoercionError} (or returns a promise, for async parsers). */
   (raw: unknown): unknown
@@ -266,14 +266,15 @@ function named(convert: (raw: unknown) => unknown, typeName: string): Coercer {
  * through. Strings become numbers, booleans (`true/false/1/0/yes/no/on/off`), dates (ISO text
  * or epoch ms), URLs, JSON objects or arrays (an array also accepts `a,b,c`); a class is built
  * from a JSON object (with its static `fromJSON` if it has one, else by assigning the fields to
- * `new Class()`); a parser function gets the raw value.
+ * `new Class()`); a parser function gets the raw value. Internal: `@Component`'s `type` is
+ * how users choose one.
  *
  * @example
  * ```ts
- * import { createCoercer } from 'tributary'
  * createCoercer(Number)('8080')      // 8080
  * createCoercer(Boolean)('yes')      // true
  * ```
+ * @internal
  */
 export function createCoercer(type: ComponentType | undefined): Coercer {
   if (type === undefined) return named((raw) => raw, 'any')

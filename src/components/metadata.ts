@@ -97,13 +97,14 @@ export function registerInMetadata(metadata: object, definition: ComponentDefini
 
 /**
  * The components of a class, parents' first (a subclass's own `@Component` on the same
- * property replaces the parent's, keeping its position).
+ * property replaces the parent's, keeping its position). Internal (the CLI's `explain` lists
+ * them; `explain(instance)` is the public view).
  *
  * @example
  * ```ts
- * import { componentsOf } from 'tributary'
  * for (const c of componentsOf(AppConfig)) console.log(c.property, c.options.fetchFrom)
  * ```
+ * @internal
  */
 export function componentsOf(target: abstract new (...args: never[]) => unknown): ComponentDefinition[] {
   const layers: Array<Map<string, ComponentDefinition>> = []

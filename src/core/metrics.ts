@@ -55,8 +55,8 @@ export interface AsyncMetricsOptions {
 export type UnobservedErrorListener = (error: unknown, operation: string) => void
 
 /**
- * The live counters for one operation name; obtained from {@link AsyncMetrics.operation} and
- * cached by callers on hot paths.
+ * The live counters for one operation name; obtained from `AsyncMetrics.operation` and cached
+ * by callers on hot paths. @internal
  */
 export class OperationCounter {
   total = 0
@@ -168,7 +168,7 @@ export class AsyncMetrics {
     this.enabled = options.enabled ?? true
   }
 
-  /** The counter for `name`, created on first use. */
+  /** The counter for `name`, created on first use. @internal */
   operation(name: string): OperationCounter {
     let counter = this.counters.get(name)
     if (!counter) {
@@ -216,7 +216,7 @@ export class AsyncMetrics {
 
   /**
    * How many times {@link reset} has run. A caller that caches a counter from
-   * {@link operation} compares this to know when to fetch it again (after a reset the old
+   * `operation()` compares this to know when to fetch it again (after a reset the old
    * counter is no longer in any snapshot).
    */
   get generation(): number {

@@ -176,7 +176,7 @@ export function useDatabase(
 /**
  * The Kysely that `model` runs on now. Throws a {@link ModelWithoutDatabaseError} naming the
  * model when none is bound (a `MissingDependencyError` when kysely is not even installed).
- * A shard manager overrides it with {@link runWithDatabaseResolver}.
+ * A shard manager overrides it with {@link runWithDatabaseResolver}. @internal
  */
 export function resolveDatabase(model: abstract new (...args: never[]) => object): AnyKysely {
   const override = overrides.getStore()
@@ -203,7 +203,7 @@ export function resolveDatabase(model: abstract new (...args: never[]) => object
 
 /**
  * Runs `fn` with `resolver` consulted first by every model (a shard manager uses this).
- * The override follows the async context, so helpers started inside `fn` see it.
+ * The override follows the async context, so helpers started inside `fn` see it. @internal
  */
 export function runWithDatabaseResolver<T>(resolver: DatabaseResolver, fn: () => T): T {
   return overrides.run(resolver, fn)
@@ -317,7 +317,7 @@ export function fromSignal(signal: AbortSignal): Cancellation {
  * Runs a compiled query on `db` within its concurrency limit. With a `signal`, aborting
  * rejects at once with the signal's reason (a queued query then never starts); on PostgreSQL
  * (outside a transaction) it also sends `pg_cancel_backend` for the backend running the query,
- * and the connection is not released before the cancel has been answered.
+ * and the connection is not released before the cancel has been answered. @internal
  */
 export function executeCompiled<R>(
   db: AnyKysely,

@@ -215,7 +215,7 @@ function collect(model: ModelConstructor): PendingColumn[] {
 
 /**
  * The table and columns of a model class, computed on first use and cached. Throws an
- * {@link InvalidQueryError} naming the model when it has no `@Table` or no `@Column`.
+ * {@link InvalidQueryError} naming the model when it has no `@Table` or no `@Column`. @internal
  */
 export function getModelMeta(model: ModelConstructor): ModelMeta {
   let meta = cache.get(model)

@@ -1,5 +1,6 @@
 // TC39 standard decorators: no design:type, so kinds come from `type`; columns still register.
-import { Column, getModelMeta, Model, Table } from 'tributary'
+import { Column, Model, Table } from 'tributary'
+import { getModelMeta } from '../../../src/model/decorators'
 
 @Table('widgets')
 class Widget extends Model {

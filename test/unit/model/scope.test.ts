@@ -1,7 +1,8 @@
 // Scopes compile without running: immutability, bound values, refused inputs.
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect } from 'kysely'
-import { Column, getModelMeta, isInvalidQueryError, Model, Table } from 'tributary'
+import { Column, isInvalidQueryError, Model, Table } from 'tributary'
+import { getModelMeta } from '../../../src/model/decorators'
 import { createScope } from '../../../src/model/scope'
 
 @Table('people')

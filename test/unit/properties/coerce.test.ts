@@ -3,7 +3,8 @@
 // TributaryError) — never another error, never a hang, never a changed prototype, and a class
 // built from JSON keeps its prototype whatever `__proto__`/`constructor` keys the JSON holds.
 import fc from 'fast-check'
-import { createCoercer, type ComponentType } from 'tributary'
+import { type ComponentType } from 'tributary'
+import { createCoercer } from '../../../src/components/coerce'
 import {
   anyKey,
   anyValue,
