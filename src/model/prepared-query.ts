@@ -48,7 +48,16 @@ export class PreparedQueries {
   private key = ''
   private readonly values: unknown[] = []
   private readonly kinds: ColumnKind[] = []
-  private filled: Map<string, WeakMap<object, CompiledQuery<unknown>>> | undefined
+  /**
+   * The filled queries by name and compiler. The first is kept in fields: most states are
+   * built for one helper call (a grouped query, a new `where`), and a map each would cost more
+   * than the call's own work.
+   */
+  private firstName: string | undefined
+  private firstCompiler: object | undefined
+  private first: CompiledQuery<unknown> | undefined
+  private more: Map<string, CompiledQuery<unknown>> | undefined
+  private compilers: object[] | undefined
   /** The parts with a hole for each value. */
   readonly holed: HoledParts
 
@@ -89,7 +98,7 @@ export class PreparedQueries {
    * before the first {@link query}.
    */
   hole(value: unknown, kind: ColumnKind = 'unknown', mark = ''): Hole {
-    if (this.filled !== undefined) throw new Error('PreparedQueries.hole() after query(): the key is fixed')
+    if (this.first !== undefined) throw new Error('PreparedQueries.hole() after query(): the key is fixed')
     this.key += mark
     this.values.push(value)
     this.kinds.push(kind)
@@ -106,22 +115,34 @@ export class PreparedQueries {
     db: AnyKysely,
     build: (holed: HoledParts, sqlite: boolean) => CompiledQuery<R>,
   ): CompiledQuery<R> {
-    this.filled ??= new Map()
-    let perCompiler = this.filled.get(name)
-    if (!perCompiler) this.filled.set(name, (perCompiler = new WeakMap()))
     const compiler = compilerKey(db)
-    let query = perCompiler.get(compiler) as CompiledQuery<R> | undefined
-    if (query) return query
+    if (this.first !== undefined) {
+      if (this.firstName === name && this.firstCompiler === compiler) return this.first as CompiledQuery<R>
+      const kept = this.more?.get(this.moreKey(name, compiler))
+      if (kept !== undefined) return kept as CompiledQuery<R>
+    }
     const sqlite = databaseState(db).sqlite
     const template = templateFor(this.owner, `${this.namespace}${name}|${this.key}`, db, () =>
       build(this.holed, sqlite),
     )
-    query = fillHoles(
+    const query = fillHoles(
       template,
       this.values.map((v, i) => writeValue(this.kinds[i] as ColumnKind, v, sqlite)),
     )
-    perCompiler.set(compiler, query as CompiledQuery<unknown>)
+    if (this.first === undefined) {
+      this.firstName = name
+      this.firstCompiler = compiler
+      this.first = query
+    } else (this.more ??= new Map()).set(this.moreKey(name, compiler), query)
     return query
+  }
+
+  /** `name` on `compiler` as one map key (compilers numbered in the order this state met them). */
+  private moreKey(name: string, compiler: object): string {
+    const compilers = (this.compilers ??= [])
+    let at = compilers.indexOf(compiler)
+    if (at < 0) at = compilers.push(compiler) - 1
+    return `${at}\u0000${name}`
   }
 }
 
