@@ -28,8 +28,6 @@ export interface PlannedComponent {
   readonly resilient: boolean
   /** True when a cache is consulted (`ttl` > 0 or `fallbackTo: 'cache'`). */
   readonly cached: boolean
-  /** True when none of cache, policy or shared fetch applies: the resolver's fast path. */
-  readonly lean: boolean
   /** What coercion and validation need (built once). */
   readonly spec: FinishSpec
 }
@@ -95,11 +93,6 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
 
   const indexOf = new Map(order.map((d, i) => [d.property, i]))
   const firstFetch = new Map<string, number>()
-  const sharedKeys = new Map<string, number>()
-  for (const definition of order) {
-    const key = fetchKeyOf(definition)
-    sharedKeys.set(key, (sharedKeys.get(key) ?? 0) + 1)
-  }
   const components = order.map((definition, index): PlannedComponent => {
     const o = definition.options
     const fetchKey = fetchKeyOf(definition)
@@ -126,7 +119,6 @@ function buildPlan(target: abstract new (...args: never[]) => unknown): Plan {
       sharesFetchWith,
       resilient,
       cached,
-      lean: !resilient && !cached && sharedKeys.get(fetchKey) === 1,
       spec: {
         className,
         property: definition.property,

@@ -97,6 +97,19 @@ describe('resolve', () => {
     expect(Object.keys(explain(config))).toEqual(['result', 'url', 'token', 'free'])
   })
 
+  it('shares one fetch between identical components when the first waits on a dependency', async () => {
+    class Shared {
+      @Component({ fetchFrom: 'mem', key: 'token' }) token!: string
+      // Same source and key as `plain`: one fetch for both, whichever starts first makes it.
+      @Component({ fetchFrom: 'mem', key: 'region', dependsOn: 'token' }) afterToken!: string
+      @Component({ fetchFrom: 'mem', key: 'region' }) plain!: string
+    }
+    const source = memorySource('mem', { token: 't', region: 'eu' })
+    const config = await resolve(Shared, { sources: [source] })
+    expect(config).toMatchObject({ token: 't', afterToken: 'eu', plain: 'eu' })
+    expect(source.calls.filter((c) => c.key === 'region')).toHaveLength(1)
+  })
+
   it('names a dependsOn cycle, and an unknown dependency', async () => {
     class Cycle {
       @Component({ fetchFrom: 'mem', dependsOn: 'c' }) a!: string
