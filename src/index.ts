@@ -33,12 +33,23 @@ export {
   type AsyncResultStatus,
   type AsyncWork,
 } from './core/async-result'
-export * from './core/coordinator'
+export { AsyncCoordinator, type AsyncOutcome } from './core/coordinator'
 export { setLongTimeout, type LongTimeoutOptions, type LongTimer } from './core/timers'
 export { setDatabaseNamespace } from './core/telemetry'
 
-export * from './resilience/policy'
-export * from './resilience/errors'
+export {
+  noopPolicy,
+  wrap,
+  type PolicyContext,
+  type PolicyWork,
+  type ResiliencePolicy,
+} from './resilience/policy'
+export {
+  BulkheadRejectedError,
+  CircuitOpenError,
+  isBulkheadRejectedError,
+  isCircuitOpenError,
+} from './resilience/errors'
 export {
   backoffDelays,
   isRetryableError,
@@ -47,21 +58,88 @@ export {
   type RetryInput,
   type RetryOptions,
 } from './resilience/retry'
-export * from './resilience/breaker'
-export * from './resilience/timeout'
-export * from './resilience/bulkhead'
-export * from './resilience/fallback'
-export * from './resilience/compose'
-export * from './sources/source'
-export * from './events/types'
-export * from './events/errors'
+export {
+  circuitBreakerPolicy,
+  isCircuitBreaker,
+  type CircuitBreaker,
+  type CircuitBreakerOptions,
+  type CircuitBreakerState,
+} from './resilience/breaker'
+export { timeoutPolicy } from './resilience/timeout'
+export { bulkheadPolicy, type Bulkhead, type BulkheadOptions } from './resilience/bulkhead'
+export { fallbackPolicy, type FallbackOptions, type FallbackValue } from './resilience/fallback'
+export { createPolicy, type ResilienceOptions } from './resilience/compose'
+export {
+  NETWORK_UNAVAILABLE_CODES,
+  SourceError,
+  SourceNotFoundError,
+  SourcePermissionError,
+  SourceUnavailableError,
+  isSourceError,
+  isSourceNotFoundError,
+  isSourcePermissionError,
+  isSourceUnavailableError,
+  selectField,
+  selectJsonField,
+  type ComponentRequest,
+  type ComponentSource,
+  type SourceContext,
+  type SourceErrorDetails,
+} from './sources/source'
+export {
+  type BusErrorListener,
+  type DeadLetter,
+  type DeadLetterListener,
+  type DebugAction,
+  type DebugLogger,
+  type DebugOptions,
+  type EmitOutcome,
+  type EventClass,
+  type EventHandler,
+  type HandlerContext,
+  type Unsubscribe,
+} from './events/types'
+export {
+  BusClosedError,
+  EmitError,
+  EventBufferOverflowError,
+  EventBusOptionsError,
+  HandlerError,
+  InvalidEventError,
+  RateLimitError,
+  isBusClosedError,
+  isEmitError,
+  isEventBufferOverflowError,
+  isEventBusOptionsError,
+  isHandlerError,
+  isInvalidEventError,
+  isRateLimitError,
+  type EmitResult,
+} from './events/errors'
 export type { HandlerOptions, RateLimitOptions, RateLimitAction } from './events/handler-options'
 export { EventIterator, type EventIteratorOptions, type OverflowPolicy } from './events/event-iterator'
-export * from './events/event-bus'
+export {
+  AsyncEventBus,
+  type AsyncEventBusOptions,
+  type CloseOptions,
+  type CloseResult,
+  type EventClasses,
+  type OnceOptions,
+  type OncePromise,
+} from './events/event-bus'
 export { ListenerAdded, ListenerRemoved } from './events/meta-events'
 export { deliveryOf } from './events/bridge'
 export type { BridgeOptions, BusBridge, BridgeDeadLetter, DeliveryInfo } from './events/bridge'
-export type * from './transports/transport'
+export {
+  type DeadLetterReason,
+  type DeliveryMode,
+  type OutgoingMessage,
+  type StoredDeadLetter,
+  type SubscribeSpec,
+  type Transport,
+  type TransportDelivery,
+  type TransportSubscription,
+} from './transports/transport'
 export {
   EventDecodeError,
   EventRegistryError,
@@ -77,17 +155,30 @@ export {
   isTransportOptionsError,
   type DecodeProblem,
 } from './transports/errors'
-export * from './transports/registry'
-export * from './transports/idempotency'
-export * from './transports/redis-streams/redis-streams-transport'
+export { EventRegistry, type EventRegistration, type EventRegistrationInput } from './transports/registry'
+export {
+  idempotent,
+  redisSeenSet,
+  type IdempotentOptions,
+  type RedisSeenSetClient,
+  type RedisSeenSetOptions,
+  type SeenSet,
+} from './transports/idempotency'
+export {
+  redisStreamsTransport,
+  type RedisStreamsBatch,
+  type RedisStreamsClient,
+  type RedisStreamsReader,
+  type RedisStreamsTransportOptions,
+} from './transports/redis-streams/redis-streams-transport'
 export {
   natsTransport,
   type NatsConnectionLike,
   type NatsTransportOptions,
 } from './transports/nats/nats-transport'
-export * from './transports/nats/nats-seen-set'
+export { natsSeenSet, type NatsSeenSetOptions } from './transports/nats/nats-seen-set'
 
-export * from './model/model'
+export { Model } from './model/model'
 export {
   Column,
   Table,
@@ -107,7 +198,18 @@ export type {
   WhereAttributes,
 } from './model/query-types'
 export { DEFAULT_STREAM_BATCH_SIZE, type StreamOptions } from './model/row-stream'
-export * from './model/errors'
+export {
+  InvalidColumnError,
+  InvalidOperatorError,
+  InvalidQueryError,
+  ModelWithoutDatabaseError,
+  RecordNotFoundError,
+  isInvalidColumnError,
+  isInvalidOperatorError,
+  isInvalidQueryError,
+  isModelWithoutDatabaseError,
+  isRecordNotFoundError,
+} from './model/errors'
 export type { AggregateFunction } from './model/aggregates'
 export type { Aggregate, AggregateValue, GroupRow, GroupedScope, HavingOperator } from './model/grouping'
 export { toSqlNumber, type SqlNumber, type ColumnKind } from './model/coerce'
@@ -131,15 +233,88 @@ export {
 export type { Notifiable } from './store/notifier'
 export { QueryKeyError, hashKey, isQueryKeyError, type QueryKey, type QueryKeyPart } from './store/key-hash'
 export { defaultRetryDelay, type RetryDelayOption, type RetryOption } from './store/retry'
-export * from './store/query'
-export * from './store/mutation'
-export * from './store/paginated'
-export * from './store/query-store'
-export * from './store/async-store'
+export {
+  Query,
+  QuerySchemaError,
+  QueryStoreError,
+  isQuerySchemaError,
+  isQueryStoreError,
+  type InitialData,
+  type QueryFetcher,
+  type QueryFunctionContext,
+  type QueryHandleHost,
+  type QueryHandleOptions,
+  type QueryListener,
+  type QueryMeta,
+  type QueryState,
+  type QueryStatus,
+  type RefetchOptions,
+  type ResolvedQueryOptions,
+  type SchemaOutput,
+  type StoreQueryOptions,
+  type Updater,
+} from './store/query'
+export {
+  Mutation,
+  MutationHandle,
+  type MutationHost,
+  type MutationOptions,
+  type MutationState,
+  type MutationStatus,
+  type Mutator,
+  type OptimisticUpdate,
+} from './store/mutation'
+export {
+  PaginatedQuery,
+  type InfiniteData,
+  type PageFetcher,
+  type PaginatedEntryFactory,
+  type PaginatedOptions,
+} from './store/paginated'
+export {
+  QueryStore,
+  type EnsureQueryDataOptions,
+  type FetchOptions,
+  type InvalidateRefetch,
+  type MutationFilters,
+  type QueryCacheEvent,
+  type QueryCacheListener,
+  type QueryStoreOptions,
+  type RefetchQueriesOptions,
+  type RefetchType,
+} from './store/query-store'
+export {
+  createAsyncStore,
+  type AsyncStore,
+  type AsyncStoreConfig,
+  type AsyncStoreFetcher,
+  type Readable,
+} from './store/async-store'
 export type { QueryFilters, QueryTypeFilter } from './store/filters'
-export * from './store/hydration'
-export * from './store/distributed/errors'
-export type * from './store/distributed/l2-cache'
+export {
+  dehydrate,
+  hydrate,
+  type DehydrateOptions,
+  type DehydratedQuery,
+  type DehydratedState,
+} from './store/hydration'
+export {
+  DistributedCacheError,
+  L2CodecError,
+  L2UnavailableError,
+  StaleValueServedError,
+  isDistributedCacheError,
+  isL2CodecError,
+  isL2UnavailableError,
+  isStaleValueServedError,
+} from './store/distributed/errors'
+export {
+  type BusMessage,
+  type InvalidationBus,
+  type L2Cache,
+  type L2Entry,
+  type L2Locks,
+} from './store/distributed/l2-cache'
 export type { DistributedStoreOptions } from './store/distributed/layer'
 export {
   hydrationCodec,
@@ -147,10 +322,27 @@ export {
   type L2Codec,
   type RedisCacheOptions,
 } from './store/distributed/redis-cache'
-export type * from './store/distributed/redis-client'
-export * from './store/distributed/redis-bus'
+export {
+  type RedisBatchLike,
+  type RedisBusClient,
+  type RedisBusSubscriberLike,
+  type RedisCacheClient,
+} from './store/distributed/redis-client'
+export { redisBus, type RedisBusOptions } from './store/distributed/redis-bus'
 export { replaceEqualDeep } from './store/structural-sharing'
-export * from './components/errors'
+export {
+  ComponentError,
+  ComponentOptionsError,
+  ComponentResolutionError,
+  ComponentSchemaError,
+  isComponentError,
+  isComponentOptionsError,
+  isComponentResolutionError,
+  isComponentSchemaError,
+  type ComponentErrorDetails,
+  type ComponentOptionsErrorDetails,
+  type ComponentSchemaErrorDetails,
+} from './components/errors'
 export { maskUrlCredentials } from './core/redact'
 export {
   isStandardSchema,
@@ -168,10 +360,23 @@ export {
 } from './components/coerce'
 export type { ComponentOptions, ValidationResult, WatchCondition } from './components/options'
 export type { ComponentDefinition } from './components/metadata'
-export * from './components/decorator'
-export * from './components/cache'
+export { Component, type ComponentDecorator } from './components/decorator'
+export {
+  ComponentCache,
+  defaultComponentCache,
+  type CachedComponentValue,
+  type ComponentCacheFetchOptions,
+  type ComponentCacheOptions,
+  type ComponentValueCache,
+} from './components/cache'
 export { explain, type ComponentExplanation, type ComponentOrigin } from './components/explain'
-export * from './components/resolver'
+export {
+  fetchAllComponents,
+  resolve,
+  type ComponentClass,
+  type ComponentSources,
+  type ResolveOptions,
+} from './components/resolver'
 export { asyncAssign, asyncImpute, type AssignOptions, type ComponentFetcher } from './components/assign'
 export {
   SECRET_MASK,
@@ -184,31 +389,174 @@ export {
   type ComponentValueUpdated,
 } from './live/update'
 export type { UpdateListener, UpdatesOptions } from './live/update-hub'
-export * from './live/component-updated'
-export * from './live/watch'
-export * from './live/shared-watch'
-export * from './sources/watch'
-export * from './shard/errors'
+export { ComponentUpdated, type UpdatePublisher } from './live/component-updated'
+export { watch, type LiveComponents, type WatchOptions } from './live/watch'
+export { sharedWatchStats, watchShared, type SharedWatchOptions } from './live/shared-watch'
+export {
+  backoffDelay,
+  canWatch,
+  createStreamMessageReporter,
+  createWatchReporter,
+  createWatcherScope,
+  pollLoop,
+  pollingWatcher,
+  readAndReport,
+  type PollLoopOptions,
+  type SourceWatchOptions,
+  type SourceWatcher,
+  type StreamMessageReporter,
+  type WatchBackoff,
+  type WatchReporter,
+  type WatchableSource,
+  type WatcherScope,
+} from './sources/watch'
+export {
+  PreparedTransactionsDisabledError,
+  ShardError,
+  ShardMergeLimitError,
+  ShardRoutingError,
+  ShardTransactionError,
+  UnknownShardError,
+  UnsupportedCollationError,
+  isPreparedTransactionsDisabledError,
+  isShardError,
+  isShardMergeLimitError,
+  isShardRoutingError,
+  isShardTransactionError,
+  isUnknownShardError,
+  isUnsupportedCollationError,
+  type ShardFailure,
+  type ShardTransactionOutcome,
+} from './shard/errors'
 export type { ValueComparator } from './shard/merge'
-export * from './shard/resolvers'
+export {
+  AsyncShardResolver,
+  hashShardResolver,
+  rangeShardResolver,
+  type AsyncShardResolverOptions,
+  type ShardKey,
+  type ShardRange,
+  type ShardResolver,
+} from './shard/resolvers'
 export { ShardManager, type ShardManagerOptions } from './shard/shard-manager'
-export * from './shard/executor'
-export * from './shard/across-shards'
-export * from './shard/transaction'
-export * from './shard/recovery'
+export {
+  ShardResults,
+  ShardedAsyncExecutor,
+  type FanOutOptions,
+  type ShardContext,
+  type ShardSettlement,
+  type StaticFanOutOptions,
+} from './shard/executor'
+export {
+  acrossShards,
+  type AcrossShardsOptions,
+  type GroupedShardScope,
+  type PartialShardAnswer,
+  type ShardAggregate,
+  type ShardAggregateValue,
+  type ShardAnswer,
+  type ShardErrorMode,
+  type ShardGroupRow,
+  type ShardQueryOptions,
+  type ShardScope,
+  type ShardScopeTransaction,
+  type ShardWriteResult,
+} from './shard/across-shards'
+export {
+  shardTransaction,
+  type ShardTransaction,
+  type ShardTransactionOptions,
+  type ShardTransactionProgress,
+} from './shard/transaction'
+export {
+  recoverShardTransactions,
+  type RecoverShardTransactionsOptions,
+  type ShardRecoveryReport,
+} from './shard/recovery'
 export type { ShardTransactionLogOptions } from './shard/transaction-log'
 import './shard/model-extension'
-export * from './sources/env/env-source'
-export * from './sources/file/file-source'
-export * from './sources/http/http-source'
-export * from './sources/database/database-source'
-export * from './sources/consul/consul-source'
-export * from './sources/vault/vault-source'
-export * from './sources/redis/redis-source'
-export * from './sources/etcd/etcd-source'
-export * from './sources/redis-stream/redis-stream-source'
-export * from './sources/nats/nats-source'
-export * from './sources/websocket/websocket-source'
+export { envSource, type EnvSourceOptions } from './sources/env/env-source'
+export { fileSource, type FileSourceOptions } from './sources/file/file-source'
+export {
+  HttpNotFoundError,
+  HttpPermissionError,
+  HttpStatusError,
+  HttpUnavailableError,
+  httpSource,
+  isHttpStatusError,
+  type HttpSourceOptions,
+  type HttpSourceStatusError,
+} from './sources/http/http-source'
+export {
+  databaseSource,
+  type DatabaseFactory,
+  type DatabaseNotifyOptions,
+  type DatabaseSourceOptions,
+} from './sources/database/database-source'
+export {
+  consulSource,
+  type ConsulClientLike,
+  type ConsulGetOptions,
+  type ConsulKvEntry,
+  type ConsulSourceClientOptions,
+  type ConsulSourceOptions,
+} from './sources/consul/consul-source'
+export {
+  vaultSource,
+  type VaultClientLike,
+  type VaultRequestOptions,
+  type VaultSourceClientOptions,
+  type VaultSourceOptions,
+} from './sources/vault/vault-source'
+export {
+  redisSource,
+  type RedisClientLike,
+  type RedisNotifyingClientLike,
+  type RedisSourceOptions,
+  type RedisSubscriberLike,
+  type RedisSubscriberOverrides,
+} from './sources/redis/redis-source'
+export {
+  EtcdOptionsError,
+  etcdSource,
+  isEtcdOptionsError,
+  type EtcdClientLike,
+  type EtcdKeyValue,
+  type EtcdRangeBuilderLike,
+  type EtcdRangeResponse,
+  type EtcdResponseHeader,
+  type EtcdSourceClientOptions,
+  type EtcdSourceOptions,
+  type EtcdWatchBuilderLike,
+  type EtcdWatchEvent,
+  type EtcdWatchResponse,
+  type EtcdWatcherLike,
+} from './sources/etcd/etcd-source'
+export {
+  redisStreamSource,
+  type RedisStreamClientLike,
+  type RedisStreamEntry,
+  type RedisStreamRangeLike,
+  type RedisStreamReadReply,
+  type RedisStreamReaderLike,
+  type RedisStreamReaderOverrides,
+  type RedisStreamSourceOptions,
+} from './sources/redis-stream/redis-stream-source'
+export {
+  natsStreamSource,
+  type NatsStatusLike,
+  type NatsStreamConnectionLike,
+  type NatsStreamSourceOptions,
+} from './sources/nats/nats-source'
+export {
+  websocketSource,
+  type WebSocketClientOptions,
+  type WebSocketConstructorLike,
+  type WebSocketData,
+  type WebSocketLike,
+  type WebSocketSourceOptions,
+  type WebSocketTarget,
+} from './sources/websocket/websocket-source'
 // The per-source watchers and their timing constants are internals (tests import them by
 // path); the change-notifier trigger is the one part a user installs.
 export { installChangeNotifier, type ChangeNotifierOptions } from './sources/database/database-notifier'
