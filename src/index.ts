@@ -242,7 +242,6 @@ export {
   type InitialData,
   type QueryFetcher,
   type QueryFunctionContext,
-  type QueryHandleHost,
   type QueryHandleOptions,
   type QueryListener,
   type QueryMeta,
@@ -257,20 +256,13 @@ export {
 export {
   Mutation,
   MutationHandle,
-  type MutationHost,
   type MutationOptions,
   type MutationState,
   type MutationStatus,
   type Mutator,
   type OptimisticUpdate,
 } from './store/mutation'
-export {
-  PaginatedQuery,
-  type InfiniteData,
-  type PageFetcher,
-  type PaginatedEntryFactory,
-  type PaginatedOptions,
-} from './store/paginated'
+export { PaginatedQuery, type InfiniteData, type PageFetcher, type PaginatedOptions } from './store/paginated'
 export {
   QueryStore,
   type EnsureQueryDataOptions,
