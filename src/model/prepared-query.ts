@@ -48,16 +48,8 @@ export class PreparedQueries {
   private key = ''
   private readonly values: unknown[] = []
   private readonly kinds: ColumnKind[] = []
-  /**
-   * The filled queries by name and compiler. The first is kept in fields: most states are
-   * built for one helper call (a grouped query, a new `where`), and a map each would cost more
-   * than the call's own work.
-   */
-  private firstName: string | undefined
-  private firstCompiler: object | undefined
-  private first: CompiledQuery<unknown> | undefined
-  private more: Map<string, CompiledQuery<unknown>> | undefined
-  private compilers: object[] | undefined
+  /** The filled queries by compiler (see `compilerKey`), then name. */
+  private filled: Map<object, Map<string, CompiledQuery<unknown>>> | undefined
   /** The parts with a hole for each value. */
   readonly holed: HoledParts
 
@@ -98,7 +90,7 @@ export class PreparedQueries {
    * before the first {@link query}.
    */
   hole(value: unknown, kind: ColumnKind = 'unknown', mark = ''): Hole {
-    if (this.first !== undefined) throw new Error('PreparedQueries.hole() after query(): the key is fixed')
+    if (this.filled !== undefined) throw new Error('PreparedQueries.hole() after query(): the key is fixed')
     this.key += mark
     this.values.push(value)
     this.kinds.push(kind)
@@ -116,11 +108,11 @@ export class PreparedQueries {
     build: (holed: HoledParts, sqlite: boolean) => CompiledQuery<R>,
   ): CompiledQuery<R> {
     const compiler = compilerKey(db)
-    if (this.first !== undefined) {
-      if (this.firstName === name && this.firstCompiler === compiler) return this.first as CompiledQuery<R>
-      const kept = this.more?.get(this.moreKey(name, compiler))
-      if (kept !== undefined) return kept as CompiledQuery<R>
-    }
+    this.filled ??= new Map()
+    let byName = this.filled.get(compiler)
+    if (!byName) this.filled.set(compiler, (byName = new Map()))
+    const kept = byName.get(name) as CompiledQuery<R> | undefined
+    if (kept) return kept
     const sqlite = databaseState(db).sqlite
     const template = templateFor(this.owner, `${this.namespace}${name}|${this.key}`, db, () =>
       build(this.holed, sqlite),
@@ -129,20 +121,8 @@ export class PreparedQueries {
       template,
       this.values.map((v, i) => writeValue(this.kinds[i] as ColumnKind, v, sqlite)),
     )
-    if (this.first === undefined) {
-      this.firstName = name
-      this.firstCompiler = compiler
-      this.first = query
-    } else (this.more ??= new Map()).set(this.moreKey(name, compiler), query)
+    byName.set(name, query as CompiledQuery<unknown>)
     return query
-  }
-
-  /** `name` on `compiler` as one map key (compilers numbered in the order this state met them). */
-  private moreKey(name: string, compiler: object): string {
-    const compilers = (this.compilers ??= [])
-    let at = compilers.indexOf(compiler)
-    if (at < 0) at = compilers.push(compiler) - 1
-    return `${at}\u0000${name}`
   }
 }
 
