@@ -233,8 +233,8 @@ export {
 export type { Notifiable } from './store/notifier'
 export { QueryKeyError, hashKey, isQueryKeyError, type QueryKey, type QueryKeyPart } from './store/key-hash'
 export { defaultRetryDelay, type RetryDelayOption, type RetryOption } from './store/retry'
+export { Query, type Updater } from './store/query'
 export {
-  Query,
   QuerySchemaError,
   QueryStoreError,
   isQuerySchemaError,
@@ -251,8 +251,7 @@ export {
   type ResolvedQueryOptions,
   type SchemaOutput,
   type StoreQueryOptions,
-  type Updater,
-} from './store/query'
+} from './store/options'
 export {
   Mutation,
   MutationHandle,

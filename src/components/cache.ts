@@ -13,7 +13,8 @@
 import { raceAbort } from '../core/abort'
 import { TributaryError } from '../core/errors'
 import { checkOptions, checks } from '../core/option-checks'
-import type { Query, QueryFetcher } from '../store/query'
+import type { QueryFetcher } from '../store/options'
+import type { Query } from '../store/query'
 import { QueryStore } from '../store/query-store'
 
 /** One cached raw value (after `field` was picked, before coercion). */

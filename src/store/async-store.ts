@@ -5,7 +5,8 @@
  */
 import { checkStoreOptions } from './option-specs'
 import type { QueryKey } from './key-hash'
-import type { Query, QueryFunctionContext, StoreQueryOptions, QueryState } from './query'
+import type { QueryFunctionContext, StoreQueryOptions, QueryState } from './options'
+import type { Query } from './query'
 import { QueryStore } from './query-store'
 
 /** A value that can be read now and watched. */

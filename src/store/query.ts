@@ -19,25 +19,6 @@ import type {
 } from './options'
 import { replaceEqualDeep } from './structural-sharing'
 
-export {
-  QuerySchemaError,
-  QueryStoreError,
-  isQuerySchemaError,
-  isQueryStoreError,
-  type InitialData,
-  type QueryFetcher,
-  type QueryFunctionContext,
-  type QueryHandleOptions,
-  type QueryListener,
-  type QueryMeta,
-  type QueryState,
-  type QueryStatus,
-  type RefetchOptions,
-  type ResolvedQueryOptions,
-  type SchemaOutput,
-  type StoreQueryOptions,
-} from './options'
-
 /** What a handle needs from its store. @internal */
 export interface QueryHandleHost {
   /** The store's entry for `hash`, if it holds one. */
