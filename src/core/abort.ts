@@ -13,6 +13,44 @@ import { setLongTimeout } from './timers'
 export const neverAborted: AbortSignal = new AbortController().signal
 setMaxListeners(0, neverAborted)
 
+/**
+ * An `AbortController` made only when its signal is first read: work that never looks at its
+ * signal and is never cancelled costs no controller (creating one is the largest single cost
+ * of a query store fetch that reads a value from Redis). Aborting before the signal exists
+ * records the reason; the signal made later is already aborted with it. @internal
+ */
+export class LazyAbortController {
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
+
+  /** True once {@link abort} was called. */
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  /** The signal (made on first read). */
+  get signal(): AbortSignal {
+    let controller = this.#controller
+    if (controller === undefined) {
+      controller = this.#controller = new AbortController()
+      if (this.#aborted) controller.abort(this.#reason)
+    }
+    return controller.signal
+  }
+
+  /** Reads {@link signal}: a function to hand on where a signal is wanted later, or never. */
+  readonly read = (): AbortSignal => this.signal
+
+  /** Aborts the signal (now if it exists, at its making otherwise); later calls do nothing. */
+  abort(reason?: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
 /** A signal combined from several, with a `dispose()` that detaches its listeners. */
 export interface LinkedSignal {
   /** Aborts when any input signal aborts, or when `abort()` is called. */

@@ -4,7 +4,7 @@
  * mutations call it with TanStack Query's vocabulary (`retry`, `retryDelay`); `retryPolicy`
  * with cockatiel's (attempts, backoff generators); each attempt may have its own timeout.
  */
-import { delay, linkSignals, raceAbort } from '../core/abort'
+import { delay, LazyAbortController, linkSignals, raceAbort } from '../core/abort'
 import { AsyncTimeoutError } from '../core/errors'
 import { setLongTimeout } from '../core/timers'
 
@@ -32,8 +32,11 @@ export interface RunWithRetryOptions {
   readonly retryDelay: RetryDelayOption
   /** Per-attempt limit in ms (`Infinity` for none); an attempt over it fails with `AsyncTimeoutError`. */
   readonly timeout: number
-  /** Aborting it stops the run at once (no more retries; waits are cleared). */
-  readonly signal: AbortSignal
+  /**
+   * Aborting it stops the run at once (no more retries; waits are cleared). A
+   * `LazyAbortController` makes its signal only when something reads it.
+   */
+  readonly signal: AbortSignal | LazyAbortController
   /** Names the work in timeout errors. */
   readonly operation: string
   /** Asked after each failure the retry option allows; false stops retrying. Defaults to always true. */
@@ -49,53 +52,71 @@ export interface RunWithRetryOptions {
 }
 
 /**
+ * The work of one attempt: `attempt` counts from 0; `signal()` gives the attempt's signal
+ * (which also aborts on its timeout), made when first called.
+ */
+export type RetryWork<T> = (attempt: number, signal: () => AbortSignal) => T | PromiseLike<T>
+
+/**
  * Runs `work` until it succeeds, the retry option says stop, or the signal aborts; each
  * attempt gets a signal that also aborts on its timeout. Rejects with the last error. Delays
  * and timeouts past 2³¹−1 ms are kept (chained timers), not fired at once.
  */
-export async function runWithRetry<T>(
-  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
-  options: RunWithRetryOptions,
-): Promise<T> {
+export function runWithRetry<T>(work: RetryWork<T>, options: RunWithRetryOptions): Promise<T> {
+  // The first attempt outside the loop: most work succeeds at once, and this costs one
+  // reaction where the async loop costs a coroutine.
+  return attempt(work, 0, options).then(undefined, (error: unknown) => retryAfter(work, options, error))
+}
+
+/** The loop after the first attempt failed with `error`. */
+async function retryAfter<T>(work: RetryWork<T>, options: RunWithRetryOptions, error: unknown): Promise<T> {
   const { signal } = options
   for (let failureCount = 0; ;) {
+    const again =
+      !signal.aborted && shouldRetry(options.retry, failureCount, error) && (options.canRetry?.() ?? true)
+    options.onFailure?.(failureCount + 1, again, error)
+    if (!again) throw error
+    const wait = retryDelayFor(options.retryDelay, failureCount, error)
+    failureCount++
+    await delay(wait, signalOf(signal))
+    if (options.canRetry && !options.canRetry()) throw error // stopped during the wait
     try {
       return await attempt(work, failureCount, options)
-    } catch (error) {
-      const again =
-        !signal.aborted && shouldRetry(options.retry, failureCount, error) && (options.canRetry?.() ?? true)
-      options.onFailure?.(failureCount + 1, again, error)
-      if (!again) throw error
-      const wait = retryDelayFor(options.retryDelay, failureCount, error)
-      failureCount++
-      await delay(wait, signal)
-      if (options.canRetry && !options.canRetry()) throw error // stopped during the wait
+    } catch (next) {
+      error = next
     }
   }
 }
 
-function attempt<T>(
-  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
-  n: number,
-  options: RunWithRetryOptions,
-): Promise<T> {
-  const { timeout, signal } = options
+function signalOf(source: AbortSignal | LazyAbortController): AbortSignal {
+  return source instanceof LazyAbortController ? source.signal : source
+}
+
+function attempt<T>(work: RetryWork<T>, n: number, options: RunWithRetryOptions): Promise<T> {
+  const { timeout } = options
+  const source = options.signal
   if (!(timeout < Infinity)) {
-    return options.settleOnAbort === false ? call(work, n, signal) : raceAbort(call(work, n, signal), signal)
+    if (options.settleOnAbort === false) {
+      return call(work, n, source instanceof LazyAbortController ? source.read : () => source)
+    }
+    const signal = signalOf(source)
+    return raceAbort(
+      call(work, n, () => signal),
+      signal,
+    )
   }
-  const linked = linkSignals(signal)
+  const linked = linkSignals(signalOf(source))
   const timer = setLongTimeout(() => linked.abort(new AsyncTimeoutError(options.operation, timeout)), timeout)
-  return raceAbort(call(work, n, linked.signal), linked.signal).finally(() => {
+  return raceAbort(
+    call(work, n, () => linked.signal),
+    linked.signal,
+  ).finally(() => {
     timer.clear()
     linked.dispose()
   })
 }
 
-function call<T>(
-  work: (attempt: number, signal: AbortSignal) => T | PromiseLike<T>,
-  n: number,
-  signal: AbortSignal,
-): Promise<T> {
+function call<T>(work: RetryWork<T>, n: number, signal: () => AbortSignal): Promise<T> {
   try {
     return Promise.resolve(work(n, signal))
   } catch (error) {

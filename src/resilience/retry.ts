@@ -181,7 +181,7 @@ export function retryPolicy(input: RetryInput): ResiliencePolicy {
       if (signal.aborted) return Promise.reject(abortError(signal))
       // The backoff generator's state lives for one execution.
       let state: unknown
-      return runWithRetry((attempt, attemptSignal) => work({ signal: attemptSignal, attempt }), {
+      return runWithRetry((attempt, attemptSignal) => work({ signal: attemptSignal(), attempt }), {
         retry,
         retryDelay: (failures, error) => {
           const [wait, nextState] = generator(state, generatorOptions)

@@ -267,7 +267,7 @@ export class Mutation<TVariables, TResult, TData = unknown, TContext = unknown> 
       if (signal.aborted) throw signal.reason
       if (options.onMutate) context = await options.onMutate(variables)
       result = await runWithRetry(
-        (attempt, attemptSignal) => this.mutator(variables, { signal: attemptSignal, attempt }),
+        (attempt, attemptSignal) => this.mutator(variables, { signal: attemptSignal(), attempt }),
         {
           retry: options.retry ?? 0,
           retryDelay: options.retryDelay ?? defaultRetryDelay,

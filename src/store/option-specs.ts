@@ -159,7 +159,11 @@ const SITE_NAMES: Partial<Record<keyof typeof SPECS, string>> = {
 /** Where options are given: `new QueryStore`, or a method of the store. @internal */
 export type StoreOptionsSite = keyof typeof SPECS
 
-/** Options objects that passed, per site (a paginated query's pass for its entry's `query` too). */
+/**
+ * Options objects a site passes on to another whose spec is narrower (a paginated query's to
+ * its entry's `query`): not checked again there. Other objects are checked on every call (the
+ * check allocates nothing when they pass; remembering every literal would cost more).
+ */
 const checked = new Map<StoreOptionsSite, WeakSet<object>>()
 
 /**
@@ -169,19 +173,15 @@ const checked = new Map<StoreOptionsSite, WeakSet<object>>()
 export function checkStoreOptions(site: StoreOptionsSite, options: unknown): void {
   // These two take options that are not optional; for the others, none given is fine.
   if (options === undefined && site !== 'setQueryDefaults' && site !== 'paginated') return
-  let passed = checked.get(site)
-  if (passed === undefined) checked.set(site, (passed = new WeakSet()))
-  if (typeof options === 'object' && options !== null && passed.has(options)) return
   if (options === undefined) throw new QueryStoreError(`QueryStore.${site}: options are required`)
+  if (typeof options === 'object' && options !== null && checked.get(site)?.has(options) === true) return
   const problem = specProblem(options, SPECS[site])
   if (problem !== undefined) {
     const where = SITE_NAMES[site] ?? (site.startsWith('Query.') ? site : `QueryStore.${site}`)
     throw new QueryStoreError(`${where}: ${formatOptionProblem(problem)}`)
   }
-  if (typeof options !== 'object' || options === null) return
-  passed.add(options)
   // Both pass their options on to `query`, whose spec is narrower.
-  if (site === 'paginated' || site === 'createAsyncStore') checkStoreOptionsPassed('query', options)
+  if (site === 'paginated' || site === 'createAsyncStore') checkStoreOptionsPassed('query', options as object)
 }
 
 function checkStoreOptionsPassed(site: StoreOptionsSite, options: object): void {

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Span } from '@opentelemetry/api'
+import { LazyAbortController } from '../core/abort'
 import { AsyncCancelledError } from '../core/errors'
 import { activeTracer, endSpan, startSpan, withSpan } from '../core/telemetry'
 import { setLongTimeout, type LongTimer } from '../core/timers'
@@ -44,7 +45,7 @@ export interface EntryHost {
     fetcher: QueryFetcher<T>,
     context: QueryFunctionContext,
     fetchedAt: (at: number) => void,
-  ): Promise<T>
+  ): T | PromiseLike<T>
 }
 
 /** Which page an infinite query's fetch loads; `undefined` reloads every page. @internal */
@@ -52,10 +53,12 @@ export type FetchDirection = 'forward' | 'backward' | undefined
 
 interface Flight<T> {
   readonly promise: Promise<T>
-  readonly controller: AbortController
+  /** Aborts the fetcher's signal; the signal is made only if the fetcher reads it. */
+  readonly controller: LazyAbortController
   readonly resolve: (value: T | PromiseLike<T>) => void
   readonly reject: (error: unknown) => void
   readonly direction: FetchDirection
+  /** The state before the fetch (states are never changed in place): a cancel reverts its status, error and failures. */
   before: Pick<QueryState<T>, 'status' | 'error' | 'failureCount' | 'failureReason'>
   failures: number
   lastError: unknown
@@ -68,6 +71,9 @@ interface Flight<T> {
 }
 
 const noop = (): void => undefined
+
+/** The observers of every entry that has none (never added to). */
+const NO_LISTENERS: Set<never> = new Set()
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
@@ -115,7 +121,8 @@ export class QueryEntry<T> implements Notifiable {
   #gcTimer: LongTimer | undefined
   #staleTimer: LongTimer | undefined
   readonly #initial: (() => EntryInitial<T> | undefined) | undefined
-  readonly #listeners = new Set<(state: QueryState<T>) => void>()
+  /** `NO_LISTENERS` (shared, never added to) until the first observer: most entries fetched once are never observed. */
+  #listeners: Set<(state: QueryState<T>) => void> = NO_LISTENERS
   /** Observers that fetch on their own (`enabled` not false): they make the entry active. */
   #enabled = 0
   #onDestroy: Set<() => void> | undefined
@@ -208,6 +215,7 @@ export class QueryEntry<T> implements Notifiable {
   /** Adds an observer; with `autoFetch`, fetches when the data is stale or missing. */
   subscribe(listener: (state: QueryState<T>) => void, autoFetch: boolean): () => void {
     if (this.#listeners.has(listener)) return noop
+    if (this.#listeners === NO_LISTENERS) this.#listeners = new Set()
     this.#listeners.add(listener)
     if (autoFetch) this.#enabled++
     this.#clearGc()
@@ -295,7 +303,14 @@ export class QueryEntry<T> implements Notifiable {
     flight.reject(error)
     this.#setState(
       revert
-        ? { ...this.#state, ...flight.before, isFetching: false }
+        ? {
+            ...this.#state,
+            status: flight.before.status,
+            error: flight.before.error,
+            failureCount: flight.before.failureCount,
+            failureReason: flight.before.failureReason,
+            isFetching: false,
+          }
         : { ...this.#state, isFetching: false },
     )
     this.#released()
@@ -352,7 +367,8 @@ export class QueryEntry<T> implements Notifiable {
     this.cancel('the query store was cleared')
     this.#clearGc()
     this.#clearStale()
-    this.#listeners.clear()
+    this.#listeners.clear() // a flush iterating them stops here
+    this.#listeners = NO_LISTENERS
     this.#enabled = 0
     this.#optimistic = undefined
     const callbacks = this.#onDestroy
@@ -445,16 +461,11 @@ export class QueryEntry<T> implements Notifiable {
     const state = this.#state
     const flight: Flight<T> = {
       promise,
-      controller: new AbortController(),
+      controller: new LazyAbortController(),
       resolve,
       reject,
       direction,
-      before: {
-        status: state.status,
-        error: state.error,
-        failureCount: state.failureCount,
-        failureReason: state.failureReason,
-      },
+      before: state,
       failures: 0,
       lastError: null,
       stopRetry: false,
@@ -540,8 +551,26 @@ export class QueryEntry<T> implements Notifiable {
     const fetchedAt = (at: number): void => void (flight.fetchedAt = at)
     return runWithRetry(
       (attempt, signal) => {
+        // `signal` is a getter: a fetcher that never reads it costs no AbortController
         const context: QueryFunctionContext =
-          direction === undefined ? { key, signal, attempt, meta } : { key, signal, attempt, meta, direction }
+          direction === undefined
+            ? {
+                key,
+                get signal() {
+                  return signal()
+                },
+                attempt,
+                meta,
+              }
+            : {
+                key,
+                get signal() {
+                  return signal()
+                },
+                attempt,
+                meta,
+                direction,
+              }
         return host.fetchThrough === undefined
           ? fetcher(context)
           : host.fetchThrough(this, fetcher, context, fetchedAt)
@@ -550,7 +579,7 @@ export class QueryEntry<T> implements Notifiable {
         retry: options.retry,
         retryDelay: options.retryDelay,
         timeout: options.timeout,
-        signal: flight.controller.signal,
+        signal: flight.controller,
         operation: `query ${hash}`,
         canRetry: () => !flight.stopRetry,
         settleOnAbort: false, // cancel() and supersede settle the flight's awaiters themselves

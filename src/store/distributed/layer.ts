@@ -38,6 +38,8 @@ export interface DistributedHost {
 
 type Tier = 'l2' | 'bus'
 
+const NOTHING: Promise<undefined> = Promise.resolve(undefined)
+
 /** The shared tiers of one store. @internal */
 export class DistributedLayer {
   /** This store's id on the bus: its own messages come back and are ignored. */
@@ -67,21 +69,34 @@ export class DistributedLayer {
   }
 
   /** One fetch attempt: a fresh L2 value, else the holder's value or this store's own fetch. */
-  async fetchThrough<T>(
+  fetchThrough<T>(
     entry: QueryEntry<T>,
     fetcher: QueryFetcher<T>,
     context: QueryFunctionContext,
     fetchedAt: (at: number) => void,
+  ): T | PromiseLike<T> {
+    if (this.#l2 === undefined) return fetcher(context)
+    // The hit path allocates one callback: it runs for every L2 hit.
+    return this.#read(entry.hash).then((seen) => {
+      if (seen !== undefined && Date.now() - seen.updatedAt < entry.options.staleTime) {
+        fetchedAt(seen.updatedAt)
+        return seen.data as T
+      }
+      return this.#fetchMissed(entry, fetcher, context, fetchedAt, seen)
+    })
+  }
+
+  /** No fresh value in L2 (`seen` is the stale one, if any): fetch under the key's lock, or wait for its holder's value. */
+  async #fetchMissed<T>(
+    entry: QueryEntry<T>,
+    fetcher: QueryFetcher<T>,
+    context: QueryFunctionContext,
+    fetchedAt: (at: number) => void,
+    seen: L2Entry | undefined,
   ): Promise<T> {
-    const l2 = this.#l2
-    if (l2 === undefined) return fetcher(context)
+    const l2 = this.#l2 as L2Cache
     const { hash, key } = entry
     const { staleTime, grace, tags } = entry.options
-    const seen = await this.#read(hash)
-    if (seen !== undefined && Date.now() - seen.updatedAt < staleTime) {
-      fetchedAt(seen.updatedAt)
-      return seen.data as T
-    }
     const fetchAndStore = async (): Promise<T> => {
       const data = await fetcher(context)
       if (data !== undefined || entry.options.allowUndefined) {
@@ -172,9 +187,17 @@ export class DistributedLayer {
   }
 
   #read(hash: string): Promise<L2Entry | undefined> {
-    const l2 = this.#l2 as L2Cache
-    return this.#l2Op('get', () => l2.get(hash), undefined)
+    if (this.#skipping()) return NOTHING
+    // #l2Op's work without its closures: a read runs for every L2 hit
+    return (this.#l2 as L2Cache).get(hash).then(this.#readDone, this.#readFailed)
   }
+
+  readonly #readDone = (entry: L2Entry | undefined): L2Entry | undefined => {
+    this.#recovered('l2')
+    return entry
+  }
+
+  readonly #readFailed = (error: unknown): undefined => this.#l2Failed('get', error)
 
   #write(hash: string, entry: L2Entry, ttl: number): Promise<void> {
     const l2 = this.#l2
@@ -202,14 +225,20 @@ export class DistributedLayer {
       this.#recovered('l2')
       return result
     } catch (error) {
-      if (isL2CodecError(error)) {
-        this.#host.report(error as L2CodecError)
-        return fallback
-      }
-      this.#retryAt = Date.now() + this.#outageRetry
-      this.#failed('l2', operation, error)
+      this.#l2Failed(operation, error)
       return fallback
     }
+  }
+
+  /** An L2 operation failed: a value it could not decode is reported; anything else is an outage. */
+  #l2Failed(operation: string, error: unknown): undefined {
+    if (isL2CodecError(error)) {
+      this.#host.report(error as L2CodecError)
+      return undefined
+    }
+    this.#retryAt = Date.now() + this.#outageRetry
+    this.#failed('l2', operation, error)
+    return undefined
   }
 
   #skipping(): boolean {

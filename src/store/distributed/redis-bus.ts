@@ -5,7 +5,7 @@
 import { checkStoreOptions } from '../option-specs'
 import type { RedisBusClient, RedisBusSubscriberLike } from './redis-client'
 import type { BusMessage, InvalidationBus } from './l2-cache'
-import { withTimeout } from './redis-cache'
+import { commandDeadlines } from './command-deadlines'
 
 /** Options for {@link redisBus}. */
 export interface RedisBusOptions {
@@ -30,7 +30,7 @@ export interface RedisBusOptions {
 export function redisBus(client: RedisBusClient, options: RedisBusOptions = {}): InvalidationBus {
   checkStoreOptions('redisBus', options ?? null)
   const channel = `${options.prefix ?? 'tributary:store:'}bus`
-  const timeout = options.commandTimeout ?? 1_000
+  const withDeadline = commandDeadlines(options.commandTimeout ?? 1_000)
   const listeners = new Set<{ listener: (message: BusMessage) => void; onError: (error: unknown) => void }>()
   let subscriber: RedisBusSubscriberLike | undefined
 
@@ -51,7 +51,7 @@ export function redisBus(client: RedisBusClient, options: RedisBusOptions = {}):
 
   return {
     async publish(message) {
-      await withTimeout(client.publish(channel, JSON.stringify(message)), timeout)
+      await withDeadline(client.publish(channel, JSON.stringify(message)))
     },
     subscribe(listener, errorListener) {
       const item = { listener, onError: errorListener }

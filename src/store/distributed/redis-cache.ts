@@ -9,6 +9,7 @@ import { hashStartsWith } from '../key-hash'
 import { L2CodecError } from './errors'
 import type { L2Cache, L2Entry } from './l2-cache'
 import { redisLocks } from './lock'
+import { commandDeadlines } from './command-deadlines'
 
 /** Turns L2 entries into strings and back. */
 export interface L2Codec {
@@ -68,8 +69,7 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
   checkStoreOptions('redisCache', options ?? null)
   const prefix = options.prefix ?? 'tributary:store:'
   const codec = options.codec ?? hydrationCodec
-  const timeout = options.commandTimeout ?? 1_000
-  const run = <T>(work: Promise<T>): Promise<T> => withTimeout(work, timeout)
+  const run = commandDeadlines(options.commandTimeout ?? 1_000)
   const valueKey = (hash: string): string => `${prefix}v:${hash}`
   const tagKey = (tag: string): string => `${prefix}tag:${tag}`
   const valuePrefix = `${prefix}v:`
@@ -79,14 +79,15 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
   }
 
   return {
-    async get(hash) {
-      const text = await run(client.get(valueKey(hash)))
-      if (text === null) return undefined
-      try {
-        return codec.decode(text)
-      } catch (error) {
-        throw new L2CodecError(valueKey(hash), error)
-      }
+    get(hash) {
+      return run(client.get(valueKey(hash))).then((text) => {
+        if (text === null) return undefined
+        try {
+          return codec.decode(text)
+        } catch (error) {
+          throw new L2CodecError(valueKey(hash), error)
+        }
+      })
     },
     async set(hash, entry, ttlMs) {
       const key = valueKey(hash)
@@ -117,23 +118,6 @@ export function redisCache(client: RedisCacheClient, options: RedisCacheOptions 
     },
     locks: redisLocks(client, prefix, run),
   }
-}
-
-/** `work`, or a rejection after `ms` (one plain timer per command: cheaper than an AbortSignal). @internal */
-export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Redis command timed out after ${ms} ms`)), ms)
-    work.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
 }
 
 function escapeGlob(text: string): string {
