@@ -17,7 +17,8 @@ setMaxListeners(0, neverAborted)
  * An `AbortController` made only when its signal is first read: work that never looks at its
  * signal and is never cancelled costs no controller (creating one is the largest single cost
  * of a query store fetch that reads a value from Redis). Aborting before the signal exists
- * records the reason; the signal made later is already aborted with it. @internal
+ * records the reason; the signal made later is already aborted with it. Not exported from the
+ * package; not marked internal either, so its declaration stays for `runWithRetry`'s options.
  */
 export class LazyAbortController {
   #controller: AbortController | undefined
