@@ -78,62 +78,36 @@ export interface OptionProblem {
 
 /**
  * The first problem of `options` against `spec`: not an object, an unknown key (with a "did
- * you mean"), or a value its check refuses. `prefix` names a nested object (`'backoff.'`).
- * Inherited keys are ignored; `__proto__` given as an own key is an unknown option. @internal
+ * you mean"), or a value its check refuses — unknown keys first, then values in the order
+ * given. `prefix` names a nested object (`'backoff.'`). Inherited keys are ignored;
+ * `__proto__` given as an own key is an unknown option. Options are checked on hot paths (a
+ * store fetch, a model query): a pass walks the keys given (often one or two of a spec's
+ * twenty) and allocates only their list. @internal
  */
 export function specProblem(options: unknown, spec: OptionSpec, prefix = ''): OptionProblem | undefined {
-  return specPasses(options, spec) ? undefined : firstSpecProblem(options, spec, prefix)
-}
-
-const hasOwn = (object: object, name: string): boolean => Object.prototype.hasOwnProperty.call(object, name)
-
-/**
- * True when `options` has nothing wrong: one pass over the keys given (most calls give one or
- * two of a spec's twenty), no allocation beyond the key list. Options run on hot paths (a
- * store fetch, a model query), so the search for the first problem, in the spec's order,
- * runs only when there is one.
- */
-function specPasses(options: unknown, spec: OptionSpec): boolean {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) return false
-  for (const name of Object.keys(options)) {
-    if (!hasOwn(spec, name)) return false
-    const check = spec[name]
-    if (check === true || check === undefined) continue
-    const value: unknown = (options as Record<string, unknown>)[name]
-    if (value === undefined) continue
-    const nested = (check as { nestedSpec?: OptionSpec }).nestedSpec
-    if (nested !== undefined && checks.object(value) === undefined) {
-      if (!specPasses(value, nested)) return false
-      continue
-    }
-    if (check(value) !== undefined) return false
-  }
-  return true
-}
-
-function firstSpecProblem(options: unknown, spec: OptionSpec, prefix: string): OptionProblem | undefined {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     return {
       option: prefix === '' ? undefined : prefix.slice(0, -1),
       text: `${prefix === '' ? 'options' : 'it'} must be an object, got ${describe(options)}`,
     }
   }
-  const known = Object.keys(spec)
-  const unknown = unknownOption(options, known)
-  if (unknown !== undefined) {
+  const given = Object.keys(options)
+  for (const name of given) {
+    if (Object.prototype.hasOwnProperty.call(spec, name)) continue
+    const known = Object.keys(spec)
     return {
-      option: `${prefix}${unknown}`,
-      text: `unknown option ${JSON.stringify(`${prefix}${unknown}`)}${didYouMean(unknown, known, prefix)}`,
+      option: `${prefix}${name}`,
+      text: `unknown option ${JSON.stringify(`${prefix}${name}`)}${didYouMean(name, known, prefix)}`,
     }
   }
-  for (const name of known) {
+  for (const name of given) {
     const check = spec[name]
     if (check === true || check === undefined) continue
     const value: unknown = (options as Record<string, unknown>)[name]
-    if (value === undefined || !Object.prototype.hasOwnProperty.call(options, name)) continue
+    if (value === undefined) continue
     const nested = (check as { nestedSpec?: OptionSpec }).nestedSpec
     if (nested !== undefined && checks.object(value) === undefined) {
-      const problem = firstSpecProblem(value, nested, `${prefix}${name}.`)
+      const problem = specProblem(value, nested, `${prefix}${name}.`)
       if (problem !== undefined) return problem
       continue
     }

@@ -2,8 +2,8 @@
  * What each options object of the query store may hold, checked with the shared checker
  * (`core/option-checks.ts`) when it is given: unknown keys are refused with a suggestion,
  * types and ranges are checked, and the problem is a {@link QueryStoreError} naming the method
- * and the option. An options object that passed is remembered (by identity), so one reused on
- * every call is checked once.
+ * and the option. Each call's options are checked (a pass walks only the keys given); a
+ * paginated query's options, checked there, are not checked again by the `query` it makes.
  */
 import { checks, formatOptionProblem, specProblem, type OptionSpec } from '../core/option-checks'
 import { QueryStoreError } from './options'
@@ -164,7 +164,7 @@ export type StoreOptionsSite = keyof typeof SPECS
  * its entry's `query`): not checked again there. Other objects are checked on every call (the
  * check allocates nothing when they pass; remembering every literal would cost more).
  */
-const checked = new Map<StoreOptionsSite, WeakSet<object>>()
+const passedOn = new Map<StoreOptionsSite, WeakSet<object>>()
 
 /**
  * Checks `options` given to `site` (nothing to check when `undefined`); throws a
@@ -174,7 +174,7 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
   // These two take options that are not optional; for the others, none given is fine.
   if (options === undefined && site !== 'setQueryDefaults' && site !== 'paginated') return
   if (options === undefined) throw new QueryStoreError(`QueryStore.${site}: options are required`)
-  if (typeof options === 'object' && options !== null && checked.get(site)?.has(options) === true) return
+  if (typeof options === 'object' && options !== null && passedOn.get(site)?.has(options) === true) return
   const problem = specProblem(options, SPECS[site])
   if (problem !== undefined) {
     const where = SITE_NAMES[site] ?? (site.startsWith('Query.') ? site : `QueryStore.${site}`)
@@ -185,7 +185,7 @@ export function checkStoreOptions(site: StoreOptionsSite, options: unknown): voi
 }
 
 function checkStoreOptionsPassed(site: StoreOptionsSite, options: object): void {
-  let passed = checked.get(site)
-  if (passed === undefined) checked.set(site, (passed = new WeakSet()))
+  let passed = passedOn.get(site)
+  if (passed === undefined) passedOn.set(site, (passed = new WeakSet()))
   passed.add(options)
 }
