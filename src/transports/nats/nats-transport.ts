@@ -1,8 +1,8 @@
 /**
- * A {@link Transport} over NATS JetStream: one stream holding a subject per event name
- * (`<prefix>.events.<name>`) and the dead-letter subject (`<prefix>.dead`); a durable pull
- * consumer per event name, shared by a group's instances (group mode) or owned by one instance
- * (broadcast mode, deleted on close); explicit acks after the handlers, `nak` with a delay to
+ * A {@link Transport} over NATS JetStream: one stream holding a subject per event name and
+ * version (`<prefix>.events.<name>.v<version>`) and the dead-letter subject (`<prefix>.dead`);
+ * a durable pull consumer per event name, shared by a group's instances (group mode) or owned
+ * by one instance (broadcast mode, deleted on close); explicit acks after the handlers, `nak` with a delay to
  * redeliver after the backoff, and JetStream's `ack_wait` to hand a dead instance's messages to
  * another. Delivery counts are JetStream's own (`info.deliveryCount`).
  */
@@ -39,7 +39,7 @@ export interface NatsConnectionLike {
 export interface NatsTransportOptions {
   /** The JetStream stream's name (created, or its subjects extended, when missing). Defaults to `'TRIBUTARY'`. */
   stream?: string
-  /** Prefix of the subjects (`<prefix>.events.<name>`, `<prefix>.dead`). Defaults to `'tributary'`. */
+  /** Prefix of the subjects (`<prefix>.events.<name>.v<version>`, `<prefix>.dead`). Defaults to `'tributary'`. */
   prefix?: string
   /** Keeps at most this many messages in a stream the transport creates (`max_msgs`). Defaults to no limit. */
   maxMessages?: number
@@ -53,15 +53,12 @@ export interface NatsTransportOptions {
 }
 
 const NAME = 'nats'
-const HEADER_NAME = 'Tributary-Event'
-const HEADER_VERSION = 'Tributary-Version'
 const HEADER_ID = 'Nats-Msg-Id'
 const STREAM_NOT_FOUND = 10059
 
 interface Loaded {
   readonly js: JetStreamClient
   readonly jsm: JetStreamManager
-  readonly headers: (typeof NatsModule)['headers']
 }
 
 /** A dead letter as the transport stores it (the JSON body of a message on `<prefix>.dead`). */
@@ -142,9 +139,9 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
         '@nats-io/jetstream',
         'natsTransport',
       )
-      const { headers } = requireOptional<typeof NatsModule>('@nats-io/transport-node', 'natsTransport')
+      requireOptional<typeof NatsModule>('@nats-io/transport-node', 'natsTransport')
       const nc = connection as NatsConnection
-      return { js: jetstream(nc), jsm: await jetstreamManager(nc), headers }
+      return { js: jetstream(nc), jsm: await jetstreamManager(nc) }
     })()
     loaded.catch(() => (loaded = undefined))
     return loaded
@@ -194,12 +191,10 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
     name: NAME,
     publish(message: OutgoingMessage): Promise<unknown> {
       if (closed) return Promise.reject(new TransportClosedError(NAME, `publish(${message.name})`))
-      const send = ({ js, headers }: Loaded): Promise<unknown> => {
-        const h = headers()
-        h.set(HEADER_NAME, message.name)
-        h.set(HEADER_VERSION, String(message.version))
-        return js.publish(subjectOf(message.name), message.data, { msgID: message.id, headers: h })
-      }
+      // The subject carries the name and version (no headers of ours to build and parse); the
+      // id is JetStream's own deduplication header.
+      const send = ({ js }: Loaded): Promise<unknown> =>
+        js.publish(`${subjectOf(message.name)}.v${message.version}`, message.data, { msgID: message.id })
       // Once the stream is known to exist, a publish is one JetStream publish (no other awaits);
       // the bridge wraps a failure in a TransportError.
       return ready !== undefined ? send(ready) : ensureStream().then(() => load().then(send))
@@ -266,6 +261,115 @@ interface Where {
   readonly inactiveThreshold: number
 }
 
+/** A durable consumer of one event name. */
+interface ConsumerSpec {
+  readonly name: string
+  /** Its filter: the name's subjects, one per version (`<prefix>.events.<name>.*`). */
+  readonly subject: string
+  /** Where the version's digits start in a message's subject (after `<prefix>.events.<name>.v`). */
+  readonly versionAt: number
+  readonly durable: string
+}
+
+/** A consumer's pull state: its share of the prefetch is held in deliveries and pull credit. */
+interface Puller {
+  readonly c: ConsumerSpec
+  held: number
+  fetches: number
+  failures: number
+  timer: NodeJS.Timeout | undefined
+  consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>> | undefined
+}
+
+/** What a delivery needs from its subscription. */
+interface DeliveryOwner {
+  readonly js: JetStreamClient
+  readonly stream: string
+  readonly deadSubject: string
+  /** The delivery was settled (its settlement sent): free its slot. */
+  freed(p: Puller): void
+}
+
+/**
+ * One delivery of a JetStream message: the name is its consumer's, the version the subject's
+ * last token (`v<version>`), the id the `Nats-Msg-Id` it was published with. Settled once.
+ */
+class JetStreamDelivery implements TransportDelivery {
+  readonly id: string
+  readonly name: string
+  readonly version: number
+  readonly data: string
+  readonly deliveries: number
+  private settled = false
+
+  constructor(
+    private readonly owner: DeliveryOwner,
+    private readonly puller: Puller,
+    private readonly msg: JsMsg,
+  ) {
+    const { subject } = msg
+    const at = puller.c.versionAt
+    const digits = subject.charCodeAt(at - 1) === 118 /* v */ ? subject.slice(at) : ''
+    this.id = msg.headers?.get(HEADER_ID) || `${owner.stream}:${msg.seq}`
+    this.name = puller.c.name
+    this.version = /^[1-9][0-9]*$/.test(digits) ? Number(digits) : Number.NaN
+    this.data = msg.string()
+    this.deliveries = msg.info.deliveryCount
+  }
+
+  ack(): Promise<void> {
+    return this.settle(() => this.msg.ack())
+  }
+
+  nack(delayMs: number): Promise<void> {
+    return this.settle(() => this.msg.nak(delayMs))
+  }
+
+  deadLetter(reason: DeadLetterReason): Promise<void> {
+    return this.settle(async () => {
+      const { msg } = this
+      const body: DeadBody = {
+        id: this.id,
+        name: this.name,
+        version: this.version,
+        data: this.data,
+        deliveries: this.deliveries,
+        errorName: reason.errorName,
+        errorMessage: reason.errorMessage,
+        subject: msg.subject,
+        consumer: msg.info.consumer,
+      }
+      await this.owner.js.publish(this.owner.deadSubject, JSON.stringify(body), {
+        msgID: `dead:${msg.info.consumer}:${msg.info.streamSequence}`,
+      })
+      msg.ack()
+    })
+  }
+
+  /** Runs `action` unless settled already; the slot is freed once it is done (or failed). */
+  private settle(action: () => Promise<void> | void): Promise<void> {
+    if (this.settled) return Promise.resolve()
+    this.settled = true
+    let done: Promise<void> | void
+    try {
+      done = action()
+    } catch (error) {
+      done = Promise.reject(error)
+    }
+    if (done === undefined) {
+      this.owner.freed(this.puller)
+      return Promise.resolve()
+    }
+    return done.then(
+      () => this.owner.freed(this.puller),
+      (error: unknown) => {
+        this.owner.freed(this.puller)
+        throw error
+      },
+    )
+  }
+}
+
 async function subscribeJetStream(
   { js, jsm }: Loaded,
   where: Where,
@@ -275,15 +379,16 @@ async function subscribeJetStream(
 ): Promise<TransportSubscription> {
   const { stream } = where
   const broadcast = spec.mode === 'broadcast'
-  const consumers = spec.names.map((name) => ({
+  const consumers: ConsumerSpec[] = spec.names.map((name) => ({
     name,
-    subject: where.subjectOf(name),
+    subject: `${where.subjectOf(name)}.*`,
+    versionAt: where.subjectOf(name).length + 2,
     durable: broadcast
       ? natsConsumerName(spec.group, 'bc', spec.consumer, name)
       : natsConsumerName(spec.group, name),
   }))
 
-  const ensureConsumer = async (c: (typeof consumers)[number]): Promise<void> => {
+  const ensureConsumer = async (c: ConsumerSpec): Promise<void> => {
     const config: Partial<ConsumerConfig> = {
       durable_name: c.durable,
       ack_policy: 'explicit' as ConsumerConfig['ack_policy'],
@@ -334,84 +439,27 @@ async function subscribeJetStream(
   const stops = new Set<() => void>()
   const tasks = new Set<Promise<void>>()
 
-  /** A consumer's pull state: its share of the prefetch is held in deliveries and pull credit. */
-  interface Puller {
-    readonly c: (typeof consumers)[number]
-    held: number
-    fetches: number
-    failures: number
-    timer: NodeJS.Timeout | undefined
-    consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>> | undefined
-  }
   // Each consumer pulls at most its share of `prefetch`, so no event starves the others; it
   // pulls again once a quarter of its share is free (or 10 ms after a settlement), overlapping
   // pulls with the handlers rather than sending one request per freed slot. A quarter keeps the
-  // server's pipeline fuller than a half did (0.86x -> 0.9-1.0x the raw client's throughput in
-  // bench/distributed, group mode, prefetch 64), and an eighth costs more in pull requests than
-  // the deeper pipeline gains.
+  // server's pipeline fuller than a half did (about 0.82x -> 0.9x the raw client's throughput,
+  // side by side, group mode, prefetch 64), and an eighth costs more in pull requests than the
+  // deeper pipeline gains.
   const share = Math.max(1, Math.floor(spec.prefetch / consumers.length))
   const low = Math.max(1, Math.floor(share / 4))
 
-  const deliver = (p: Puller, msg: JsMsg): void => {
-    let settled = false
-    const once = (action: () => Promise<void> | void): Promise<void> => {
-      if (settled) return Promise.resolve()
-      settled = true
-      let done: Promise<void> | void
-      try {
-        done = action()
-      } catch (error) {
-        done = Promise.reject(error)
-      }
-      const free = (): void => {
-        p.held--
-        held--
-        changed()
-        pump(p)
-      }
-      if (done === undefined) {
-        free()
-        return Promise.resolve()
-      }
-      return done.then(free, (error: unknown) => {
-        free()
-        throw error
-      })
-    }
-    const h = msg.headers
-    const id = h?.get(HEADER_ID) || `${stream}:${msg.seq}`
-    const name = h?.get(HEADER_NAME) ?? ''
-    const versionText = h?.get(HEADER_VERSION) ?? ''
-    const data = msg.string()
-    const deliveries = msg.info.deliveryCount
-    onDelivery({
-      id,
-      name,
-      version: versionText === '' ? Number.NaN : Number(versionText),
-      data,
-      deliveries,
-      ack: () => once(() => msg.ack()),
-      nack: (delayMs) => once(() => msg.nak(delayMs)),
-      deadLetter: (reason: DeadLetterReason) =>
-        once(async () => {
-          const body: DeadBody = {
-            id,
-            name,
-            version: versionText === '' ? Number.NaN : Number(versionText),
-            data,
-            deliveries,
-            errorName: reason.errorName,
-            errorMessage: reason.errorMessage,
-            subject: msg.subject,
-            consumer: msg.info.consumer,
-          }
-          await js.publish(where.deadSubject, JSON.stringify(body), {
-            msgID: `dead:${msg.info.consumer}:${msg.info.streamSequence}`,
-          })
-          msg.ack()
-        }),
-    })
+  const owner: DeliveryOwner = {
+    js,
+    stream,
+    deadSubject: where.deadSubject,
+    freed(p) {
+      p.held--
+      held--
+      changed()
+      pump(p)
+    },
   }
+  const deliver = (p: Puller, msg: JsMsg): void => onDelivery(new JetStreamDelivery(owner, p, msg))
 
   const fetchInto = async (p: Puller, n: number): Promise<void> => {
     p.fetches++

@@ -1,4 +1,4 @@
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream, jetstreamManager, AckPolicy, type JetStreamManager } from '@nats-io/jetstream'
 import Redis from 'ioredis'
 import { AsyncEventBus } from '../../../src/events/event-bus'
@@ -51,11 +51,9 @@ describeWithNats('nats jetstream transport', () => {
     for await (const info of jsm.consumers.list(stream)) names.push(info.name)
     return names
   }
-  const publishRaw = async (id: string, name: string, version: string, data: string): Promise<void> => {
-    const h = headers()
-    h.set('Tributary-Event', name)
-    h.set('Tributary-Version', version)
-    await jetstream(nc).publish(`${prefix}.events.UserCreated`, data, { msgID: id, headers: h })
+  /** A message on `<prefix>.events.<name>.<versionToken>`, as another publisher could send it. */
+  const publishRaw = async (id: string, name: string, versionToken: string, data: string): Promise<void> => {
+    await jetstream(nc).publish(`${prefix}.events.${name}.${versionToken}`, data, { msgID: id })
   }
 
   it('broadcast: every bus handles each event, the emitter included, once', async () => {
@@ -118,7 +116,7 @@ describeWithNats('nats jetstream transport', () => {
     expect(JSON.parse(stored!.data)).toEqual({ id: 7 })
   })
 
-  it('an unknown event name or a bad payload goes to dead letters with a typed error; the consumer goes on', async () => {
+  it('a bad payload or version goes to dead letters with a typed error; an unknown name is not delivered; the consumer goes on', async () => {
     const transport = newTransport()
     const bus = newBus()
     const handled: number[] = []
@@ -126,21 +124,32 @@ describeWithNats('nats jetstream transport', () => {
     const letters: BridgeDeadLetter[] = []
     const bridge = await bus.bridge(transport, { events: [UserCreated], group: 'g', prefetch: 1 })
     bridge.onDeadLetter((letter) => letters.push(letter))
-    await publishRaw('a', 'Ghost', '1', '{}')
-    await publishRaw('b', 'UserCreated', '1', 'not json')
-    await publishRaw('c', 'UserCreated', '9', '{}')
+    // The consumers filter by name: a name this bridge does not carry stays in the stream for another.
+    await publishRaw('a', 'Ghost', 'v1', '{}')
+    await publishRaw('b', 'UserCreated', 'v1', 'not json')
+    await publishRaw('c', 'UserCreated', 'v9', '{}')
+    await publishRaw('d', 'UserCreated', 'latest', '{"id":4}')
     await bus.emit(new UserCreated(3))
     await until(() => handled.length === 1 && letters.length === 3)
-    expect(letters.map((l) => [l.id, isEventDecodeError(l.error) && l.error.problem])).toEqual([
-      ['a', 'unknown-event'],
-      ['b', 'bad-payload'],
-      ['c', 'unknown-version'],
+    expect(handled).toEqual([3])
+    expect(
+      letters.map((l) => [
+        l.id,
+        isEventDecodeError(l.error) && l.error.problem,
+        l.error instanceof Error && l.error.message,
+      ]),
+    ).toEqual([
+      ['b', 'bad-payload', expect.stringContaining('UserCreated')],
+      ['c', 'unknown-version', expect.stringContaining('9')],
+      ['d', 'unknown-version', expect.stringContaining('UserCreated')],
     ])
-    expect((await transport.deadLetters()).map((l) => [l.id, l.errorName, l.deliveries])).toEqual([
-      ['a', 'EventDecodeError', 1],
-      ['b', 'EventDecodeError', 1],
-      ['c', 'EventDecodeError', 1],
+    expect((await transport.deadLetters()).map((l) => [l.id, l.name, l.errorName, l.deliveries])).toEqual([
+      ['b', 'UserCreated', 'EventDecodeError', 1],
+      ['c', 'UserCreated', 'EventDecodeError', 1],
+      ['d', 'UserCreated', 'EventDecodeError', 1],
     ])
+    const ghost = await jsm.streams.getMessage(stream, { last_by_subj: `${prefix}.events.Ghost.v1` })
+    expect(ghost?.string()).toBe('{}')
   })
 
   itWithRedis(
@@ -247,7 +256,7 @@ describeWithNats('nats jetstream transport', () => {
     await jsm.consumers.add(stream, {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
-      filter_subject: `${prefix}.events.UserCreated`,
+      filter_subject: `${prefix}.events.UserCreated.*`,
       ack_wait: 300 * 1_000_000,
     })
     const taken = await jetstream(nc).consumers.get(stream, durable)
