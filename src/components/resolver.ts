@@ -12,7 +12,7 @@ import { setLongTimeout, type LongTimer } from '../core/timers'
 import type { ComponentSource, SourceContext } from '../sources/source'
 import { burstNow } from './burst-clock'
 import { ProvenanceColumns } from './provenance-columns'
-import { defaultComponentCache, type ComponentValueCache } from './cache'
+import { defaultComponentCache, type CachedComponentValue, type ComponentValueCache } from './cache'
 import { ComponentError, ComponentResolutionError, isComponentError } from './errors'
 import {
   provenanceRecords,
@@ -367,10 +367,18 @@ class Resolution {
     const { cause, attempts } = failure instanceof FetchFailure ? failure : new FetchFailure(failure, 1)
     if (this.signal.aborted) return this.reject(component, cause, attempts)
     const options = component.definition.options
-    const reason = describeCause(cause)
+    let reason = describeCause(cause)
+    let failed = cause
     if (options.fallbackTo === 'cache' && this.cache) {
       const source = this.sources[component.index] as ComponentSource
-      const entry = this.cache.get(cacheKey(component, source))
+      let entry: CachedComponentValue | undefined
+      try {
+        entry = this.cache.get(cacheKey(component, source))
+      } catch (cacheError) {
+        // A custom cache that throws is one more failure, not a hang: the chain goes on.
+        reason = `${reason}; the cache failed too: ${describeCause(cacheError)}`
+        failed = new AggregateError([cause, cacheError], reason)
+      }
       if (entry) return this.finish(component, started, entry.value, attempts, 'cache', reason)
     }
     if (options.fallback !== undefined) {
@@ -379,7 +387,7 @@ class Resolution {
     if (!component.definition.required) {
       return this.assign(component, started, undefined, attempts, 'missing', reason)
     }
-    return this.reject(component, cause, attempts)
+    return this.reject(component, failed, attempts)
   }
 
   private assign(

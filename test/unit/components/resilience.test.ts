@@ -7,7 +7,7 @@ import {
   isCircuitOpenError,
   resolve,
 } from './tributary'
-import type { ComponentResolutionError } from './tributary'
+import type { ComponentResolutionError, ComponentValueCache } from './tributary'
 import { memorySource } from './support'
 
 afterEach(() => jest.useRealTimers())
@@ -246,5 +246,39 @@ describe('ComponentCache', () => {
       (e: unknown) => e,
     )) as ComponentResolutionError
     expect(explain(fresh.instance as object).rate).toMatchObject({ origin: 'fallback', value: 0 })
+  })
+
+  it("a custom cache whose get() throws under fallbackTo: 'cache' is one more failure, not a hang", async () => {
+    class Cached {
+      @Component({ fetchFrom: 'mem', key: 'rate', fallbackTo: 'cache', fallback: 0 }) rate!: number
+      @Component({ fetchFrom: 'mem', key: 'strict', fallbackTo: 'cache' }) strict!: number
+    }
+    const real = new ComponentCache()
+    const cacheDown = new Error('cache down')
+    const cache: ComponentValueCache = {
+      get: () => {
+        throw cacheDown
+      },
+      set: (key, value, ttl) => real.set(key, value, ttl),
+      fetch: (key, fetch, options) => real.fetch(key, fetch, options),
+      dedupe: (key, fetch, signal) => real.dedupe(key, fetch, signal),
+      delete: (key) => real.delete(key),
+      clear: () => real.clear(),
+    }
+    const source = memorySource('mem', {}, { failures: { rate: down('rate'), strict: down('strict') } })
+    const error = (await resolve(Cached, { sources: [source], cache }).catch(
+      (e: unknown) => e,
+    )) as ComponentResolutionError
+    // The fallback chain goes on past the cache: `rate` takes its fallback, naming both failures.
+    expect((error.instance as Cached).rate).toBe(0)
+    expect(explain(error.instance as object).rate).toMatchObject({
+      origin: 'fallback',
+      reason: 'mem: unavailable while reading "rate"; the cache failed too: cache down',
+    })
+    // `strict` has nothing after the cache: its error holds the source's failure and the cache's.
+    expect(error.errors.map((e) => e.property)).toEqual(['strict'])
+    const cause = error.errors[0]?.cause
+    expect(cause).toBeInstanceOf(AggregateError)
+    expect((cause as AggregateError).errors).toEqual([down('strict'), cacheDown])
   })
 })
