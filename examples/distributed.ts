@@ -1,16 +1,30 @@
 /**
  * The event bus across instances: two buses (standing in for two processes) bridged over Redis
- * Streams. `OrderPlaced` goes to the `billing` group (one bus of the group handles each event);
+ * Streams (or NATS JetStream with TRIBUTARY_TRANSPORT=nats). `OrderPlaced` goes to the `billing` group (one bus of the group handles each event);
  * `CacheCleared` is broadcast (every bus handles each one). A handler that fails is redelivered
  * with backoff and, after `maxDeliveries`, lands in the dead letters with its last error; an
  * idempotent handler does its side effect once however often the event comes back.
  * For the query store's shared cache (a Redis L2 and an invalidation bus), see
- * examples/distributed-cache.ts; for NATS JetStream, pass `natsTransport(connection)` instead.
- * Needs Redis at TRIBUTARY_REDIS_URL (default redis://127.0.0.1:6379); without it, says so and exits 0.
+ * examples/distributed-cache.ts.
+ * Needs Redis at TRIBUTARY_REDIS_URL (default redis://127.0.0.1:6379), or NATS with JetStream at
+ * TRIBUTARY_NATS_URL (default 127.0.0.1:4222); without it, says so and exits 0.
  * Run: npx ts-node --transpile-only examples/distributed.ts
+ *      TRIBUTARY_TRANSPORT=nats npx ts-node --transpile-only examples/distributed.ts
  */
+import { connect } from '@nats-io/transport-node'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import Redis from 'ioredis'
-import { AsyncEventBus, deliveryOf, idempotent, redisSeenSet, redisStreamsTransport } from '../src'
+import {
+  AsyncEventBus,
+  deliveryOf,
+  idempotent,
+  natsSeenSet,
+  natsTransport,
+  redisSeenSet,
+  redisStreamsTransport,
+  type SeenSet,
+  type Transport,
+} from '../src'
 
 class OrderPlaced {
   constructor(
@@ -23,24 +37,73 @@ class CacheCleared {
   constructor(readonly key: string) {}
 }
 
-const url = process.env.TRIBUTARY_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const redisUrl = process.env.TRIBUTARY_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const natsUrl = process.env.TRIBUTARY_NATS_URL ?? '127.0.0.1:4222'
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function main(): Promise<void> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  probe.on('error', () => undefined)
+/** The engine's transport and seen-set, a way to publish a payload that does not decode, and a cleanup. */
+interface Engine {
+  transport: Transport
+  seen: SeenSet
+  publishUndecodable(id: string): Promise<unknown>
+  cleanup(): Promise<void>
+}
+
+async function redisEngine(prefix: string): Promise<Engine | undefined> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => undefined)
   try {
-    await probe.connect()
+    await redis.connect()
   } catch {
-    console.log(`Redis is not reachable at ${url}; start it (redis-server --port 6379) to run this example.`)
-    probe.disconnect()
-    return
+    console.log(
+      `Redis is not reachable at ${redisUrl}; start it (redis-server --port 6379) to run this example.`,
+    )
+    redis.disconnect()
+    return undefined
   }
-  probe.disconnect()
+  return {
+    transport: redisStreamsTransport(redis, { prefix, block: 200 }),
+    seen: redisSeenSet(redis, { prefix: `${prefix}:seen:` }),
+    // What an older publisher could have written: a stream entry whose payload is not JSON.
+    publishUndecodable: (id) =>
+      redis.xadd(`${prefix}:events:OrderPlaced`, '*', 'id', id, 'name', 'OrderPlaced', 'v', '1', 'data', '['),
+    async cleanup() {
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length > 0) await redis.del(...keys)
+      redis.disconnect()
+    },
+  }
+}
+
+async function natsEngine(prefix: string): Promise<Engine | undefined> {
+  let nc: Awaited<ReturnType<typeof connect>>
+  try {
+    nc = await connect({ servers: natsUrl, timeout: 1_000, reconnect: false })
+  } catch {
+    console.log(
+      `NATS is not reachable at ${natsUrl}; start it (nats-server -js) to run this example on NATS.`,
+    )
+    return undefined
+  }
+  const stream = prefix.toUpperCase()
+  return {
+    transport: natsTransport(nc, { stream, prefix }),
+    seen: natsSeenSet(nc, { stream: `${stream}_SEEN`, prefix: `${prefix}.seen` }),
+    // The subject names the event and its version; the payload is not JSON.
+    publishUndecodable: (id) => jetstream(nc).publish(`${prefix}.events.OrderPlaced.v1`, '[', { msgID: id }),
+    async cleanup() {
+      const jsm = await jetstreamManager(nc)
+      for (const name of [stream, `${stream}_SEEN`]) await jsm.streams.delete(name).catch(() => undefined)
+      await nc.close()
+    },
+  }
+}
+
+async function main(): Promise<void> {
   const prefix = `example-bus-${process.pid}`
-  const redis = new Redis(url)
-  const transport = redisStreamsTransport(redis, { prefix, block: 200 })
-  const seen = redisSeenSet(redis, { prefix: `${prefix}:seen:` })
+  const engine = await (process.env.TRIBUTARY_TRANSPORT === 'nats' ? natsEngine(prefix) : redisEngine(prefix))
+  if (engine === undefined) return
+  const { transport, seen } = engine
 
   const charged: string[] = []
   let receiptFailures = 0
@@ -85,26 +148,13 @@ async function main(): Promise<void> {
   for (const line of charged) console.log(`  ${line}`)
 
   // A payload that no longer decodes goes to the dead letters with a typed error.
-  await redis.xadd(
-    `${prefix}:events:OrderPlaced`,
-    '*',
-    'id',
-    'bad-1',
-    'name',
-    'OrderPlaced',
-    'v',
-    '1',
-    'data',
-    '[',
-  )
+  await engine.publishUndecodable('bad-1')
   await sleep(300)
   const [letter] = await transport.deadLetters()
   console.log(`dead letter: ${letter?.id} ${letter?.errorName}: ${letter?.errorMessage}`)
 
   await Promise.all(buses.map((bus) => bus.close()))
-  const keys = await redis.keys(`${prefix}*`)
-  if (keys.length > 0) await redis.del(...keys)
-  redis.disconnect()
+  await engine.cleanup()
 }
 
 main().catch((error: unknown) => {
