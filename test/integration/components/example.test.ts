@@ -1,22 +1,10 @@
 // examples/components.ts run as a user runs it (ts-node, no server): it exits 0 and prints the
 // explain() table with the secret masked, a cached second resolve and the collected failures;
 // the Redis component appears only when Redis answers.
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
+import { runExample as run } from '../../support/examples'
 import { describeWithRedis } from '../../support/services'
 
-const root = join(__dirname, '..', '..', '..')
-
-function runExample(env: Record<string, string> = {}): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'components.ts')],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    )
-  })
-}
+const runExample = (env: Record<string, string> = {}): Promise<string> => run('components.ts', env)
 
 function rows(output: string): Map<string, string[]> {
   const lines = output.split('\n')

@@ -1,21 +1,9 @@
 // examples/streaming-components.ts run as a user runs it (ts-node): it exits 0 and prints each
 // stream's resolved value and updates; without Redis or NATS it says so and skips that part.
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
+import { runExample as run } from '../../support/examples'
 import { itWithRedisAndNats } from '../../support/services'
 
-const root = join(__dirname, '..', '..', '..')
-
-function runExample(env: Record<string, string> = {}): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'streaming-components.ts')],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    )
-  })
-}
+const runExample = (env: Record<string, string> = {}): Promise<string> => run('streaming-components.ts', env)
 
 describe('examples/streaming-components.ts', () => {
   it('runs without Redis and NATS: says so, and the WebSocket part still runs', async () => {

@@ -1,21 +1,10 @@
 // examples/shards.ts run as a user runs it (ts-node, SQLite files, no server): it exits 0 and
 // prints the merged answers, the exact average beside the mean of means, and the failed shard.
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
-
-const root = join(__dirname, '..', '..', '..')
+import { runExample } from '../../support/examples'
 
 describe('examples/shards.ts', () => {
   it('runs and prints exact merged answers', async () => {
-    const output = await new Promise<string>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'shards.ts')],
-        { cwd: root, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' } },
-        (error, stdout, stderr) =>
-          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
-      )
-    })
+    const output = await runExample('shards.ts')
     expect(output).toContain('users on eu: 1200')
     expect(output).toContain('active in all (sum): 3000')
     expect(output).toContain('active (merged count): 3000')

@@ -1,27 +1,11 @@
 // examples/shard-transaction.ts run as a user runs it (ts-node), against a PostgreSQL of the
 // test's own: with max_prepared_transactions raised it transfers atomically; with it at 0 it
 // prints how to set it and exits 0.
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { Client } from 'pg'
+import { runExample as run } from '../../support/examples'
 import { describeWithPostgresServer, ownPostgres, type OwnPostgres } from '../../support/own-postgres'
 
-const root = join(__dirname, '..', '..', '..')
-
-function runExample(url: string): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'shard-transaction.ts')],
-      {
-        cwd: root,
-        encoding: 'utf8',
-        env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', TRIBUTARY_PG_URL: url },
-      },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    )
-  })
-}
+const runExample = (url: string): Promise<string> => run('shard-transaction.ts', { TRIBUTARY_PG_URL: url })
 
 describeWithPostgresServer('examples/shard-transaction.ts', () => {
   const servers: OwnPostgres[] = []

@@ -2,22 +2,10 @@
 // charge each order once (the idempotent handler), the failed receipt comes back as delivery 2,
 // the broadcast reaches both buses, and the undecodable payload is a dead letter with its
 // typed error. Without the engine it says so and exits 0.
-import { execFile } from 'node:child_process'
-import { join } from 'node:path'
+import { runExample as run } from '../../support/examples'
 import { describeWithNats, describeWithRedis } from '../../support/services'
 
-const root = join(__dirname, '..', '..', '..')
-
-function runExample(env: Record<string, string>): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', join(root, 'examples', 'distributed.ts')],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env } },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
-    )
-  })
-}
+const runExample = (env: Record<string, string>): Promise<string> => run('distributed.ts', env)
 
 function expectTheStory(output: string): void {
   const charges = output.split('\n').filter((line) => /^ {2}[ab] charged order \d$/.test(line))
