@@ -12,6 +12,7 @@ import type { BridgeDeadLetter } from '../../../src/events/bridge'
 import type { Transport } from '../../../src/transports/transport'
 import { describeWithNats, itWithRedis, natsUrl, redisUrl } from '../../support/services'
 import { uniqueName } from '../../support/database'
+import { remoteHandlerOptionCases } from './remote-handler-options'
 
 class UserCreated {
   constructor(readonly id: number) {}
@@ -226,6 +227,8 @@ describeWithNats('nats jetstream transport', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100))
     expect(await seen.claim('k/2 with spaces', 'b', 60_000)).toBe('claimed')
   })
+
+  remoteHandlerOptionCases({ transport: newTransport, bus: newBus })
 
   it('handler options apply to remote deliveries (concurrency)', async () => {
     const transport = newTransport()

@@ -8,6 +8,7 @@ import { isEventDecodeError } from '../../../src/transports/errors'
 import type { BridgeDeadLetter } from '../../../src/events/bridge'
 import { describeWithRedis, redisUrl } from '../../support/services'
 import { uniqueName } from '../../support/database'
+import { remoteHandlerOptionCases } from './remote-handler-options'
 
 class UserCreated {
   constructor(readonly id: number) {}
@@ -145,6 +146,11 @@ describeWithRedis('redis streams transport', () => {
     await until(() => flaky === 3)
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(effects).toBe(1)
+  })
+
+  remoteHandlerOptionCases({
+    transport: () => redisStreamsTransport(client, { prefix, block: 100 }),
+    bus: newBus,
   })
 
   it('handler options apply to remote deliveries (concurrency)', async () => {
