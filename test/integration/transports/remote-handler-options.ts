@@ -116,9 +116,9 @@ export function remoteHandlerOptionCases(setup: RemoteSetup): void {
     await bus.bridge(setup.transport(), { events: [Ticket], group: 'g', prefetch: 16 })
     await Promise.all(Array.from({ length: 6 }, (_, n) => bus.emit(new Ticket(n, 'a'))))
     await until(() => starts.length === 6)
-    // Queued, not dropped: all six ran, and no three of them started within one window
-    // (a timer may fire up to a millisecond early).
+    // Queued, not dropped: all six ran, and no three of them started within one window (the
+    // limiter counts whole milliseconds of Date.now(), and a timer may fire a millisecond early).
     for (let i = 2; i < starts.length; i++)
-      expect((starts[i] as number) - (starts[i - 2] as number)).toBeGreaterThanOrEqual(99)
+      expect((starts[i] as number) - (starts[i - 2] as number)).toBeGreaterThanOrEqual(97)
   })
 }
