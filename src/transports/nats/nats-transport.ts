@@ -237,7 +237,7 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
         letters.push({
           id: body.id ?? '',
           name: body.name ?? '',
-          version: Number(body.version),
+          version: typeof body.version === 'number' ? body.version : Number.NaN, // NaN is stored as null
           data: body.data ?? '',
           deliveries: Number(body.deliveries),
           errorName: body.errorName ?? '',

@@ -59,6 +59,12 @@ function field(fields: string[], name: string): string | undefined {
   return undefined
 }
 
+/** The entry's version: NaN when it has none (a missing or empty `v`, which `Number` would read as 0). */
+function versionIn(fields: string[]): number {
+  const text = field(fields, 'v')
+  return text === undefined || text === '' ? Number.NaN : Number(text)
+}
+
 /**
  * Carries bus events over Redis Streams with the `ioredis` client you pass (it is not closed by
  * the transport; each subscription opens one duplicate connection for its blocking reads).
@@ -123,7 +129,7 @@ export function redisStreamsTransport(
       return entries.map(([, fields]) => ({
         id: field(fields, 'id') ?? '',
         name: field(fields, 'name') ?? '',
-        version: Number(field(fields, 'v')),
+        version: versionIn(fields),
         data: field(fields, 'data') ?? '',
         deliveries: Number(field(fields, 'deliveries')),
         errorName: field(fields, 'errorName') ?? '',
@@ -412,7 +418,7 @@ class StreamDelivery implements TransportDelivery {
   ) {
     this.id = field(fields, 'id') ?? streamId
     this.name = field(fields, 'name') ?? ''
-    this.version = Number(field(fields, 'v'))
+    this.version = versionIn(fields)
     this.data = field(fields, 'data') ?? ''
   }
 

@@ -144,10 +144,13 @@ describeWithNats('nats jetstream transport', () => {
       ['c', 'unknown-version', expect.stringContaining('9')],
       ['d', 'unknown-version', expect.stringContaining('UserCreated')],
     ])
-    expect((await transport.deadLetters()).map((l) => [l.id, l.name, l.errorName, l.deliveries])).toEqual([
-      ['b', 'UserCreated', 'EventDecodeError', 1],
-      ['c', 'UserCreated', 'EventDecodeError', 1],
-      ['d', 'UserCreated', 'EventDecodeError', 1],
+    // A message without a version reads back as NaN (not 0).
+    expect(
+      (await transport.deadLetters()).map((l) => [l.id, l.name, l.version, l.errorName, l.deliveries]),
+    ).toEqual([
+      ['b', 'UserCreated', 1, 'EventDecodeError', 1],
+      ['c', 'UserCreated', 9, 'EventDecodeError', 1],
+      ['d', 'UserCreated', Number.NaN, 'EventDecodeError', 1],
     ])
     const ghost = await jsm.streams.getMessage(stream, { last_by_subj: `${prefix}.events.Ghost.v1` })
     expect(ghost?.string()).toBe('{}')

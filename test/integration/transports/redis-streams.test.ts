@@ -110,17 +110,22 @@ describeWithRedis('redis streams transport', () => {
     await client.xadd(stream, '*', 'id', 'a', 'name', 'Ghost', 'v', '1', 'data', '{}')
     await client.xadd(stream, '*', 'id', 'b', 'name', 'UserCreated', 'v', '1', 'data', 'not json')
     await client.xadd(stream, '*', 'id', 'c', 'name', 'UserCreated', 'v', '9', 'data', '{}')
+    await client.xadd(stream, '*', 'id', 'd', 'name', 'UserCreated', 'data', '{"id":4}') // no version
     await bus.emit(new UserCreated(3))
-    await until(() => handled.length === 1 && letters.length === 3)
+    await until(() => handled.length === 1 && letters.length === 4)
+    expect(handled).toEqual([3])
     expect(letters.map((l) => [l.id, isEventDecodeError(l.error) && l.error.problem])).toEqual([
       ['a', 'unknown-event'],
       ['b', 'bad-payload'],
       ['c', 'unknown-version'],
+      ['d', 'unknown-version'],
     ])
-    expect((await transport.deadLetters()).map((l) => l.errorName)).toEqual([
-      'EventDecodeError',
-      'EventDecodeError',
-      'EventDecodeError',
+    // A message without a version reads back as NaN (not 0).
+    expect((await transport.deadLetters()).map((l) => [l.id, l.version, l.errorName])).toEqual([
+      ['a', 1, 'EventDecodeError'],
+      ['b', 1, 'EventDecodeError'],
+      ['c', 9, 'EventDecodeError'],
+      ['d', Number.NaN, 'EventDecodeError'],
     ])
   })
 
