@@ -1,11 +1,11 @@
 /**
  * The event bus across instances: two buses (standing in for two processes) bridged over Redis
- * Streams (or NATS JetStream with TRIBUTARY_TRANSPORT=nats). `OrderPlaced` goes to the `billing` group (one bus of the group handles each event);
- * `CacheCleared` is broadcast (every bus handles each one). A handler that fails is redelivered
- * with backoff and, after `maxDeliveries`, lands in the dead letters with its last error; an
- * idempotent handler does its side effect once however often the event comes back.
- * For the query store's shared cache (a Redis L2 and an invalidation bus), see
- * examples/distributed-cache.ts.
+ * Streams (or NATS JetStream with TRIBUTARY_TRANSPORT=nats). `OrderPlaced` goes to the
+ * `billing` group (one bus of the group handles each event); `CacheCleared` is broadcast
+ * (every bus handles each one). A handler that fails is redelivered with backoff and, after
+ * `maxDeliveries`, lands in the dead letters with its last error; an idempotent handler does
+ * its side effect once however often the event comes back. For the query store's shared cache
+ * (a Redis L2 and an invalidation bus), see examples/distributed-cache.ts.
  * Needs Redis at TRIBUTARY_REDIS_URL (default redis://127.0.0.1:6379), or NATS with JetStream at
  * TRIBUTARY_NATS_URL (default 127.0.0.1:4222); without it, says so and exits 0.
  * Run: npx ts-node --transpile-only examples/distributed.ts

@@ -2,14 +2,13 @@
  * A {@link Transport} over NATS JetStream: one stream holding a subject per event name and
  * version (`<prefix>.events.<name>.v<version>`) and the dead-letter subject (`<prefix>.dead`);
  * a durable pull consumer per event name, shared by a group's instances (group mode) or owned
- * by one instance (broadcast mode, deleted on close); explicit acks after the handlers, `nak` with a delay to
- * redeliver after the backoff, and JetStream's `ack_wait` to hand a dead instance's messages to
- * another. Delivery counts are JetStream's own (`info.deliveryCount`).
+ * by one instance (broadcast mode, deleted on close); explicit acks after the handlers, `nak`
+ * with a delay to redeliver after the backoff, and JetStream's `ack_wait` to hand a dead
+ * instance's messages to another. Delivery counts are JetStream's own (`info.deliveryCount`).
  */
 import { createHash } from 'node:crypto'
 import type * as JetStreamModule from '@nats-io/jetstream'
 import type { ConsumerConfig, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream'
-import type * as NatsModule from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { requireOptional } from '../../core/optional'
 import { TransportClosedError, TransportError, TransportOptionsError, checkTransportOptions } from '../errors'
@@ -135,11 +134,13 @@ export function natsTransport(connection: NatsConnectionLike, options: NatsTrans
 
   const load = (): Promise<Loaded> => {
     loaded ??= (async () => {
+      // Nothing of the core client is used here, but the JetStream module needs it: loading it
+      // first names the missing package right (as the NATS source does).
+      requireOptional<unknown>('@nats-io/transport-node', 'natsTransport')
       const { jetstream, jetstreamManager } = requireOptional<typeof JetStreamModule>(
         '@nats-io/jetstream',
         'natsTransport',
       )
-      requireOptional<typeof NatsModule>('@nats-io/transport-node', 'natsTransport')
       const nc = connection as NatsConnection
       return { js: jetstream(nc), jsm: await jetstreamManager(nc) }
     })()
@@ -379,14 +380,17 @@ async function subscribeJetStream(
 ): Promise<TransportSubscription> {
   const { stream } = where
   const broadcast = spec.mode === 'broadcast'
-  const consumers: ConsumerSpec[] = spec.names.map((name) => ({
-    name,
-    subject: `${where.subjectOf(name)}.*`,
-    versionAt: where.subjectOf(name).length + 2,
-    durable: broadcast
-      ? natsConsumerName(spec.group, 'bc', spec.consumer, name)
-      : natsConsumerName(spec.group, name),
-  }))
+  const consumers = spec.names.map((name): ConsumerSpec => {
+    const base = where.subjectOf(name)
+    return {
+      name,
+      subject: `${base}.*`,
+      versionAt: base.length + 2,
+      durable: broadcast
+        ? natsConsumerName(spec.group, 'bc', spec.consumer, name)
+        : natsConsumerName(spec.group, name),
+    }
+  })
 
   const ensureConsumer = async (c: ConsumerSpec): Promise<void> => {
     const config: Partial<ConsumerConfig> = {

@@ -29,6 +29,16 @@ const until = async (check: () => boolean): Promise<void> => {
 
 /** Registers the cases with `it` in the calling suite. */
 export function remoteHandlerOptionCases(setup: RemoteSetup): void {
+  /** `bus` bridged in group mode over a fresh transport, redelivering after 20 ms. */
+  const bridged = async (bus: AsyncEventBus): Promise<void> => {
+    await bus.bridge(setup.transport(), {
+      events: [Ticket],
+      group: 'g',
+      prefetch: 16,
+      backoff: { initialDelay: 20, jitter: 'none' },
+    })
+  }
+
   it('handler options apply to remote deliveries: a timed-out handler fails the delivery, which comes back', async () => {
     const bus = setup.bus()
     const runs: number[] = []
@@ -41,11 +51,7 @@ export function remoteHandlerOptionCases(setup: RemoteSetup): void {
       },
       { timeout: 50 },
     )
-    await bus.bridge(setup.transport(), {
-      events: [Ticket],
-      group: 'g',
-      backoff: { initialDelay: 20, jitter: 'none' },
-    })
+    await bridged(bus)
     await bus.emit(new Ticket(1, 'a'))
     await until(() => runs.length === 2)
     await sleep(100) // a third delivery would show here
@@ -63,11 +69,7 @@ export function remoteHandlerOptionCases(setup: RemoteSetup): void {
       },
       { retry: { attempts: 3, initialDelay: 1, jitter: 'none' } },
     )
-    await bus.bridge(setup.transport(), {
-      events: [Ticket],
-      group: 'g',
-      backoff: { initialDelay: 20, jitter: 'none' },
-    })
+    await bridged(bus)
     await bus.emit(new Ticket(1, 'a'))
     await until(() => runs.length === 3)
     await sleep(100) // a redelivery would run the handler again
@@ -95,7 +97,7 @@ export function remoteHandlerOptionCases(setup: RemoteSetup): void {
       },
       { partitionBy: (t) => t.key, concurrency: 4 },
     )
-    await bus.bridge(setup.transport(), { events: [Ticket], group: 'g', prefetch: 16 })
+    await bridged(bus)
     for (let n = 0; n < 12; n++) await bus.emit(new Ticket(n, ['a', 'b', 'c'][n % 3] as string))
     await until(() => [...order.values()].reduce((sum, list) => sum + list.length, 0) === 12)
     expect(Object.fromEntries(order)).toEqual({
@@ -113,7 +115,7 @@ export function remoteHandlerOptionCases(setup: RemoteSetup): void {
     bus.on(Ticket, () => void starts.push(performance.now()), {
       rateLimit: { max: 2, windowMs: 100 },
     })
-    await bus.bridge(setup.transport(), { events: [Ticket], group: 'g', prefetch: 16 })
+    await bridged(bus)
     await Promise.all(Array.from({ length: 6 }, (_, n) => bus.emit(new Ticket(n, 'a'))))
     await until(() => starts.length === 6)
     // Queued, not dropped: all six ran, and no three of them started within one window (the
